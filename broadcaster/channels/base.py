@@ -1,0 +1,100 @@
+"""What every channel type provides: options, rendering, and (later) delivery."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from ..render import Publication, Templates
+    from ..settings import Settings
+
+
+class ChannelOptions(BaseModel):
+    """Base of every channel type's options: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str
+
+    def accepts_digest(self) -> bool:
+        """True for channels a `digest:` schedule may name (email to subscribers)."""
+        return False
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What a channel may use: the templates and the settings, nothing global."""
+
+    templates: Templates
+    settings: Settings
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """What one channel sends for one publication in one locale, rendered once."""
+
+    channel: str
+    locale: str
+    media_type: str
+    body: bytes
+    summary: str
+    # What `broadcaster preview --out` writes for this rendition (file name -> bytes).
+    files: Mapping[str, bytes] = field(default_factory=dict)
+
+
+class RetryLater(Exception):
+    """A temporary failure: try again, not before `after` when given."""
+
+    def __init__(self, reason: str, after: timedelta | None = None) -> None:
+        super().__init__(reason)
+        self.after = after
+
+
+class DeliveryRejected(Exception):
+    """A permanent failure: do not try this delivery again."""
+
+
+class Channel(Protocol):
+    """A channel type: built from `channels/<name>.yaml`, renders publications."""
+
+    Options: ClassVar[type[ChannelOptions]]
+    type: ClassVar[str]
+    name: str
+
+    @classmethod
+    def from_config(cls, name: str, options: Any, resources: Resources) -> Self: ...
+
+    def render(self, publication: Publication, locale: str) -> Rendition: ...
+
+    def describe(self) -> Mapping[str, object]:
+        """The channel's configuration with secrets masked, for logs and the admin UI."""
+        ...
+
+
+class DeliveringChannel(Channel, Protocol):
+    """A channel that also sends: long-lived resources opened in `start`."""
+
+    async def start(self, stack: AsyncExitStack) -> None: ...
+
+    async def deliver(self, rendition: Rendition, recipient: str) -> str: ...
+
+
+def masked(options: BaseModel) -> dict[str, object]:
+    """Options as a dict, with every secret field replaced by '***' when set."""
+    result: dict[str, object] = {}
+    for name, info in type(options).model_fields.items():
+        value = getattr(options, name)
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        if extra.get("secret"):
+            result[name] = "***" if value else ""
+        elif isinstance(value, BaseModel):
+            result[name] = masked(value)
+        else:
+            result[name] = value
+    return result

@@ -1,0 +1,126 @@
+"""The feed channel: a campaign as an RSS 2.0 item, an Atom 1.0 entry and a JSON Feed item."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal, Self
+
+from feedgen.feed import FeedGenerator
+from lxml import etree
+from pydantic import Field
+
+from ..render import Publication
+from ..schema import LocalizedText
+from ..settings import Settings
+from .base import ChannelOptions, Rendition, Resources, masked
+from .website import localized
+
+ATOM = "http://www.w3.org/2005/Atom"
+
+
+class FeedOptions(ChannelOptions):
+    type: Literal["feed"]
+    title: LocalizedText
+    description: LocalizedText = Field(default_factory=dict)
+    max_entries: int = Field(default=50, ge=1, le=1000)
+
+
+def add_entry(fg: FeedGenerator, publication: Publication, locale: str) -> None:
+    """Add the campaign as one entry of `fg`; its id never changes across revisions."""
+    content = publication.content(locale)
+    campaign = publication.campaign
+    entry = fg.add_entry(order="append")
+    entry.id(publication.entry_id(locale))
+    entry.guid(publication.entry_id(locale), permalink=False)
+    entry.title(content.title)
+    entry.link(href=publication.url(locale), rel="alternate", hreflang=content.locale)
+    entry.summary(content.summary)
+    entry.content(content.html, type="CDATA")
+    entry.published(campaign.valid_from)
+    entry.updated(publication.published_at)
+    entry.author({"name": campaign.issuer_name(locale)})
+    for topic_id, name in zip(campaign.topics, publication.topic_names(locale), strict=True):
+        entry.category(term=topic_id, label=name)
+
+
+def json_item(publication: Publication, locale: str) -> dict[str, Any]:
+    """The campaign as a JSON Feed 1.1 item."""
+    content = publication.content(locale)
+    campaign = publication.campaign
+    return {
+        "id": publication.entry_id(locale),
+        "url": publication.url(locale),
+        "title": content.title,
+        "summary": content.summary,
+        "content_html": content.html,
+        "content_text": content.text,
+        "date_published": campaign.valid_from.isoformat(),
+        "date_modified": publication.published_at.isoformat(),
+        "authors": [{"name": campaign.issuer_name(locale)}],
+        "tags": list(campaign.topics),
+        "language": content.locale,
+        "_broadcaster": {
+            "priority": str(campaign.priority),
+            "reference": campaign.reference,
+            "revision": campaign.revision,
+            "expires": campaign.expires.isoformat() if campaign.expires else None,
+        },
+    }
+
+
+class FeedChannel:
+    """Renders feed entries; whole feeds per locale and topic are built by `serve`."""
+
+    Options: ClassVar[type[ChannelOptions]] = FeedOptions
+    type: ClassVar[str] = "feed"
+
+    def __init__(self, name: str, options: FeedOptions, settings: Settings) -> None:
+        self.name = name
+        self.options = options
+        self.settings = settings
+
+    @classmethod
+    def from_config(cls, name: str, options: Any, resources: Resources) -> Self:
+        return cls(name, options, resources.settings)
+
+    def _generator(self, publication: Publication, locale: str) -> FeedGenerator:
+        fg = FeedGenerator()
+        fg.id(f"{publication.base_url}/feeds/{locale}/all.atom")
+        fg.title(localized(self.options.title, locale))
+        fg.description(
+            localized(self.options.description, locale) or localized(self.options.title, locale)
+        )
+        fg.link(href=f"{publication.base_url}/{locale}/", rel="alternate")
+        fg.link(href=f"{publication.base_url}/feeds/{locale}/all.atom", rel="self")
+        fg.language(locale)
+        fg.updated(publication.published_at)
+        fg.lastBuildDate(publication.published_at)
+        add_entry(fg, publication, locale)
+        return fg
+
+    def render(self, publication: Publication, locale: str) -> Rendition:
+        """The RSS item, Atom entry and JSON Feed item for the campaign in `locale`."""
+        fg = self._generator(publication, locale)
+        rss_item = etree.fromstring(fg.rss_str()).find("channel/item")
+        atom_entry = etree.fromstring(fg.atom_str()).find(f"{{{ATOM}}}entry")
+        assert rss_item is not None
+        assert atom_entry is not None
+        preview = etree.Element("feed-entry", nsmap={"atom": ATOM})
+        preview.append(rss_item)
+        preview.append(atom_entry)
+        etree.indent(preview)
+        xml = etree.tostring(preview, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+        item = json.dumps(json_item(publication, locale), ensure_ascii=False, indent=2) + "\n"
+        content = publication.content(locale)
+        return Rendition(
+            channel=self.name,
+            locale=locale,
+            media_type="application/atom+xml; charset=utf-8",
+            body=etree.tostring(atom_entry, encoding="UTF-8"),
+            summary=f"entry {publication.entry_id(locale)}: {content.title}",
+            files={"feed-entry.xml": xml, "feed-entry.json": item.encode()},
+        )
+
+    def describe(self) -> Mapping[str, object]:
+        return masked(self.options)

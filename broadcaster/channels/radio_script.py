@@ -1,0 +1,45 @@
+"""The radio read-aloud script: what a presenter reads on air, shared by partner channels."""
+
+from __future__ import annotations
+
+import re
+
+from ..plaintext import markdown_to_text
+from ..radio import format_duration, reading_time, speakable
+from ..render import Publication, Templates
+
+_BLANK_LINES = re.compile(r"\n{3,}")
+# Rules and quote marks mean nothing on air.
+_RULE_LINE = re.compile(r"^[ \t]*[-=|+: ]{3,}[ \t]*$", re.MULTILINE)
+
+
+def _for_air(text: str) -> str:
+    text = _RULE_LINE.sub("", text)
+    text = "\n".join(line.lstrip("> ").rstrip() for line in text.splitlines())
+    return _BLANK_LINES.sub("\n\n", text).strip()
+
+
+def radio_script(publication: Publication, locale: str, templates: Templates) -> str:
+    """Plain text for a presenter: abbreviations expanded, numbers and links speakable."""
+    content = publication.content(locale)
+    speech_locale = content.locale
+    speech = publication.workspace.glossary.for_locale(speech_locale)
+    campaign = publication.campaign
+
+    def say(text: str) -> str:
+        return speakable(text, speech, speech_locale)
+
+    title, summary = say(content.title), say(content.summary)
+    body = say(_for_air(markdown_to_text(content.markdown, width=None, table_rows=True)))
+    issuer = say(campaign.issuer_name(speech_locale))
+    seconds = reading_time(" ".join((issuer, title, summary, body)), speech.words_per_minute)
+    return templates.render(
+        "radio/script.txt",
+        locale=speech_locale,
+        duration=format_duration(seconds, speech_locale),
+        reference=campaign.reference,
+        issuer=issuer,
+        title=title.rstrip("."),
+        summary=summary,
+        body=body,
+    )

@@ -1,0 +1,66 @@
+"""The website channel: an accessible, mobile-first page per campaign and locale."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal, Self
+
+from pydantic import Field
+
+from ..render import Publication, Templates
+from ..schema import LocalizedText
+from ..settings import Settings
+from ..strings import text
+from .base import ChannelOptions, Rendition, Resources, masked
+
+
+class WebsiteOptions(ChannelOptions):
+    type: Literal["website"]
+    title: LocalizedText
+    description: LocalizedText = Field(default_factory=dict)
+
+
+def localized(values: Mapping[str, str], locale: str) -> str:
+    """`values[locale]`, else the default locale's, else any."""
+    return values.get(locale) or values.get("vi") or next(iter(values.values()), "")
+
+
+class WebsiteChannel:
+    """Renders `website/page.html`; serving and the site index come with `serve`."""
+
+    Options: ClassVar[type[ChannelOptions]] = WebsiteOptions
+    type: ClassVar[str] = "website"
+
+    def __init__(
+        self, name: str, options: WebsiteOptions, templates: Templates, settings: Settings
+    ):
+        self.name = name
+        self.options = options
+        self.templates = templates
+        self.settings = settings
+
+    @classmethod
+    def from_config(cls, name: str, options: Any, resources: Resources) -> Self:
+        return cls(name, options, resources.templates, resources.settings)
+
+    def render(self, publication: Publication, locale: str) -> Rendition:
+        """The complete HTML page for the campaign in `locale`."""
+        html = self.templates.render(
+            "website/page.html",
+            publication=publication,
+            locale=locale,
+            site_title=localized(self.options.title, locale),
+        )
+        content = publication.content(locale)
+        urgent = f" [{text('urgent', locale)}]" if publication.campaign.priority == "urgent" else ""
+        return Rendition(
+            channel=self.name,
+            locale=locale,
+            media_type="text/html; charset=utf-8",
+            body=html.encode(),
+            summary=f"page {publication.url(locale)}{urgent}: {content.title}",
+            files={"page.html": html.encode()},
+        )
+
+    def describe(self) -> Mapping[str, object]:
+        return masked(self.options)
