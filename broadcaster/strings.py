@@ -25,7 +25,9 @@ def _table() -> dict[str, dict[str, str]]:
 def text(key: str, locale: str) -> str:
     """The interface string `key` in `locale`, falling back to the default locale."""
     table = _table()
-    return table.get(locale, {}).get(key) or table[DEFAULT_LOCALE][key]
+    # A reader of a language we have no strings for is better served by English.
+    chosen = table.get(locale) or table.get("en") or {}
+    return chosen.get(key) or table[DEFAULT_LOCALE][key]
 
 
 def _babel_locale(locale: str) -> Locale:

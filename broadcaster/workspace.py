@@ -238,8 +238,12 @@ def _load_channels(reader: Reader, settings: Settings) -> dict[str, ChannelConfi
 def revision_of(folder: Path) -> str:
     """A stable hash of a campaign's files: sorted paths, LF line endings, NFC text."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        rel = PurePosixPath(path.relative_to(folder)).as_posix()
+    files = {
+        unicodedata.normalize("NFC", PurePosixPath(p.relative_to(folder)).as_posix()): p
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+    for rel, path in sorted(files.items()):
         if any(part.startswith(".") for part in PurePosixPath(rel).parts):
             continue
         data = path.read_bytes()
@@ -248,7 +252,7 @@ def revision_of(folder: Path) -> str:
             data = unicodedata.normalize("NFC", text).encode()
         except UnicodeDecodeError:
             pass
-        name = unicodedata.normalize("NFC", rel).encode()
+        name = rel.encode()
         digest.update(len(name).to_bytes(4, "big") + name + len(data).to_bytes(8, "big") + data)
     return digest.hexdigest()
 

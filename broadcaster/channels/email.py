@@ -139,7 +139,7 @@ class EmailChannel:
             subject = f"{text('urgent_subject', locale)} {subject}"
         msg = EmailMessage(policy=SMTP)
         msg["From"] = options.from_
-        msg["To"] = ", ".join(recipients)
+        msg["To"] = [Address(name, addr_spec=addr) for name, addr in getaddresses(recipients)]
         if options.reply_to:
             msg["Reply-To"] = options.reply_to
         msg["Subject"] = subject
@@ -147,7 +147,6 @@ class EmailChannel:
         msg["Message-ID"] = (
             f"<{campaign.id}.{campaign.revision[:12]}.{content.locale}.{self.name}@{options.domain}>"
         )
-        msg["Content-Language"] = content.locale
         if options.list_id:
             msg["List-Id"] = options.list_id
         if links:
@@ -158,22 +157,18 @@ class EmailChannel:
         if options.attach_radio_script:
             script = radio_script(publication, locale, self.templates)
             msg.add_attachment(
-                script.encode(),
-                maintype="text",
-                subtype="plain",
-                filename=f"radio-{campaign.id}-{content.locale}.txt",
+                script, subtype="plain", filename=f"radio-{campaign.id}-{content.locale}.txt"
             )
+        # set_content() drops Content-* headers, so the language is declared last.
+        msg["Content-Language"] = content.locale
         return msg
 
     def render(self, publication: Publication, locale: str) -> Rendition:
         """The message as it would go out (list mail: with placeholder address and links)."""
         if self.options.audience == "subscribers":
-            recipients = [str(Address(addr_spec=PREVIEW_RECIPIENT))]
+            recipients = [PREVIEW_RECIPIENT]
         else:
-            recipients = [
-                f"{name} <{addr}>" if name else addr
-                for name, addr in getaddresses(self.options.recipients)
-            ]
+            recipients = list(self.options.recipients)
         msg = self.build(publication, locale, recipients)
         data = msg.as_bytes()
         who = (
