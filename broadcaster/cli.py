@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sys
+from collections.abc import Coroutine
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
+from sqlalchemy.exc import DBAPIError, OperationalError
 
-from .diagnostics import Diagnostics
+from .diagnostics import Diagnostics, WorkspaceError
 from .models import Workspace
 from .preview import preview, write_preview
-from .settings import Settings
+from .publisher import PublishError
+from .settings import Settings, SettingsError
 from .workspace import load_workspace
+
+T = TypeVar("T")
 
 _root_option = click.option(
     "--root",
@@ -23,26 +31,55 @@ _root_option = click.option(
 )
 
 
-def _report(diag: Diagnostics) -> None:
+def _report(diag: Diagnostics, *, warnings: bool) -> None:
     for problem in diag.errors:
         click.echo(str(problem), err=True)
-    if diag.warnings:
-        if diag.errors:
+    if warnings:
+        if diag.errors and diag.warnings:
             click.echo("", err=True)
         for problem in diag.warnings:
             click.echo(str(problem), err=True)
 
 
-def _load(root: Path) -> tuple[Workspace, Settings]:
-    settings = Settings.from_environ(root)
+def _fail_on_errors(count: int) -> None:
+    plural = "s" if count != 1 else ""
+    click.echo(f"{count} error{plural}: fix them and run `broadcaster check` again.", err=True)
+    sys.exit(1)
+
+
+def _settings(root: Path) -> Settings:
+    try:
+        return Settings.from_environ(root)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _load(root: Path, *, warnings: bool = False) -> tuple[Workspace, Settings]:
+    settings = _settings(root)
     workspace, diag = load_workspace(root, settings)
-    _report(diag)
+    _report(diag, warnings=warnings)
     if workspace is None:
-        count = len(diag.errors)
-        plural = "s" if count != 1 else ""
-        click.echo(f"{count} error{plural}: fix them and run `broadcaster check` again.", err=True)
-        sys.exit(1)
+        _fail_on_errors(len(diag.errors))
+    assert workspace is not None
     return workspace, settings
+
+
+def _run(coroutine: Coroutine[Any, Any, T], settings: Settings) -> T:
+    """Run a command's coroutine; user-fixable failures become messages, not tracebacks."""
+    try:
+        return asyncio.run(coroutine)
+    except WorkspaceError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        _fail_on_errors(len(exc.problems))
+    except PublishError as exc:
+        raise click.UsageError(str(exc)) from None
+    except (OperationalError, DBAPIError, OSError) as exc:
+        reason = getattr(exc, "orig", None) or exc
+        click.echo(f"cannot use the database {settings.database_url}: {reason}", err=True)
+        click.echo("check BROADCASTER_DATABASE_URL and that the server is running.", err=True)
+        sys.exit(1)
+    raise AssertionError("unreachable")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -55,7 +92,7 @@ def main() -> None:
 @_root_option
 def check(root: Path) -> None:
     """Validate the workspace and report every problem as path:line: message."""
-    workspace, _ = _load(root)
+    workspace, _ = _load(root, warnings=True)
     click.echo(f"{workspace.root}: OK")
     for campaign in workspace.campaigns.values():
         click.echo(
@@ -109,3 +146,122 @@ def preview_command(
         for name, data in rendition.files.items():
             if name.endswith(".txt"):
                 click.echo(f"\n--- {name} ({rendition.locale}) ---\n{data.decode()}")
+
+
+@main.command()
+@click.option(
+    "--listen", help="HOST:PORT to listen on (default BROADCASTER_LISTEN or 127.0.0.1:8080)."
+)
+@click.option("--watch", is_flag=True, help="Reload when workspace files change.")
+@_root_option
+def serve(listen: str | None, watch: bool, root: Path) -> None:
+    """Serve the website and feeds, run the schedules and deliver the outbox."""
+    from aiohttp import web
+
+    from . import logs
+    from .web.app import make_app
+
+    settings = _settings(root)
+    if listen:
+        settings = Settings.from_environ(root, {**settings.environ, "BROADCASTER_LISTEN": listen})
+    _load(root)
+    host, port = settings.host_port
+    logs.configure(settings.log_format)
+    try:
+        web.run_app(
+            make_app(settings, watch=watch),
+            host=host,
+            port=port,
+            access_log=None,
+            print=None,
+            shutdown_timeout=settings.shutdown_timeout,
+        )
+    except WorkspaceError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        _fail_on_errors(len(exc.problems))
+    except OSError as exc:
+        click.echo(f"cannot listen on {settings.listen}: {exc.strerror or exc}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("campaigns", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Every campaign in the workspace.")
+@click.option("--channels", help="Comma-separated channel names (default: every channel).")
+@click.option("--wait", is_flag=True, help="Deliver now and wait until every delivery is done.")
+@_root_option
+def publish(
+    campaigns: tuple[str, ...], everything: bool, channels: str | None, wait: bool, root: Path
+) -> None:
+    """Publish CAMPAIGN(s) now, through the same path as a schedule firing."""
+    from .operations import publish_now
+
+    workspace, settings = _load(root)
+    chosen = list(workspace.campaigns) if everything else list(campaigns)
+    if not chosen:
+        raise click.UsageError("name at least one campaign, or use --all")
+    for campaign in chosen:
+        if campaign not in workspace.campaigns:
+            known = ", ".join(workspace.campaigns) or "none"
+            raise click.UsageError(f"no campaign '{campaign}' in campaigns/ (have: {known})")
+    names = [c.strip() for c in channels.split(",") if c.strip()] if channels else None
+    for name in names or []:
+        if name not in workspace.channels:
+            known = ", ".join(workspace.channels) or "none"
+            raise click.UsageError(f"no channel '{name}' in channels/ (have: {known})")
+    for report in _run(publish_now(settings, chosen, names, wait=wait), settings):
+        state = "created" if report.published.created else "already existed"
+        click.echo(
+            f"publication {report.published.publication_id} ({report.campaign}) {state}, "
+            f"{report.published.deliveries} deliveries"
+        )
+        for channel, counts in sorted(report.progress.items()):
+            summary = ", ".join(f"{status} {n}" for status, n in sorted(counts.items()))
+            click.echo(f"  {channel:<12} {summary}")
+    if not wait:
+        click.echo("queued: `broadcaster serve` delivers it (or run publish --wait).")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--limit", default=20, show_default=True, help="How many publications.")
+@_root_option
+def status(as_json: bool, limit: int, root: Path) -> None:
+    """Publications and their delivery progress per channel."""
+    from .operations import status_report
+
+    settings = _settings(root)
+    report = _run(status_report(settings, limit), settings)
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    if not report:
+        click.echo(
+            "no publications yet: run `broadcaster publish CAMPAIGN` or `broadcaster serve`."
+        )
+    for item in report:
+        origin = item["schedule"] or item["source"]
+        click.echo(
+            f"#{item['id']:<5} {item['campaign']:<28} {item['revision'][:12]}  "
+            f"{item['created_at'][:19]}  {origin}  {item['status']}"
+        )
+        for channel, counts in sorted(item["channels"].items()):
+            summary = ", ".join(f"{state} {n}" for state, n in sorted(counts.items()))
+            click.echo(f"       {channel:<12} {summary}")
+
+
+@main.group()
+def db() -> None:
+    """The store's schema."""
+
+
+@db.command("upgrade")
+@_root_option
+def db_upgrade(root: Path) -> None:
+    """Apply migrations to BROADCASTER_DATABASE_URL (serve does this on start too)."""
+    from .operations import upgrade_database
+
+    settings = _settings(root)
+    _run(upgrade_database(settings), settings)
+    click.echo(f"database is up to date: {settings.database_url}")

@@ -7,19 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .channels import CHANNEL_TYPES, Channel, Rendition, Resources
+from .channels import Rendition, build_channels
 from .models import Workspace
-from .render import Publication, Templates
+from .render import Publication
 from .settings import Settings
-
-
-def build_channels(workspace: Workspace, settings: Settings) -> dict[str, Channel]:
-    """Every configured channel, built from its validated options."""
-    resources = Resources(Templates(workspace.root / "templates"), settings)
-    return {
-        name: CHANNEL_TYPES[config.type].from_config(name, config.options, resources)
-        for name, config in workspace.channels.items()
-    }
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,28 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 DEFAULT_LISTEN = "127.0.0.1:8080"
+
+
+class SettingsError(ValueError):
+    """An environment variable with a value Broadcaster cannot use."""
+
+
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float = 0) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={raw!r} must be at least {minimum:g}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -20,6 +38,10 @@ class Settings:
     listen: str = DEFAULT_LISTEN
     database_url: str = ""
     timezone: str = DEFAULT_TIMEZONE
+    catch_up_grace: timedelta = timedelta(hours=6)
+    shutdown_timeout: float = 30.0
+    workers: int = 4
+    log_format: str = "text"
     # The environment `${VAR}` references in channel files are resolved against.
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -34,11 +56,29 @@ class Settings:
             env.get("BROADCASTER_DATABASE_URL")
             or f"sqlite+aiosqlite:///{root / 'var' / 'broadcaster.db'}"
         )
+        log_format = env.get("BROADCASTER_LOG_FORMAT") or "text"
+        if log_format not in ("text", "json"):
+            raise SettingsError(f"BROADCASTER_LOG_FORMAT={log_format!r}: use text or json")
         return cls(
             root=root,
             base_url=base_url.rstrip("/"),
             listen=listen,
             database_url=database_url,
             timezone=env.get("BROADCASTER_TIMEZONE") or DEFAULT_TIMEZONE,
+            catch_up_grace=timedelta(hours=_number(env, "BROADCASTER_CATCH_UP_HOURS", 6.0)),
+            shutdown_timeout=_number(env, "BROADCASTER_SHUTDOWN_TIMEOUT", 30.0),
+            workers=int(_number(env, "BROADCASTER_WORKERS", 4, minimum=1)),
+            log_format=log_format,
             environ=env,
         )
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        """`listen` split into host and port."""
+        host, _, port = self.listen.rpartition(":")
+        try:
+            return host.strip("[]") or "127.0.0.1", int(port)
+        except ValueError:
+            raise SettingsError(
+                f"BROADCASTER_LISTEN={self.listen!r}: write HOST:PORT, like 127.0.0.1:8080"
+            ) from None

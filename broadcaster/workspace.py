@@ -102,8 +102,10 @@ def _load_timezone(reader: Reader, settings: Settings) -> tuple[ZoneInfo, YamlDo
     if doc is not None and isinstance(doc.data, dict) and "timezone" in doc.data:
         name = doc.data["timezone"]
         try:
-            return ZoneInfo(str(name)), doc
-        except (ZoneInfoNotFoundError, ValueError):
+            if not isinstance(name, str):
+                raise ValueError(name)
+            return ZoneInfo(name), doc
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             reader.diag.error(
                 "schedules.yaml",
                 doc.line_of(("timezone",)),
@@ -111,7 +113,7 @@ def _load_timezone(reader: Reader, settings: Settings) -> tuple[ZoneInfo, YamlDo
             )
     try:
         return ZoneInfo(str(settings.timezone)), doc
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return ZoneInfo(DEFAULT_TIMEZONE), doc
 
 

@@ -204,7 +204,12 @@ def test_cross_references(workspace: Path) -> None:
 
 def test_timezone_and_dates(workspace: Path) -> None:
     edit(workspace, "schedules.yaml", "timezone: Asia/Ho_Chi_Minh", "timezone: Asia/Saigon_City")
-    edit(workspace, CAMPAIGN, "expires: 2021-12-31T23:59:59+07:00", "expires: 2021-07-01")
+    edit(
+        workspace,
+        CAMPAIGN,
+        "valid_from: 2021-07-09T00:00:00+07:00",
+        "valid_from: 2021-07-09T00:00:00+07:00\nexpires: 2021-07-01",
+    )
     code, _, err = run_check(workspace)
     assert code == 1
     assert "schedules.yaml:2: unknown time zone 'Asia/Saigon_City'" in err

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from ..render import Templates
 from .base import Channel, ChannelOptions, DeliveryRejected, Rendition, Resources, RetryLater
 from .email import EmailChannel
 from .feed import FeedChannel
 from .webhook import WebhookChannel
 from .website import WebsiteChannel
+
+if TYPE_CHECKING:
+    from ..models import Workspace
+    from ..public import PublicSite
+    from ..settings import Settings
 
 CHANNEL_TYPES: dict[str, type[Channel]] = {
     WebsiteChannel.type: WebsiteChannel,
@@ -14,6 +22,18 @@ CHANNEL_TYPES: dict[str, type[Channel]] = {
     EmailChannel.type: EmailChannel,
     WebhookChannel.type: WebhookChannel,
 }
+
+
+def build_channels(
+    workspace: Workspace, settings: Settings, public: PublicSite | None = None
+) -> dict[str, Channel]:
+    """Every configured channel, built from its validated options."""
+    resources = Resources(Templates(workspace.root / "templates"), settings, public)
+    return {
+        name: CHANNEL_TYPES[config.type].from_config(name, config.options, resources)
+        for name, config in workspace.channels.items()
+    }
+
 
 __all__ = [
     "CHANNEL_TYPES",
@@ -23,4 +43,5 @@ __all__ = [
     "Rendition",
     "Resources",
     "RetryLater",
+    "build_channels",
 ]

@@ -11,8 +11,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
+    from ..public import PublicSite
     from ..render import Publication, Templates
     from ..settings import Settings
+    from ..store.content import ContentStore
+    from ..store.records import ClaimedDelivery
 
 
 class ChannelOptions(BaseModel):
@@ -29,10 +32,11 @@ class ChannelOptions(BaseModel):
 
 @dataclass(frozen=True)
 class Resources:
-    """What a channel may use: the templates and the settings, nothing global."""
+    """What a channel may use: templates, settings and (in the service) the public site."""
 
     templates: Templates
     settings: Settings
+    public: PublicSite | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,22 @@ class Rendition:
     summary: str
     # What `broadcaster preview --out` writes for this rendition (file name -> bytes).
     files: Mapping[str, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeliveryJob:
+    """One claimed delivery, with access to what was rendered for it."""
+
+    delivery: ClaimedDelivery
+    content: ContentStore
+
+    async def rendition(self) -> bytes:
+        """The stored rendition for this delivery's channel and locale."""
+        d = self.delivery
+        body = await self.content.rendition(d.publication_id, d.channel, d.locale)
+        if body is None:
+            raise DeliveryRejected(f"no rendition stored for {d.channel}/{d.locale}")
+        return body
 
 
 class RetryLater(Exception):
@@ -72,6 +92,10 @@ class Channel(Protocol):
 
     def render(self, publication: Publication, locale: str) -> Rendition: ...
 
+    async def recipients(self, publication: Publication) -> list[tuple[str, str]]:
+        """(recipient, locale) of each delivery a publication makes on this channel."""
+        ...
+
     def describe(self) -> Mapping[str, object]:
         """The channel's configuration with secrets masked, for logs and the admin UI."""
         ...
@@ -82,7 +106,9 @@ class DeliveringChannel(Channel, Protocol):
 
     async def start(self, stack: AsyncExitStack) -> None: ...
 
-    async def deliver(self, rendition: Rendition, recipient: str) -> str: ...
+    async def deliver(self, job: DeliveryJob) -> str:
+        """Send one delivery; return a receipt, or raise RetryLater / DeliveryRejected."""
+        ...
 
 
 def masked(options: BaseModel) -> dict[str, object]:

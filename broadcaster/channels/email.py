@@ -12,10 +12,12 @@ from typing import Any, ClassVar, Literal, Self
 import css_inline
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..models import DEFAULT_LOCALE
 from ..render import Publication, Templates
 from ..settings import Settings
 from ..strings import text
-from .base import ChannelOptions, Rendition, Resources, masked
+from .base import ChannelOptions, DeliveryJob, Rendition, Resources, masked
+from .mailer import SmtpOptions, readdress, to_maildir, to_smtp
 from .radio_script import radio_script
 
 PREVIEW_RECIPIENT = "nguoi-nhan@example.gov.vn"
@@ -27,17 +29,6 @@ def _address(value: str) -> str:
     if not addr or "@" not in addr or not addr.rsplit("@", 1)[1]:
         raise ValueError(f"{value!r} is not an email address like 'Name <user@example.gov.vn>'")
     return value
-
-
-class SmtpOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    host: str = "127.0.0.1"
-    port: int = Field(default=25, ge=1, le=65535)
-    tls: Literal["none", "starttls", "tls"] = "none"
-    username: str = ""
-    password: str = Field(default="", json_schema_extra={"secret": True})
-    timeout: float = Field(default=30, gt=0)
 
 
 class DkimOptions(BaseModel):
@@ -162,6 +153,22 @@ class EmailChannel:
         # set_content() drops Content-* headers, so the language is declared last.
         msg["Content-Language"] = content.locale
         return msg
+
+    async def recipients(self, publication: Publication) -> list[tuple[str, str]]:
+        """Who gets this publication: each desk address (subscribers come from the store)."""
+        if self.options.audience == "desk":
+            return [(address, DEFAULT_LOCALE) for address in self.options.recipients]
+        return []
+
+    async def deliver(self, job: DeliveryJob) -> str:
+        """Address the pre-built message to one recipient and hand it to the transport."""
+        delivery = job.delivery
+        message_id = f"{delivery.dedup_key}@{self.options.domain}"
+        message = readdress(await job.rendition(), delivery.recipient, message_id)
+        options = self.options
+        if options.transport == "maildir":
+            return await to_maildir(self.settings.root / options.maildir, message)
+        return await to_smtp(message, options.from_, delivery.recipient, options.smtp)
 
     def render(self, publication: Publication, locale: str) -> Rendition:
         """The message as it would go out (list mail: with placeholder address and links)."""

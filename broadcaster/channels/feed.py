@@ -10,10 +10,10 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 from pydantic import Field
 
+from ..models import DEFAULT_LOCALE
 from ..render import Publication
 from ..schema import LocalizedText
-from ..settings import Settings
-from .base import ChannelOptions, Rendition, Resources, masked
+from .base import ChannelOptions, DeliveryJob, DeliveryRejected, Rendition, Resources, masked
 from .website import localized
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -36,7 +36,7 @@ def add_entry(fg: FeedGenerator, publication: Publication, locale: str) -> None:
     entry.title(content.title)
     entry.link(href=publication.url(locale), rel="alternate", hreflang=content.locale)
     entry.summary(content.summary)
-    entry.content(content.html, type="CDATA")
+    entry.content(content.html, type="html")
     entry.published(campaign.valid_from)
     entry.updated(publication.published_at)
     entry.author({"name": campaign.issuer_name(locale)})
@@ -75,14 +75,20 @@ class FeedChannel:
     Options: ClassVar[type[ChannelOptions]] = FeedOptions
     type: ClassVar[str] = "feed"
 
-    def __init__(self, name: str, options: FeedOptions, settings: Settings) -> None:
+    def __init__(self, name: str, options: FeedOptions, resources: Resources) -> None:
         self.name = name
         self.options = options
-        self.settings = settings
+        self.public = resources.public
 
     @classmethod
     def from_config(cls, name: str, options: Any, resources: Resources) -> Self:
-        return cls(name, options, resources.settings)
+        return cls(name, options, resources)
+
+    async def deliver(self, job: DeliveryJob) -> str:
+        """Rebuild every feed from the store and swap them in atomically."""
+        if self.public is None:
+            raise DeliveryRejected("feeds are only built by `broadcaster serve`")
+        return await self.public.rebuild_feeds(self.name, self.options)
 
     def _generator(self, publication: Publication, locale: str) -> FeedGenerator:
         fg = FeedGenerator()
@@ -98,6 +104,10 @@ class FeedChannel:
         fg.lastBuildDate(publication.published_at)
         add_entry(fg, publication, locale)
         return fg
+
+    async def recipients(self, publication: Publication) -> list[tuple[str, str]]:
+        """One delivery: rebuilding the feeds covers every locale and topic."""
+        return [("", DEFAULT_LOCALE)]
 
     def render(self, publication: Publication, locale: str) -> Rendition:
         """The RSS item, Atom entry and JSON Feed item for the campaign in `locale`."""

@@ -82,6 +82,10 @@ class WebhookChannel:
     def from_config(cls, name: str, options: Any, resources: Resources) -> Self:
         return cls(name, options, resources.templates, resources.settings)
 
+    async def recipients(self, publication: Publication) -> list[tuple[str, str]]:
+        """Partners are registered in the store; until one is, nobody is sent anything."""
+        return []
+
     def render(self, publication: Publication, locale: str) -> Rendition:
         """The event body (compact JSON, UTF-8) plus the radio script on its own."""
         script = radio_script(publication, locale, self.templates)

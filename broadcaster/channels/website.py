@@ -7,11 +7,11 @@ from typing import Any, ClassVar, Literal, Self
 
 from pydantic import Field
 
-from ..render import Publication, Templates
+from ..models import DEFAULT_LOCALE
+from ..render import Publication
 from ..schema import LocalizedText
-from ..settings import Settings
 from ..strings import text
-from .base import ChannelOptions, Rendition, Resources, masked
+from .base import ChannelOptions, DeliveryJob, DeliveryRejected, Rendition, Resources, masked
 
 
 class WebsiteOptions(ChannelOptions):
@@ -26,22 +26,30 @@ def localized(values: Mapping[str, str], locale: str) -> str:
 
 
 class WebsiteChannel:
-    """Renders `website/page.html`; serving and the site index come with `serve`."""
+    """Renders a campaign page; delivering rebuilds the whole site from the store."""
 
     Options: ClassVar[type[ChannelOptions]] = WebsiteOptions
     type: ClassVar[str] = "website"
 
-    def __init__(
-        self, name: str, options: WebsiteOptions, templates: Templates, settings: Settings
-    ):
+    def __init__(self, name: str, options: WebsiteOptions, resources: Resources) -> None:
         self.name = name
         self.options = options
-        self.templates = templates
-        self.settings = settings
+        self.templates = resources.templates
+        self.public = resources.public
 
     @classmethod
     def from_config(cls, name: str, options: Any, resources: Resources) -> Self:
-        return cls(name, options, resources.templates, resources.settings)
+        return cls(name, options, resources)
+
+    async def deliver(self, job: DeliveryJob) -> str:
+        """Rebuild the whole site from the store and swap it in atomically."""
+        if self.public is None:
+            raise DeliveryRejected("the website is only built by `broadcaster serve`")
+        return await self.public.rebuild_site(self.name, self.options, self.templates)
+
+    async def recipients(self, publication: Publication) -> list[tuple[str, str]]:
+        """One delivery: rebuilding the site covers every locale."""
+        return [("", DEFAULT_LOCALE)]
 
     def render(self, publication: Publication, locale: str) -> Rendition:
         """The complete HTML page for the campaign in `locale`."""

@@ -1,0 +1,160 @@
+"""The one way out: a campaign revision becomes a publication, renditions and deliveries."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from .channels.base import Channel
+from .models import Schedule, Workspace
+from .outbox import Outbox
+from .render import Publication
+from .settings import Settings
+from .snapshot import from_snapshot, to_snapshot
+from .store.content import ContentStore
+from .store.tables import PublicationSource
+
+log = logging.getLogger(__name__)
+
+
+class PublishError(Exception):
+    """A publish request that cannot be carried out (unknown campaign or channel)."""
+
+
+@dataclass(frozen=True)
+class Published:
+    publication_id: int
+    created: bool
+    deliveries: int
+
+
+class Publisher:
+    """Creates publications (from schedules, the CLI or the admin UI) and fills the outbox."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        content: ContentStore,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_enqueued: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.outbox = outbox
+        self.content = content
+        self.settings = settings
+        self.clock = clock
+        self.on_enqueued = on_enqueued
+        self.workspace: Workspace | None = None
+        self.channels: Mapping[str, Channel] = {}
+
+    def use(self, workspace: Workspace, channels: Mapping[str, Channel]) -> None:
+        """Publish from this workspace from now on (start and reload)."""
+        self.workspace = workspace
+        self.channels = channels
+
+    async def publish(
+        self,
+        campaign_id: str,
+        channel_names: Sequence[str],
+        *,
+        source: PublicationSource,
+        schedule_id: str | None = None,
+        fire_time: datetime | None = None,
+    ) -> Published:
+        """Create the publication (once per firing) and queue one delivery per recipient."""
+        workspace = self._workspace()
+        campaign = workspace.campaigns.get(campaign_id)
+        if campaign is None:
+            raise PublishError(f"no campaign '{campaign_id}' in the workspace")
+        unknown = [name for name in channel_names if name not in self.channels]
+        if unknown:
+            raise PublishError(f"no channel {', '.join(unknown)} in channels/")
+        published_at = fire_time or self.clock().replace(microsecond=0)
+        publication = Publication.prepare(workspace, campaign, self.settings.base_url, published_at)
+        publication_id, created = await self.outbox.create_publication(
+            campaign_id,
+            campaign.revision,
+            list(channel_names),
+            source=source,
+            schedule_id=schedule_id,
+            fire_time=fire_time,
+            snapshot=to_snapshot(publication),
+        )
+        if not created:
+            return Published(publication_id, False, 0)
+        count = await self._fill(publication_id, publication, channel_names)
+        log.info(
+            "publication %s: %s revision %s on %s (%s deliveries)",
+            publication_id,
+            campaign_id,
+            campaign.revision[:12],
+            ", ".join(channel_names),
+            count,
+        )
+        return Published(publication_id, True, count)
+
+    async def _fill(
+        self, publication_id: int, publication: Publication, channel_names: Sequence[str]
+    ) -> int:
+        renditions = [
+            self.channels[name].render(publication, locale)
+            for name in channel_names
+            for locale in publication.campaign.locales
+        ]
+        await self.content.save_renditions(publication_id, renditions)
+        items = [
+            (name, recipient, locale)
+            for name in channel_names
+            for recipient, locale in await self.channels[name].recipients(publication)
+        ]
+        count = await self.outbox.enqueue(publication_id, items)
+        self.on_enqueued()
+        return count
+
+    async def resume(self) -> int:
+        """Finish publications a crash left half-queued (enqueueing is idempotent)."""
+        workspace = self._workspace()
+        resumed = 0
+        for pending in await self.outbox.unfinished_publications():
+            snapshot = await self.content.snapshot(pending.id)
+            if snapshot is None:
+                continue
+            publication = from_snapshot(snapshot, workspace, self.settings.base_url)
+            names = [name for name in pending.channels if name in self.channels]
+            await self._fill(pending.id, publication, names)
+            resumed += 1
+        return resumed
+
+    # The scheduler's FiringTarget:
+
+    async def fire(self, schedule: Schedule, fire_time: datetime) -> None:
+        """A schedule fired: publish its campaign if it is current at `fire_time`."""
+        assert schedule.campaign is not None
+        campaign = self._workspace().campaigns.get(schedule.campaign)
+        if campaign is None or not campaign.is_current(fire_time):
+            log.info("schedule %s: campaign not current at %s; skipped", schedule.id, fire_time)
+            await self.outbox.record_missed(schedule.id, fire_time)
+            return
+        await self.publish(
+            schedule.campaign,
+            schedule.channels,
+            source=PublicationSource.SCHEDULE,
+            schedule_id=schedule.id,
+            fire_time=fire_time,
+        )
+
+    async def record_missed(self, schedule: Schedule, fire_time: datetime) -> None:
+        """Note a firing too old to send."""
+        await self.outbox.record_missed(schedule.id, fire_time)
+
+    async def last_fire_time(self, schedule_id: str) -> datetime | None:
+        """The latest recorded firing of `schedule_id`."""
+        return await self.outbox.last_fire_time(schedule_id)
+
+    def _workspace(self) -> Workspace:
+        if self.workspace is None:
+            raise RuntimeError("Publisher.use(workspace, channels) was not called")
+        return self.workspace

@@ -1,0 +1,190 @@
+"""schedules.yaml -> APScheduler jobs whose only effect is to create publications."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from apscheduler.executors.asyncio import AsyncIOExecutor
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from .models import Schedule, Workspace
+
+log = logging.getLogger(__name__)
+
+# `every:` intervals count from this instant, so every process and every restart
+# computes the same fire times (and so the same publication keys).
+INTERVAL_ANCHOR = datetime(2000, 1, 1)
+# Never write more than this many "missed" records for one schedule after a long outage.
+MAX_MISSED_RECORDS = 500
+
+
+class FiringTarget(Protocol):
+    """What a firing does: the publisher, which only creates publications."""
+
+    async def fire(self, schedule: Schedule, fire_time: datetime) -> None: ...
+
+    async def record_missed(self, schedule: Schedule, fire_time: datetime) -> None: ...
+
+    async def last_fire_time(self, schedule_id: str) -> datetime | None: ...
+
+
+def trigger_for(schedule: Schedule, tz: ZoneInfo) -> BaseTrigger:
+    """The APScheduler trigger for one schedule, in the workspace time zone."""
+    if schedule.at is not None:
+        return DateTrigger(run_date=schedule.at, timezone=tz)
+    if schedule.cron is not None:
+        return _cron(schedule, tz)
+    assert schedule.every is not None
+    return IntervalTrigger(
+        seconds=int(schedule.every.total_seconds()),
+        start_date=INTERVAL_ANCHOR.replace(tzinfo=tz),
+        end_date=schedule.until,
+        timezone=tz,
+    )
+
+
+def _cron(schedule: Schedule, tz: ZoneInfo) -> CronTrigger:
+    assert schedule.cron is not None
+    minute, hour, day, month, day_of_week = schedule.cron.split()
+    return CronTrigger(
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=day_of_week,
+        end_date=schedule.until,
+        timezone=tz,
+    )
+
+
+def fire_times(trigger: BaseTrigger, after: datetime | None, until: datetime) -> Iterator[datetime]:
+    """Fire times in (after, until]; from the trigger's start when `after` is None."""
+    start = (
+        after + timedelta(microseconds=1) if after is not None else datetime(1970, 1, 1, tzinfo=UTC)
+    )
+    previous: datetime | None = None
+    moment = trigger.get_next_fire_time(None, start)
+    while moment is not None and moment <= until:
+        if after is None or moment > after:
+            yield moment
+        previous = moment
+        moment = trigger.get_next_fire_time(previous, previous + timedelta(microseconds=1))
+
+
+class _FiringExecutor(AsyncIOExecutor):  # type: ignore[misc]
+    """Runs a job with its scheduled fire time, the key that makes a firing unique."""
+
+    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
+        async def run() -> None:
+            # Coalesced: several due times run once, as the latest.
+            await job.func(*job.args, run_times[-1])
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._pending_futures.discard(task)
+            if task.cancelled():
+                return
+            error = task.exception()
+            if error is None:
+                self._run_job_success(job.id, [])
+            else:
+                self._run_job_error(job.id, error, error.__traceback__)
+
+        task = self._eventloop.create_task(run())
+        task.add_done_callback(done)
+        self._pending_futures.add(task)
+
+
+class Scheduler:
+    """Creates publications when schedules fire, and catches up after downtime."""
+
+    def __init__(self, target: FiringTarget, *, grace: timedelta) -> None:
+        self.target = target
+        self.grace = grace
+        self._aps: AsyncIOScheduler | None = None
+        self._schedules: dict[str, Schedule] = {}
+
+    async def start(self, workspace: Workspace, now: datetime | None = None) -> None:
+        """Catch up on missed firings, then run every schedule from now on."""
+        self._aps = AsyncIOScheduler(
+            event_loop=asyncio.get_running_loop(),
+            executors={"default": _FiringExecutor()},
+            timezone=workspace.timezone,
+        )
+        self._aps.start()
+        await self.load(workspace, now)
+
+    async def load(self, workspace: Workspace, now: datetime | None = None) -> None:
+        """Replace all jobs with the workspace's schedules (used at start and on reload)."""
+        assert self._aps is not None, "start() first"
+        now = now or datetime.now(UTC)
+        self._aps.remove_all_jobs()
+        self._schedules = {s.id: s for s in workspace.schedules if s.campaign is not None}
+        for schedule in self._schedules.values():
+            await self.catch_up(schedule, workspace.timezone, now)
+            trigger = trigger_for(schedule, workspace.timezone)
+            next_time = trigger.get_next_fire_time(None, now)
+            if next_time is None or next_time <= now:
+                continue  # a date trigger returns its date even when past; catch_up had it
+            self._aps.add_job(
+                self._fire,
+                trigger,
+                args=[schedule.id],
+                id=schedule.id,
+                name=schedule.id,
+                next_run_time=next_time,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=max(1, int(self.grace.total_seconds())),
+                replace_existing=True,
+            )
+
+    async def catch_up(self, schedule: Schedule, tz: ZoneInfo, now: datetime) -> None:
+        """Run the latest firing missed within the grace window once; record older ones missed."""
+        trigger = trigger_for(schedule, tz)
+        last = await self.target.last_fire_time(schedule.id)
+        earliest = now - self.grace
+        if last is None and schedule.at is None:
+            # No history: only the window itself is considered, not all of time.
+            last = earliest - timedelta(microseconds=1)
+        missed = list(fire_times(trigger, last, now))
+        if not missed:
+            return
+        *older, latest = missed
+        for moment in older[-MAX_MISSED_RECORDS:]:
+            await self.target.record_missed(schedule, moment)
+        if latest >= earliest:
+            log.info("catching up schedule %s missed at %s", schedule.id, latest.isoformat())
+            await self.target.fire(schedule, latest)
+        else:
+            await self.target.record_missed(schedule, latest)
+
+    async def _fire(self, schedule_id: str, fire_time: datetime | None = None) -> None:
+        schedule = self._schedules.get(schedule_id)
+        if schedule is None or fire_time is None:
+            return
+        try:
+            await self.target.fire(schedule, fire_time)
+        except Exception:
+            log.exception("schedule %s could not fire at %s", schedule_id, fire_time.isoformat())
+            raise
+
+    def next_fire_times(self) -> dict[str, datetime | None]:
+        """The next fire time of every scheduled job (for /metrics and `status`)."""
+        if self._aps is None:
+            return {}
+        return {job.id: job.next_run_time for job in self._aps.get_jobs()}
+
+    def shutdown(self) -> None:
+        """Stop firing; jobs in flight finish on their own."""
+        if self._aps is not None and self._aps.running:
+            self._aps.shutdown(wait=False)
+        self._aps = None

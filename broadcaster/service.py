@@ -1,0 +1,192 @@
+"""Everything `serve` runs, opened in one place and closed in reverse order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .channels import Channel, build_channels
+from .channels.feed import FeedChannel
+from .channels.website import WebsiteChannel
+from .diagnostics import WorkspaceError
+from .metrics import Metrics
+from .models import Workspace
+from .outbox import Outbox
+from .public import PublicSite
+from .publisher import Publisher
+from .scheduler import Scheduler
+from .settings import Settings
+from .store import create_engine, upgrade_engine
+from .store.content import ContentStore
+from .store.tables import deliveries
+from .web.static import StaticFiles
+from .workers import Workers, WorkerSettings
+from .workspace import load_workspace
+
+log = logging.getLogger(__name__)
+
+# The site is checked at least this often for campaigns starting or expiring.
+REFRESH_CEILING = timedelta(hours=1)
+
+
+def load_or_raise(root: Path, settings: Settings) -> Workspace:
+    """The workspace, or WorkspaceError carrying every problem `check` would report."""
+    workspace, diag = load_workspace(root, settings)
+    if workspace is None:
+        raise WorkspaceError(diag.errors)
+    return workspace
+
+
+@dataclass
+class Service:
+    """The running parts of Broadcaster and the one workspace they all use."""
+
+    settings: Settings
+    workspace: Workspace
+    engine: AsyncEngine
+    outbox: Outbox
+    content: ContentStore
+    public: PublicSite
+    publisher: Publisher
+    workers: Workers
+    metrics: Metrics
+    scheduler: Scheduler | None = None
+    channels: Mapping[str, Channel] = field(default_factory=dict)
+
+    def use(self, workspace: Workspace) -> None:
+        """Switch every part to `workspace` (start and reload)."""
+        self.workspace = workspace
+        self.public.use(workspace)
+        self.channels = build_channels(workspace, self.settings, self.public)
+        self.publisher.use(workspace, self.channels)
+        self.workers.channels = self.channels
+
+    async def reload(self) -> bool:
+        """Reload the workspace; an invalid edit keeps the last good one running."""
+        settings = Settings.from_environ(self.settings.root)
+        workspace, diag = load_workspace(self.settings.root, settings)
+        if workspace is None:
+            for problem in diag.errors:
+                log.error("reload refused: %s", problem)
+            log.error("the last good workspace keeps running; fix the errors and reload again")
+            return False
+        self.use(workspace)
+        if self.scheduler is not None:
+            await self.scheduler.load(workspace)
+        await self.refresh_public()
+        log.info("workspace reloaded: %s campaigns", len(workspace.campaigns))
+        return True
+
+    async def refresh_public(self) -> None:
+        """Rebuild the website and feeds from the store (start, reload, expiry times)."""
+        for channel in self.channels.values():
+            if isinstance(channel, WebsiteChannel):
+                await self.public.rebuild_site(channel.name, channel.options, channel.templates)
+            elif isinstance(channel, FeedChannel):
+                await self.public.rebuild_feeds(channel.name, channel.options)
+
+    async def next_public_change(self) -> datetime | None:
+        """When a campaign on the website or in the feeds next starts or expires."""
+        moments = [
+            await self.public.next_change(channel.name)
+            for channel in self.channels.values()
+            if isinstance(channel, WebsiteChannel | FeedChannel)
+        ]
+        return min((m for m in moments if m is not None), default=None)
+
+    async def keep_public_current(self) -> None:
+        """Rebuild the site when a campaign starts or expires, without anyone acting."""
+        while True:
+            upcoming = await self.next_public_change()
+            now = datetime.now(UTC)
+            wait = REFRESH_CEILING if upcoming is None else min(upcoming - now, REFRESH_CEILING)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.public.changed(), max(wait.total_seconds(), 0.05))
+                continue  # a delivery rebuilt it; recompute the next boundary
+            if upcoming is not None and upcoming <= datetime.now(UTC) + timedelta(seconds=0.05):
+                log.info("a campaign starts or expires now; rebuilding the website and feeds")
+                # A timer may wake a hair early: build as of the boundary itself.
+                await asyncio.sleep(max(0.0, (upcoming - datetime.now(UTC)).total_seconds()))
+                await self.refresh_public()
+
+    async def healthy(self) -> bool:
+        """True when the store answers within two seconds."""
+        try:
+            async with asyncio.timeout(2):
+                async with self.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+        except Exception:
+            log.warning("health check: the store does not answer", exc_info=True)
+            return False
+        return True
+
+    async def count_deliveries(self) -> dict[tuple[str, str], int]:
+        """Deliveries by (channel, status), for /metrics."""
+        d = deliveries.c
+        query = select(d.channel, d.status, func.count()).group_by(d.channel, d.status)
+        async with self.engine.connect() as conn:
+            return {(row[0], row[1]): int(row[2]) for row in await conn.execute(query)}
+
+
+@contextlib.asynccontextmanager
+async def open_service(
+    settings: Settings,
+    *,
+    schedule: bool = True,
+    deliver: bool = True,
+    static: StaticFiles | None = None,
+) -> AsyncIterator[Service]:
+    """Open the store, public site, publisher, workers and (optionally) the scheduler."""
+    workspace = load_or_raise(settings.root, settings)
+    engine = create_engine(settings.database_url)
+    background: list[asyncio.Task[None]] = []
+    service: Service | None = None
+    try:
+        await upgrade_engine(engine)
+        outbox = Outbox(engine)
+        content = ContentStore(engine)
+        metrics = Metrics()
+        public = PublicSite(settings.root / "public", content, settings.base_url, static=static)
+        workers = Workers(
+            outbox,
+            content,
+            {},
+            WorkerSettings(concurrency=settings.workers),
+            observe=metrics.observe_delivery,
+        )
+        publisher = Publisher(outbox, content, settings, on_enqueued=workers.wake)
+        service = Service(
+            settings, workspace, engine, outbox, content, public, publisher, workers, metrics
+        )
+        service.use(workspace)
+        await public.reload()
+        if deliver:
+            await publisher.resume()
+            await service.refresh_public()
+            workers.start()
+            background.append(asyncio.create_task(public.follow(), name="follow-public"))
+            background.append(
+                asyncio.create_task(service.keep_public_current(), name="keep-public-current")
+            )
+        if schedule:
+            service.scheduler = Scheduler(publisher, grace=settings.catch_up_grace)
+            await service.scheduler.start(workspace)
+            metrics.snapshot.next_fire = service.scheduler.next_fire_times
+        yield service
+    finally:
+        if service is not None:
+            if service.scheduler is not None:
+                service.scheduler.shutdown()
+            await service.workers.stop(settings.shutdown_timeout)
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await engine.dispose()

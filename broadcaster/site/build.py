@@ -1,0 +1,203 @@
+"""The whole static website as a pure function: publications in, `{path: bytes}` out."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ..channels.website import WebsiteOptions, localized
+from ..models import DEFAULT_LOCALE
+from ..render import Publication, Templates
+from .model import (
+    Entry,
+    Item,
+    Status,
+    archive_order,
+    classify,
+    contact_sections,
+    current_order,
+    latest_per_campaign,
+    site_locales,
+    topic_groups,
+)
+
+SECTIONS = ("home", "contacts", "archive")
+
+
+@dataclass(frozen=True)
+class SitemapUrl:
+    loc: str
+    lastmod: str | None
+    alternates: list[tuple[str, str]]
+
+
+def w3c_datetime(moment: datetime) -> str:
+    """`2021-07-10T01:00:00+00:00`: sitemap `lastmod`, always in UTC so output is stable."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+class SiteBuilder:
+    """Renders every page of one site state; `build_site` is its only caller."""
+
+    def __init__(
+        self,
+        entries: list[Entry],
+        options: WebsiteOptions,
+        templates: Templates,
+        base_url: str,
+    ) -> None:
+        self.entries = entries
+        self.current = sorted((e for e in entries if e.status == Status.CURRENT), key=current_order)
+        self.archived = sorted(
+            (e for e in entries if e.status != Status.CURRENT), key=archive_order
+        )
+        self.options = options
+        self.templates = templates
+        self.base_url = base_url.rstrip("/")
+        self.locales = site_locales(entries)
+        self.changed_at = max((e.changed_at for e in entries), default=None)
+        self.files: dict[str, bytes] = {}
+        self.sitemap: list[SitemapUrl] = []
+
+    def url(self, path: str) -> str:
+        """The absolute URL of a site-relative path."""
+        return f"{self.base_url}/{path}"
+
+    def alternates(self, variants: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """(hreflang, absolute URL) per language version, and x-default: the default locale's."""
+        default = dict(variants).get(DEFAULT_LOCALE) or variants[0][1]
+        return [(loc, self.url(path)) for loc, path in variants] + [
+            ("x-default", self.url(default))
+        ]
+
+    def context(
+        self, locale: str, file: str, section: str, variants: list[tuple[str, str]]
+    ) -> dict[str, Any]:
+        """What every page template gets: where it is, its language versions, the site's name.
+
+        `variants` are (locale, page folder) for each language version of the page; `root`
+        is the relative way back to the site root from `file`, so the tree works under any
+        host or path prefix. Canonical and hreflang URLs are absolute, as crawlers need.
+        """
+        root = "../" * file.count("/")
+        return {
+            "locale": locale,
+            "lang": locale,
+            "base_url": self.base_url,
+            "section": section,
+            "root": root,
+            "site_title": localized(self.options.title, locale),
+            "site_description": localized(self.options.description, locale),
+            "canonical": self.url(dict(variants)[locale]),
+            "alternates": self.alternates(variants),
+            "languages": [(loc, root + path) for loc, path in variants],
+            "updated": self.changed_at,
+        }
+
+    def render(self, file: str, template: str, context: dict[str, Any]) -> None:
+        """Render `website/<template>` into `file`."""
+        self.files[file] = self.templates.render(f"website/{template}", **context).encode()
+
+    def add_to_sitemap(self, variants: list[tuple[str, str]], changed: datetime | None) -> None:
+        """One sitemap `<url>` per language version, each listing all of them."""
+        lastmod = w3c_datetime(changed) if changed else None
+        alternates = self.alternates(variants)
+        for _, path in variants:
+            self.sitemap.append(SitemapUrl(self.url(path), lastmod, alternates))
+
+    def section_pages(self) -> None:
+        """Home, contacts and archive in every locale, and the root page."""
+        for section in SECTIONS:
+            suffix = "" if section == "home" else f"{section}/"
+            variants = [(loc, f"{loc}/{suffix}") for loc in self.locales]
+            for locale, folder in variants:
+                context = self.context(locale, f"{folder}index.html", section, variants)
+                context |= self.section(section, locale)
+                self.render(f"{folder}index.html", f"{section}.html", context)
+            self.add_to_sitemap(variants, self.changed_at)
+        # The root is the default locale's home (not a redirect): most readers want it, and
+        # its canonical URL and hreflang alternates point search engines at `/{locale}/`.
+        homes = [(loc, f"{loc}/") for loc in self.locales]
+        context = self.context(DEFAULT_LOCALE, "index.html", "home", homes)
+        context |= self.section("home", DEFAULT_LOCALE)
+        self.render("index.html", "home.html", context)
+
+    def section(self, section: str, locale: str) -> dict[str, Any]:
+        """The context only `section`'s template needs."""
+        if section == "home":
+            return {"groups": topic_groups(self.current, locale)}
+        if section == "contacts":
+            return {"sections": contact_sections(self.current, locale)}
+        return {"items": [Item(entry, locale) for entry in self.archived]}
+
+    def campaign_pages(self) -> None:
+        """A page per campaign and locale it is written in; other locales link to those."""
+        for entry in sorted(self.entries, key=lambda e: e.id):
+            publication = entry.publication
+            variants = [(loc, entry.path(loc)) for loc in publication.campaign.locales]
+            for locale, folder in variants:
+                context = self.context(locale, f"{folder}index.html", "campaign", variants)
+                context.update(
+                    publication=publication,
+                    status=str(entry.status),
+                    updated=entry.changed_at,
+                )
+                self.render(f"{folder}index.html", "page.html", context)
+            self.add_to_sitemap(variants, entry.changed_at)
+
+    def embeds(self) -> None:
+        """`embed/{locale}.html`: current guidance for other portals' iframes."""
+        for locale in self.locales:
+            variants = [(loc, f"embed/{loc}.html") for loc in self.locales]
+            context = self.context(locale, f"embed/{locale}.html", "embed", variants)
+            context.update(
+                items=[Item(entry, locale) for entry in self.current],
+                home_url=self.url(f"{locale}/"),
+            )
+            self.render(f"embed/{locale}.html", "embed.html", context)
+
+    def build(self) -> dict[str, bytes]:
+        """Every file, sorted by path."""
+        self.section_pages()
+        self.campaign_pages()
+        self.embeds()
+        self.sitemap.sort(key=lambda url: url.loc)
+        xml = self.templates.render("website/sitemap.xml", urls=self.sitemap)
+        self.files["sitemap.xml"] = xml.encode()
+        return dict(sorted(self.files.items()))
+
+
+def build_site(
+    publications: Sequence[Publication],
+    *,
+    withdrawn: Collection[str],
+    now: datetime,
+    options: WebsiteOptions,
+    templates: Templates,
+    base_url: str,
+) -> dict[str, bytes]:
+    """Every file of the static site by relative path; the same inputs give the same bytes."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    entries = []
+    for publication in latest_per_campaign(publications):
+        status = classify(publication, withdrawn, now)
+        if status is not None:
+            entries.append(Entry(publication, status))
+    return SiteBuilder(entries, options, templates, base_url).build()
+
+
+def next_change(
+    publications: Sequence[Publication], withdrawn: Collection[str], now: datetime
+) -> datetime | None:
+    """The first `valid_from` or `expires` after `now`: when the site must be rebuilt."""
+    moments = [
+        moment
+        for publication in latest_per_campaign(publications)
+        if publication.campaign.id not in withdrawn
+        for moment in (publication.campaign.valid_from, publication.campaign.expires)
+        if moment is not None and moment > now
+    ]
+    return min(moments, default=None)

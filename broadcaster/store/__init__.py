@@ -1,0 +1,28 @@
+"""The durable store: schema, engines and migrations (SQLAlchemy Core, async)."""
+
+from broadcaster.store.engine import create_engine, database_url, write_transaction
+from broadcaster.store.migrate import current_revision, head_revision, upgrade, upgrade_engine
+from broadcaster.store.tables import (
+    AttemptOutcome,
+    DeliveryStatus,
+    FiringOutcome,
+    PublicationSource,
+    PublicationStatus,
+    metadata,
+)
+
+__all__ = [
+    "AttemptOutcome",
+    "DeliveryStatus",
+    "FiringOutcome",
+    "PublicationSource",
+    "PublicationStatus",
+    "create_engine",
+    "current_revision",
+    "database_url",
+    "head_revision",
+    "metadata",
+    "upgrade",
+    "upgrade_engine",
+    "write_transaction",
+]

@@ -1,0 +1,125 @@
+"""Engines and transactions that behave alike on SQLite (aiosqlite) and PostgreSQL (asyncpg)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Connection, Dialect, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.dml import Insert
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+# Execution option read by the SQLite `begin` hook: which BEGIN to emit.
+_SQLITE_BEGIN = "broadcaster_sqlite_begin"
+
+_ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+
+
+def database_url(url: str | URL) -> URL:
+    """Parse `url`, choosing the async driver when none is named (`sqlite://`, `postgresql://`)."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    driver = _ASYNC_DRIVERS.get(backend)
+    if driver is None or parsed.drivername not in (backend, f"{backend}+{driver}"):
+        raise ValueError(
+            f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: "
+            "use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB"
+        )
+    return parsed.set(drivername=f"{backend}+{driver}")
+
+
+def create_engine(url: str | URL, **options: Any) -> AsyncEngine:
+    """An async engine for `url`; `options` go to `create_async_engine`.
+
+    SQLite connections get WAL, a busy timeout and foreign keys, and SQLAlchemy (not the
+    sqlite3 module) emits BEGIN so that `write_transaction` can ask for BEGIN IMMEDIATE.
+    """
+    parsed = database_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(parsed, **options)
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            # In WAL mode NORMAL survives process crashes; only an OS crash or power cut can
+            # lose the last commits, which at-least-once delivery with dedup keys absorbs.
+            # It doubles the rate of the one-transaction-per-outcome writes workers make.
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA journal_mode")
+            if cursor.fetchone()[0] == "delete":
+                try:
+                    cursor.execute("PRAGMA journal_mode=WAL")
+                except sqlite3.OperationalError as error:
+                    # Fails at once, without waiting, while another connection holds a
+                    # lock; WAL is a property of the file, so a later connection (or
+                    # `use_wal`, run by `upgrade`) switches it.
+                    log.debug("SQLite journal_mode=WAL deferred: %s", error)
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get(_SQLITE_BEGIN, "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+async def use_wal(engine: AsyncEngine) -> None:
+    """Put a SQLite database file in WAL mode, waiting out other connections' locks."""
+    if engine.dialect.name != "sqlite":
+        return
+    async with engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection  # aiosqlite's
+        assert driver is not None
+        for _ in range(SQLITE_BUSY_TIMEOUT_MS // 50):  # as long as a busy timeout
+            try:
+                cursor = await driver.execute("PRAGMA journal_mode=WAL")
+                row = await cursor.fetchone()
+                if row is not None and row[0] in ("wal", "memory"):
+                    return
+            except sqlite3.OperationalError as error:
+                log.debug("SQLite journal_mode=WAL: %s; retrying", error)
+            await asyncio.sleep(0.05)
+    raise RuntimeError("could not switch the SQLite database to WAL mode: it stays locked")
+
+
+@asynccontextmanager
+async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A transaction that writes; commits on success.
+
+    On SQLite it starts with BEGIN IMMEDIATE: writers queue on the busy timeout for the one
+    write lock up front, instead of failing when a read lock cannot be upgraded.
+    """
+    async with engine.connect() as connection:
+        await connection.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+        async with connection.begin():
+            yield connection
+
+
+def insert_or_ignore(dialect: Dialect, table: Table, *conflict_columns: str) -> Insert:
+    """INSERT .. ON CONFLICT (conflict_columns) DO NOTHING for this dialect."""
+    if dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=conflict_columns)
+    if dialect.name == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=conflict_columns)
+    raise ValueError(f"unsupported database dialect {dialect.name!r}")

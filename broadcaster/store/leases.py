@@ -1,0 +1,276 @@
+"""Queries that lease deliveries to workers and settle them, guarded by "still mine".
+
+Each function runs inside the caller's write transaction (see `write_transaction`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, bindparam, case, delete, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from broadcaster.store.records import AnyRow, ClaimedDelivery
+from broadcaster.store.tables import (
+    AttemptOutcome,
+    DeliveryStatus,
+    deliveries,
+    delivery_attempts,
+    publications,
+)
+
+QUEUED = (DeliveryStatus.CREATED, DeliveryStatus.TEMPORARY_FAILURE)
+IN_CHUNK = 1000  # ids per IN (...) list, well under PostgreSQL's parameter limit
+
+d, a = deliveries, delivery_attempts
+
+
+def due(now: datetime) -> ColumnElement[bool]:
+    """Queued, or `sending` under a lease that has run out (its worker is gone)."""
+    return or_(
+        d.c.status.in_(QUEUED),
+        (d.c.status == DeliveryStatus.SENDING) & (d.c.lease_expires_at <= now),
+    )
+
+
+def held(delivery_id: int, worker_id: str) -> tuple[ColumnElement[bool], ...]:
+    """The delivery is `sending` under a lease owned by `worker_id`."""
+    return (
+        d.c.id == delivery_id,
+        d.c.status == DeliveryStatus.SENDING,
+        d.c.lease_owner == worker_id,
+    )
+
+
+async def claim_due(
+    conn: AsyncConnection,
+    *,
+    worker_id: str,
+    limit: int,
+    now: datetime,
+    lease_expires: datetime,
+    channels: Collection[str] | None,
+    max_attempts: int,
+) -> list[ClaimedDelivery]:
+    """Lease up to `limit` due deliveries, longest-waiting first (see `Outbox.claim`)."""
+    query = (
+        select(
+            d.c.id,
+            d.c.publication_id,
+            publications.c.campaign_id,
+            publications.c.revision,
+            d.c.channel,
+            d.c.recipient,
+            d.c.locale,
+            d.c.status,
+            d.c.attempts,
+            d.c.lease_owner,
+            d.c.dedup_key,
+        )
+        .join_from(d, publications, d.c.publication_id == publications.c.id)
+        # next_attempt_at first so the claim index is walked in order and stops at `limit`
+        .where(d.c.next_attempt_at <= now, due(now))
+        .order_by(d.c.next_attempt_at, d.c.id)
+        .limit(limit)
+        # lock only the deliveries: a lock on the shared publication row would make
+        # every other claimer skip that publication's deliveries
+        .with_for_update(of=d, skip_locked=True)
+    )
+    if channels is not None:
+        query = query.where(d.c.channel.in_(sorted(channels)))
+    rows = (await conn.execute(query)).all()
+    await close_abandoned(conn, rows, now)
+    abandoned = [row for row in rows if row.status == DeliveryStatus.SENDING]
+    exhausted = [row.id for row in abandoned if row.attempts >= max_attempts]
+    if exhausted:
+        await _set(
+            conn,
+            exhausted,
+            now,
+            status=DeliveryStatus.TECHNICAL_FAILURE,
+            last_error=f"gave up: the lease expired on all {max_attempts} attempts",
+        )
+    candidates = [row.id for row in rows if row.id not in exhausted]
+    if not candidates:
+        return []
+    # Re-checking "still due" makes a double claim impossible even without the row locks.
+    taken = await conn.execute(
+        update(d)
+        .where(d.c.id.in_(candidates), d.c.next_attempt_at <= now, due(now))
+        .values(
+            status=DeliveryStatus.SENDING,
+            lease_owner=worker_id,
+            lease_expires_at=lease_expires,
+            next_attempt_at=lease_expires,  # reclaimable once the lease runs out
+            attempts=d.c.attempts + 1,
+            updated_at=now,
+        )
+        .returning(d.c.id)
+    )
+    taken_ids = set(taken.scalars())
+    claimed = [row for row in rows if row.id in taken_ids]
+    if not claimed:
+        return []
+    attempt_rows = [
+        {"delivery_id": r.id, "attempt": r.attempts + 1, "worker": worker_id, "started_at": now}
+        for r in claimed
+    ]
+    await conn.execute(insert(a), attempt_rows)
+    return [
+        ClaimedDelivery(
+            id=row.id,
+            publication_id=row.publication_id,
+            campaign_id=row.campaign_id,
+            revision=row.revision,
+            channel=row.channel,
+            recipient=row.recipient,
+            locale=row.locale,
+            attempt=row.attempts + 1,
+            dedup_key=row.dedup_key,
+            lease_expires_at=lease_expires,
+        )
+        for row in claimed
+    ]
+
+
+async def held_attempts(conn: AsyncConnection, delivery_id: int, worker_id: str) -> int | None:
+    """The attempt count of a delivery `worker_id` still holds (row locked), else None."""
+    query = select(d.c.attempts).where(*held(delivery_id, worker_id)).with_for_update()
+    attempts: int | None = (await conn.execute(query)).scalar_one_or_none()
+    return attempts
+
+
+async def settle(
+    conn: AsyncConnection,
+    delivery_id: int,
+    worker_id: str,
+    now: datetime,
+    outcome: AttemptOutcome,
+    error: str | None,
+    values: Mapping[str, Any],
+) -> bool:
+    """End the lease with `values` and close the attempt, only if `worker_id` holds it."""
+    result = await conn.execute(
+        update(d)
+        .where(*held(delivery_id, worker_id))
+        .values(lease_owner=None, lease_expires_at=None, updated_at=now, **values)
+        .returning(d.c.attempts)
+    )
+    attempt = result.scalar_one_or_none()
+    if attempt is None:
+        return False
+    await conn.execute(
+        update(a)
+        .where(a.c.delivery_id == delivery_id, a.c.attempt == attempt)
+        .values(finished_at=now, outcome=outcome, error=error)
+    )
+    return True
+
+
+async def release_leases(conn: AsyncConnection, worker_id: str, now: datetime) -> int:
+    """Hand back a worker's leased deliveries as if never claimed; returns how many."""
+    mine = (d.c.lease_owner == worker_id, d.c.status == DeliveryStatus.SENDING)
+    rows = (await conn.execute(select(d.c.id, d.c.attempts).where(*mine).with_for_update())).all()
+    if not rows:
+        return 0
+    await conn.execute(
+        delete(a).where(
+            a.c.delivery_id == bindparam("b_id"),
+            a.c.attempt == bindparam("b_attempt"),
+            a.c.finished_at.is_(None),
+        ),
+        [{"b_id": row.id, "b_attempt": row.attempts} for row in rows],
+    )
+    await conn.execute(
+        update(d)
+        .where(*mine)
+        .values(
+            status=case(
+                (d.c.attempts <= 1, DeliveryStatus.CREATED.value),
+                else_=DeliveryStatus.TEMPORARY_FAILURE.value,
+            ),
+            attempts=d.c.attempts - 1,
+            lease_owner=None,
+            lease_expires_at=None,
+            next_attempt_at=now,
+            updated_at=now,
+        )
+    )
+    return len(rows)
+
+
+async def cancel_matching(
+    conn: AsyncConnection,
+    conditions: Sequence[ColumnElement[bool]],
+    ids: Iterable[int] | None,
+    now: datetime,
+    reason: str,
+) -> int:
+    """Cancel due deliveries matching `conditions` (and `ids`, when given)."""
+    id_list = None if ids is None else list(ids)
+    chunks: list[list[int] | None] = (
+        [None]
+        if id_list is None
+        else [id_list[i : i + IN_CHUNK] for i in range(0, len(id_list), IN_CHUNK)]
+    )
+    cancelled = 0
+    for chunk in chunks:
+        where = [due(now), *conditions]
+        if chunk is not None:
+            where.append(d.c.id.in_(chunk))
+        query = select(d.c.id, d.c.status, d.c.attempts, d.c.lease_owner).where(*where)
+        rows = (await conn.execute(query.with_for_update())).all()
+        await close_abandoned(conn, rows, now)
+        for start in range(0, len(rows), IN_CHUNK):
+            matched = [row.id for row in rows[start : start + IN_CHUNK]]
+            cancelled += await _set(
+                conn, matched, now, status=DeliveryStatus.CANCELLED, last_error=reason
+            )
+    return cancelled
+
+
+async def close_abandoned(conn: AsyncConnection, rows: Sequence[AnyRow], now: datetime) -> None:
+    """Close the open attempts of the expired leases among `rows` as `lease-expired`."""
+    abandoned = [
+        {"b_id": row.id, "b_attempt": row.attempts, "b_error": f"{row.lease_owner} lost its lease"}
+        for row in rows
+        if row.status == DeliveryStatus.SENDING
+    ]
+    if abandoned:
+        await conn.execute(
+            update(a)
+            .where(
+                a.c.delivery_id == bindparam("b_id"),
+                a.c.attempt == bindparam("b_attempt"),
+                a.c.finished_at.is_(None),
+            )
+            .values(
+                finished_at=now, outcome=AttemptOutcome.LEASE_EXPIRED, error=bindparam("b_error")
+            ),
+            abandoned,
+        )
+
+
+async def _set(
+    conn: AsyncConnection,
+    ids: Sequence[int],
+    now: datetime,
+    status: DeliveryStatus,
+    last_error: str,
+) -> int:
+    """Put deliveries in a final `status`, lease cleared; returns how many changed."""
+    result = await conn.execute(
+        update(d)
+        .where(d.c.id.in_(ids))
+        .values(
+            status=status,
+            next_attempt_at=None,
+            lease_owner=None,
+            lease_expires_at=None,
+            last_error=last_error,
+            updated_at=now,
+        )
+    )
+    return result.rowcount

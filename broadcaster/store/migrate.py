@@ -1,0 +1,77 @@
+"""Alembic migrations, run programmatically (no alembic.ini needed).
+
+To write a new migration from a source checkout::
+
+    from alembic import command
+    from broadcaster.store.migrate import alembic_config
+    command.revision(alembic_config("sqlite+aiosqlite:///var/dev.db"), "what changed",
+                     autogenerate=True)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from broadcaster.store.engine import create_engine, use_wal, write_transaction
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+# PostgreSQL advisory lock key ("bcst"): processes starting together upgrade one at a time.
+_UPGRADE_LOCK = 0x62637374
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic config pointing at the packaged migrations (and at `url`, for the CLI)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def head_revision() -> str | None:
+    """The newest migration shipped with this version of Broadcaster."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The migration the database is at; None for an empty database."""
+    async with engine.connect() as connection:
+        return await connection.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )
+
+
+async def upgrade(url: str, revision: str = "head", **engine_options: Any) -> None:
+    """Bring the database at `url` up to `revision`; a no-op when it is already there."""
+    engine = create_engine(url, **engine_options)
+    try:
+        await upgrade_engine(engine, revision)
+    finally:
+        await engine.dispose()
+
+
+async def upgrade_engine(engine: AsyncEngine, revision: str = "head") -> None:
+    """Bring the database behind `engine` up to `revision`, in one transaction."""
+    config = alembic_config()
+    async with write_transaction(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK}
+            )
+        await connection.run_sync(_upgrade, config, revision)
+    await use_wal(engine)
+
+
+def _upgrade(connection: Connection, config: Config, revision: str) -> None:
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)

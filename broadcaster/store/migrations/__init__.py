@@ -1,0 +1,1 @@
+"""Alembic migration environment and versions for the Broadcaster store."""

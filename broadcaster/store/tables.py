@@ -1,0 +1,188 @@
+"""The database schema (SQLAlchemy Core) and the status vocabularies stored in it.
+
+Migrations in `migrations/versions/` must produce exactly this schema; a test compares them.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from broadcaster.store.types import UTCDateTime
+
+
+class DeliveryStatus(enum.StrEnum):
+    """GOV.UK Notify's delivery statuses, plus `cancelled`: withdrawn before sending.
+
+    `cancelled` is what an unsubscribe or suppression does to a message still queued.
+    """
+
+    CREATED = "created"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    TEMPORARY_FAILURE = "temporary-failure"
+    PERMANENT_FAILURE = "permanent-failure"
+    TECHNICAL_FAILURE = "technical-failure"
+    CANCELLED = "cancelled"
+
+
+class AttemptOutcome(enum.StrEnum):
+    """How one attempt ended; `lease-expired` means its worker vanished mid-delivery."""
+
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"  # withdrawn by its worker, unsent
+    TEMPORARY_FAILURE = "temporary-failure"
+    PERMANENT_FAILURE = "permanent-failure"
+    TECHNICAL_FAILURE = "technical-failure"
+    LEASE_EXPIRED = "lease-expired"
+
+
+class PublicationSource(enum.StrEnum):
+    SCHEDULE = "schedule"
+    CLI = "cli"
+    ADMIN = "admin"
+
+
+class PublicationStatus(enum.StrEnum):
+    """`created` until its deliveries are in the outbox, then `enqueued`."""
+
+    CREATED = "created"
+    ENQUEUED = "enqueued"
+
+
+class FiringOutcome(enum.StrEnum):
+    PUBLISHED = "published"
+    MISSED = "missed"
+
+
+def _one_of(column: str, values: type[enum.StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+# Named constraints keep their names stable across dialects and Alembic migrations.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+publications = Table(
+    "publications",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("campaign_id", String(200), nullable=False),
+    Column("revision", String(128), nullable=False),
+    Column("schedule_id", String(200)),
+    Column("fire_time", UTCDateTime()),
+    Column("channels", JSON(), nullable=False),
+    Column("snapshot", Text()),  # the publication frozen as JSON (broadcaster.snapshot)
+    Column("source", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("schedule_id", "fire_time"),
+    CheckConstraint("(schedule_id IS NULL) = (fire_time IS NULL)", name="firing"),
+    CheckConstraint(_one_of("source", PublicationSource), name="source"),
+    CheckConstraint(_one_of("status", PublicationStatus), name="status"),
+)
+
+schedule_firings = Table(
+    "schedule_firings",
+    metadata,
+    Column("schedule_id", String(200), nullable=False),
+    Column("fire_time", UTCDateTime(), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("publication_id", Id, ForeignKey("publications.id", ondelete="SET NULL")),
+    Column("recorded_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("schedule_id", "fire_time"),
+    CheckConstraint(_one_of("outcome", FiringOutcome), name="outcome"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "publication_id",
+        Id,
+        ForeignKey("publications.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("channel", String(100), nullable=False),
+    Column("recipient", String(320), nullable=False),  # '' for website and feed
+    Column("locale", String(16), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("attempts", Integer(), nullable=False),
+    # Set while the delivery may still go out (for `sending`: when its lease runs out);
+    # NULL once it is final, so the claim index only holds live rows.
+    Column("next_attempt_at", UTCDateTime()),
+    Column("lease_owner", String(200)),
+    Column("lease_expires_at", UTCDateTime()),
+    Column("dedup_key", String(64), nullable=False),  # Message-ID / webhook-id across retries
+    Column("receipt", Text()),
+    Column("last_error", Text()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("publication_id", "channel", "recipient"),
+    CheckConstraint(_one_of("status", DeliveryStatus), name="status"),
+    Index("ix_deliveries_claim", "next_attempt_at", "id"),
+    Index("ix_deliveries_lease_owner", "lease_owner"),
+    Index("ix_deliveries_recipient", "recipient"),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column(
+        "delivery_id",
+        Id,
+        ForeignKey("deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("attempt", Integer(), nullable=False),
+    Column("worker", String(200), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
+    Column("outcome", String(24)),  # NULL while in flight
+    Column("error", Text()),
+    PrimaryKeyConstraint("delivery_id", "attempt"),
+    CheckConstraint(_one_of("outcome", AttemptOutcome), name="outcome"),
+)
+
+renditions = Table(
+    "renditions",
+    metadata,
+    Column(
+        "publication_id",
+        Id,
+        ForeignKey("publications.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("channel", String(100), nullable=False),
+    Column("locale", String(16), nullable=False),
+    Column("media_type", String(100), nullable=False),
+    Column("body", LargeBinary(), nullable=False),  # what the channel sends, rendered once
+    PrimaryKeyConstraint("publication_id", "channel", "locale"),
+)

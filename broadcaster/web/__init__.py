@@ -1,0 +1,1 @@
+"""The HTTP side of `broadcaster serve`: generated files served from memory, public routes."""

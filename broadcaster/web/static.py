@@ -1,0 +1,320 @@
+"""Generated files (site pages, feeds) served from memory with conditional GET, for aiohttp.
+
+Everything a response needs is computed once per file in `StaticFiles.replace`; the request
+path is one dict lookup and one `web.Response`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
+
+from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
+
+FEED_CACHE_CONTROL = "public, max-age=300"
+PAGE_CACHE_CONTROL = "public, max-age=60"
+INDEX = "index.html"
+CONTENT_TYPES = {
+    ".rss": "application/rss+xml; charset=utf-8",
+    ".atom": "application/atom+xml; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".xml": "application/xml; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".json": "application/json",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+FEED_JSON = "application/feed+json; charset=utf-8"
+# One entity-tag of an If-None-Match list, weak or strong; the opaque part is group 1.
+_ENTITY_TAG = re.compile(r'(?:W/)?("[^"]*")')
+_GET_HEAD = frozenset({"GET", "HEAD"})
+
+
+def content_type_for(path: str) -> str:
+    """The Content-Type of a generated file, from its path in the public tree."""
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix == ".json" and path.startswith("feeds/"):
+        return FEED_JSON
+    known = CONTENT_TYPES.get(suffix)
+    if known is not None:
+        return known
+    guessed, _ = mimetypes.guess_type(path)
+    if guessed is None:
+        return "application/octet-stream"
+    return f"{guessed}; charset=utf-8" if guessed.startswith("text/") else guessed
+
+
+def http_date(when: datetime) -> str:
+    """`when` as an RFC 7231 HTTP-date, for example `Sat, 10 Jul 2021 01:00:00 GMT`."""
+    return format_datetime(when.astimezone(UTC), usegmt=True)
+
+
+def _whole_seconds(when: datetime) -> datetime:
+    """UTC, truncated to the second: HTTP dates carry no fractions, comparisons must agree."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).replace(microsecond=0)
+
+
+def _checked_path(path: str) -> str:
+    """`path` without a leading slash; refuses anything that is not a plain relative path."""
+    path = path.lstrip("/")
+    parts = path.split("/")
+    if not path or "\x00" in path or "\\" in path or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"not a servable path: {path!r}")
+    return path
+
+
+def _tree(root: Path, within: Path | None) -> Iterator[tuple[str, Path]]:
+    """(relative path, real file) for every file under `root`, following safe symlinks."""
+    top = root.resolve()
+    allowed = within.resolve() if within is not None else top.parent
+    seen: set[Path] = set()
+    pending = [(top, "")]
+    while pending:
+        folder, prefix = pending.pop()
+        if folder in seen:  # a symlink loop
+            continue
+        seen.add(folder)
+        for name in sorted(os.listdir(folder)):
+            if name.startswith("."):
+                continue
+            real = (folder / name).resolve()
+            if not real.is_relative_to(allowed):
+                continue
+            if real.is_dir():
+                pending.append((real, f"{prefix}{name}/"))
+            elif real.is_file():
+                yield f"{prefix}{name}", real
+
+
+@dataclass(frozen=True, slots=True)
+class StaticFile:
+    """One file with the headers of its 200 and 304 answers, computed once."""
+
+    body: bytes
+    content_type: str
+    etag: str
+    last_modified: datetime
+    cache_control: str
+    headers: CIMultiDictProxy[str]
+    not_modified_headers: CIMultiDictProxy[str]
+    # If-None-Match values that match without parsing: the tag, its weak form, `*`.
+    matching_tags: frozenset[str]
+    last_modified_http: str
+    last_modified_ts: float
+
+    @classmethod
+    def build(
+        cls, body: bytes, content_type: str, last_modified: datetime, cache_control: str
+    ) -> StaticFile:
+        """A file with a strong ETag from a hash of `body`."""
+        etag = f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
+        last_modified = _whole_seconds(last_modified)
+        last_modified_http = http_date(last_modified)
+        validators = {
+            "ETag": etag,
+            "Last-Modified": last_modified_http,
+            "Cache-Control": cache_control,
+        }
+        headers = CIMultiDict(
+            {
+                "Content-Type": content_type,
+                "Content-Length": str(len(body)),
+                **validators,
+                "X-Content-Type-Options": "nosniff",
+            }
+        )
+        return cls(
+            body=body,
+            content_type=content_type,
+            etag=etag,
+            last_modified=last_modified,
+            cache_control=cache_control,
+            headers=CIMultiDictProxy(headers),
+            not_modified_headers=CIMultiDictProxy(CIMultiDict(validators)),
+            matching_tags=frozenset({etag, f"W/{etag}", "*"}),
+            last_modified_http=last_modified_http,
+            last_modified_ts=last_modified.timestamp(),
+        )
+
+    def etag_matches(self, if_none_match: str) -> bool:
+        """Weak comparison (RFC 7232 2.3.2) against an If-None-Match value or list."""
+        if if_none_match in self.matching_tags:
+            return True
+        if if_none_match.strip() == "*":
+            return True
+        return any(tag == self.etag for tag in _ENTITY_TAG.findall(if_none_match))
+
+    def not_modified_since(self, if_modified_since: str) -> bool:
+        """True when If-Modified-Since is a valid date, not in the future, >= Last-Modified."""
+        if if_modified_since == self.last_modified_http:
+            return True
+        try:
+            since = parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError, IndexError):
+            return False
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        stamp = since.timestamp()
+        # A date later than the server's clock is invalid (RFC 7232 3.3): answer in full.
+        return self.last_modified_ts <= stamp <= datetime.now(UTC).timestamp()
+
+
+@dataclass(frozen=True, slots=True)
+class _FileSet:
+    """One immutable generation of files, swapped in whole by `StaticFiles.replace`."""
+
+    files: Mapping[str, StaticFile]
+    # Request path -> file: `/vi/page.html`, and `/vi/` for `vi/index.html`.
+    routes: Mapping[str, StaticFile]
+
+
+def _page(status: str, message_vi: str, message_en: str) -> bytes:
+    return (
+        '<!doctype html>\n<html lang="vi">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{status}</title>\n</head>\n<body>\n<h1>{message_vi}</h1>\n"
+        f'<p lang="en">{message_en}</p>\n<p><a href="/">Trang chủ / Home</a></p>\n'
+        "</body>\n</html>\n"
+    ).encode()
+
+
+_NOT_FOUND = _page("404", "Không tìm thấy trang", "Page not found")
+_BAD_REQUEST = _page("400", "Yêu cầu không hợp lệ", "Bad request")
+_ERROR_HEADERS = CIMultiDictProxy(
+    CIMultiDict(
+        {
+            "Content-Type": "text/html; charset=utf-8",
+            "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff",
+        }
+    )
+)
+
+
+class StaticFiles:
+    """A set of generated files by path, served by `handle`; `replace` swaps the whole set."""
+
+    def __init__(
+        self,
+        *,
+        feed_cache_control: str = FEED_CACHE_CONTROL,
+        page_cache_control: str = PAGE_CACHE_CONTROL,
+    ) -> None:
+        self.feed_cache_control = feed_cache_control
+        self.page_cache_control = page_cache_control
+        self._set = _FileSet(files={}, routes={})
+
+    @property
+    def files(self) -> Mapping[str, StaticFile]:
+        """The current files by path in the public tree (`index.html`, `feeds/vi/all.rss`)."""
+        return self._set.files
+
+    def get(self, path: str) -> StaticFile | None:
+        """The file at `path` (no leading slash), or None."""
+        return self._set.files.get(path.lstrip("/"))
+
+    def cache_control_for(self, path: str) -> str:
+        """Feeds are polled: they get the feed policy; everything else the page policy."""
+        return self.feed_cache_control if path.startswith("feeds/") else self.page_cache_control
+
+    def replace(
+        self,
+        files: Mapping[str, bytes],
+        *,
+        last_modified: Mapping[str, datetime] | datetime,
+        built_at: datetime | None = None,
+    ) -> None:
+        """Serve exactly `files` from now on; readers see the old set or the new, never a mix.
+
+        `last_modified` is one time for all files or a time per path; paths missing from the
+        mapping use `built_at` (default: now). A file whose bytes changed never goes back in
+        time, so If-Modified-Since cannot answer 304 for content a client has not seen.
+        """
+        built_at = _whole_seconds(built_at or datetime.now(UTC))
+        previous = self._set.files
+        new_files: dict[str, StaticFile] = {}
+        routes: dict[str, StaticFile] = {}
+        for raw_path, body in files.items():
+            path = _checked_path(raw_path)
+            if isinstance(last_modified, datetime):
+                when = last_modified
+            else:
+                when = last_modified.get(raw_path) or last_modified.get(path) or built_at
+            # Never later than the clock (RFC 7232 2.2.1).
+            when = min(_whole_seconds(when), built_at)
+            content_type = content_type_for(path)
+            cache_control = self.cache_control_for(path)
+            static = StaticFile.build(body, content_type, when, cache_control)
+            old = previous.get(path)
+            if old is not None and old.etag != static.etag and when <= old.last_modified:
+                moved_on = max(built_at, old.last_modified + timedelta(seconds=1))
+                static = StaticFile.build(body, content_type, moved_on, cache_control)
+            new_files[path] = static
+            routes["/" + path] = static
+            if path == INDEX or path.endswith("/" + INDEX):
+                routes["/" + path[: -len(INDEX)]] = static
+        self._set = _FileSet(files=new_files, routes=routes)
+
+    def load_dir(self, root: Path, *, within: Path | None = None) -> None:
+        """Serve a built tree from disk (after a restart); Last-Modified is each file's mtime.
+
+        Symlinks are followed (the site writer publishes `public -> public.builds/N` and
+        `N/feeds -> ../feeds.builds/M`) but only to targets inside `within`, by default
+        the folder that holds the build `root` points to. Hidden names are skipped.
+        """
+        files: dict[str, bytes] = {}
+        times: dict[str, datetime] = {}
+        for path, real in _tree(Path(root), within):
+            files[path] = real.read_bytes()
+            times[path] = datetime.fromtimestamp(real.stat().st_mtime, UTC)
+        self.replace(files, last_modified=times)
+
+    def route(self) -> web.RouteDef:
+        """The catch-all GET and HEAD route; add it after every other route of the app."""
+        return web.get("/{path:.*}", self.handle)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Answer GET or HEAD with the file, 304 when the client's copy is current, else 404."""
+        static = self._set.routes.get(request.path)
+        if static is None or request.method not in _GET_HEAD:
+            return self._miss(request)
+        headers = request.headers
+        if_none_match = headers.get("If-None-Match")
+        if if_none_match is not None:
+            if static.etag_matches(if_none_match):
+                return web.Response(status=304, headers=static.not_modified_headers)
+        else:
+            if_modified_since = headers.get("If-Modified-Since")
+            if if_modified_since is not None and static.not_modified_since(if_modified_since):
+                return web.Response(status=304, headers=static.not_modified_headers)
+        return web.Response(body=static.body, headers=static.headers)
+
+    def _miss(self, request: web.Request) -> web.Response:
+        """The slow path: wrong method, bad path, directory without slash, or not found."""
+        if request.method not in _GET_HEAD:
+            return web.Response(
+                status=405, body=_BAD_REQUEST, headers={**_ERROR_HEADERS, "Allow": "GET, HEAD"}
+            )
+        path = request.path
+        if "\x00" in path or "\\" in path:
+            return web.Response(status=400, body=_BAD_REQUEST, headers=_ERROR_HEADERS)
+        if not path.endswith("/") and f"{path}/" in self._set.routes:
+            location = f"{request.rel_url.raw_path}/"
+            if request.rel_url.raw_query_string:
+                location += f"?{request.rel_url.raw_query_string}"
+            return web.Response(
+                status=301,
+                headers={"Location": location, "Cache-Control": self.page_cache_control},
+            )
+        return web.Response(status=404, body=_NOT_FOUND, headers=_ERROR_HEADERS)

@@ -1,0 +1,176 @@
+"""Publications, schedule firings, enqueueing and progress, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from broadcaster.outbox import Outbox
+from broadcaster.store import DeliveryStatus, PublicationSource, PublicationStatus
+from broadcaster.store.tables import publications
+from broadcaster.store.testing import ManualClock, ScratchDatabase
+
+pytestmark = pytest.mark.asyncio
+
+FIRE = datetime(2021, 7, 10, 1, 0, tzinfo=UTC)
+SCHEDULE = PublicationSource.SCHEDULE
+
+
+async def test_a_firing_creates_one_publication(outbox: Outbox) -> None:
+    first = await outbox.create_publication(
+        "online-submission",
+        "rev1",
+        ["website", "citizens"],
+        source=SCHEDULE,
+        schedule_id="launch",
+        fire_time=FIRE,
+    )
+    again = await outbox.create_publication(
+        "online-submission",
+        "rev1",
+        ["website", "citizens"],
+        source=SCHEDULE,
+        schedule_id="launch",
+        fire_time=FIRE,
+    )
+    assert first == (first[0], True)
+    assert again == (first[0], False)
+    (publication,) = await outbox.publications()
+    assert publication.channels == ("website", "citizens")
+    assert publication.source == SCHEDULE
+    assert publication.status == PublicationStatus.CREATED
+    assert await outbox.last_fire_time("launch") == FIRE
+
+
+async def test_two_processes_firing_the_same_job_create_one(
+    database: ScratchDatabase, engine: AsyncEngine, clock: ManualClock
+) -> None:
+    other_engine = database.engine()  # a second process: its own connection pool
+    try:
+        outboxes = [Outbox(engine, clock=clock), Outbox(other_engine, clock=clock)]
+        results = await asyncio.gather(
+            *(
+                outboxes[i % 2].create_publication(
+                    "c", "r", ["website"], source=SCHEDULE, schedule_id="launch", fire_time=FIRE
+                )
+                for i in range(10)
+            )
+        )
+    finally:
+        await other_engine.dispose()
+    assert sum(created for _, created in results) == 1
+    assert len({publication_id for publication_id, _ in results}) == 1
+    assert len(await outboxes[0].publications()) == 1
+
+
+async def test_manual_publications_always_create(outbox: Outbox) -> None:
+    ids = [
+        (await outbox.create_publication("c", "r", ["website"], source=source))
+        for source in (PublicationSource.CLI, PublicationSource.CLI, PublicationSource.ADMIN)
+    ]
+    assert [created for _, created in ids] == [True, True, True]
+    listed = await outbox.publications()
+    assert [p.id for p in listed] == sorted((i for i, _ in ids), reverse=True)  # newest first
+    assert [p.source for p in listed] == ["admin", "cli", "cli"]
+    with pytest.raises(ValueError, match="together"):
+        await outbox.create_publication("c", "r", [], source=SCHEDULE, schedule_id="launch")
+
+
+async def test_missed_firings_are_recorded_once(outbox: Outbox) -> None:
+    assert await outbox.last_fire_time("reminder") is None
+    assert await outbox.record_missed("reminder", FIRE) is True
+    assert await outbox.record_missed("reminder", FIRE) is False
+    later = FIRE + timedelta(days=7)
+    await outbox.create_publication(
+        "c", "r", ["citizens"], source=SCHEDULE, schedule_id="reminder", fire_time=later
+    )
+    assert await outbox.last_fire_time("reminder") == later
+    assert await outbox.publications() != []
+
+
+async def test_enqueue_skips_deliveries_already_queued(outbox: Outbox) -> None:
+    publication_id, _ = await outbox.create_publication(
+        "c", "r", ["website", "citizens"], source=PublicationSource.CLI
+    )
+    first = [
+        ("website", "", "vi"),
+        ("citizens", "a@example.vn", "vi"),
+        ("citizens", "b@x.vn", "en"),
+    ]
+    assert await outbox.enqueue(publication_id, first) == 3
+    second = [*first, ("citizens", "c@x.vn", "vi"), ("citizens", "c@x.vn", "vi")]
+    assert await outbox.enqueue(publication_id, iter(second)) == 1
+    assert await outbox.progress(publication_id) == {
+        "website": {DeliveryStatus.CREATED: 1},
+        "citizens": {DeliveryStatus.CREATED: 3},
+    }
+    (publication,) = await outbox.publications(status=PublicationStatus.ENQUEUED)
+    assert publication.id == publication_id
+    assert await outbox.publications(status=PublicationStatus.CREATED) == []
+
+
+async def test_enqueue_needs_an_existing_publication(outbox: Outbox) -> None:
+    with pytest.raises(LookupError, match="no publication with id 42"):
+        await outbox.enqueue(42, [("website", "", "vi")])
+
+
+async def test_enqueue_100k_deliveries_in_batches(outbox: Outbox) -> None:
+    publication_id, _ = await outbox.create_publication(
+        "c", "r", ["citizens"], source=PublicationSource.CLI
+    )
+    recipients = [("citizens", f"person{i}@example.vn", "vi") for i in range(100_000)]
+    started = time.perf_counter()
+    assert await outbox.enqueue(publication_id, recipients) == 100_000
+    first_run = time.perf_counter() - started
+    assert await outbox.enqueue(publication_id, recipients[:5000]) == 0
+    assert await outbox.progress(publication_id) == {"citizens": {DeliveryStatus.CREATED: 100_000}}
+    assert first_run < 30, f"enqueueing 100k deliveries took {first_run:.1f}s"
+
+
+async def test_progress_counts_each_channel_by_status(outbox: Outbox, clock: ManualClock) -> None:
+    publication_id, _ = await outbox.create_publication(
+        "c", "r", ["website", "citizens"], source=PublicationSource.CLI
+    )
+    other_id, _ = await outbox.create_publication(
+        "c", "r", ["website"], source=PublicationSource.CLI
+    )
+    await outbox.enqueue(other_id, [("website", "", "vi")])
+    items = [("website", "", "vi"), *(("citizens", f"p{i}@x.vn", "vi") for i in range(5))]
+    await outbox.enqueue(publication_id, items)
+    lease = timedelta(minutes=1)
+    claimed = await outbox.claim("w1", 4, lease, channels={"citizens"})
+    await outbox.complete(claimed[0].id, "w1")
+    await outbox.complete(claimed[1].id, "w1")
+    await outbox.retry_later(claimed[2].id, "w1", "421 try later")
+    await outbox.fail(claimed[3].id, "w1", "550 no such user")
+    assert await outbox.progress(publication_id) == {
+        "website": {DeliveryStatus.CREATED: 1},
+        "citizens": {
+            DeliveryStatus.CREATED: 1,
+            DeliveryStatus.DELIVERED: 2,
+            DeliveryStatus.TEMPORARY_FAILURE: 1,
+            DeliveryStatus.PERMANENT_FAILURE: 1,
+        },
+    }
+    assert await outbox.progress(999) == {}
+
+
+async def test_publications_a_crash_left_unqueued_are_listed_oldest_first(
+    outbox: Outbox, engine: AsyncEngine
+) -> None:
+    snapshot = '{"version": 1, "campaign": {"id": "c"}}'
+    first, _ = await outbox.create_publication(
+        "c", "r", ["website"], source=PublicationSource.CLI, snapshot=snapshot
+    )
+    second, _ = await outbox.create_publication("c", "r", ["website"], source=PublicationSource.CLI)
+    done, _ = await outbox.create_publication("c", "r", ["website"], source=PublicationSource.CLI)
+    await outbox.enqueue(done, [("website", "", "vi")])
+    assert [p.id for p in await outbox.unfinished_publications()] == [first, second]
+    async with engine.connect() as conn:
+        stored = await conn.execute(select(publications.c.snapshot).order_by(publications.c.id))
+        assert stored.scalars().all() == [snapshot, None, None]
