@@ -129,3 +129,13 @@ class Workspace:
     channels: Mapping[str, ChannelConfig]
     schedules: tuple[Schedule, ...]
     glossary: Glossary
+
+    @property
+    def locales(self) -> tuple[str, ...]:
+        """Every locale a campaign or topic is written in, default first."""
+        found = {DEFAULT_LOCALE}
+        for campaign in self.campaigns.values():
+            found.update(campaign.docs)
+        for topic in self.topics.values():
+            found.update(topic.names)
+        return tuple(sorted(found, key=lambda loc: (loc != DEFAULT_LOCALE, loc)))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -157,15 +157,32 @@ class Outbox:
         Recipient is '' for website and feed. Each batch commits on its own so a long list
         does not hold SQLite's write lock; after a crash, enqueueing again completes it.
         """
+        pending = iter(items)
+
+        async def batches() -> AsyncIterator[list[tuple[str, str, str]]]:
+            while batch := list(islice(pending, self._batch_size)):
+                yield batch
+
+        return await self.enqueue_stream(publication_id, batches())
+
+    async def enqueue_stream(
+        self, publication_id: int, batches: AsyncIterable[Sequence[tuple[str, str, str]]]
+    ) -> int:
+        """`enqueue` for recipients streamed from the store in batches (memory stays flat).
+
+        The publication is marked enqueued only after the last batch, so a crash midway
+        leaves it for `unfinished_publications` and a later run completes it.
+        """
         async with self._engine.connect() as conn:
             if not await publishing.publication_exists(conn, publication_id):
                 raise LookupError(f"no publication with id {publication_id}")
         created = 0
-        pending = iter(items)
-        while batch := list(islice(pending, self._batch_size)):
-            now = self._now()
-            async with write_transaction(self._engine) as conn:
-                created += await publishing.insert_deliveries(conn, publication_id, batch, now)
+        async for batch in batches:
+            for start in range(0, len(batch), self._batch_size):
+                chunk = list(batch[start : start + self._batch_size])
+                now = self._now()
+                async with write_transaction(self._engine) as conn:
+                    created += await publishing.insert_deliveries(conn, publication_id, chunk, now)
         async with write_transaction(self._engine) as conn:
             await publishing.mark_enqueued(conn, publication_id)
         if created >= publishing.ANALYZE_AFTER:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -99,18 +99,22 @@ class Publisher:
     async def _fill(
         self, publication_id: int, publication: Publication, channel_names: Sequence[str]
     ) -> int:
+        # Every locale a reader may have: a campaign lacking one is sent in the default
+        # locale with a one-line notice in the reader's language.
         renditions = [
             self.channels[name].render(publication, locale)
             for name in channel_names
-            for locale in publication.campaign.locales
+            for locale in publication.workspace.locales
         ]
         await self.content.save_renditions(publication_id, renditions)
-        items = [
-            (name, recipient, locale)
-            for name in channel_names
-            for recipient, locale in await self.channels[name].recipients(publication)
-        ]
-        count = await self.outbox.enqueue(publication_id, items)
+
+        async def batches() -> AsyncIterator[list[tuple[str, str, str]]]:
+            for name in channel_names:
+                async for batch in self.channels[name].recipients(publication):
+                    yield [(name, recipient, locale) for recipient, locale in batch]
+                    self.on_enqueued()
+
+        count = await self.outbox.enqueue_stream(publication_id, batches())
         self.on_enqueued()
         return count
 

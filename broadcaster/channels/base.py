@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -92,8 +92,8 @@ class Channel(Protocol):
 
     def render(self, publication: Publication, locale: str) -> Rendition: ...
 
-    async def recipients(self, publication: Publication) -> list[tuple[str, str]]:
-        """(recipient, locale) of each delivery a publication makes on this channel."""
+    def recipients(self, publication: Publication) -> AsyncIterator[list[tuple[str, str]]]:
+        """(recipient, locale) of each delivery a publication makes here, in batches."""
         ...
 
     def describe(self) -> Mapping[str, object]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -154,11 +154,10 @@ class EmailChannel:
         msg["Content-Language"] = content.locale
         return msg
 
-    async def recipients(self, publication: Publication) -> list[tuple[str, str]]:
+    async def recipients(self, publication: Publication) -> AsyncIterator[list[tuple[str, str]]]:
         """Who gets this publication: each desk address (subscribers come from the store)."""
         if self.options.audience == "desk":
-            return [(address, DEFAULT_LOCALE) for address in self.options.recipients]
-        return []
+            yield [(address, DEFAULT_LOCALE) for address in self.options.recipients]
 
     async def deliver(self, job: DeliveryJob) -> str:
         """Address the pre-built message to one recipient and hand it to the transport."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar, Literal, Self
 
 from feedgen.feed import FeedGenerator
@@ -105,9 +105,9 @@ class FeedChannel:
         add_entry(fg, publication, locale)
         return fg
 
-    async def recipients(self, publication: Publication) -> list[tuple[str, str]]:
+    async def recipients(self, publication: Publication) -> AsyncIterator[list[tuple[str, str]]]:
         """One delivery: rebuilding the feeds covers every locale and topic."""
-        return [("", DEFAULT_LOCALE)]
+        yield [("", DEFAULT_LOCALE)]
 
     def render(self, publication: Publication, locale: str) -> Rendition:
         """The RSS item, Atom entry and JSON Feed item for the campaign in `locale`."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -82,9 +82,10 @@ class WebhookChannel:
     def from_config(cls, name: str, options: Any, resources: Resources) -> Self:
         return cls(name, options, resources.templates, resources.settings)
 
-    async def recipients(self, publication: Publication) -> list[tuple[str, str]]:
+    async def recipients(self, publication: Publication) -> AsyncIterator[list[tuple[str, str]]]:
         """Partners are registered in the store; until one is, nobody is sent anything."""
-        return []
+        return
+        yield
 
     def render(self, publication: Publication, locale: str) -> Rendition:
         """The event body (compact JSON, UTF-8) plus the radio script on its own."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar, Literal, Self
 
 from pydantic import Field
@@ -47,9 +47,9 @@ class WebsiteChannel:
             raise DeliveryRejected("the website is only built by `broadcaster serve`")
         return await self.public.rebuild_site(self.name, self.options, self.templates)
 
-    async def recipients(self, publication: Publication) -> list[tuple[str, str]]:
+    async def recipients(self, publication: Publication) -> AsyncIterator[list[tuple[str, str]]]:
         """One delivery: rebuilding the site covers every locale."""
-        return [("", DEFAULT_LOCALE)]
+        yield [("", DEFAULT_LOCALE)]
 
     def render(self, publication: Publication, locale: str) -> Rendition:
         """The complete HTML page for the campaign in `locale`."""

@@ -1,0 +1,1 @@
+"""The citizens subscriber list: double opt-in, preferences, suppressions."""
