@@ -156,10 +156,8 @@ def preview_command(
 @_root_option
 def serve(listen: str | None, watch: bool, root: Path) -> None:
     """Serve the website and feeds, run the schedules and deliver the outbox."""
-    from aiohttp import web
-
     from . import logs
-    from .web.app import make_app
+    from .web.app import make_app, run
 
     settings = _settings(root)
     if listen:
@@ -168,12 +166,12 @@ def serve(listen: str | None, watch: bool, root: Path) -> None:
     host, port = settings.host_port
     logs.configure(settings.log_format)
     try:
-        web.run_app(
+        # Like web.run_app(..., access_log=None, print=None), on uvloop and with the static
+        # fast path in front of aiohttp: see broadcaster.web.app.run.
+        run(
             make_app(settings, watch=watch),
             host=host,
             port=port,
-            access_log=None,
-            print=None,
             shutdown_timeout=settings.shutdown_timeout,
         )
     except WorkspaceError as exc:
@@ -265,3 +263,119 @@ def db_upgrade(root: Path) -> None:
     settings = _settings(root)
     _run(upgrade_database(settings), settings)
     click.echo(f"database is up to date: {settings.database_url}")
+
+
+@main.group()
+def subscribers() -> None:
+    """The citizens' email list: import and export it as CSV."""
+
+
+def _lines(lines: list[int], limit: int = 10) -> str:
+    shown = ", ".join(str(line) for line in lines[:limit])
+    return shown + (f" and {len(lines) - limit} more" if len(lines) > limit else "")
+
+
+@subscribers.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--confirmed",
+    is_flag=True,
+    help="Everyone in FILE already consented: add them confirmed, without a confirmation email.",
+)
+@click.option(
+    "--consent-note",
+    metavar="TEXT",
+    help="How and when they consented; required with --confirmed, kept in each consent record.",
+)
+@_root_option
+def subscribers_import(file: Path, confirmed: bool, consent_note: str | None, root: Path) -> None:
+    """Add the people in FILE.csv (columns email,locale,topics,frequency; topics split by ;)."""
+    from .subscribers.commands import import_rows
+    from .subscribers.csvio import read_subscribers
+
+    if confirmed and not (consent_note and consent_note.strip()):
+        raise click.UsageError(
+            "--confirmed needs --consent-note TEXT saying how and when these people consented"
+        )
+    workspace, settings = _load(root)
+    rows, problems = read_subscribers(file, topics=workspace.topics, locales=workspace.locales)
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        bad = len({problem.line for problem in problems})
+        click.echo(
+            f"{bad} bad line{'s' if bad != 1 else ''}: nothing was imported; "
+            "fix the file and run the import again.",
+            err=True,
+        )
+        sys.exit(1)
+    try:
+        settings.secret_key  # noqa: B018  (a bad key is a usage error, not a traceback)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+    done = _run(import_rows(settings, rows, confirmed=confirmed, note=consent_note), settings)
+    click.echo(
+        f"{file}: added {done.added} subscribers ({done.confirmed} confirmed, "
+        f"{len(done.needs_confirmation)} pending)"
+    )
+    if done.needs_confirmation:
+        click.echo(
+            f"  {len(done.needs_confirmation)} confirmation emails will be sent by "
+            "`broadcaster serve`; each stays pending until its link is followed"
+        )
+    if done.already_listed:
+        click.echo(
+            f"  {len(done.already_listed)} already on the list, left unchanged: "
+            f"line {_lines(done.already_listed)}"
+        )
+    if done.suppressed:
+        click.echo(
+            f"  {len(done.suppressed)} suppressed (bounced, complained or erased), skipped: "
+            f"line {_lines(done.suppressed)}"
+        )
+
+
+@subscribers.command("export")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the CSV here instead of to standard output.",
+)
+@_root_option
+def subscribers_export(out: Path | None, root: Path) -> None:
+    """Write pending and confirmed subscribers as CSV, in the import format (plus status)."""
+    from .subscribers.commands import export_rows
+
+    settings = _settings(root)
+    if out is None:
+        count = _run(export_rows(settings, sys.stdout), settings)
+    else:
+        with out.open("w", encoding="utf-8", newline="") as stream:
+            count = _run(export_rows(settings, stream), settings)
+    click.echo(f"exported {count} subscribers" + (f" to {out}" if out else ""), err=True)
+
+
+@main.group()
+def bounces() -> None:
+    """Bounces and complaints sent back to the list's return path."""
+
+
+@bounces.command("process")
+@click.argument("path", type=click.Path(path_type=Path))
+@_root_option
+def bounces_process(path: Path, root: Path) -> None:
+    """Act on the bounces and complaints in PATH (a Maildir folder or an mbox file).
+
+    Hard bounces suppress the address, soft ones are scored, abuse complaints unsubscribe.
+    Processed messages are marked and skipped next time; others are left alone and listed.
+    """
+    from .bounces.command import process_bounces
+    from .bounces.mailboxes import BounceSourceError
+
+    settings = _settings(root)
+    try:
+        report = _run(process_bounces(settings, path), settings)
+    except (BounceSourceError, SettingsError) as exc:
+        raise click.UsageError(str(exc)) from None
+    for line in report.summary():
+        click.echo(line)

@@ -22,6 +22,9 @@ JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 GENERATOR = "Broadcaster"
 
+# The files of feeds built earlier, by everything that goes into them (see build_feeds).
+FeedCache = dict[tuple[object, ...], tuple[tuple[Publication, ...], dict[str, bytes]]]
+
 
 @dataclass(frozen=True)
 class Feed:
@@ -134,10 +137,17 @@ def build_feeds(
     base_url: str,
     topics: Mapping[str, Topic],
     locales: Sequence[str],
+    cache: FeedCache | None = None,
 ) -> dict[str, bytes]:
-    """Every feed file by path, `feeds/{locale}/{topic}.{rss,atom,json}`; stable bytes."""
+    """Every feed file by path, `feeds/{locale}/{topic}.{rss,atom,json}`; stable bytes.
+
+    With `cache` (a dict the caller keeps between builds), a feed whose entries are the
+    same publication objects as in an earlier build, with the same time, titles and base
+    URL, reuses that build's bytes instead of being generated again.
+    """
     base_url = base_url.rstrip("/")
     files: dict[str, bytes] = {}
+    used: FeedCache = {}
     for feed in select_feeds(
         publications,
         withdrawn=withdrawn,
@@ -149,10 +159,23 @@ def build_feeds(
         title = _title(options, topics, feed)
         publisher = localized(options.title, feed.locale)
         description = localized(options.description, feed.locale) or title
-        fg = _generator(feed, title, description, publisher, base_url)
-        files[feed.path("rss")] = _xml(fg, feed, "rss", base_url)
-        files[feed.path("atom")] = _xml(fg, feed, "atom", base_url)
-        files[feed.path("json")] = _json(feed, title, description, publisher, base_url)
+        key: tuple[object, ...] = (feed.locale, feed.topic, feed.updated, title, description)
+        key += (publisher, base_url, *(id(publication) for publication in feed.entries))
+        known = cache.get(key) if cache is not None else None
+        if known is not None and all(a is b for a, b in zip(known[0], feed.entries, strict=True)):
+            built = known[1]
+        else:
+            fg = _generator(feed, title, description, publisher, base_url)
+            built = {
+                feed.path("rss"): _xml(fg, feed, "rss", base_url),
+                feed.path("atom"): _xml(fg, feed, "atom", base_url),
+                feed.path("json"): _json(feed, title, description, publisher, base_url),
+            }
+        used[key] = (feed.entries, built)
+        files.update(built)
+    if cache is not None:  # keep what this build used, drop the rest
+        cache.clear()
+        cache.update(used)
     return files
 
 

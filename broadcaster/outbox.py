@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.store import leases, publishing
 from broadcaster.store.engine import write_transaction
+from broadcaster.store.leases import Settlement
 from broadcaster.store.records import (
     Attempt,
     ClaimedDelivery,
@@ -43,7 +44,7 @@ from broadcaster.store.tables import (
     deliveries,
 )
 
-__all__ = ["ClaimedDelivery", "Clock", "Outbox", "RetryPolicy", "utc_now"]
+__all__ = ["ClaimedDelivery", "Clock", "Outbox", "RetryPolicy", "Settlement", "utc_now"]
 
 log = logging.getLogger(__name__)
 
@@ -195,8 +196,12 @@ class Outbox:
         limit: int,
         lease: timedelta,
         channels: Collection[str] | None = None,
+        *,
+        exclude: Collection[str] | None = None,
     ) -> list[ClaimedDelivery]:
         """Lease up to `limit` due deliveries to `worker_id`, longest-waiting first.
+
+        `channels` limits the claim to those channels; `exclude` leaves those out.
 
         Due: queued and past `next_attempt_at`, or `sending` under an expired lease (its
         worker died). Two claimers never get the same delivery: PostgreSQL skips rows
@@ -215,6 +220,7 @@ class Outbox:
                 now=now,
                 lease_expires=now + lease,
                 channels=channels,
+                exclude=exclude,
                 max_attempts=self._retry.max_attempts,
             )
 
@@ -275,6 +281,36 @@ class Outbox:
         """Cancel a held delivery unsent (its recipient unsubscribed since the claim)."""
         values = {"status": DeliveryStatus.CANCELLED, "next_attempt_at": None, "last_error": reason}
         return await self._settle(delivery_id, worker_id, AttemptOutcome.CANCELLED, reason, values)
+
+    async def settle_many(self, worker_id: str, settlements: Sequence[Settlement]) -> int:
+        """Record many outcomes in one transaction; returns how many were recorded.
+
+        The same rules and guards as the one-at-a-time methods: an outcome counts only
+        while `worker_id` still holds that delivery's lease; the others are logged and
+        skipped. Fan-out settles its batches this way instead of one commit per message.
+        """
+        if not settlements:
+            return 0
+        now = self._now()
+        async with write_transaction(self._engine) as conn:
+            ids = [s.delivery_id for s in settlements]
+            held = await leases.held_attempts_many(conn, ids, worker_id)
+            rows = []
+            for settlement in settlements:
+                attempts = held.pop(settlement.delivery_id, None)
+                if attempts is None:
+                    self._log_lost(settlement.delivery_id, worker_id, settlement.outcome)
+                    continue
+                rows.append(
+                    leases.settled_row(
+                        settlement, attempts, now, self._retry.max_attempts, self._backoff
+                    )
+                )
+            await leases.settle_many(conn, worker_id, now, rows)
+        return len(rows)
+
+    def _backoff(self, attempts: int, after: timedelta | None) -> timedelta:
+        return self._retry.delay(attempts, self._jitter(), after)
 
     async def release(self, worker_id: str) -> int:
         """Hand back every delivery leased to `worker_id`, not counted as an attempt."""

@@ -6,15 +6,17 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from .channels.feed import FeedOptions
 from .channels.website import WebsiteOptions
-from .feeds import build_feeds
+from .feeds import FeedCache, build_feeds
 from .models import DEFAULT_LOCALE, Workspace
 from .render import Publication, Templates
 from .site import build_site, next_change, write_site, write_subtree
+from .site.build import PageCache
 from .snapshot import from_snapshot
 from .store.content import ContentStore
 from .web.static import StaticFiles
@@ -22,6 +24,33 @@ from .web.static import StaticFiles
 log = logging.getLogger(__name__)
 
 FEEDS = "feeds"
+
+
+def _link(path: Path) -> str | None:
+    """Where the symlink `path` points, or None."""
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
+
+
+@dataclass(frozen=True)
+class _Built:
+    """What the last build of one channel was made from, until when it holds, its receipt."""
+
+    inputs: tuple[object, ...]
+    target: str | None
+    until: datetime | None
+    receipt: str
+
+    def still_current(self, inputs: tuple[object, ...], target: str | None, now: datetime) -> bool:
+        """The same input objects, nothing swapped in since, no campaign started or expired."""
+        return (
+            len(inputs) == len(self.inputs)
+            and all(a is b for a, b in zip(inputs, self.inputs, strict=True))
+            and target == self.target
+            and (self.until is None or now < self.until)
+        )
 
 
 class PublicSite:
@@ -45,16 +74,36 @@ class PublicSite:
         self._lock = asyncio.Lock()
         self._loaded_target: str | None = None
         self._changed = asyncio.Event()
+        # Work earlier builds did, reused while its inputs are the same objects: publications
+        # by snapshot text, rendered campaign pages and feeds, and each channel's last build.
+        self._parsed: dict[str, Publication] = {}
+        self._pages: dict[str, PageCache] = {}
+        self._feeds: dict[str, FeedCache] = {}
+        self._built: dict[tuple[str, str], _Built] = {}
 
     def use(self, workspace: Workspace) -> None:
         """Name topics and locales after this workspace (start and reload)."""
         self.workspace = workspace
+        self._parsed = {}  # publications carry the workspace (topic names)
 
     async def publications(self, channel: str) -> list[Publication]:
-        """The newest publication of each campaign that went out on `channel`."""
+        """The newest publication of each campaign that went out on `channel`.
+
+        A snapshot seen before gives the same Publication object as before (parsed once per
+        workspace), which is what lets the site and feed builders reuse their earlier work.
+        """
         workspace = self._workspace()
         snapshots = await self.content.latest_snapshots(channel)
-        return [from_snapshot(text, workspace, self.base_url) for text in snapshots]
+        parsed = self._parsed
+        found = []
+        for text in snapshots:
+            publication = parsed.get(text)
+            if publication is None:
+                publication = parsed[text] = from_snapshot(text, workspace, self.base_url)
+            found.append(publication)
+        if len(parsed) > 2 * len(snapshots) + 64:  # forget snapshots that are no longer newest
+            self._parsed = {text: parsed[text] for text in snapshots}
+        return found
 
     async def rebuild_site(
         self, channel: str, options: WebsiteOptions, templates: Templates
@@ -62,24 +111,38 @@ class PublicSite:
         """Rebuild the website from the store and swap it in; returns a receipt."""
         async with self._lock:
             publications = await self.publications(channel)
+            now = self.clock()
+            inputs = (options, templates, *publications)
+            last = self._built.get(("site", channel))
+            if last is not None and last.still_current(inputs, _link(self.public), now):
+                return last.receipt  # the same build again: nothing to do
             files = build_site(
                 publications,
                 withdrawn=frozenset(),
-                now=self.clock(),
+                now=now,
                 options=options,
                 templates=templates,
                 base_url=self.base_url,
+                pages=self._pages.setdefault(channel, {}),
             )
             build = await asyncio.to_thread(write_site, files, self.public, keep=(FEEDS,))
-            await self.reload()
+            await self._reload_if_swapped()
             self._changed.set()
-        return f"site {build.name}: {len(files)} files, {len(publications)} campaigns"
+            receipt = f"site {build.name}: {len(files)} files, {len(publications)} campaigns"
+            until = next_change(publications, frozenset(), now)
+            self._built[("site", channel)] = _Built(inputs, _link(self.public), until, receipt)
+        return receipt
 
     async def rebuild_feeds(self, channel: str, options: FeedOptions) -> str:
         """Rebuild every feed from the store and swap them in; returns a receipt."""
         workspace = self._workspace()
         async with self._lock:
             publications = await self.publications(channel)
+            now = self.clock()
+            inputs = (options, workspace, *publications)
+            last = self._built.get((FEEDS, channel))
+            if last is not None and last.still_current(inputs, _link(self.public / FEEDS), now):
+                return last.receipt  # the same feeds again: nothing to do
             locales = (
                 {DEFAULT_LOCALE}
                 | {loc for p in publications for loc in p.campaign.locales}
@@ -88,16 +151,22 @@ class PublicSite:
             files = build_feeds(
                 publications,
                 withdrawn=frozenset(),
-                now=self.clock(),
+                now=now,
                 options=options,
                 base_url=self.base_url,
                 topics=workspace.topics,
                 locales=sorted(locales, key=lambda loc: (loc != DEFAULT_LOCALE, loc)),
+                cache=self._feeds.setdefault(channel, {}),
             )
             build = await asyncio.to_thread(write_subtree, files, self.public, FEEDS)
-            await self.reload()
+            await self._reload_if_swapped()
             self._changed.set()
-        return f"feeds {build.name}: {len(files)} files, {len(publications)} campaigns"
+            receipt = f"feeds {build.name}: {len(files)} files, {len(publications)} campaigns"
+            until = next_change(publications, frozenset(), now)
+            self._built[(FEEDS, channel)] = _Built(
+                inputs, _link(self.public / FEEDS), until, receipt
+            )
+        return receipt
 
     async def next_change(self, channel: str) -> datetime | None:
         """When a campaign on `channel` next starts or expires (the site must change then)."""
@@ -118,6 +187,11 @@ class PublicSite:
             return f"{site}|{os.readlink(self.public / FEEDS)}"
         except OSError:
             return site
+
+    async def _reload_if_swapped(self) -> None:
+        """Reload after a write, unless it found the same build already in place."""
+        if self._target() != self._loaded_target:
+            await self.reload()
 
     async def reload(self) -> None:
         """Serve what is on disk now (after our own build, or another process's)."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .channels.base import Channel
+from .digests import DigestError, DigestFired, Digests, is_digest
 from .models import Schedule, Workspace
 from .outbox import Outbox
 from .render import Publication
@@ -41,12 +42,15 @@ class Publisher:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_enqueued: Callable[[], None] = lambda: None,
+        digests: Digests | None = None,
     ) -> None:
         self.outbox = outbox
         self.content = content
         self.settings = settings
         self.clock = clock
         self.on_enqueued = on_enqueued
+        # What `digest:` schedules fire into; None where there is no subscriber store.
+        self.digests = digests
         self.workspace: Workspace | None = None
         self.channels: Mapping[str, Channel] = {}
 
@@ -126,6 +130,12 @@ class Publisher:
             snapshot = await self.content.snapshot(pending.id)
             if snapshot is None:
                 continue
+            if is_digest(pending.campaign_id):
+                if self.digests is not None and pending.channels:
+                    channel = self.channels.get(pending.channels[0])
+                    await self.digests.resume(pending.id, snapshot, channel, workspace)
+                    resumed += 1
+                continue
             publication = from_snapshot(snapshot, workspace, self.settings.base_url)
             names = [name for name in pending.channels if name in self.channels]
             await self._fill(pending.id, publication, names)
@@ -135,7 +145,13 @@ class Publisher:
     # The scheduler's FiringTarget:
 
     async def fire(self, schedule: Schedule, fire_time: datetime) -> None:
-        """A schedule fired: publish its campaign if it is current at `fire_time`."""
+        """A schedule fired: publish its campaign if it is current at `fire_time`.
+
+        A `digest:` schedule sends its digest instead (`fire_digest`).
+        """
+        if schedule.digest is not None:
+            await self.fire_digest(schedule, fire_time)
+            return
         assert schedule.campaign is not None
         campaign = self._workspace().campaigns.get(schedule.campaign)
         if campaign is None or not campaign.is_current(fire_time):
@@ -149,6 +165,20 @@ class Publisher:
             schedule_id=schedule.id,
             fire_time=fire_time,
         )
+
+    async def fire_digest(self, schedule: Schedule, fire_time: datetime) -> DigestFired | None:
+        """A digest schedule fired: one digest per daily/weekly subscriber with news."""
+        assert schedule.digest is not None
+        if self.digests is None:
+            log.warning("schedule %s: no subscriber store for digests; not fired", schedule.id)
+            return None
+        channel = self.channels.get(schedule.digest)
+        try:
+            return await self.digests.fire(schedule, fire_time, channel, self._workspace())
+        except DigestError as exc:
+            log.error("schedule %s: %s; recorded as missed", schedule.id, exc)
+            await self.outbox.record_missed(schedule.id, fire_time)
+            return None
 
     async def record_missed(self, schedule: Schedule, fire_time: datetime) -> None:
         """Note a firing too old to send."""

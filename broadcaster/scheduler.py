@@ -127,7 +127,9 @@ class Scheduler:
         assert self._aps is not None, "start() first"
         now = now or datetime.now(UTC)
         self._aps.remove_all_jobs()
-        self._schedules = {s.id: s for s in workspace.schedules if s.campaign is not None}
+        self._schedules = {
+            s.id: s for s in workspace.schedules if s.campaign is not None or s.digest is not None
+        }
         for schedule in self._schedules.values():
             await self.catch_up(schedule, workspace.timezone, now)
             trigger = trigger_for(schedule, workspace.timezone)

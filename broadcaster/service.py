@@ -27,6 +27,8 @@ from .settings import Settings
 from .store import create_engine, upgrade_engine
 from .store.content import ContentStore
 from .store.tables import deliveries
+from .subscribers.store import SqlSubscriberStore
+from .subscribers.tokens import SignedTokens
 from .web.static import StaticFiles
 from .workers import Workers, WorkerSettings
 from .workspace import load_workspace
@@ -60,18 +62,37 @@ class Service:
     metrics: Metrics
     scheduler: Scheduler | None = None
     channels: Mapping[str, Channel] = field(default_factory=dict)
+    subscribers: SqlSubscriberStore | None = None
+    tokens: SignedTokens | None = None
+    # Long-lived channel resources (SMTP pools); replaced, and the old closed, on reload.
+    channel_resources: contextlib.AsyncExitStack | None = None
 
     def use(self, workspace: Workspace) -> None:
         """Switch every part to `workspace` (start and reload)."""
         self.workspace = workspace
         self.public.use(workspace)
-        self.channels = build_channels(workspace, self.settings, self.public)
+        self.channels = build_channels(
+            workspace, self.settings, self.public, subscribers=self.subscribers, tokens=self.tokens
+        )
         self.publisher.use(workspace, self.channels)
         self.workers.channels = self.channels
 
+    async def start_channels(self) -> None:
+        """Open the current channels' resources; close those of the channels they replace."""
+        stack = contextlib.AsyncExitStack()
+        for channel in self.channels.values():
+            start = getattr(channel, "start", None)
+            if start is not None:
+                await start(stack)
+        previous, self.channel_resources = self.channel_resources, stack
+        if previous is not None:
+            await previous.aclose()
+
     async def reload(self) -> bool:
         """Reload the workspace; an invalid edit keeps the last good one running."""
-        settings = Settings.from_environ(self.settings.root)
+        # The environment the service started with (serve: os.environ), not whatever
+        # os.environ holds in the embedding process.
+        settings = Settings.from_environ(self.settings.root, self.settings.environ)
         workspace, diag = load_workspace(self.settings.root, settings)
         if workspace is None:
             for problem in diag.errors:
@@ -79,6 +100,7 @@ class Service:
             log.error("the last good workspace keeps running; fix the errors and reload again")
             return False
         self.use(workspace)
+        await self.start_channels()
         if self.scheduler is not None:
             await self.scheduler.load(workspace)
         await self.refresh_public()
@@ -159,14 +181,19 @@ async def open_service(
             outbox,
             content,
             {},
-            WorkerSettings(concurrency=settings.workers),
+            WorkerSettings(
+                concurrency=settings.workers, lease=timedelta(seconds=settings.lease_seconds)
+            ),
             observe=metrics.observe_delivery,
         )
         publisher = Publisher(outbox, content, settings, on_enqueued=workers.wake)
         service = Service(
             settings, workspace, engine, outbox, content, public, publisher, workers, metrics
         )
+        service.subscribers = SqlSubscriberStore(engine, settings.secret_key)
+        service.tokens = SignedTokens(settings.secret_key)
         service.use(workspace)
+        await service.start_channels()
         await public.reload()
         if deliver:
             await publisher.resume()
@@ -186,6 +213,8 @@ async def open_service(
             if service.scheduler is not None:
                 service.scheduler.shutdown()
             await service.workers.stop(settings.shutdown_timeout)
+            if service.channel_resources is not None:
+                await service.channel_resources.aclose()
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ class Settings:
     catch_up_grace: timedelta = timedelta(hours=6)
     shutdown_timeout: float = 30.0
     workers: int = 4
+    # How long a worker holds a claimed delivery before another process may take it over.
+    lease_seconds: float = 60.0
     log_format: str = "text"
     # The environment `${VAR}` references in channel files are resolved against.
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -68,6 +71,7 @@ class Settings:
             catch_up_grace=timedelta(hours=_number(env, "BROADCASTER_CATCH_UP_HOURS", 6.0)),
             shutdown_timeout=_number(env, "BROADCASTER_SHUTDOWN_TIMEOUT", 30.0),
             workers=int(_number(env, "BROADCASTER_WORKERS", 4, minimum=1)),
+            lease_seconds=_number(env, "BROADCASTER_LEASE_SECONDS", 60.0, minimum=1),
             log_format=log_format,
             environ=env,
         )
@@ -82,3 +86,10 @@ class Settings:
             raise SettingsError(
                 f"BROADCASTER_LISTEN={self.listen!r}: write HOST:PORT, like 127.0.0.1:8080"
             ) from None
+
+    @functools.cached_property
+    def secret_key(self) -> bytes:
+        """BROADCASTER_SECRET_KEY, else `var/secret_key` (generated on first use, mode 0600)."""
+        from .secrets import secret_key  # secrets imports SettingsError from here
+
+        return secret_key(self.root, self.environ)

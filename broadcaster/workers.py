@@ -8,14 +8,15 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from .channels.base import DeliveryJob, DeliveryRejected, RetryLater
-from .outbox import Outbox
+from .channels.base import DeliveryJob, DeliveryRejected, Outcome, RetryLater, Withdrawn
+from .outbox import Outbox, Settlement
 from .store.content import ContentStore
 from .store.records import ClaimedDelivery
+from .store.tables import AttemptOutcome
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,23 @@ class WorkerSettings:
     batch: int = 50
     lease: timedelta = timedelta(seconds=60)
     poll_interval: float = 0.5
+    # Loops that claim large batches for channels with `deliver_many` (email fan-out);
+    # two, so one claims and settles while the other's batch is on the wire.
+    bulk_loops: int = 2
+    bulk_batch: int = 1000
+
+
+def settlement(delivery_id: int, outcome: Outcome) -> Settlement:
+    """What the outbox records for one outcome of `deliver_many`."""
+    if isinstance(outcome, str):
+        return Settlement(delivery_id, AttemptOutcome.DELIVERED, outcome)
+    if isinstance(outcome, RetryLater):
+        return Settlement(
+            delivery_id, AttemptOutcome.TEMPORARY_FAILURE, str(outcome), outcome.after
+        )
+    if isinstance(outcome, Withdrawn):
+        return Settlement(delivery_id, AttemptOutcome.CANCELLED, str(outcome))
+    return Settlement(delivery_id, AttemptOutcome.PERMANENT_FAILURE, str(outcome))
 
 
 class Workers:
@@ -59,6 +77,25 @@ class Workers:
         for index in range(self.settings.concurrency):
             worker_id = f"{self._prefix}:{index}"
             self._tasks.append(asyncio.create_task(self._loop(worker_id), name=worker_id))
+        for index in range(self.settings.bulk_loops):
+            worker_id = f"{self._prefix}:bulk{index}"
+            self._tasks.append(asyncio.create_task(self._bulk_loop(worker_id), name=worker_id))
+
+    def _bulk_channels(self) -> dict[str, object]:
+        """Channels that take batches (`deliver_many`), by name."""
+        return {
+            name: channel
+            for name, channel in self.channels.items()
+            if callable(getattr(channel, "deliver_many", None))
+        }
+
+    def _bulk_limit(self, bulk: Mapping[str, object]) -> int:
+        limits = [self.settings.bulk_batch]
+        for channel in bulk.values():
+            batch_limit = getattr(channel, "batch_limit", None)
+            if callable(batch_limit):
+                limits.append(int(batch_limit(self.settings.lease)))
+        return max(1, min(limits))
 
     async def stop(self, grace: float) -> None:
         """Stop claiming, let in-flight deliveries finish for `grace` seconds, release the rest."""
@@ -79,23 +116,97 @@ class Workers:
     async def run_until_idle(self, worker_id: str = "cli") -> int:
         """Deliver everything due now in this task (for `publish --wait`); returns how many."""
         done = 0
-        while batch := await self.outbox.claim(worker_id, self.settings.batch, self.settings.lease):
-            for delivery in batch:
+        while True:
+            bulk = self._bulk_channels()
+            if bulk:
+                limit = self._bulk_limit(bulk)
+                batch = await self.outbox.claim(worker_id, limit, self.settings.lease, bulk)
+                if batch:
+                    await self._deliver_many(worker_id, batch)
+                    done += len(batch)
+                    continue
+            batch = await self.outbox.claim(worker_id, self.settings.batch, self.settings.lease)
+            if not batch:
+                return done
+            await self._process(worker_id, batch)
+            done += len(batch)
+
+    async def _process(self, worker_id: str, batch: Sequence[ClaimedDelivery]) -> None:
+        """Deliver a mixed batch: batch-capable channels at once, the others one by one."""
+        bulk = self._bulk_channels()
+        grouped = [d for d in batch if d.channel in bulk]
+        if grouped:
+            await self._deliver_many(worker_id, grouped)
+        for delivery in batch:
+            if delivery.channel not in bulk:
                 await self._deliver(worker_id, delivery)
-                done += 1
-        return done
+                if self._stopping.is_set():
+                    break
+
+    async def _bulk_loop(self, worker_id: str) -> None:
+        while not self._stopping.is_set():
+            bulk = self._bulk_channels()
+            batch: list[ClaimedDelivery] = []
+            if bulk:
+                limit = self._bulk_limit(bulk)
+                try:
+                    batch = await self.outbox.claim(worker_id, limit, self.settings.lease, bulk)
+                except Exception:
+                    log.exception("worker %s could not claim deliveries", worker_id)
+            if batch:
+                await self._deliver_many(worker_id, batch)
+            else:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+
+    async def _deliver_many(self, worker_id: str, batch: Sequence[ClaimedDelivery]) -> None:
+        """Hand each channel its share of the batch at once; settle all in one write."""
+        started = time.perf_counter()
+        by_channel: dict[str, list[ClaimedDelivery]] = {}
+        for delivery in batch:
+            by_channel.setdefault(delivery.channel, []).append(delivery)
+        settlements: list[Settlement] = []
+        for name, deliveries in by_channel.items():
+            channel = self.channels.get(name)
+            jobs = [DeliveryJob(d, self.content) for d in deliveries]
+            try:
+                outcomes = await getattr(channel, "deliver_many")(jobs)  # noqa: B009
+                if len(outcomes) != len(jobs):
+                    raise RuntimeError(f"{len(outcomes)} outcomes for {len(jobs)} deliveries")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception("batch of %s deliveries on %s failed", len(jobs), name)
+                error = f"{type(exc).__name__}: {exc}"
+                settlements += [
+                    Settlement(d.id, AttemptOutcome.TECHNICAL_FAILURE, error) for d in deliveries
+                ]
+                continue
+            settlements += [settlement(d.id, o) for d, o in zip(deliveries, outcomes, strict=True)]
+        try:
+            await self.outbox.settle_many(worker_id, settlements)
+        except Exception:
+            # The leases run out and the deliveries are claimed again (same Message-IDs).
+            log.exception("worker %s could not record %s outcomes", worker_id, len(settlements))
+        seconds = (time.perf_counter() - started) / max(len(settlements), 1)
+        channel_of = {d.id: d.channel for d in batch}
+        for item in settlements:
+            self.observe(channel_of[item.delivery_id], item.outcome.value, seconds)
 
     async def _loop(self, worker_id: str) -> None:
         while not self._stopping.is_set():
             try:
-                batch = await self.outbox.claim(worker_id, self.settings.batch, self.settings.lease)
+                batch = await self.outbox.claim(
+                    worker_id,
+                    self.settings.batch,
+                    self.settings.lease,
+                    exclude=self._bulk_channels() if self.settings.bulk_loops else None,
+                )
             except Exception:
                 log.exception("worker %s could not claim deliveries", worker_id)
                 batch = []
-            for delivery in batch:
-                await self._deliver(worker_id, delivery)
-                if self._stopping.is_set():
-                    break
+            await self._process(worker_id, batch)
             if not batch:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):

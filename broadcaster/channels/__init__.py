@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ..models import Workspace
     from ..public import PublicSite
     from ..settings import Settings
+    from ..subscribers.api import SubscriberStore, Tokens
 
 CHANNEL_TYPES: dict[str, type[Channel]] = {
     WebsiteChannel.type: WebsiteChannel,
@@ -25,10 +26,16 @@ CHANNEL_TYPES: dict[str, type[Channel]] = {
 
 
 def build_channels(
-    workspace: Workspace, settings: Settings, public: PublicSite | None = None
+    workspace: Workspace,
+    settings: Settings,
+    public: PublicSite | None = None,
+    *,
+    subscribers: SubscriberStore | None = None,
+    tokens: Tokens | None = None,
 ) -> dict[str, Channel]:
     """Every configured channel, built from its validated options."""
-    resources = Resources(Templates(workspace.root / "templates"), settings, public)
+    templates = Templates(workspace.root / "templates")
+    resources = Resources(templates, settings, public, subscribers, tokens)
     return {
         name: CHANNEL_TYPES[config.type].from_config(name, config.options, resources)
         for name, config in workspace.channels.items()

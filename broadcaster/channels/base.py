@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ..settings import Settings
     from ..store.content import ContentStore
     from ..store.records import ClaimedDelivery
+    from ..subscribers.api import SubscriberStore, Tokens
 
 
 class ChannelOptions(BaseModel):
@@ -32,11 +33,14 @@ class ChannelOptions(BaseModel):
 
 @dataclass(frozen=True)
 class Resources:
-    """What a channel may use: templates, settings and (in the service) the public site."""
+    """What a channel may use: templates, settings and (in the service) the public site,
+    the subscriber list and the token signer (email to subscribers)."""
 
     templates: Templates
     settings: Settings
     public: PublicSite | None = None
+    subscribers: SubscriberStore | None = None
+    tokens: Tokens | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,14 @@ class DeliveryRejected(Exception):
     """A permanent failure: do not try this delivery again."""
 
 
+class Withdrawn(Exception):
+    """Not sent, and never to be: the recipient unsubscribed or was suppressed meanwhile."""
+
+
+# What a batch delivery reports per job: a receipt, or why it was not delivered.
+Outcome = str | RetryLater | DeliveryRejected | Withdrawn
+
+
 class Channel(Protocol):
     """A channel type: built from `channels/<name>.yaml`, renders publications."""
 
@@ -108,6 +120,18 @@ class DeliveringChannel(Channel, Protocol):
 
     async def deliver(self, job: DeliveryJob) -> str:
         """Send one delivery; return a receipt, or raise RetryLater / DeliveryRejected."""
+        ...
+
+
+class BatchDeliveringChannel(DeliveringChannel, Protocol):
+    """A channel that sends many deliveries at once (email fan-out)."""
+
+    async def deliver_many(self, jobs: Sequence[DeliveryJob]) -> list[Outcome]:
+        """One outcome per job, in order; never raises for a single job's failure."""
+        ...
+
+    def batch_limit(self, lease: timedelta) -> int:
+        """The most deliveries one batch should hold so it finishes well within `lease`."""
         ...
 
 

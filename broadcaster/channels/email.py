@@ -2,26 +2,59 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime, getaddresses, parseaddr
+from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
 from typing import Any, ClassVar, Literal, Self
 
 import css_inline
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..models import DEFAULT_LOCALE
+from ..mail.compose import (
+    MESSAGE_ID_MARK,
+    PREFERENCES_MARK,
+    TO_MARK,
+    UNSUBSCRIBE_MARK,
+    list_message,
+)
+from ..mail.dkim import DkimKey, DkimKeyError, DkimSigner
+from ..mail.sender import MailSender, Transport
+from ..mail.smtp import Outgoing, SmtpOptions, SmtpPool
+from ..models import DEFAULT_LOCALE, Frequency
 from ..render import Publication, Templates
 from ..settings import Settings
 from ..strings import text
-from .base import ChannelOptions, DeliveryJob, Rendition, Resources, masked
-from .mailer import SmtpOptions, readdress, to_maildir, to_smtp
+from ..subscribers.api import SubscriberStore, Tokens
+from .base import (
+    ChannelOptions,
+    DeliveryJob,
+    DeliveryRejected,
+    Outcome,
+    Rendition,
+    Resources,
+    RetryLater,
+    Withdrawn,
+    masked,
+)
 from .radio_script import radio_script
 
-PREVIEW_RECIPIENT = "nguoi-nhan@example.gov.vn"
+log = logging.getLogger(__name__)
+
+PREVIEW_RECIPIENT = TO_MARK
+# Older single placeholder for both links; list messages use the marks in mail.compose
+# (UNSUBSCRIBE_MARK, PREFERENCES_MARK, MESSAGE_ID_MARK) so each is filled per recipient.
 PREVIEW_TOKEN = "PREVIEW-TOKEN"  # noqa: S105 - a placeholder shown in previews
+# A batch should take at most this share of the lease at the channel's send rate.
+LEASE_SHARE = 0.5
+MAX_BATCH = 1000
+# Subscribers read from the store per outbox insert: small enough that enqueueing a long
+# list beside a running fan-out adds little to the peak memory.
+RECIPIENT_BATCH = 1000
 
 
 def _address(value: str) -> str:
@@ -85,49 +118,95 @@ class EmailOptions(ChannelOptions):
 
 
 class EmailChannel:
-    """Renders complete messages: multipart/alternative text + inlined-CSS HTML."""
+    """List mail to subscribers (pre-built, personalised per recipient) or desk mail."""
 
     Options: ClassVar[type[ChannelOptions]] = EmailOptions
     type: ClassVar[str] = "email"
 
-    def __init__(self, name: str, options: EmailOptions, templates: Templates, settings: Settings):
+    def __init__(
+        self,
+        name: str,
+        options: EmailOptions,
+        templates: Templates,
+        settings: Settings,
+        *,
+        subscribers: SubscriberStore | None = None,
+        tokens: Tokens | None = None,
+    ):
         self.name = name
         self.options = options
         self.templates = templates
         self.settings = settings
+        self.subscribers = subscribers
+        self.tokens = tokens
+        self._sender: MailSender | None = None
 
     @classmethod
     def from_config(cls, name: str, options: Any, resources: Resources) -> Self:
-        return cls(name, options, resources.templates, resources.settings)
+        return cls(
+            name,
+            options,
+            resources.templates,
+            resources.settings,
+            subscribers=resources.subscribers,
+            tokens=resources.tokens,
+        )
+
+    # -- rendering -----------------------------------------------------------------------
 
     def _links(self, publication: Publication) -> dict[str, str]:
         if self.options.audience != "subscribers":
             return {}
         base = publication.base_url
         return {
-            "unsubscribe": f"{base}/unsubscribe/{PREVIEW_TOKEN}",
-            "preferences": f"{base}/preferences/{PREVIEW_TOKEN}",
+            "unsubscribe": f"{base}/unsubscribe/{UNSUBSCRIBE_MARK}",
+            "preferences": f"{base}/preferences/{PREFERENCES_MARK}",
             "unsubscribe_mailto": (
-                f"mailto:unsubscribe@{self.options.domain}?subject=unsubscribe%20{PREVIEW_TOKEN}"
+                f"mailto:unsubscribe@{self.options.domain}?subject=unsubscribe%20{UNSUBSCRIBE_MARK}"
             ),
         }
 
-    def build(self, publication: Publication, locale: str, recipients: list[str]) -> EmailMessage:
-        """The message for `recipients` (list mail: one subscriber; desk: the whole list)."""
-        options, content, campaign = self.options, publication.content(locale), publication.campaign
-        links = self._links(publication)
+    def _bodies(self, publication: Publication, locale: str) -> tuple[str, str, str]:
+        """(subject, plain text, HTML with CSS inlined) for `locale`."""
+        content, campaign = publication.content(locale), publication.campaign
         context = {
             "publication": publication,
             "content": content,
             "locale": locale,
-            "links": links,
-            "audience": options.audience,
+            "links": self._links(publication),
+            "audience": self.options.audience,
         }
         html = css_inline.inline(self.templates.render("email/message.html", **context))
         plain = self.templates.render("email/message.txt", **context)
         subject = content.title
         if campaign.priority == "urgent":
             subject = f"{text('urgent_subject', locale)} {subject}"
+        return subject, plain, html
+
+    def list_template(self, publication: Publication, locale: str) -> bytes:
+        """The list message with placeholders for each subscriber's address, tokens and id."""
+        options = self.options
+        subject, plain, html = self._bodies(publication, locale)
+        headers = [("From", options.from_), ("Subject", subject)]
+        headers.append(("Date", format_datetime(publication.published_at)))
+        if options.reply_to:
+            headers.append(("Reply-To", options.reply_to))
+        if options.list_id:
+            headers.append(("List-Id", options.list_id))
+        links = self._links(publication)
+        return list_message(
+            static_headers=headers,
+            unsubscribe_url=links["unsubscribe"],
+            unsubscribe_mailto=links["unsubscribe_mailto"],
+            language=publication.content(locale).locale,
+            text=plain,
+            html=html,
+        )
+
+    def build(self, publication: Publication, locale: str, recipients: list[str]) -> EmailMessage:
+        """The desk message, addressed to the whole desk list (each copy is readdressed)."""
+        options, content, campaign = self.options, publication.content(locale), publication.campaign
+        subject, plain, html = self._bodies(publication, locale)
         msg = EmailMessage(policy=SMTP)
         msg["From"] = options.from_
         msg["To"] = [Address(name, addr_spec=addr) for name, addr in getaddresses(recipients)]
@@ -135,14 +214,9 @@ class EmailChannel:
             msg["Reply-To"] = options.reply_to
         msg["Subject"] = subject
         msg["Date"] = format_datetime(publication.published_at)
-        msg["Message-ID"] = (
-            f"<{campaign.id}.{campaign.revision[:12]}.{content.locale}.{self.name}@{options.domain}>"
-        )
+        msg["Message-ID"] = f"<{MESSAGE_ID_MARK}@{options.domain}>"
         if options.list_id:
             msg["List-Id"] = options.list_id
-        if links:
-            msg["List-Unsubscribe"] = f"<{links['unsubscribe']}>, <{links['unsubscribe_mailto']}>"
-            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         msg.set_content(plain, subtype="plain", charset="utf-8", cte="quoted-printable")
         msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
         if options.attach_radio_script:
@@ -154,42 +228,129 @@ class EmailChannel:
         msg["Content-Language"] = content.locale
         return msg
 
-    async def recipients(self, publication: Publication) -> AsyncIterator[list[tuple[str, str]]]:
-        """Who gets this publication: each desk address (subscribers come from the store)."""
-        if self.options.audience == "desk":
-            yield [(address, DEFAULT_LOCALE) for address in self.options.recipients]
-
-    async def deliver(self, job: DeliveryJob) -> str:
-        """Address the pre-built message to one recipient and hand it to the transport."""
-        delivery = job.delivery
-        message_id = f"{delivery.dedup_key}@{self.options.domain}"
-        message = readdress(await job.rendition(), delivery.recipient, message_id)
-        options = self.options
-        if options.transport == "maildir":
-            return await to_maildir(self.settings.root / options.maildir, message)
-        return await to_smtp(message, options.from_, delivery.recipient, options.smtp)
-
     def render(self, publication: Publication, locale: str) -> Rendition:
         """The message as it would go out (list mail: with placeholder address and links)."""
         if self.options.audience == "subscribers":
-            recipients = [PREVIEW_RECIPIENT]
+            data = self.list_template(publication, locale)
+            subject = self._bodies(publication, locale)[0]
+            who = "each subscriber"
         else:
             recipients = list(self.options.recipients)
-        msg = self.build(publication, locale, recipients)
-        data = msg.as_bytes()
-        who = (
-            "each subscriber"
-            if self.options.audience == "subscribers"
-            else f"{len(recipients)} desk address(es)"
-        )
+            msg = self.build(publication, locale, recipients)
+            data, subject = msg.as_bytes(), str(msg["Subject"])
+            who = f"{len(recipients)} desk address(es)"
         return Rendition(
             channel=self.name,
             locale=locale,
             media_type="message/rfc822",
             body=data,
-            summary=f"email to {who}: {msg['Subject']} ({len(data)} bytes)",
+            summary=f"email to {who}: {subject} ({len(data)} bytes)",
             files={"email.eml": data},
         )
+
+    async def recipients(self, publication: Publication) -> AsyncIterator[list[tuple[str, str]]]:
+        """Desk addresses; or subscribers of the campaign's topics who chose `immediate`."""
+        if self.options.audience == "desk":
+            yield [(address, DEFAULT_LOCALE) for address in self.options.recipients]
+            return
+        if self.subscribers is None:
+            log.warning("channel %s: no subscriber store; nobody to send to", self.name)
+            return
+        # A reader whose language the campaign lacks gets the default locale's rendition
+        # for their locale, which says so in one line; renditions exist for each.
+        locales = set(publication.workspace.locales)
+        topics = publication.campaign.topics
+        batches = self.subscribers.recipients(topics, Frequency.IMMEDIATE, RECIPIENT_BATCH)
+        async for batch in batches:
+            yield [(str(r.id), r.locale if r.locale in locales else DEFAULT_LOCALE) for r in batch]
+
+    # -- delivering ----------------------------------------------------------------------
+
+    def _mail(self) -> MailSender:
+        if self._sender is None:
+            options = self.options
+            if options.transport == "smtp":
+                pool = SmtpPool(options.smtp, options.connections, options.rate_per_second)
+                transport = Transport(pool=pool)
+            else:
+                transport = Transport(maildir=self.settings.root / options.maildir)
+            signer = None
+            if options.dkim is not None:
+                key_file = self.settings.root / options.dkim.key_file
+                key = DkimKey.from_file(key_file)
+                signer = DkimSigner(options.dkim.domain, options.dkim.selector, key)
+            self._sender = MailSender(
+                domain=options.domain,
+                sender=parseaddr(options.from_)[1],
+                list_mail=options.audience == "subscribers",
+                transport=transport,
+                signer=signer,
+                subscribers=self.subscribers,
+                tokens=self.tokens,
+                secret=lambda: self.settings.secret_key,
+            )
+        return self._sender
+
+    async def start(self, stack: AsyncExitStack) -> None:
+        """Open the transport (SMTP connections open on first use) and close it on exit."""
+        stack.push_async_callback(self.close)
+        try:
+            self._mail()
+        except DkimKeyError as exc:
+            # Deliveries wait (RetryLater) until the key is fixed and the workspace reloaded.
+            log.error("channel %s: %s", self.name, exc)
+
+    async def close(self) -> None:
+        """Close the SMTP connections and the signing thread."""
+        if self._sender is not None:
+            sender, self._sender = self._sender, None
+            await sender.close()
+
+    def batch_limit(self, lease: timedelta) -> int:
+        """Deliveries per batch: what the send rate gets through in half a lease."""
+        rate = self.options.rate_per_second
+        if rate <= 0:
+            return MAX_BATCH
+        return max(1, min(MAX_BATCH, int(rate * lease.total_seconds() * LEASE_SHARE)))
+
+    async def deliver_many(self, jobs: Sequence[DeliveryJob]) -> list[Outcome]:
+        """Check, personalise, sign and send a batch; one outcome per job."""
+        try:
+            mail = self._mail()
+        except DkimKeyError as exc:
+            return [RetryLater(f"channel {self.name}: {exc}") for _ in jobs]
+        return await mail.deliver_many(jobs)
+
+    async def deliver(self, job: DeliveryJob) -> str:
+        """Send one delivery; a receipt, or RetryLater / DeliveryRejected."""
+        (outcome,) = await self.deliver_many([job])
+        if isinstance(outcome, Withdrawn):
+            raise DeliveryRejected(str(outcome))
+        if isinstance(outcome, RetryLater | DeliveryRejected):
+            raise outcome
+        return outcome
+
+    async def send_confirmation(
+        self, subscriber_id: int, email: str, locale: str, confirm_url: str
+    ) -> None:
+        """The double opt-in email (the web routes' ConfirmationMailer)."""
+        options = self.options
+        context = {"locale": locale, "confirm_url": confirm_url, "list_id": options.list_id}
+        msg = EmailMessage(policy=SMTP)
+        msg["From"] = options.from_
+        msg["To"] = email
+        msg["Subject"] = self.templates.render("email/confirm_subject.txt", **context).strip()
+        msg["Date"] = format_datetime(datetime.now(UTC))
+        msg["Message-ID"] = make_msgid(domain=options.domain)
+        msg["Auto-Submitted"] = "auto-generated"
+        msg.set_content(self.templates.render("email/confirm.txt", **context), cte="8bit")
+        msg["Content-Language"] = locale
+        message = msg.as_bytes()
+        mail = self._mail()
+        if mail.signer is not None:
+            message = mail.signer.sign(message) + message
+        sender = parseaddr(options.from_)[1]
+        await mail.send_one(Outgoing(sender, email, message))
 
     def describe(self) -> Mapping[str, object]:
         return masked(self.options)

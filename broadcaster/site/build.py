@@ -25,6 +25,11 @@ from .model import (
 
 SECTIONS = ("home", "contacts", "archive")
 
+# Campaign pages of earlier builds: (publication id, locale, status, changed_at) ->
+# (the publication, options, templates and base URL it was rendered with, the page). See
+# `build_site(pages=...)`.
+PageCache = dict[tuple[int, str, str, datetime], tuple[Publication, object, object, str, bytes]]
+
 
 @dataclass(frozen=True)
 class SitemapUrl:
@@ -47,6 +52,7 @@ class SiteBuilder:
         options: WebsiteOptions,
         templates: Templates,
         base_url: str,
+        pages: PageCache | None = None,
     ) -> None:
         self.entries = entries
         self.current = sorted((e for e in entries if e.status == Status.CURRENT), key=current_order)
@@ -60,6 +66,8 @@ class SiteBuilder:
         self.changed_at = max((e.changed_at for e in entries), default=None)
         self.files: dict[str, bytes] = {}
         self.sitemap: list[SitemapUrl] = []
+        self.pages = pages
+        self.pages_used: PageCache = {}
 
     def url(self, path: str) -> str:
         """The absolute URL of a site-relative path."""
@@ -138,6 +146,8 @@ class SiteBuilder:
             publication = entry.publication
             variants = [(loc, entry.path(loc)) for loc in publication.campaign.locales]
             for locale, folder in variants:
+                if self.reuse(entry, locale, f"{folder}index.html"):
+                    continue
                 context = self.context(locale, f"{folder}index.html", "campaign", variants)
                 context.update(
                     publication=publication,
@@ -145,7 +155,43 @@ class SiteBuilder:
                     updated=entry.changed_at,
                 )
                 self.render(f"{folder}index.html", "page.html", context)
+                self.remember(entry, locale, self.files[f"{folder}index.html"])
             self.add_to_sitemap(variants, entry.changed_at)
+
+    def reuse(self, entry: Entry, locale: str, file: str) -> bool:
+        """Take the page from `pages` when an earlier build rendered it from the same inputs.
+
+        A campaign page depends only on its publication (the same object for the same
+        snapshot and workspace), the locale, its status and change time, and the site's
+        options, templates and base URL; never on the other campaigns.
+        """
+        if self.pages is None:
+            return False
+        key = (id(entry.publication), locale, str(entry.status), entry.changed_at)
+        known = self.pages.get(key)
+        if known is None:
+            return False
+        publication, options, templates, base_url, page = known
+        if not (
+            publication is entry.publication
+            and options is self.options
+            and templates is self.templates
+            and base_url == self.base_url
+        ):
+            return False
+        self.files[file] = page
+        self.pages_used[key] = known
+        return True
+
+    def remember(self, entry: Entry, locale: str, page: bytes) -> None:
+        key = (id(entry.publication), locale, str(entry.status), entry.changed_at)
+        self.pages_used[key] = (
+            entry.publication,
+            self.options,
+            self.templates,
+            self.base_url,
+            page,
+        )
 
     def embeds(self) -> None:
         """`embed/{locale}.html`: current guidance for other portals' iframes."""
@@ -166,6 +212,9 @@ class SiteBuilder:
         self.sitemap.sort(key=lambda url: url.loc)
         xml = self.templates.render("website/sitemap.xml", urls=self.sitemap)
         self.files["sitemap.xml"] = xml.encode()
+        if self.pages is not None:  # keep what this build used, drop the rest
+            self.pages.clear()
+            self.pages.update(self.pages_used)
         return dict(sorted(self.files.items()))
 
 
@@ -177,8 +226,14 @@ def build_site(
     options: WebsiteOptions,
     templates: Templates,
     base_url: str,
+    pages: PageCache | None = None,
 ) -> dict[str, bytes]:
-    """Every file of the static site by relative path; the same inputs give the same bytes."""
+    """Every file of the static site by relative path; the same inputs give the same bytes.
+
+    `pages`, a dict the caller keeps between builds, lets a build reuse the campaign pages
+    an earlier one rendered from the same publication objects (for example those
+    `PublicSite` keeps per snapshot) instead of rendering every page again.
+    """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     entries = []
@@ -186,7 +241,7 @@ def build_site(
         status = classify(publication, withdrawn, now)
         if status is not None:
             entries.append(Entry(publication, status))
-    return SiteBuilder(entries, options, templates, base_url).build()
+    return SiteBuilder(entries, options, templates, base_url, pages).build()
 
 
 def next_change(

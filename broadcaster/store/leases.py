@@ -5,11 +5,23 @@ Each function runs inside the caller's write transaction (see `write_transaction
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, case, delete, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from broadcaster.store.records import AnyRow, ClaimedDelivery
@@ -20,6 +32,7 @@ from broadcaster.store.tables import (
     delivery_attempts,
     publications,
 )
+from broadcaster.store.types import UTCDateTime
 
 QUEUED = (DeliveryStatus.CREATED, DeliveryStatus.TEMPORARY_FAILURE)
 IN_CHUNK = 1000  # ids per IN (...) list, well under PostgreSQL's parameter limit
@@ -53,6 +66,7 @@ async def claim_due(
     lease_expires: datetime,
     channels: Collection[str] | None,
     max_attempts: int,
+    exclude: Collection[str] | None = None,
 ) -> list[ClaimedDelivery]:
     """Lease up to `limit` due deliveries, longest-waiting first (see `Outbox.claim`)."""
     query = (
@@ -80,6 +94,8 @@ async def claim_due(
     )
     if channels is not None:
         query = query.where(d.c.channel.in_(sorted(channels)))
+    if exclude:
+        query = query.where(d.c.channel.not_in(sorted(exclude)))
     rows = (await conn.execute(query)).all()
     await close_abandoned(conn, rows, now)
     abandoned = [row for row in rows if row.status == DeliveryStatus.SENDING]
@@ -118,20 +134,33 @@ async def claim_due(
         for r in claimed
     ]
     await conn.execute(insert(a), attempt_rows)
+    # Plain tuples: a Row's attribute lookups cost more than the rest of a large claim.
     return [
         ClaimedDelivery(
-            id=row.id,
-            publication_id=row.publication_id,
-            campaign_id=row.campaign_id,
-            revision=row.revision,
-            channel=row.channel,
-            recipient=row.recipient,
-            locale=row.locale,
-            attempt=row.attempts + 1,
-            dedup_key=row.dedup_key,
+            id=row_id,
+            publication_id=publication_id,
+            campaign_id=campaign_id,
+            revision=revision,
+            channel=channel,
+            recipient=recipient,
+            locale=locale,
+            attempt=attempts + 1,
+            dedup_key=dedup_key,
             lease_expires_at=lease_expires,
         )
-        for row in claimed
+        for (
+            row_id,
+            publication_id,
+            campaign_id,
+            revision,
+            channel,
+            recipient,
+            locale,
+            _status,
+            attempts,
+            _owner,
+            dedup_key,
+        ) in claimed
     ]
 
 
@@ -167,6 +196,113 @@ async def settle(
         .values(finished_at=now, outcome=outcome, error=error)
     )
     return True
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """One outcome for `Outbox.settle_many`: what `complete`, `retry_later`, `fail` or
+    `withdraw` would record for that delivery."""
+
+    delivery_id: int
+    outcome: AttemptOutcome  # any but LEASE_EXPIRED
+    detail: str | None = None  # the receipt when delivered, else the error or reason
+    after: timedelta | None = None  # temporary failures: not before (Retry-After)
+
+
+def settled_row(
+    s: Settlement,
+    attempts: int,
+    now: datetime,
+    max_attempts: int,
+    backoff: Callable[[int, timedelta | None], timedelta],
+) -> dict[str, Any]:
+    """The `settle_many` parameters for one settlement (as the one-at-a-time methods do)."""
+    outcome, detail = s.outcome, s.detail
+    row: dict[str, Any] = {
+        "b_id": s.delivery_id,
+        "b_attempt": attempts,
+        "b_next": None,
+        "b_receipt": None,
+        "b_error": detail,
+        "b_outcome": outcome.value,
+        "b_attempt_error": detail,
+    }
+    if outcome is AttemptOutcome.DELIVERED:
+        row.update(b_status=DeliveryStatus.DELIVERED.value, b_receipt=detail)
+        row.update(b_error=None, b_attempt_error=None)
+    elif outcome is AttemptOutcome.TEMPORARY_FAILURE:
+        if attempts >= max_attempts:
+            row["b_status"] = DeliveryStatus.PERMANENT_FAILURE.value
+            row["b_error"] = f"{detail} (gave up after {attempts} attempts)"
+        else:
+            row["b_status"] = DeliveryStatus.TEMPORARY_FAILURE.value
+            row["b_next"] = now + backoff(attempts, s.after)
+    elif outcome is AttemptOutcome.LEASE_EXPIRED:
+        raise ValueError("lease-expired is recorded by claims, not reported by workers")
+    else:  # permanent-failure, technical-failure, cancelled
+        row["b_status"] = DeliveryStatus(outcome.value).value
+    return row
+
+
+async def held_attempts_many(
+    conn: AsyncConnection, delivery_ids: Sequence[int], worker_id: str
+) -> dict[int, int]:
+    """Of `delivery_ids`, those `worker_id` still holds (rows locked): id -> attempts."""
+    held_rows: dict[int, int] = {}
+    for start in range(0, len(delivery_ids), IN_CHUNK):
+        chunk = list(delivery_ids[start : start + IN_CHUNK])
+        query = (
+            select(d.c.id, d.c.attempts)
+            .where(
+                d.c.id.in_(chunk),
+                d.c.status == DeliveryStatus.SENDING,
+                d.c.lease_owner == worker_id,
+            )
+            .with_for_update()
+        )
+        held_rows.update((row.id, row.attempts) for row in await conn.execute(query))
+    return held_rows
+
+
+async def settle_many(
+    conn: AsyncConnection, worker_id: str, now: datetime, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """`settle` for many held deliveries in two statements (executemany).
+
+    Each row: b_id, b_attempt, b_status, b_next, b_receipt (None keeps the old one),
+    b_error (None keeps the old last_error), b_outcome, b_attempt_error.
+    """
+    if not rows:
+        return
+    params = [{**row, "b_owner": worker_id, "b_now": now} for row in rows]
+    await conn.execute(
+        update(d)
+        .where(
+            d.c.id == bindparam("b_id"),
+            d.c.status == DeliveryStatus.SENDING,
+            d.c.lease_owner == bindparam("b_owner"),
+        )
+        .values(
+            status=bindparam("b_status"),
+            next_attempt_at=bindparam("b_next", type_=UTCDateTime()),
+            receipt=func.coalesce(bindparam("b_receipt", type_=Text()), d.c.receipt),
+            last_error=func.coalesce(bindparam("b_error", type_=Text()), d.c.last_error),
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=bindparam("b_now", type_=UTCDateTime()),
+        ),
+        params,
+    )
+    await conn.execute(
+        update(a)
+        .where(a.c.delivery_id == bindparam("b_id"), a.c.attempt == bindparam("b_attempt"))
+        .values(
+            finished_at=bindparam("b_now", type_=UTCDateTime()),
+            outcome=bindparam("b_outcome"),
+            error=bindparam("b_attempt_error", type_=Text()),
+        ),
+        params,
+    )
 
 
 async def release_leases(conn: AsyncConnection, worker_id: str, now: datetime) -> int:

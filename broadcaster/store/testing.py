@@ -1,8 +1,8 @@
 """Scratch databases and a hand-moved clock for tests of anything that uses the store.
 
 SQLite gets a file in a temp folder; PostgreSQL (when `BROADCASTER_TEST_DATABASE_URL`
-is set) gets a fresh schema, dropped afterwards, so tests can run side by side on one
-server.
+is set) gets a fresh schema (or, for code that only takes a URL, a fresh database), dropped
+afterwards, so tests can run side by side on one server.
 """
 
 from __future__ import annotations
@@ -16,13 +16,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
 from broadcaster.store.engine import create_engine
 
 TEST_DATABASE_ENV = "BROADCASTER_TEST_DATABASE_URL"
+# Set (to anything but "" or "0") where PostgreSQL tests must run, never skip (CI).
+REQUIRE_POSTGRES_ENV = "BROADCASTER_REQUIRE_POSTGRES"
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,19 @@ def sqlite_database(folder: Path) -> ScratchDatabase:
 
 
 def postgres_url() -> str | None:
-    """The PostgreSQL server tests may use, or None when they should skip."""
-    return os.environ.get(TEST_DATABASE_ENV) or None
+    """The PostgreSQL server tests may use, or None when they should skip.
+
+    With `BROADCASTER_REQUIRE_POSTGRES` set, a missing URL is an error instead, so a CI
+    run whose PostgreSQL tests would all skip fails rather than passing silently.
+    """
+    url = os.environ.get(TEST_DATABASE_ENV) or None
+    if url is None and os.environ.get(REQUIRE_POSTGRES_ENV, "") not in ("", "0"):
+        raise RuntimeError(
+            f"{REQUIRE_POSTGRES_ENV} is set but {TEST_DATABASE_ENV} is not: "
+            "PostgreSQL tests must run here, e.g. with "
+            f"{TEST_DATABASE_ENV}=postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+        )
+    return url
 
 
 @asynccontextmanager
@@ -67,6 +80,28 @@ async def postgres_database(url: str) -> AsyncIterator[ScratchDatabase]:
         finally:
             async with admin.begin() as conn:
                 await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        await admin.dispose()
+
+
+@asynccontextmanager
+async def postgres_fresh_database(url: str) -> AsyncIterator[str]:
+    """A new, empty database on the server at `url`; yields its URL, dropped on exit.
+
+    For code that only takes a URL (`serve` subprocesses, `open_service`), where a schema
+    cannot be passed as an engine option. Connections still open at the end are closed.
+    """
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    parsed = make_url(url)
+    admin = create_engine(parsed, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield parsed.set(database=name).render_as_string(hide_password=False)
+        finally:
+            async with admin.connect() as conn:
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         await admin.dispose()
 

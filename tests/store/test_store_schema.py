@@ -23,10 +23,20 @@ from broadcaster.store import (
 )
 from broadcaster.store.tables import publications
 from broadcaster.store.testing import ManualClock, ScratchDatabase, sqlite_database
+from broadcaster.subscribers import tables as _subscriber_tables  # noqa: F401  (registers them)
 
 pytestmark = pytest.mark.asyncio
 
-TABLES = {"publications", "schedule_firings", "deliveries", "delivery_attempts", "renditions"}
+TABLES = {
+    "publications",
+    "schedule_firings",
+    "deliveries",
+    "delivery_attempts",
+    "renditions",
+    "subscribers",
+    "consents",
+    "suppressions",
+}
 
 
 def _table_names(connection: Connection) -> set[str]:
@@ -42,7 +52,7 @@ async def test_migrations_create_every_table_on_an_empty_database(
         await upgrade(database.url, **database.options)
         async with engine.connect() as conn:
             assert await conn.run_sync(_table_names) == TABLES | {"alembic_version"}
-        assert await current_revision(engine) == head_revision() == "0001"
+        assert await current_revision(engine) == head_revision() == "0002"
     finally:
         await engine.dispose()
 

@@ -1,0 +1,383 @@
+"""Email fan-out: one publication to N confirmed subscribers through Postfix's smtp-sink.
+
+    .venv/bin/python bench/email_fanout.py [--subscribers 100000] [--repeats 3]
+        [--connections 8] [--dkim none,rsa] [--baseline 30000] [--database sqlite|URL]
+    .venv/bin/python bench/email_fanout.py --rss 100000,1000000   # peak RSS per list size
+
+Each run gets a fresh throwaway workspace and database, N subscribers inserted directly,
+and `smtp-sink` (apt-get install postfix) on a free loopback port, killed at the end.
+The fan-out runs in a child process of its own (so its peak RSS, VmHWM, is the fan-out's
+alone): the real publisher, outbox, subscriber store, token signer, email channel and
+delivery workers, timed from the publish call (publication created, recipients streamed
+into the outbox) until the last batch of accepted messages is recorded as delivered.
+The baseline, in another child, is a bare aiosmtplib client sending one pre-built
+message over the same number of connections to the same sink. Both run on uvloop, as
+`serve` does (--loop asyncio for the default loop). Prints every run and the medians.
+Only loopback traffic; every run is bounded by --timeout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+SINK = "/usr/sbin/smtp-sink"
+SECRET = "bench-secret-key-0123456789abcdefghijklmnop"
+CAMPAIGN, TOPIC = "online-submission", "online-services"
+
+
+def _workspace(target: Path, port: int, connections: int, dkim: str) -> Path:
+    for part in ("campaigns", "channels", "schedules.yaml"):
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, target / part)
+        else:
+            shutil.copy2(source, target / part)
+    channel = target / "channels" / "citizens.yaml"
+    text = channel.read_text("utf-8").replace("connections: 8", f"connections: {connections}")
+    if dkim == "rsa":
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        (target / "dkim.key").write_bytes(pem)
+        text += "dkim: {domain: example.gov.vn, selector: bench, key_file: dkim.key}\n"
+    channel.write_text(text, "utf-8")
+    return target
+
+
+def _env(root: Path, port: int, database: str) -> dict[str, str]:
+    return {
+        "BROADCASTER_SECRET_KEY": SECRET,
+        "BROADCASTER_BASE_URL": "https://thongtin.example.gov.vn",
+        "BROADCASTER_DATABASE_URL": database or f"sqlite+aiosqlite:///{root}/var/bench.db",
+        "MAIL_TRANSPORT": "smtp",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(port),
+    }
+
+
+# -- child: seed ------------------------------------------------------------------------
+
+
+async def seed(root: Path, env: dict[str, str], count: int) -> None:
+    """Insert `count` confirmed subscribers directly (90% vi, 10% en), in batches."""
+    from broadcaster.settings import Settings
+    from broadcaster.store import create_engine, upgrade_engine
+    from broadcaster.store.engine import write_transaction
+    from broadcaster.subscribers.addresses import AddressHasher
+    from broadcaster.subscribers.tables import subscribers
+
+    settings = Settings.from_environ(root, env)
+    engine = create_engine(settings.database_url)
+    await upgrade_engine(engine)
+    hasher = AddressHasher(settings.secret_key)
+    now = datetime.now(UTC)
+    for start in range(0, count, 20_000):
+        rows = []
+        for n in range(start, min(count, start + 20_000)):
+            address = f"citizen{n}@dan.example.vn"
+            rows.append(
+                {
+                    "email": address,
+                    "email_hash": hasher(address),
+                    "locale": "en" if n % 10 == 0 else "vi",
+                    "topics": [TOPIC],
+                    "frequency": "immediate",
+                    "status": "confirmed",
+                    "created_at": now,
+                    "confirmed_at": now,
+                    "token_version": 0,
+                    "bounce_score": 0,
+                }
+            )
+        async with write_transaction(engine) as conn:
+            await conn.execute(subscribers.insert(), rows)
+    await engine.dispose()
+
+
+# -- child: fan-out ---------------------------------------------------------------------
+
+
+async def fanout(root: Path, env: dict[str, str], limit: float) -> dict[str, float]:
+    """Publish to every subscriber and wait until each delivery is settled."""
+    from broadcaster.channels import build_channels
+    from broadcaster.outbox import Outbox
+    from broadcaster.publisher import Publisher
+    from broadcaster.settings import Settings
+    from broadcaster.store import create_engine
+    from broadcaster.store.content import ContentStore
+    from broadcaster.store.tables import DeliveryStatus, PublicationSource
+    from broadcaster.subscribers.store import SqlSubscriberStore
+    from broadcaster.subscribers.tokens import SignedTokens
+    from broadcaster.workers import Workers, WorkerSettings
+    from broadcaster.workspace import load_workspace
+
+    settings = Settings.from_environ(root, env)
+    workspace, diagnostics = load_workspace(root, settings)
+    assert workspace is not None, diagnostics.errors
+    engine = create_engine(settings.database_url)
+    outbox, content = Outbox(engine), ContentStore(engine)
+    store = SqlSubscriberStore(engine, settings.secret_key)
+    channels = build_channels(
+        workspace, settings, subscribers=store, tokens=SignedTokens(settings.secret_key)
+    )
+    last_accepted = [0.0]
+
+    def observe(channel: str, status: str, seconds: float) -> None:
+        if status == "delivered":  # called as each batch's outcomes are recorded
+            last_accepted[0] = time.perf_counter()
+
+    workers = Workers(outbox, content, channels, WorkerSettings(concurrency=1), observe=observe)
+    publisher = Publisher(outbox, content, settings, on_enqueued=workers.wake)
+    publisher.use(workspace, channels)
+    workers.start()
+    started = time.perf_counter()
+    published = await publisher.publish(CAMPAIGN, ["citizens"], source=PublicationSource.CLI)
+    enqueued = time.perf_counter() - started
+    final = {DeliveryStatus.DELIVERED, DeliveryStatus.PERMANENT_FAILURE, DeliveryStatus.CANCELLED}
+    while True:
+        progress = (await outbox.progress(published.publication_id)).get("citizens", {})
+        if sum(n for status, n in progress.items() if status in final) >= published.deliveries:
+            break
+        if time.perf_counter() - started > limit:
+            raise TimeoutError(f"not finished after {limit} s: {dict(progress)}")
+        await asyncio.sleep(0.5)  # a GROUP BY over the outbox: not too often
+    elapsed = last_accepted[0] - started
+    await workers.stop(5)
+    for channel in channels.values():
+        close = getattr(channel, "close", None)
+        if close is not None:
+            await close()
+    await engine.dispose()
+    delivered = progress.get(DeliveryStatus.DELIVERED, 0)
+    return {
+        "deliveries": published.deliveries,
+        "delivered": delivered,
+        "seconds": elapsed,
+        "enqueue_seconds": enqueued,
+        "rate": delivered / elapsed,
+    }
+
+
+# -- child: bare aiosmtplib baseline ------------------------------------------------------
+
+
+async def baseline(
+    root: Path, env: dict[str, str], count: int, connections: int
+) -> dict[str, float]:
+    """Pre-built bytes (one real personalised message) over `connections` aiosmtplib clients."""
+    import aiosmtplib
+
+    message = (root / "sample.eml").read_bytes()
+    remaining = [count]
+
+    async def client() -> None:
+        smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=int(env["SMTP_PORT"]), start_tls=False)
+        await smtp.connect()
+        while remaining[0] > 0:
+            remaining[0] -= 1
+            await smtp.sendmail("bounces@example.gov.vn", ["citizen@dan.example.vn"], message)
+        await smtp.quit()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(connections)))
+    elapsed = time.perf_counter() - started
+    return {"seconds": elapsed, "rate": count / elapsed}
+
+
+def sample_message(root: Path, env: dict[str, str]) -> None:
+    """One personalised list message of this workspace, for the baseline to send."""
+    from broadcaster.channels import build_channels
+    from broadcaster.mail.compose import MessageTemplate
+    from broadcaster.render import Publication
+    from broadcaster.settings import Settings
+    from broadcaster.workspace import load_workspace
+
+    settings = Settings.from_environ(root, env)
+    workspace, _ = load_workspace(root, settings)
+    assert workspace is not None
+    channel = build_channels(workspace, settings)["citizens"]
+    publication = Publication.prepare(
+        workspace, workspace.campaigns[CAMPAIGN], settings.base_url, datetime.now(UTC)
+    )
+    template = MessageTemplate.parse(channel.render(publication, "vi").body)
+    token = b"WzEsMF0.awc-Ew.wptYk3dGMM3YWYBOBxlfn8Gff-zE7IIdCZn5j5_PD9Q"
+    values = (b"citizen@dan.example.vn", b"0123456789abcdef@example.gov.vn", token, token)
+    (root / "sample.eml").write_bytes(template.fill(values))
+
+
+def peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def child(args: argparse.Namespace) -> None:
+    root, env = Path(args.root), json.loads(args.env)
+    # `serve` runs on uvloop (broadcaster.web.app); so do the fan-out and the baseline.
+    run = asyncio.run
+    if args.loop == "uvloop":
+        import uvloop
+
+        run = uvloop.run
+    if args.child == "seed":
+        asyncio.run(seed(root, env, args.subscribers))
+        sample_message(root, env)
+        result: dict[str, float] = {}
+    elif args.child == "fanout":
+        result = run(fanout(root, env, args.timeout))
+    else:
+        result = run(baseline(root, env, args.baseline, args.connections))
+    result["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(result))
+
+
+# -- the orchestrator ------------------------------------------------------------------
+
+
+def run_child(
+    kind: str, root: Path, env: dict[str, str], args: argparse.Namespace, **extra: object
+) -> dict[str, float]:
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        kind,
+        "--root",
+        str(root),
+        "--env",
+        json.dumps(env),
+    ]
+    command += ["--timeout", str(args.timeout), "--connections", str(args.connections)]
+    command += ["--loop", args.loop]
+    for name, value in extra.items():
+        command += [f"--{name}", str(value)]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=args.timeout + 120, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{kind} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def one_run(
+    args: argparse.Namespace, subscribers: int, dkim: str, with_baseline: bool
+) -> dict[str, float]:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    database = args.database
+    if database.startswith("postgresql"):  # a fresh database on that server per run
+        server, _, _ = database.rpartition("/")
+        name = f"bench_fanout_{os.getpid()}_{port}"
+        host = server.split("@")[-1].split(":")[0]
+        subprocess.run(["createdb", "-h", host, "-U", "postgres", name], check=True)
+        database = f"{server}/{name}"
+    with tempfile.TemporaryDirectory(prefix="bench-fanout-") as folder:
+        root = _workspace(Path(folder) / "ws", port, args.connections, dkim)
+        env = _env(root, port, database)
+        sink = subprocess.Popen(
+            [SINK, "-u", "root", f"127.0.0.1:{port}", "1000"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            time.sleep(0.3)
+            run_child("seed", root, env, args, subscribers=subscribers)
+            result = run_child("fanout", root, env, args)
+            if with_baseline:
+                bare = run_child("baseline", root, env, args, baseline=args.baseline)
+                result["baseline_rate"] = bare["rate"]
+                result["ratio"] = result["rate"] / bare["rate"]
+        finally:
+            sink.kill()
+            sink.wait()
+            if database != args.database:
+                drop = ["dropdb", "-h", host, "-U", "postgres", "--force", name]
+                subprocess.run(drop, check=False)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--subscribers", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--dkim", default="none,rsa")
+    parser.add_argument(
+        "--baseline", type=int, default=30_000, help="messages the bare client sends"
+    )
+    parser.add_argument(
+        "--database",
+        default="",
+        help="default: a fresh SQLite file per run; postgresql+asyncpg://postgres@HOST/x: "
+        "a fresh database on that server per run (createdb/dropdb)",
+    )
+    parser.add_argument("--rss", default="", help="list sizes for the peak-RSS comparison")
+    parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
+    parser.add_argument("--child", choices=["seed", "fanout", "baseline"])
+    parser.add_argument("--root")
+    parser.add_argument("--env")
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+    if not os.path.exists(SINK):
+        sys.exit(f"{SINK} is missing: apt-get install -y postfix")
+    if args.rss:
+        sizes = [int(n) for n in args.rss.split(",")]
+        peaks = {}
+        for size in sizes:
+            result = one_run(args, size, "none", with_baseline=False)
+            peaks[size] = result["peak_rss_mb"]
+            rate, peak = result["rate"], result["peak_rss_mb"]
+            print(f"{size:>9} subscribers: {rate:7.0f} msg/s, peak RSS {peak:.1f} MB", flush=True)
+        first = peaks[sizes[0]]
+        for size in sizes[1:]:
+            print(f"peak RSS {size} vs {sizes[0]}: {peaks[size] / first - 1:+.1%}")
+        return
+    for dkim in args.dkim.split(","):
+        runs = []
+        for repeat in range(args.repeats):
+            result = one_run(args, args.subscribers, dkim, with_baseline=True)
+            runs.append(result)
+            print(
+                f"dkim={dkim} run {repeat + 1}: {result['delivered']:.0f} delivered in "
+                f"{result['seconds']:.1f} s = {result['rate']:.0f} msg/s (enqueue "
+                f"{result['enqueue_seconds']:.1f} s); bare aiosmtplib "
+                f"{result['baseline_rate']:.0f} msg/s; ratio {result['ratio']:.2f}; "
+                f"peak RSS {result['peak_rss_mb']:.1f} MB",
+                flush=True,
+            )
+        rate = statistics.median(r["rate"] for r in runs)
+        ratio = statistics.median(r["ratio"] for r in runs)
+        bare = statistics.median(r["baseline_rate"] for r in runs)
+        print(f"dkim={dkim} median: {rate:.0f} msg/s, bare aiosmtplib {bare:.0f} msg/s", end="")
+        print(f", ratio {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""Bounces and complaints: DSNs and ARF reports turned into suppressions and unsubscribes.
+
+`broadcaster bounces process PATH` reads a Maildir or an mbox; the optional built-in
+receiver (`BROADCASTER_BOUNCE_LISTEN`) takes them over SMTP. Both run every message
+through one `BounceProcessor`.
+"""
+
+from .classify import Finding, Kind, classify
+from .process import BounceProcessor, MessageResult, Outcome, Report
+from .verp import VERP_PREFIX, verp_token
+
+__all__ = [
+    "VERP_PREFIX",
+    "BounceProcessor",
+    "Finding",
+    "Kind",
+    "MessageResult",
+    "Outcome",
+    "Report",
+    "classify",
+    "verp_token",
+]

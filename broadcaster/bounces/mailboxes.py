@@ -1,0 +1,130 @@
+"""Reading the bounce mailbox: a Maildir folder, an mbox file, or one message file.
+
+Processed messages are marked so that a second run skips them (soft bounces are scored,
+so reading one twice would count it twice): in a Maildir they move to `cur/` with the
+flags `P` (passed on: our mark) and `S` (seen); in an mbox they get an
+`X-Broadcaster-Bounce` header. Messages that are not bounces stay exactly as they were.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mailbox
+import os
+import re
+from pathlib import Path
+
+from .process import BounceProcessor, MessageResult, Outcome, Report
+
+PROCESSED_FLAG = "P"
+MBOX_MARK = "X-Broadcaster-Bounce"
+
+
+class BounceSourceError(Exception):
+    """PATH is not something bounces can be read from; the message says what it is."""
+
+
+async def process_path(path: Path, processor: BounceProcessor) -> Report:
+    """Process every unprocessed message in the Maildir, mbox or message file at `path`."""
+    kind = await asyncio.to_thread(_kind, path)
+    if kind == "maildir":
+        return await _maildir(path, processor)
+    if kind == "mbox":
+        return await _mbox(path, processor)
+    return await _single(path, processor)
+
+
+def _kind(path: Path) -> str:
+    """`maildir`, `mbox` or `message`; BounceSourceError for anything else."""
+    if path.is_dir():
+        if not ((path / "new").is_dir() or (path / "cur").is_dir()):
+            raise BounceSourceError(
+                f"{path} is a folder but not a Maildir (it has no new/ or cur/ folder)"
+            )
+        return "maildir"
+    if not path.is_file():
+        raise BounceSourceError(f"{path}: no such file or folder")
+    try:
+        with path.open("rb") as handle:
+            start = handle.read(5)
+    except OSError as exc:
+        raise BounceSourceError(f"{path}: {exc.strerror or exc}") from None
+    return "mbox" if start == b"From " else "message"
+
+
+def _maildir_flags(filename: str) -> str:
+    _, sep, info = filename.rpartition(":2,")
+    return info if sep else ""
+
+
+async def _maildir(folder: Path, processor: BounceProcessor) -> Report:
+    report = Report(f"Maildir {folder}")
+    for subdir in ("new", "cur"):
+        directory = folder / subdir
+        if not directory.is_dir():
+            continue
+        for entry in sorted(directory.iterdir(), key=lambda p: p.name):
+            if entry.name.startswith(".") or not entry.is_file():
+                continue
+            if PROCESSED_FLAG in _maildir_flags(entry.name):
+                continue
+            name = f"{subdir}/{entry.name}"
+            result = await _process_file(entry, name, processor)
+            report.add(result)
+            if result.outcome.processed:
+                await asyncio.to_thread(_mark_maildir, folder, entry)
+    return report
+
+
+def _mark_maildir(folder: Path, entry: Path) -> None:
+    """Move to cur/ with our flag added (atomic rename, as Maildir readers expect)."""
+    unique, sep, info = entry.name.rpartition(":2,")
+    if not sep:
+        unique, info = entry.name, ""
+    flags = "".join(sorted(set(info) | {PROCESSED_FLAG, "S"}))
+    os.replace(entry, folder / "cur" / f"{unique}:2,{flags}")
+
+
+async def _process_file(path: Path, name: str, processor: BounceProcessor) -> MessageResult:
+    try:
+        raw = await asyncio.to_thread(path.read_bytes)
+    except OSError as exc:
+        return MessageResult(name, Outcome.UNREADABLE, detail=exc.strerror or str(exc))
+    return await processor.process(raw, name)
+
+
+async def _single(path: Path, processor: BounceProcessor) -> Report:
+    report = Report(f"message file {path}")
+    report.add(await _process_file(path, path.name, processor))
+    return report
+
+
+async def _mbox(path: Path, processor: BounceProcessor) -> Report:
+    report = Report(f"mbox {path}")
+    box = mailbox.mbox(str(path), create=False)
+    await asyncio.to_thread(box.lock)  # the MTA appends under the same lock
+    try:
+        for number, key in enumerate(sorted(box.keys()), start=1):
+            name = f"{path.name}#{number}"
+            try:
+                raw = box.get_bytes(key)
+            except (OSError, ValueError) as exc:
+                report.add(MessageResult(name, Outcome.UNREADABLE, detail=str(exc)))
+                continue
+            head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0].lower()
+            if re.search(rb"(?m)^" + MBOX_MARK.lower().encode() + rb":", head):
+                continue
+            result = await processor.process(raw, name)
+            report.add(result)
+            if result.outcome.processed:
+                _mark_mbox(box, key, result.outcome)
+    finally:
+        # Writes the marks made so far (even when the store failed midway) and unlocks.
+        await asyncio.to_thread(box.close)
+    return report
+
+
+def _mark_mbox(box: mailbox.mbox, key: str, outcome: Outcome) -> None:
+    message = box.get_message(key)
+    message[MBOX_MARK] = f"processed: {outcome}"
+    box[key] = message

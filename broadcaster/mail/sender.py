@@ -1,0 +1,244 @@
+"""The mail engine's fan-out: a batch of claimed deliveries becomes sent, failed or withdrawn.
+
+Per batch: one `SubscriberStore.sendable` query right before sending (an unsubscribe
+withdraws messages already queued), then per recipient only a bytes join of the
+pre-built template with the address, two tokens and the Message-ID, a DKIM signature
+when configured (in a worker thread, in chunks, while the event loop sends the chunk
+before), and a hand-off to the transport: the SMTP pool's connections send
+concurrently; the Maildir gets the whole batch in one thread hop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..channels.base import DeliveryJob, DeliveryRejected, RetryLater, Withdrawn
+from ..subscribers.api import Recipient, SubscriberStore, Tokens
+from .compose import MessageTemplate, readdress
+from .dkim import DkimSigner, PreparedSignature
+from .maildir import to_maildir_many, with_return_path
+from .smtp import Outcome as SendOutcome
+from .smtp import Outgoing, SmtpPool
+from .verp import Verp
+
+log = logging.getLogger(__name__)
+
+Outcome = str | RetryLater | DeliveryRejected | Withdrawn
+CHUNK = 64  # messages built (and signed) per step, or per thread hop
+WINDOW = 256  # built messages waiting for an SMTP connection, at most
+TEMPLATES_KEPT = 16
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    template: MessageTemplate
+    signature: PreparedSignature | None
+
+
+@dataclass
+class Transport:
+    """Where messages go: a Maildir folder, or an SMTP pool."""
+
+    maildir: Path | None = None
+    pool: SmtpPool | None = None
+
+
+class MailSender:
+    """Sends one email channel's deliveries (list mail or desk mail)."""
+
+    def __init__(
+        self,
+        *,
+        domain: str,
+        sender: str,
+        list_mail: bool,
+        transport: Transport,
+        signer: DkimSigner | None,
+        subscribers: SubscriberStore | None,
+        tokens: Tokens | None,
+        secret: Callable[[], bytes],
+    ) -> None:
+        self.domain = domain
+        self.sender = sender
+        self.list_mail = list_mail
+        self.transport = transport
+        self.signer = signer
+        self.subscribers = subscribers
+        self.tokens = tokens
+        self._secret = secret
+        self._verp: Verp | None = None
+        self._templates: OrderedDict[tuple[int, str], _Prepared] = OrderedDict()
+        self._executor: ThreadPoolExecutor | None = None
+
+    async def close(self) -> None:
+        """Close the SMTP pool and the signing thread."""
+        if self.transport.pool is not None:
+            await self.transport.pool.close()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    async def deliver_many(self, jobs: Sequence[DeliveryJob]) -> list[Outcome]:
+        """Send each job's message; one outcome per job, in order."""
+        outcomes: list[Outcome | None] = [None] * len(jobs)
+        if self.list_mail:
+            plan = await self._list_plan(jobs, outcomes)
+            chunks = self._build(plan)
+        else:
+            chunks = self._desk_work(jobs, outcomes)
+        pool = self.transport.pool
+        if pool is not None:
+            # Each chunk goes to the connections as soon as it is built (and signed).
+            # At most WINDOW built messages wait for a connection: memory stays flat.
+            futures: deque[tuple[int, asyncio.Future[SendOutcome]]] = deque()
+            async for chunk in chunks:
+                futures += [(index, pool.submit(item)) for index, item in chunk]
+                while len(futures) > WINDOW:
+                    index, future = futures.popleft()
+                    outcomes[index] = await future
+            for index, future in futures:
+                outcomes[index] = await future
+        else:
+            work = [pair async for chunk in chunks for pair in chunk]
+            folder = self.transport.maildir
+            assert folder is not None
+            messages = [with_return_path(item.plain(), item.sender) for _, item in work]
+            for (index, _), outcome in zip(
+                work, await to_maildir_many(folder, messages), strict=True
+            ):
+                outcomes[index] = outcome
+        return [o if o is not None else RetryLater("not attempted") for o in outcomes]
+
+    # -- building ------------------------------------------------------------------------
+
+    async def _prepared(self, job: DeliveryJob) -> _Prepared:
+        d = job.delivery
+        key = (d.publication_id, d.locale)
+        prepared = self._templates.get(key)
+        if prepared is None:
+            template = MessageTemplate.parse(await job.rendition())
+            if not template.personal:
+                raise DeliveryRejected(f"the {d.locale} rendition is not a list-mail template")
+            signature = self.signer.prepare(template) if self.signer else None
+            prepared = _Prepared(template, signature)
+            self._templates[key] = prepared
+            while len(self._templates) > TEMPLATES_KEPT:
+                self._templates.popitem(last=False)
+        else:
+            self._templates.move_to_end(key)
+        return prepared
+
+    async def _list_plan(
+        self, jobs: Sequence[DeliveryJob], outcomes: list[Outcome | None]
+    ) -> list[tuple[int, DeliveryJob, _Prepared, Recipient]]:
+        if self.subscribers is None or self.tokens is None:
+            for index in range(len(jobs)):
+                outcomes[index] = RetryLater("no subscriber store is configured")
+            return []
+        ids: dict[int, int] = {}
+        for index, job in enumerate(jobs):
+            recipient = job.delivery.recipient
+            if recipient.isdigit():
+                ids[index] = int(recipient)
+            else:
+                outcomes[index] = DeliveryRejected(f"{recipient!r} is not a subscriber id")
+        sendable = await self.subscribers.sendable(sorted(set(ids.values())))
+        plan: list[tuple[int, DeliveryJob, _Prepared, Recipient]] = []
+        for index, subscriber_id in ids.items():
+            found = sendable.get(subscriber_id)
+            if found is None:
+                outcomes[index] = Withdrawn("unsubscribed or suppressed since it was queued")
+                continue
+            try:
+                prepared = await self._prepared(jobs[index])
+            except DeliveryRejected as exc:
+                outcomes[index] = exc
+                continue
+            plan.append((index, jobs[index], prepared, found))
+        if self._verp is None and plan:
+            self._verp = Verp(self._secret(), self.domain)
+        return plan
+
+    async def _build(
+        self, plan: list[tuple[int, DeliveryJob, _Prepared, Recipient]]
+    ) -> AsyncIterator[list[tuple[int, Outgoing]]]:
+        signing = any(p.signature is not None for _, _, p, _ in plan)
+        if not signing or len(plan) < 4:
+            for start in range(0, len(plan), CHUNK):
+                yield self._build_chunk(plan[start : start + CHUNK])
+                await asyncio.sleep(0)  # let the connections send what is built
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="dkim")
+        loop = asyncio.get_running_loop()
+        for start in range(0, len(plan), CHUNK):
+            chunk = plan[start : start + CHUNK]
+            yield await loop.run_in_executor(self._executor, self._build_chunk, chunk)
+
+    def _build_chunk(
+        self, plan: list[tuple[int, DeliveryJob, _Prepared, Recipient]]
+    ) -> list[tuple[int, Outgoing]]:
+        assert self.tokens is not None
+        assert self._verp is not None
+        make, verp, domain = self.tokens.make, self._verp, self.domain
+        smtp = self.transport.pool is not None
+        built: list[tuple[int, Outgoing]] = []
+        for index, job, prepared, recipient in plan:
+            sid, version = recipient.id, recipient.token_version
+            values = (
+                recipient.email.encode(),
+                f"{job.delivery.dedup_key}@{domain}".encode(),
+                make("unsubscribe", sid, version).encode(),
+                make("preferences", sid, version).encode(),
+            )
+            signature = prepared.signature
+            prefix = signature.header(values) if signature is not None else b""
+            template = prepared.template
+            if smtp:
+                outgoing = Outgoing(
+                    verp.address(sid), recipient.email, None, template.fill_stuffed(prefix, values)
+                )
+            else:
+                outgoing = Outgoing(
+                    verp.address(sid), recipient.email, prefix + template.fill(values)
+                )
+            built.append((index, outgoing))
+        return built
+
+    async def _desk_work(
+        self, jobs: Sequence[DeliveryJob], outcomes: list[Outcome | None]
+    ) -> AsyncIterator[list[tuple[int, Outgoing]]]:
+        work: list[tuple[int, Outgoing]] = []
+        for index, job in enumerate(jobs):
+            d = job.delivery
+            try:
+                message = readdress(
+                    await job.rendition(), d.recipient, f"{d.dedup_key}@{self.domain}"
+                )
+            except DeliveryRejected as exc:
+                outcomes[index] = exc
+                continue
+            if b"\r\n" not in message:
+                message = message.replace(b"\n", b"\r\n")
+            if self.signer is not None:
+                message = self.signer.sign(message) + message
+            work.append((index, Outgoing(self.sender, d.recipient, message)))
+        yield work
+
+    async def send_one(self, item: Outgoing) -> str:
+        """Send a single message (confirmations); returns a receipt or raises."""
+        if self.transport.pool is not None:
+            outcome = await self.transport.pool.send_one(item)
+        else:
+            assert self.transport.maildir is not None
+            message = with_return_path(item.plain(), item.sender)
+            (outcome,) = await to_maildir_many(self.transport.maildir, [message])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome

@@ -1,0 +1,42 @@
+"""What the `subscribers import|export` commands do, apart from parsing arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TextIO
+
+from broadcaster.settings import Settings
+from broadcaster.store import create_engine, upgrade_engine
+
+from .bulk import Imported, export_subscribers, import_subscribers
+from .csvio import CsvSubscriber, write_subscribers
+
+
+async def import_rows(
+    settings: Settings, rows: Sequence[CsvSubscriber], *, confirmed: bool, note: str | None
+) -> Imported:
+    """Import validated rows into the workspace's store (migrating it first)."""
+    secret = settings.secret_key
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade_engine(engine)
+        return await import_subscribers(engine, secret, rows, confirmed=confirmed, note=note)
+    finally:
+        await engine.dispose()
+
+
+async def export_rows(settings: Settings, out: TextIO) -> int:
+    """Write the pending and confirmed subscribers to `out` as CSV; returns how many."""
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade_engine(engine)
+        count = 0
+        header = True
+        async for batch in export_subscribers(engine):
+            count += write_subscribers(batch, out, header=header)
+            header = False
+        if header:
+            write_subscribers([], out)
+        return count
+    finally:
+        await engine.dispose()

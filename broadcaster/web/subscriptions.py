@@ -1,0 +1,367 @@
+"""Public subscription routes: subscribe (double opt-in), confirm, unsubscribe, preferences.
+
+Routes (shared/DESIGN.md section 4): `POST /subscribe`; `GET/POST /confirm/{token}`;
+`GET/POST /unsubscribe/{token}` (RFC 8058 one-click: 200, no redirect, no cookie);
+`GET/POST /preferences/{token}`, `GET /preferences/{token}/data`,
+`GET/POST /preferences/{token}/delete`. A GET never changes anything: mail scanners open
+links. The token in the URL is the credential (no cookies, so no CSRF to defend against).
+
+The per-IP limit keys on `request.remote`. Behind a reverse proxy that is the proxy's
+address, so every visitor shares one bucket: configure trusted forwarding (for example
+aiohttp-remotes' `XForwardedStrict` with the proxy's address) before deploying behind one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from aiohttp import web
+
+from ..channels.email import EmailChannel
+from ..models import Workspace
+from ..render import Templates
+from ..strings import text
+from ..subscribers.api import Subscriber, SubscriberStore, TokenPurpose, Tokens
+from ..subscribers.store import SqlSubscriberStore
+from ..subscribers.tokens import SignedTokens
+from . import token_pages
+from .ratelimit import Rate, RateLimiter
+from .subscription_form import (
+    BodyTooLarge,
+    Fields,
+    UnreadableBody,
+    check_subscribe,
+    read_fields,
+    wants_json,
+)
+from .subscription_pages import Pages, root_of
+
+if TYPE_CHECKING:
+    from ..service import Service
+
+log = logging.getLogger(__name__)
+
+CONFIRM_MAX_AGE = timedelta(days=7)
+PER_IP = Rate(burst=5, period=60.0)
+PER_ADDRESS = Rate(burst=3, period=3600.0)
+MAX_TOKEN = 512
+CLOSE_TIMEOUT = 10.0
+# A max_age no token reaches: reading with it tells an expired token from a forged one.
+FOREVER = 100 * 365 * 86400.0
+
+
+class ConfirmationMailer(Protocol):
+    """Sends the double opt-in email (the mail engine implements it)."""
+
+    async def send_confirmation(
+        self, subscriber_id: int, email: str, locale: str, confirm_url: str
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Requests allowed per client IP and per address, in memory, per process."""
+
+    per_ip: Rate = PER_IP
+    per_address: Rate = PER_ADDRESS
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The subscriber a genuine token stands for, and the language to answer in."""
+
+    subscriber: Subscriber
+    locale: str
+
+
+class Subscriptions:
+    """The subscription pages over a subscriber store, token signer and confirmation mailer."""
+
+    def __init__(
+        self,
+        *,
+        store: SubscriberStore,
+        tokens: Tokens,
+        mailer: ConfirmationMailer,
+        workspace: Callable[[], Workspace],
+        base_url: str,
+        templates: Templates,
+        limits: Limits = Limits(),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.tokens = tokens
+        self.mailer = mailer
+        self.workspace = workspace
+        self.base_url = base_url.rstrip("/")
+        self.pages = Pages(templates, workspace)
+        self.per_ip = RateLimiter(limits.per_ip, clock=clock)
+        self.per_address = RateLimiter(limits.per_address, clock=clock)
+        self.confirm_max_age = CONFIRM_MAX_AGE
+        self._mailing: set[asyncio.Task[None]] = set()
+
+    # --- lifetime ------------------------------------------------------------------------
+
+    async def settle(self) -> None:
+        """Wait until every confirmation email handed to the mailer has been sent (or failed)."""
+        while self._mailing:
+            await asyncio.gather(*self._mailing, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Let confirmation emails in flight finish, for at most CLOSE_TIMEOUT seconds."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await self.settle()
+        for task in self._mailing:
+            task.cancel()
+        await asyncio.gather(*self._mailing, return_exceptions=True)
+
+    # --- POST /subscribe -----------------------------------------------------------------
+
+    async def subscribe(self, request: web.Request) -> web.Response:
+        """Ask for a subscription; the answer never tells whether the address is known."""
+        as_json = wants_json(request)
+        fields: Fields | None = None
+        problem: tuple[int, str] | None = None
+        try:
+            fields = await read_fields(request)
+        except BodyTooLarge:
+            problem = (413, "sub_error_too_large")
+        except UnreadableBody as unreadable:
+            problem = (400, unreadable.reason)
+        # Answers are in the language the form was in, errors included.
+        locale = self.pages.pick_locale(
+            fields.locale if fields else None, request.query.get("lang")
+        )
+        wait = self.per_ip.take(request.remote or "unknown")
+        if wait:
+            return self.pages.too_many(request, as_json, locale, wait)
+        if fields is None:
+            status, key = problem or (400, "sub_error_body")
+            return self.pages.refused(request, as_json, locale, status, key)
+        if fields.honeypot:
+            log.info("subscribe: the honeypot field was filled in; nothing stored")
+            return self.pages.pending(request, as_json, locale)
+        topics = self.workspace().topics
+        choice, errors = check_subscribe(fields, topics=topics, locales=self.pages.locales())
+        if choice is None:
+            return self.pages.invalid(request, as_json, locale, fields, errors)
+        wait = self.per_address.take(choice.email.casefold())
+        if wait:
+            return self.pages.too_many(request, as_json, locale, wait)
+        wanted = choice.preferences
+        try:
+            outcome = await self.store.request(
+                choice.email,
+                locale=wanted.locale,
+                topics=wanted.topics,
+                frequency=wanted.frequency,
+                ip=request.remote,
+                form="json" if as_json else "web",
+            )
+        except ValueError:  # the store's own address check is stricter than ours
+            errors = {"email": "sub_error_email"}
+            return self.pages.invalid(request, as_json, locale, fields, errors)
+        if outcome.send_confirmation and outcome.subscriber_id is not None:
+            # Sent in the background: a known address must not answer slower or faster.
+            task = asyncio.create_task(self._send_confirmation(outcome.subscriber_id))
+            self._mailing.add(task)
+            task.add_done_callback(self._mailing.discard)
+        return self.pages.pending(request, as_json, locale)
+
+    async def _send_confirmation(self, subscriber_id: int) -> None:
+        try:
+            subscriber = await self.store.get(subscriber_id)
+            if subscriber is None:
+                return
+            token = self.tokens.make("confirm", subscriber.id, subscriber.token_version)
+            url = f"{self.base_url}/confirm/{token}"
+            await self.mailer.send_confirmation(
+                subscriber.id, subscriber.email, subscriber.locale, url
+            )
+        except Exception:
+            log.exception("subscriber %s: the confirmation email was not sent", subscriber_id)
+
+    # --- tokens --------------------------------------------------------------------------
+
+    async def resolve(
+        self, request: web.Request, purpose: TokenPurpose, max_age: timedelta | None = None
+    ) -> Resolved | web.Response:
+        """The subscriber a token in the URL stands for, or the page explaining why not."""
+        token = request.match_info["token"]
+        seconds = max_age.total_seconds() if max_age is not None else None
+        found = self.tokens.read(token, purpose, seconds) if len(token) <= MAX_TOKEN else None
+        subscriber = await self.store.get(found[0]) if found is not None else None
+        if found is None or subscriber is None or subscriber.token_version != found[1]:
+            locale = self.pages.pick_locale(request.query.get("lang"))
+            expired = (
+                found is None
+                and seconds is not None
+                and len(token) <= MAX_TOKEN
+                and self.tokens.read(token, purpose, FOREVER) is not None
+            )
+            key = "sub_expired" if expired else "sub_invalid"
+            return self.pages.message(
+                request,
+                locale=locale,
+                heading=text(f"{key}_title", locale),
+                paragraphs=[text(key, locale)],
+                links=[self.pages.form_link(request, locale)],
+                status=410 if expired else 400,
+            )
+        locale = self.pages.pick_locale(request.query.get("lang"), subscriber.locale)
+        return Resolved(subscriber, locale)
+
+    def link(self, request: web.Request, purpose: TokenPurpose, subscriber: Subscriber) -> str:
+        """A relative link to another token page of the same subscriber."""
+        token = self.tokens.make(purpose, subscriber.id, subscriber.token_version)
+        return f"{root_of(request)}{purpose}/{token}"
+
+    def here(self, request: web.Request, suffix: str = "") -> str:
+        """This page's last path segment plus `suffix` (a relative URL), keeping `?lang=`."""
+        last = request.path.rsplit("/", 1)[-1] + suffix
+        lang = request.query.get("lang")
+        return f"{last}?lang={lang}" if lang in self.pages.locales() else last
+
+    def gone(self, request: web.Request, locale: str) -> web.Response:
+        """The subscriber went away between reading the token and acting on it."""
+        return self.pages.message(
+            request,
+            locale=locale,
+            heading=text("sub_invalid_title", locale),
+            paragraphs=[text("sub_invalid", locale)],
+            links=[self.pages.form_link(request, locale)],
+            status=400,
+        )
+
+
+# --- routes and wiring -------------------------------------------------------------------
+
+SUBSCRIPTIONS = web.AppKey("subscriptions", Subscriptions)
+SubscriptionsFactory = Callable[["Service"], AbstractAsyncContextManager[Subscriptions]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Action = Callable[[Subscriptions, web.Request], Awaitable[web.Response]]
+
+
+def _on(action: Action) -> Handler:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        return await action(request.app[SUBSCRIPTIONS], request)
+
+    return handle
+
+
+def _only(allow: str) -> Handler:
+    """405 with `Allow` and a page that points to the form, for any other method."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        subs = request.app[SUBSCRIPTIONS]
+        locale = subs.pages.pick_locale(request.query.get("lang"))
+        return subs.pages.message(
+            request,
+            locale=locale,
+            heading=text("sub_method_title", locale),
+            paragraphs=[text("sub_method", locale)],
+            links=[subs.pages.form_link(request, locale)],
+            status=405,
+            headers={"Allow": allow},
+        )
+
+    return handle
+
+
+def subscription_routes() -> list[web.RouteDef]:
+    """Every subscription route; the handlers use the app's SUBSCRIPTIONS."""
+    confirm = "/confirm/{token}"
+    unsubscribe = "/unsubscribe/{token}"
+    preferences = "/preferences/{token}"
+    return [
+        web.post("/subscribe", _on(Subscriptions.subscribe)),
+        web.route("*", "/subscribe", _only("POST")),
+        web.get(confirm, _on(token_pages.confirm_page)),
+        web.post(confirm, _on(token_pages.confirm)),
+        web.route("*", confirm, _only("GET, HEAD, POST")),
+        web.get(unsubscribe, _on(token_pages.unsubscribe_page)),
+        web.post(unsubscribe, _on(token_pages.unsubscribe)),
+        web.route("*", unsubscribe, _only("GET, HEAD, POST")),
+        web.get(preferences, _on(token_pages.preferences_page)),
+        web.post(preferences, _on(token_pages.update_preferences)),
+        web.route("*", preferences, _only("GET, HEAD, POST")),
+        web.get(f"{preferences}/data", _on(token_pages.download_data)),
+        web.route("*", f"{preferences}/data", _only("GET, HEAD")),
+        web.get(f"{preferences}/delete", _on(token_pages.delete_page)),
+        web.post(f"{preferences}/delete", _on(token_pages.delete)),
+        web.route("*", f"{preferences}/delete", _only("GET, HEAD, POST")),
+    ]
+
+
+class ChannelMailer:
+    """Confirmation emails through the workspace's subscriber email channel (as reloaded)."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    async def send_confirmation(
+        self, subscriber_id: int, email: str, locale: str, confirm_url: str
+    ) -> None:
+        for name in sorted(self.service.channels):
+            channel = self.service.channels[name]
+            if isinstance(channel, EmailChannel) and channel.options.audience == "subscribers":
+                await channel.send_confirmation(subscriber_id, email, locale, confirm_url)
+                return
+        log.error(
+            "subscriber %s: no email channel with audience: subscribers in channels/; "
+            "no confirmation email sent",
+            subscriber_id,
+        )
+
+
+@contextlib.asynccontextmanager
+async def open_subscriptions(
+    service: Service,
+    *,
+    mailer: ConfirmationMailer | None = None,
+    limits: Limits = Limits(),
+) -> AsyncIterator[Subscriptions]:
+    """Subscriptions over the service's database and secret key; closed after use."""
+    secret = service.settings.secret_key
+    subscriptions = Subscriptions(
+        store=SqlSubscriberStore(service.engine, secret),
+        tokens=SignedTokens(secret),
+        mailer=mailer or ChannelMailer(service),
+        workspace=lambda: service.workspace,
+        base_url=service.settings.base_url,
+        templates=Templates(service.settings.root / "templates"),
+        limits=limits,
+    )
+    try:
+        yield subscriptions
+    finally:
+        await subscriptions.close()
+
+
+def add_subscriptions(
+    app: web.Application,
+    service_key: web.AppKey[Service],
+    factory: SubscriptionsFactory = open_subscriptions,
+) -> None:
+    """Serve the subscription routes; `factory` builds them once `app[service_key]` is open.
+
+    Call it before adding any catch-all route, and after the cleanup context that opens
+    the service (cleanup contexts start in order and stop in reverse).
+    """
+
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        async with factory(app[service_key]) as subscriptions:
+            app[SUBSCRIPTIONS] = subscriptions
+            yield
+
+    app.cleanup_ctx.append(lifetime)
+    app.router.add_routes(subscription_routes())
