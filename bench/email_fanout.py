@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -248,6 +249,8 @@ def child(args: argparse.Namespace) -> None:
     else:
         result = run(baseline(root, env, args.baseline, args.connections))
     result["peak_rss_mb"] = peak_rss_mb()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["cpu_seconds"] = usage.ru_utime + usage.ru_stime  # all threads of the child
     print(json.dumps(result))
 
 
@@ -307,10 +310,12 @@ def one_run(
             time.sleep(0.3)
             run_child("seed", root, env, args, subscribers=subscribers)
             result = run_child("fanout", root, env, args)
+            result["cpu_ms_per_message"] = 1000 * result["cpu_seconds"] / result["delivered"]
             if with_baseline:
                 bare = run_child("baseline", root, env, args, baseline=args.baseline)
                 result["baseline_rate"] = bare["rate"]
                 result["ratio"] = result["rate"] / bare["rate"]
+                result["baseline_cpu_ms"] = 1000 * bare["cpu_seconds"] / args.baseline
         finally:
             sink.kill()
             sink.wait()
@@ -369,7 +374,8 @@ def main() -> None:
                 f"{result['seconds']:.1f} s = {result['rate']:.0f} msg/s (enqueue "
                 f"{result['enqueue_seconds']:.1f} s); bare aiosmtplib "
                 f"{result['baseline_rate']:.0f} msg/s; ratio {result['ratio']:.2f}; "
-                f"peak RSS {result['peak_rss_mb']:.1f} MB",
+                f"peak RSS {result['peak_rss_mb']:.1f} MB; CPU per message "
+                f"{result['cpu_ms_per_message']:.3f} ms (bare {result['baseline_cpu_ms']:.3f} ms)",
                 flush=True,
             )
         rate = statistics.median(r["rate"] for r in runs)

@@ -75,8 +75,8 @@ class PublicSite:
         self._loaded_target: str | None = None
         self._changed = asyncio.Event()
         # Work earlier builds did, reused while its inputs are the same objects: publications
-        # by snapshot text, rendered campaign pages and feeds, and each channel's last build.
-        self._parsed: dict[str, Publication] = {}
+        # by id (parsed once), rendered campaign pages and feeds, and each channel's last build.
+        self._parsed: dict[int, Publication] = {}
         self._pages: dict[str, PageCache] = {}
         self._feeds: dict[str, FeedCache] = {}
         self._built: dict[tuple[str, str], _Built] = {}
@@ -93,16 +93,15 @@ class PublicSite:
         workspace), which is what lets the site and feed builders reuse their earlier work.
         """
         workspace = self._workspace()
-        snapshots = await self.content.latest_snapshots(channel)
+        ids = await self.content.latest_snapshot_ids(channel)
         parsed = self._parsed
-        found = []
-        for text in snapshots:
-            publication = parsed.get(text)
-            if publication is None:
-                publication = parsed[text] = from_snapshot(text, workspace, self.base_url)
-            found.append(publication)
-        if len(parsed) > 2 * len(snapshots) + 64:  # forget snapshots that are no longer newest
-            self._parsed = {text: parsed[text] for text in snapshots}
+        missing = [i for i in ids if i not in parsed]
+        if missing:  # snapshots never change: read and parse only the new ones
+            for i, text in (await self.content.snapshots(missing)).items():
+                parsed[i] = from_snapshot(text, workspace, self.base_url)
+        found = [parsed[i] for i in ids if i in parsed]
+        if len(parsed) > 2 * len(ids) + 64:  # forget publications that are no longer newest
+            self._parsed = {i: parsed[i] for i in ids if i in parsed}
         return found
 
     async def rebuild_site(

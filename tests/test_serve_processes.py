@@ -37,7 +37,6 @@ from sqlalchemy.pool import NullPool
 from broadcaster.store import create_engine, upgrade_engine
 from broadcaster.store.tables import deliveries, delivery_attempts
 from broadcaster.store.testing import TEST_DATABASE_ENV, postgres_fresh_database, postgres_url
-from tests.conftest import copy_workspace
 
 BROADCASTER = Path(sys.executable).with_name("broadcaster")  # the venv's console script
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -241,11 +240,6 @@ async def served_titles(session: aiohttp.ClientSession, url: str) -> list[str]:
     return [a.text_content().strip() for a in links if isinstance(a, lxml.html.HtmlElement)]
 
 
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    return copy_workspace(tmp_path / "ws")
-
-
 @pytest_asyncio.fixture
 async def pg_url() -> AsyncIterator[str]:
     """A fresh PostgreSQL database for the processes of one test."""
@@ -280,7 +274,7 @@ async def test_two_serve_processes_publish_a_firing_once(
         await asyncio.gather(first.wait_healthy(session), second.wait_healthy(session))
         # Both run: bring the launch forward to a few seconds from now and reload both
         # (SIGHUP), so that however long starting took, both fire it at the same moment.
-        fire_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+        fire_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
         schedule_launch(workspace, "online-submission", channels, fire_at)
         for process in (first, second):
             os.kill(process.pid, signal.SIGHUP)
@@ -299,7 +293,7 @@ async def test_two_serve_processes_publish_a_firing_once(
                     return False
             return True
 
-        await eventually(both_scheduled, 2, "the reload of both processes")
+        await eventually(both_scheduled, 3, "the reload of both processes")
         assert datetime.now(UTC) < fire_at, "the processes took too long to reload"
 
         async def done() -> bool:

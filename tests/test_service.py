@@ -39,7 +39,6 @@ from broadcaster.store import PublicationSource, create_engine, upgrade_engine
 from broadcaster.store.tables import deliveries, delivery_attempts, schedule_firings
 from broadcaster.store.testing import TEST_DATABASE_ENV, postgres_fresh_database, postgres_url
 from broadcaster.web.app import SERVICE, make_app
-from tests.conftest import copy_workspace
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")  # the example workspace's time zone
 BASE_URL = "http://broadcaster.test"
@@ -110,11 +109,6 @@ def set_expires(root: Path, campaign: str, expires: datetime) -> None:
     at = next(i for i, line in enumerate(lines) if line.startswith("valid_from:"))
     lines.insert(at + 1, f"expires: {expires.isoformat()}\n")
     path.write_text("".join(lines), encoding="utf-8")
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    return copy_workspace(tmp_path / "ws")
 
 
 def require_postgres() -> str:
@@ -263,7 +257,7 @@ async def test_two_services_on_one_postgres_database_publish_a_firing_once(
     async with open_service(settings) as first, open_service(settings) as second:
         # Once both run, the launch is brought forward to a few seconds from now (the
         # SIGHUP path), so that however long starting took, both fire it at the same moment.
-        fire_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+        fire_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
         launch_at(fire_at)
         assert await first.reload()
         assert await second.reload()

@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 Outcome = str | RetryLater | DeliveryRejected | Withdrawn
 CHUNK = 64  # messages built (and signed) per step, or per thread hop
 WINDOW = 256  # built messages waiting for an SMTP connection, at most
+# OpenSSL releases the GIL while it signs: two threads keep both cores busy when the
+# event loop has a moment (each bulk worker loop builds its own chunks).
+SIGNING_THREADS = 2
 TEMPLATES_KEPT = 16
 
 
@@ -175,7 +178,7 @@ class MailSender:
                 await asyncio.sleep(0)  # let the connections send what is built
             return
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="dkim")
+            self._executor = ThreadPoolExecutor(SIGNING_THREADS, thread_name_prefix="dkim")
         loop = asyncio.get_running_loop()
         for start in range(0, len(plan), CHUNK):
             chunk = plan[start : start + CHUNK]

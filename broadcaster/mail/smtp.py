@@ -2,9 +2,10 @@
 
 Connections are opened with aiosmtplib (TLS, STARTTLS, EHLO, AUTH) and kept for the
 next message. When the relay offers PIPELINING (RFC 2920), as Postfix does, the
-connection's transport is handed to `_Pipeline`, which sends MAIL, RCPT and DATA in one
-write and the message in a second: two round trips instead of four, and none of
-aiosmtplib's per-message regex passes (the bytes come dot-stuffed from the template).
+connection's transport is handed to `Pipeline`, which sends MAIL, RCPT and DATA in one
+write and the message with the next message's envelope in the next: one write per
+message in a steady stream instead of four round trips, and none of aiosmtplib's
+per-message regex passes (the bytes come dot-stuffed from the template).
 Otherwise aiosmtplib's `sendmail` sends. Replies map to outcomes: 2xx is a receipt,
 4xx and a connection lost mid-message are `RetryLater` (the outbox retries with the
 same Message-ID), 5xx is `DeliveryRejected`. A connection found closed before a
@@ -18,7 +19,6 @@ import contextlib
 import logging
 import re
 import time
-from collections import deque
 from dataclasses import dataclass
 from typing import Literal, cast
 
@@ -26,6 +26,7 @@ import aiosmtplib
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..channels.base import DeliveryRejected, RetryLater
+from .pipeline import Dropped, Pipeline
 from .ratelimit import RateLimit
 
 log = logging.getLogger(__name__)
@@ -77,106 +78,12 @@ class Outgoing:
 _STUFFED_DOT = re.compile(rb"\r\n\.\.")
 
 
-class Dropped(Exception):
-    """The connection closed; `replied` tells whether any reply to this message came."""
-
-    def __init__(self, replied: bool) -> None:
-        super().__init__("the SMTP connection was closed")
-        self.replied = replied
-
-
 def _outcome(code: int, text: str, where: str) -> Outcome:
     if 200 <= code < 300:
         return f"smtp {where}: {code} {text}".strip()
     if 400 <= code < 500:
         return RetryLater(f"SMTP {code} {text}".strip())
     return DeliveryRejected(f"SMTP {code} {text}".strip())
-
-
-class _Pipeline(asyncio.Protocol):
-    """Reads SMTP replies off a connection aiosmtplib opened; commands are pipelined."""
-
-    def __init__(self, transport: asyncio.Transport) -> None:
-        self.transport = transport
-        self._buffer = bytearray()
-        self._replies: deque[tuple[int, str]] = deque()
-        self._waiter: asyncio.Future[None] | None = None
-        self._want = 0
-        self.closed = False
-        self._writable = asyncio.Event()
-        self._writable.set()
-
-    def data_received(self, data: bytes) -> None:
-        self._buffer.extend(data)
-        while (reply := self._parse()) is not None:
-            self._replies.append(reply)
-        self._wake()
-
-    def _parse(self) -> tuple[int, str] | None:
-        """Take one complete (possibly multi-line) reply off the buffer, if there is one."""
-        start = 0
-        lines: list[bytes] = []
-        while True:
-            end = self._buffer.find(b"\n", start)
-            if end < 0:
-                return None
-            line = bytes(self._buffer[start : end + 1])
-            lines.append(line)
-            start = end + 1
-            if line[3:4] != b"-":
-                del self._buffer[:start]
-                code = int(line[:3]) if line[:3].isdigit() else 0
-                text = "\n".join(ln[4:].strip().decode("utf-8", "replace") for ln in lines)
-                return code, text
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self._writable.set()
-        self._wake()
-
-    def pause_writing(self) -> None:
-        self._writable.clear()
-
-    def resume_writing(self) -> None:
-        self._writable.set()
-
-    def _time_out(self) -> None:
-        """No reply in time: treat the connection as lost."""
-        self.transport.abort()
-        self.closed = True
-        self._wake()
-
-    def _wake(self) -> None:
-        if (
-            self._waiter is not None
-            and not self._waiter.done()
-            and (len(self._replies) >= self._want or self.closed)
-        ):
-            self._waiter.set_result(None)
-
-    async def exchange(self, data: bytes, count: int, wait: float) -> list[tuple[int, str]]:
-        """Write `data` (if any), then wait up to `wait` s for `count` replies in all.
-
-        Raises Dropped when the connection closes first.
-        """
-        if data:
-            if self.closed:
-                raise Dropped(replied=bool(self._replies))
-            self.transport.write(data)
-        if not self._writable.is_set():
-            await self._writable.wait()
-        if len(self._replies) < count and not self.closed:
-            self._want = count
-            self._waiter = asyncio.get_running_loop().create_future()
-            timer = asyncio.get_running_loop().call_later(wait, self._time_out)
-            try:
-                await self._waiter
-            finally:
-                timer.cancel()
-                self._waiter = None
-        if len(self._replies) < count:
-            raise Dropped(replied=bool(self._replies))
-        return [self._replies.popleft() for _ in range(count)]
 
 
 class _Connection:
@@ -187,11 +94,11 @@ class _Connection:
         self.where = where
         self.timeout = timeout
         self.eightbit = smtp.supports_extension("8bitmime")
-        self.pipeline: _Pipeline | None = None
+        self.pipeline: Pipeline | None = None
         transport = smtp.transport
         # uvloop's transports have asyncio.Transport's methods without subclassing it.
         if smtp.supports_extension("pipelining") and hasattr(transport, "set_protocol"):
-            self.pipeline = _Pipeline(cast(asyncio.Transport, transport))
+            self.pipeline = Pipeline(cast(asyncio.Transport, transport))
             self.pipeline.transport.set_protocol(self.pipeline)
 
     @property
@@ -350,11 +257,13 @@ class SmtpPool:
         # its envelope already went out on `connection`.
         carried: tuple[Outgoing, asyncio.Future[Outcome]] | None = None
         enveloped = False
+        in_hand: list[asyncio.Future[Outcome]] = []  # taken off the queue, not yet settled
         try:
             while True:
                 if carried is None:
                     item, future = await self._queue.get()
                     enveloped = False
+                    in_hand = [future]
                     await self.rate.wait()
                 else:
                     (item, future), carried = carried, None
@@ -368,15 +277,19 @@ class SmtpPool:
                     and not self._queue.empty()
                 ):
                     follow = self._queue.get_nowait()
+                    in_hand.append(follow[1])
                 outcome, connection, chained = await self._deliver(
                     item, connection, enveloped, follow[0] if follow else None
                 )
                 if not future.done():
                     future.set_result(outcome)
                 carried, enveloped = follow, chained
+                in_hand = [follow[1]] if follow else []
         finally:
-            if carried is not None and not carried[1].done():
-                carried[1].set_result(RetryLater("the SMTP pool was closed"))
+            # Cancelled (the pool is closing): nobody may wait forever for these.
+            for waiting in in_hand:
+                if not waiting.done():
+                    waiting.set_result(RetryLater("the SMTP pool was closed"))
             if connection is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(connection.close())

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..channels.base import Rendition
@@ -57,18 +57,43 @@ class ContentStore:
 
     async def latest_snapshots(self, channel: str) -> list[str]:
         """For each campaign, the snapshot of its newest publication on `channel`."""
-        d, p = deliveries.c, publications.c
-        newest = (
-            select(func.max(p.id).label("id"))
-            .select_from(publications.join(deliveries, d.publication_id == p.id))
-            .where(d.channel == channel, d.status != DeliveryStatus.CANCELLED)
-            .group_by(p.campaign_id)
-            .subquery()
-        )
-        query = (
-            select(p.snapshot)
-            .where(p.id.in_(select(newest.c.id)), p.snapshot.is_not(None))
-            .order_by(p.campaign_id)
-        )
+        p = publications.c
+        query = select(p.snapshot).where(_latest(channel)).order_by(p.campaign_id)
         async with self._engine.connect() as conn:
             return [row[0] for row in await conn.execute(query)]
+
+    async def latest_snapshot_ids(self, channel: str) -> list[int]:
+        """The publications `latest_snapshots` reads, by id, in the same order.
+
+        Snapshots never change, so a reader that keeps what it parsed by id only needs
+        `snapshots()` of the ids it has not seen (see `PublicSite.publications`).
+        """
+        p = publications.c
+        query = select(p.id).where(_latest(channel)).order_by(p.campaign_id)
+        async with self._engine.connect() as conn:
+            return [int(row[0]) for row in await conn.execute(query)]
+
+    async def snapshots(self, ids: Collection[int]) -> dict[int, str]:
+        """The snapshot JSON of each publication in `ids` that has one."""
+        p = publications.c
+        wanted = sorted(ids)
+        found: dict[int, str] = {}
+        async with self._engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                query = select(p.id, p.snapshot).where(p.id.in_(chunk), p.snapshot.is_not(None))
+                found.update({int(row[0]): row[1] for row in await conn.execute(query)})
+        return found
+
+
+def _latest(channel: str) -> ColumnElement[bool]:
+    """Publications that are the newest of their campaign on `channel`, with a snapshot."""
+    d, p = deliveries.c, publications.c
+    newest = (
+        select(func.max(p.id).label("id"))
+        .select_from(publications.join(deliveries, d.publication_id == p.id))
+        .where(d.channel == channel, d.status != DeliveryStatus.CANCELLED)
+        .group_by(p.campaign_id)
+        .subquery()
+    )
+    return and_(p.id.in_(select(newest.c.id)), p.snapshot.is_not(None))

@@ -7,6 +7,7 @@ what `serve` runs, minus the web and the scheduler.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import textwrap
 from collections.abc import AsyncIterator, Iterator
@@ -59,6 +60,7 @@ class Handler:
     rcpt_replies: dict[str, list[str]] = field(default_factory=dict)
     data_replies: dict[str, list[str]] = field(default_factory=dict)
     drop_after_data: set[str] = field(default_factory=set)
+    stall_data: bool = False  # never answer a message's content (in time)
 
     async def handle_EHLO(
         self,
@@ -89,6 +91,8 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: SmtpServer, session: Session, envelope: Envelope) -> str:
+        if self.stall_data:
+            await asyncio.sleep(30)  # in the server's thread; the test is over long before
         rcpt = envelope.rcpt_tos[0]
         content = envelope.original_content or b""
         sender = str(envelope.mail_from)

@@ -293,3 +293,20 @@ async def test_running_workers_fan_out_in_batches(smtp_rig: Rig, handler: Handle
     # The bulk loops took them, in batches, not the one-at-a-time loops.
     workers = {a.worker for d in range(1, 26) for a in await smtp_rig.outbox.attempts(d)}
     assert all(":bulk" in worker for worker in workers)
+
+
+async def test_closing_the_pool_settles_messages_in_flight(
+    smtp_server: Controller, handler: Handler
+) -> None:
+    from broadcaster.channels.base import RetryLater
+    from broadcaster.mail.smtp import Outgoing, SmtpOptions, SmtpPool
+
+    handler.pipelining = True
+    handler.stall_data = True
+    pool = SmtpPool(SmtpOptions(port=smtp_server.port), 2)
+    message = b"From: a@example.gov.vn\r\nTo: b@example.vn\r\n\r\nhi\r\n"
+    futures = [pool.submit(Outgoing("a@example.gov.vn", "b@example.vn", message)) for _ in range(5)]
+    await asyncio.sleep(0.5)  # the first messages are on the wire, waiting for their replies
+    await pool.close()
+    outcomes = [await f for f in futures]
+    assert all(isinstance(o, RetryLater) for o in outcomes)
