@@ -113,7 +113,7 @@ def watch(
     feed = Watcher(port, FEED)
     pages = {campaign: Watcher(port, f"/vi/{campaign}/") for campaign, *_ in firings}
     seen: dict[tuple[str, str], float] = {}
-    results = []
+    results: list[tuple[str, float, float]] = []
     deadline = firings[-1][3] + args.timeout
     while len(results) < len(firings):
         if time.time() > deadline:

@@ -20,6 +20,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import cast
 
 from _common import Children, broadcaster, copy_workspace, free_port
 from _common import wait_for as wait_until_up
@@ -36,13 +37,20 @@ async def _run_variant(variant: str, port: int, body: bytes) -> None:
 
     files = StaticFiles()
     files.replace({FEED.lstrip("/"): body}, last_modified={})
+
+    async def low_level(request: web.BaseRequest) -> web.StreamResponse:
+        return await files.handle(cast(web.Request, request))  # it only reads BaseRequest's
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
     runner: web.BaseRunner
     if variant.startswith("lowlevel"):
-        runner = web.ServerRunner(web.Server(files.handle, access_log=None))
+        runner = web.ServerRunner(web.Server(low_level, access_log=None))
     else:
         app = web.Application()
         app[STATIC] = files
-        app.router.add_get("/healthz", lambda request: web.json_response({"status": "ok"}))
+        app.router.add_get("/healthz", healthz)
         app.router.add_route("*", "/{path:.*}", files.handle)
         runner = web.AppRunner(app, access_log=None, keepalive_timeout=75.0)
     await runner.setup()

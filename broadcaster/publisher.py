@@ -43,12 +43,14 @@ class Publisher:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_enqueued: Callable[[], None] = lambda: None,
         digests: Digests | None = None,
+        on_published: Callable[[str], None] = lambda source: None,
     ) -> None:
         self.outbox = outbox
         self.content = content
         self.settings = settings
         self.clock = clock
         self.on_enqueued = on_enqueued
+        self.on_published = on_published
         # What `digest:` schedules fire into; None where there is no subscriber store.
         self.digests = digests
         self.workspace: Workspace | None = None
@@ -98,6 +100,7 @@ class Publisher:
             ", ".join(channel_names),
             count,
         )
+        self.on_published(str(source))
         return Published(publication_id, True, count)
 
     async def _fill(

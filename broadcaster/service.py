@@ -13,10 +13,14 @@ from pathlib import Path
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .bounces.receiver import bounce_receiver
 from .channels import Channel, build_channels
+from .channels.email import EmailChannel
 from .channels.feed import FeedChannel
 from .channels.website import WebsiteChannel
 from .diagnostics import WorkspaceError
+from .digests.fire import Digests
+from .digests.store import StoreAudience
 from .metrics import Metrics
 from .models import Workspace
 from .outbox import Outbox
@@ -124,8 +128,75 @@ class Service:
         ]
         return min((m for m in moments if m is not None), default=None)
 
+    def verp_domains(self) -> set[str]:
+        """The domains bounces come back to: those of the email channels to subscribers."""
+        return {
+            channel.options.domain
+            for channel in self.channels.values()
+            if isinstance(channel, EmailChannel) and channel.options.audience == "subscribers"
+        }
+
+    async def follow_store(self, interval: float = 2.0) -> None:
+        """Rebuild when another host delivered a newer website or feeds publication."""
+        names = [
+            channel.name
+            for channel in self.channels.values()
+            if isinstance(channel, WebsiteChannel | FeedChannel)
+        ]
+        seen = await self.content.latest_delivered(names)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                latest = await self.content.latest_delivered(names)
+                if latest != seen:
+                    seen = latest
+                    await self.refresh_public()
+            except Exception:
+                log.exception("could not check the store for newer publications")
+
+    async def confirm_imports(self, interval: float = 30.0) -> None:
+        """Send the double opt-in email to imported subscribers still waiting for one."""
+        while True:
+            try:
+                await self._confirm_imports_once()
+            except Exception:
+                log.exception("could not send confirmation emails to imported subscribers")
+            await asyncio.sleep(interval)
+
+    async def _confirm_imports_once(self) -> int:
+        store, tokens = self.subscribers, self.tokens
+        mailer = next(
+            (
+                channel
+                for channel in self.channels.values()
+                if isinstance(channel, EmailChannel) and channel.options.audience == "subscribers"
+            ),
+            None,
+        )
+        if store is None or tokens is None or mailer is None:
+            return 0
+        sent = 0
+        while due := await store.confirmations_due():
+            for recipient in due:
+                token = tokens.make("confirm", recipient.id, recipient.token_version)
+                url = f"{self.settings.base_url}/confirm/{token}"
+                await mailer.send_confirmation(recipient.id, recipient.email, recipient.locale, url)
+            await store.mark_confirmation_sent([r.id for r in due])
+            sent += len(due)
+        if sent:
+            log.info("sent %s confirmation emails to imported subscribers", sent)
+        return sent
+
     async def keep_public_current(self) -> None:
         """Rebuild the site when a campaign starts or expires, without anyone acting."""
+        while True:
+            try:
+                await self._keep_public_current_once()
+            except Exception:
+                log.exception("could not rebuild the website and feeds; trying again shortly")
+                await asyncio.sleep(5)
+
+    async def _keep_public_current_once(self) -> None:
         while True:
             upcoming = await self.next_public_change()
             now = datetime.now(UTC)
@@ -171,6 +242,7 @@ async def open_service(
     engine = create_engine(settings.database_url)
     background: list[asyncio.Task[None]] = []
     service: Service | None = None
+    stack = contextlib.AsyncExitStack()
     try:
         await upgrade_engine(engine)
         outbox = Outbox(engine)
@@ -186,11 +258,27 @@ async def open_service(
             ),
             observe=metrics.observe_delivery,
         )
-        publisher = Publisher(outbox, content, settings, on_enqueued=workers.wake)
+        subscribers = SqlSubscriberStore(engine, settings.secret_key)
+        digests = Digests(
+            outbox,
+            content,
+            engine,
+            StoreAudience(subscribers, engine),
+            settings,
+            on_enqueued=workers.wake,
+        )
+        publisher = Publisher(
+            outbox,
+            content,
+            settings,
+            on_enqueued=workers.wake,
+            digests=digests,
+            on_published=lambda source: metrics.publications.labels(source).inc(),
+        )
         service = Service(
             settings, workspace, engine, outbox, content, public, publisher, workers, metrics
         )
-        service.subscribers = SqlSubscriberStore(engine, settings.secret_key)
+        service.subscribers = subscribers
         service.tokens = SignedTokens(settings.secret_key)
         service.use(workspace)
         await service.start_channels()
@@ -199,10 +287,16 @@ async def open_service(
             await publisher.resume()
             await service.refresh_public()
             workers.start()
-            background.append(asyncio.create_task(public.follow(), name="follow-public"))
-            background.append(
-                asyncio.create_task(service.keep_public_current(), name="keep-public-current")
+            await stack.enter_async_context(
+                bounce_receiver(settings, subscribers, domains=service.verp_domains())
             )
+            for name, job in (
+                ("follow-public", public.follow()),
+                ("keep-public-current", service.keep_public_current()),
+                ("follow-store", service.follow_store()),
+                ("confirm-imports", service.confirm_imports()),
+            ):
+                background.append(asyncio.create_task(job, name=name))
         if schedule:
             service.scheduler = Scheduler(publisher, grace=settings.catch_up_grace)
             await service.scheduler.start(workspace)
@@ -218,4 +312,5 @@ async def open_service(
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
+        await stack.aclose()
         await engine.dispose()

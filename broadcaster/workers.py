@@ -139,7 +139,14 @@ class Workers:
             await self._deliver_many(worker_id, grouped)
         for delivery in batch:
             if delivery.channel not in bulk:
-                await self._deliver(worker_id, delivery)
+                try:
+                    await self._deliver(worker_id, delivery)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # Recording the outcome failed (the store is away): the lease runs out
+                    # and the delivery is claimed again; this worker carries on.
+                    log.exception("worker %s could not record delivery %s", worker_id, delivery.id)
                 if self._stopping.is_set():
                     break
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -84,6 +84,16 @@ class ContentStore:
                 query = select(p.id, p.snapshot).where(p.id.in_(chunk), p.snapshot.is_not(None))
                 found.update({int(row[0]): row[1] for row in await conn.execute(query)})
         return found
+
+    async def latest_delivered(self, channels: Sequence[str]) -> int | None:
+        """The newest delivered delivery on any of `channels` (changes when one goes out)."""
+        d = deliveries.c
+        query = select(func.max(d.id)).where(
+            d.channel.in_(list(channels)), d.status == DeliveryStatus.DELIVERED
+        )
+        async with self._engine.connect() as conn:
+            result: int | None = (await conn.execute(query)).scalar_one_or_none()
+        return result
 
 
 def _latest(channel: str) -> ColumnElement[bool]:
