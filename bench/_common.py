@@ -102,7 +102,9 @@ class Children:
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def __enter__(self) -> Children:
-        # Ctrl-C and SIGTERM both unwind through __exit__.
+        # Ctrl-C and SIGTERM both unwind through __exit__ (SIGINT too when the shell that
+        # started us in the background set it to be ignored).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, _raise_interrupt)
         return self
 
