@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -11,7 +10,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -21,16 +19,10 @@ from broadcaster.models import Frequency, Schedule, Workspace
 from broadcaster.outbox import Outbox
 from broadcaster.publisher import Publisher
 from broadcaster.settings import Settings
-from broadcaster.store import upgrade_engine
 from broadcaster.store.content import ContentStore
 from broadcaster.store.tables import PublicationSource, deliveries, publications
 from broadcaster.store.testing import (
-    TEST_DATABASE_ENV,
     ManualClock,
-    ScratchDatabase,
-    postgres_database,
-    postgres_url,
-    sqlite_database,
 )
 from broadcaster.subscribers.store import SqlSubscriberStore
 from broadcaster.subscribers.tokens import SignedTokens
@@ -39,21 +31,6 @@ from broadcaster.workspace import load_workspace
 SECRET = b"d" * 32
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 BASE_URL = "https://thongbao.example.gov.vn"
-
-
-@pytest_asyncio.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def database(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[ScratchDatabase]:
-    """An empty database of each dialect; PostgreSQL skips when no server is configured."""
-    if request.param == "sqlite":
-        yield sqlite_database(tmp_path)
-        return
-    url = postgres_url()
-    if url is None:
-        pytest.skip(f"{TEST_DATABASE_ENV} is not set, e.g. postgresql+asyncpg://postgres@/test")
-    async with postgres_database(url) as database:
-        yield database
 
 
 @dataclass
@@ -138,14 +115,6 @@ class World:
         query = select(p.id).where(p.schedule_id == schedule_id).order_by(p.id)
         async with self.engine.connect() as conn:
             return [row.id for row in await conn.execute(query)]
-
-
-@pytest_asyncio.fixture
-async def engine(database: ScratchDatabase) -> AsyncIterator[AsyncEngine]:
-    engine = database.engine()
-    await upgrade_engine(engine)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture
