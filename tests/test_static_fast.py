@@ -13,7 +13,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from broadcaster.web.app import STATIC, _FastSite, _other_routes
-from broadcaster.web.static import FastPath, StaticFiles
+from broadcaster.web.fastpath import FastPath
+from broadcaster.web.static import StaticFiles
 
 from .test_static import BUILT, FILES, TIMES
 

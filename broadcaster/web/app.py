@@ -14,7 +14,8 @@ from aiohttp import web
 from ..metrics import CONTENT_TYPE
 from ..service import Service, open_service
 from ..settings import Settings
-from .static import FastPath, StaticFiles
+from .fastpath import FastPath
+from .static import StaticFiles
 from .subscriptions import SubscriptionsFactory, add_subscriptions, open_subscriptions
 
 log = logging.getLogger(__name__)
