@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -53,6 +54,44 @@ class _Built:
         )
 
 
+class _Writer:
+    """Writes the newest build submitted to disk, one write at a time (latest wins)."""
+
+    def __init__(self, write: Callable[[dict[str, bytes]], Path]) -> None:
+        self.write = write
+        self.pending: dict[str, bytes] | None = None
+        self.waiters: list[asyncio.Future[Path]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def submit(self, files: dict[str, bytes]) -> asyncio.Future[Path]:
+        """Write `files` (or a newer build submitted before this one is written)."""
+        future: asyncio.Future[Path] = asyncio.get_running_loop().create_future()
+        self.pending = files
+        self.waiters.append(future)
+        if not self.busy:
+            self.task = asyncio.create_task(self._run())
+        return future
+
+    async def _run(self) -> None:
+        while self.pending is not None:
+            files, waiters = self.pending, self.waiters
+            self.pending, self.waiters = None, []
+            try:
+                build = await asyncio.to_thread(self.write, files)
+            except Exception as exc:
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_exception(exc)
+            else:
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(build)
+
+
 class PublicSite:
     """One process's view of `public/`: rebuilds it on delivery and serves what is there."""
 
@@ -80,6 +119,8 @@ class PublicSite:
         self._pages: dict[str, PageCache] = {}
         self._feeds: dict[str, FeedCache] = {}
         self._built: dict[tuple[str, str], _Built] = {}
+        self._site_writer = _Writer(lambda files: write_site(files, self.public, keep=(FEEDS,)))
+        self._feeds_writer = _Writer(lambda files: write_subtree(files, self.public, FEEDS))
 
     def use(self, workspace: Workspace) -> None:
         """Name topics and locales after this workspace (start and reload)."""
@@ -124,10 +165,10 @@ class PublicSite:
                 base_url=self.base_url,
                 pages=self._pages.setdefault(channel, {}),
             )
-            build = await asyncio.to_thread(write_site, files, self.public, keep=(FEEDS,))
-            await self._reload_if_swapped()
+            self._serve_built(files, feeds=False)
+            self._site_writer.submit(files).add_done_callback(self._written)
             self._changed.set()
-            receipt = f"site {build.name}: {len(files)} files, {len(publications)} campaigns"
+            receipt = f"site: {len(files)} files, {len(publications)} campaigns"
             until = next_change(publications, frozenset(), now)
             self._built[("site", channel)] = _Built(inputs, _link(self.public), until, receipt)
         return receipt
@@ -157,10 +198,10 @@ class PublicSite:
                 locales=sorted(locales, key=lambda loc: (loc != DEFAULT_LOCALE, loc)),
                 cache=self._feeds.setdefault(channel, {}),
             )
-            build = await asyncio.to_thread(write_subtree, files, self.public, FEEDS)
-            await self._reload_if_swapped()
+            self._serve_built(files, feeds=True)
+            self._feeds_writer.submit(files).add_done_callback(self._written)
             self._changed.set()
-            receipt = f"feeds {build.name}: {len(files)} files, {len(publications)} campaigns"
+            receipt = f"feeds: {len(files)} files, {len(publications)} campaigns"
             until = next_change(publications, frozenset(), now)
             self._built[(FEEDS, channel)] = _Built(
                 inputs, _link(self.public / FEEDS), until, receipt
@@ -187,6 +228,27 @@ class PublicSite:
         except OSError:
             return site
 
+    async def flush(self) -> None:
+        """Wait until every build served from memory is also on disk (before exiting)."""
+        for writer in (self._site_writer, self._feeds_writer):
+            while writer.busy and writer.task is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(writer.task)
+
+    def _serve_built(self, files: dict[str, bytes], *, feeds: bool) -> None:
+        """Serve a new build from memory at once; the disk follows (see _Writer)."""
+        current = self.static.files
+        kept = {p: f.body for p, f in current.items() if p.startswith(f"{FEEDS}/") != feeds}
+        times = {path: static.last_modified for path, static in current.items()}
+        self.static.replace({**kept, **files}, last_modified=times)
+
+    def _written(self, future: asyncio.Future[Path]) -> None:
+        if future.exception() is not None:
+            log.error("writing public/ failed: %s", future.exception())
+            return
+        if not (self._site_writer.busy or self._feeds_writer.busy):
+            self._loaded_target = self._target()
+
     async def _reload_if_swapped(self) -> None:
         """Reload after a write, unless it found the same build already in place."""
         if self._target() != self._loaded_target:
@@ -204,6 +266,8 @@ class PublicSite:
         """Reload when another process swaps in a new build (runs until cancelled)."""
         while True:
             await asyncio.sleep(interval)
+            if self._site_writer.busy or self._feeds_writer.busy:
+                continue  # our own writes: memory already serves them
             if self._target() != self._loaded_target:
                 async with self._lock:
                     await self.reload()

@@ -307,6 +307,7 @@ async def open_service(
             if service.scheduler is not None:
                 service.scheduler.shutdown()
             await service.workers.stop(settings.shutdown_timeout)
+            await service.public.flush()
             if service.channel_resources is not None:
                 await service.channel_resources.aclose()
         for task in background:
