@@ -249,11 +249,6 @@ class PublicSite:
         if not (self._site_writer.busy or self._feeds_writer.busy):
             self._loaded_target = self._target()
 
-    async def _reload_if_swapped(self) -> None:
-        """Reload after a write, unless it found the same build already in place."""
-        if self._target() != self._loaded_target:
-            await self.reload()
-
     async def reload(self) -> None:
         """Serve what is on disk now (after our own build, or another process's)."""
         target = self._target()

@@ -28,6 +28,8 @@ from lxml.html import HtmlElement
 
 from broadcaster import strings
 
+from .html import find_all, parse_html
+
 ROOT = Path(__file__).resolve().parents[1]
 CLI = Path(sys.executable).parent / "broadcaster"
 CAMPAIGN = "online-submission"
@@ -76,22 +78,6 @@ def front_matter(locale: str) -> dict[str, str]:
 def ui_string(key: str, locale: str) -> str:
     """The interface string a reader of `locale` sees (unknown locales get English)."""
     return strings.text(key, locale)
-
-
-def parse_html(data: str | bytes) -> HtmlElement:
-    """A whole HTML document parsed as a browser would (bytes: charset from <meta>)."""
-    document = lxml.html.document_fromstring(data)
-    assert isinstance(document, HtmlElement)
-    return document
-
-
-def find_all(node: HtmlElement, path: str) -> list[HtmlElement]:
-    """The elements `path` selects (typed, unlike xpath())."""
-    found = node.xpath(path)
-    assert isinstance(found, list)
-    elements = [item for item in found if isinstance(item, HtmlElement)]
-    assert len(elements) == len(found), path
-    return elements
 
 
 def texts(node: HtmlElement, path: str) -> list[str]:

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import lxml.html
 import pytest
 from lxml import etree
 from lxml.html import HtmlElement
@@ -20,6 +19,8 @@ from lxml.html import HtmlElement
 from broadcaster.preview import preview, write_preview
 from broadcaster.settings import Settings
 from broadcaster.workspace import load_workspace
+
+from .html import find_all, parse_html
 
 REPO = Path(__file__).resolve().parents[1]
 CAMPAIGN = "online-submission"
@@ -67,20 +68,6 @@ def set_front_matter(root: Path, key: str, value: str, locale: str = "vi") -> No
     index = next(i for i, line in enumerate(lines) if line.startswith(f"{key}:"))
     lines[index] = f"{key}: {json.dumps(value, ensure_ascii=False)}"
     path.write_text("\n".join(lines), encoding="utf-8")
-
-
-def parse_html(data: str | bytes) -> HtmlElement:
-    document = lxml.html.document_fromstring(data)
-    assert isinstance(document, HtmlElement)
-    return document
-
-
-def find_all(node: HtmlElement, path: str) -> list[HtmlElement]:
-    found = node.xpath(path)
-    assert isinstance(found, list)
-    elements = [item for item in found if isinstance(item, HtmlElement)]
-    assert len(elements) == len(found), path
-    return elements
 
 
 def texts(node: HtmlElement, path: str) -> list[str]:

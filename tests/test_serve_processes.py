@@ -35,8 +35,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
 from broadcaster.store import create_engine, upgrade_engine
-from broadcaster.store.tables import deliveries, delivery_attempts
+from broadcaster.store.tables import deliveries
 from broadcaster.store.testing import TEST_DATABASE_ENV, postgres_fresh_database, postgres_url
+
+from .test_service import attempt_outcomes
 
 BROADCASTER = Path(sys.executable).with_name("broadcaster")  # the venv's console script
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -208,21 +210,6 @@ async def delivery_counts(engine: AsyncEngine) -> dict[str, int]:
     async with engine.connect() as conn:
         rows = await conn.execute(select(d.status, func.count()).group_by(d.status))
         return {status: int(count) for status, count in rows}
-
-
-async def attempt_outcomes(engine: AsyncEngine) -> dict[tuple[str, str], list[str | None]]:
-    """(channel, recipient) -> the outcome of each attempt, in order."""
-    d, a = deliveries.c, delivery_attempts.c
-    query = (
-        select(d.channel, d.recipient, a.outcome)
-        .join_from(deliveries, delivery_attempts, a.delivery_id == d.id)
-        .order_by(d.id, a.attempt)
-    )
-    result: dict[tuple[str, str], list[str | None]] = {}
-    async with engine.connect() as conn:
-        for channel, recipient, outcome in await conn.execute(query):
-            result.setdefault((channel, recipient), []).append(outcome)
-    return result
 
 
 def mailbox(root: Path) -> list[tuple[str, str]]:

@@ -33,6 +33,7 @@ from broadcaster.strings import text
 from broadcaster.workspace import load_workspace
 
 from .conftest import REPO, copy_workspace
+from .html import find_all
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 BASE = "https://thongtin.example.gov.vn"
@@ -46,7 +47,6 @@ SITEMAP = "http://www.sitemaps.org/schemas/sitemap/0.9"
 XHTML = "http://www.w3.org/1999/xhtml"
 
 Files = dict[str, bytes]
-
 
 # --- helpers ---------------------------------------------------------------------------------
 
@@ -107,14 +107,6 @@ def parse(data: bytes) -> HtmlElement:
     document = lxml.html.fromstring(data)
     assert isinstance(document, HtmlElement)
     return document
-
-
-def find_all(node: HtmlElement, path: str) -> list[HtmlElement]:
-    found = node.xpath(path)
-    assert isinstance(found, list)
-    elements = [item for item in found if isinstance(item, HtmlElement)]
-    assert len(elements) == len(found), path
-    return elements
 
 
 def texts(node: HtmlElement, path: str) -> list[str]:

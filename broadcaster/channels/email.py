@@ -46,9 +46,6 @@ from .radio_script import radio_script
 log = logging.getLogger(__name__)
 
 PREVIEW_RECIPIENT = TO_MARK
-# Older single placeholder for both links; list messages use the marks in mail.compose
-# (UNSUBSCRIBE_MARK, PREFERENCES_MARK, MESSAGE_ID_MARK) so each is filled per recipient.
-PREVIEW_TOKEN = "PREVIEW-TOKEN"  # noqa: S105 - a placeholder shown in previews
 # A batch should take at most this share of the lease at the channel's send rate.
 LEASE_SHARE = 0.5
 MAX_BATCH = 1000

@@ -55,15 +55,8 @@ class ContentStore:
             result: str | None = (await conn.execute(query)).scalar_one_or_none()
         return result
 
-    async def latest_snapshots(self, channel: str) -> list[str]:
-        """For each campaign, the snapshot of its newest publication on `channel`."""
-        p = publications.c
-        query = select(p.snapshot).where(_latest(channel)).order_by(p.campaign_id)
-        async with self._engine.connect() as conn:
-            return [row[0] for row in await conn.execute(query)]
-
     async def latest_snapshot_ids(self, channel: str) -> list[int]:
-        """The publications `latest_snapshots` reads, by id, in the same order.
+        """For each campaign, its newest publication on `channel` with a snapshot, by id.
 
         Snapshots never change, so a reader that keeps what it parsed by id only needs
         `snapshots()` of the ids it has not seen (see `PublicSite.publications`).
