@@ -90,8 +90,12 @@ def make_app(
             app[SERVICE] = service
             loop = asyncio.get_running_loop()
             reloads: set[asyncio.Task[bool]] = set()
+            stopping = False
 
             def on_hangup() -> None:
+                if stopping:
+                    log.info("SIGHUP while stopping: ignored")
+                    return
                 log.info("SIGHUP: reloading the workspace")
                 task = asyncio.create_task(service.reload())
                 reloads.add(task)
@@ -104,8 +108,9 @@ def make_app(
             try:
                 yield
             finally:
-                with contextlib.suppress(NotImplementedError, RuntimeError):
-                    loop.remove_signal_handler(signal.SIGHUP)
+                # The handler stays: removing it would let a late SIGHUP terminate the
+                # process (or, on uvloop, fail with "ignored due to race condition").
+                stopping = True
                 if watcher is not None:
                     watcher.cancel()
                     await asyncio.gather(watcher, return_exceptions=True)
