@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,9 +22,6 @@ JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 # The feed-level time of a feed with no entries: fixed, so empty feeds are stable too.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 GENERATOR = "Broadcaster"
-
-# The files of feeds built earlier, by everything that goes into them (see build_feeds).
-FeedCache = dict[tuple[object, ...], tuple[tuple[Publication, ...], dict[str, bytes]]]
 
 
 @dataclass(frozen=True)
@@ -87,9 +85,10 @@ def _title(options: FeedOptions, topics: Mapping[str, Topic], feed: Feed) -> str
     return f"{title} — {topics[feed.topic].name(feed.locale)}"
 
 
-def _generator(
-    feed: Feed, title: str, description: str, publisher: str, base_url: str
-) -> FeedGenerator:
+def _skeleton(
+    feed: Feed, fmt: str, title: str, description: str, publisher: str, base_url: str
+) -> str:
+    """The feed document without entries (RSS or Atom), `rel=self` at that format's URL."""
     fg = FeedGenerator()
     fg.id(f"{base_url}/{feed.path('atom')}")
     fg.title(title)
@@ -100,21 +99,47 @@ def _generator(
     # feedgen defaults both to now() and names its own version: pin them for stable bytes.
     fg.updated(feed.updated)
     fg.generator(GENERATOR)
-    for publication in feed.entries:
-        add_entry(fg, publication, feed.locale)
-    return fg
-
-
-def _xml(fg: FeedGenerator, feed: Feed, fmt: str, base_url: str) -> bytes:
-    """The feed as RSS or Atom, with `rel=self` pointing at that format's own URL."""
-    fg.link(href=f"{base_url}/{feed.path(fmt)}", rel="self", replace=True)
+    fg.link(href=f"{base_url}/{feed.path(fmt)}", rel="self")
     # RSS takes its channel <link> from the last link added: the website, not the feed.
     fg.link(href=f"{base_url}/{feed.locale}/", rel="alternate")
     data: bytes = fg.rss_str(pretty=True) if fmt == "rss" else fg.atom_str(pretty=True)
-    return data
+    return data.decode()
 
 
-def _json(feed: Feed, title: str, description: str, publisher: str, base_url: str) -> bytes:
+def _fragments(publication: Publication, locale: str) -> dict[str, str]:
+    """The campaign's entry in `locale` as feedgen writes it inside a pretty-printed RSS
+    channel, an Atom feed and a JSON Feed `items` list, indentation included."""
+    fg = FeedGenerator()
+    fg.id("urn:entry")
+    fg.title("entry")
+    fg.description("entry")
+    fg.link(href="urn:entry", rel="alternate")
+    add_entry(fg, publication, locale)
+    fragments = {}
+    for fmt, tag in (("rss", "item"), ("atom", "entry")):
+        text = (fg.rss_str(pretty=True) if fmt == "rss" else fg.atom_str(pretty=True)).decode()
+        start = text.index(f"<{tag}>")
+        start = text.rindex("\n", 0, start) + 1  # keep the indentation
+        end = text.rindex(f"</{tag}>") + len(f"</{tag}>\n")
+        fragments[fmt] = text[start:end]
+    item = json.dumps(json_item(publication, locale), ensure_ascii=False, indent=2)
+    fragments["json"] = textwrap.indent(item, "    ")  # JSON strings hold no raw newline
+    return fragments
+
+
+def _close_tag(fmt: str) -> str:
+    return "  </channel>\n" if fmt == "rss" else "</feed>\n"
+
+
+def _xml(skeleton: str, fmt: str, entries: Sequence[str]) -> bytes:
+    """The skeleton with the entries' fragments where feedgen puts entries: last."""
+    at = skeleton.rindex(_close_tag(fmt))
+    return (skeleton[:at] + "".join(entries) + skeleton[at:]).encode()
+
+
+def _json(
+    feed: Feed, title: str, description: str, publisher: str, base_url: str, items: Sequence[str]
+) -> bytes:
     document: dict[str, Any] = {
         "version": JSON_FEED_VERSION,
         "title": title,
@@ -123,9 +148,34 @@ def _json(feed: Feed, title: str, description: str, publisher: str, base_url: st
         "description": description,
         "language": feed.locale,
         "authors": [{"name": publisher}],
-        "items": [json_item(publication, feed.locale) for publication in feed.entries],
+        "items": [],
     }
-    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode()
+    head = json.dumps(document, ensure_ascii=False, indent=2)
+    if items:  # what json.dumps(indent=2) writes for the whole list, from cached items
+        head = head.removesuffix("[]\n}") + "[\n" + ",\n".join(items) + "\n  ]\n}"
+    return (head + "\n").encode()
+
+
+@dataclass
+class FeedCache:
+    """What earlier builds made, kept by the caller between builds (see build_feeds)."""
+
+    # Whole feeds by everything that goes into them: (entries, {path: bytes}).
+    feeds: dict[tuple[object, ...], tuple[tuple[Publication, ...], dict[str, bytes]]] = field(
+        default_factory=dict
+    )
+    # Each entry's fragments by (publication id, locale): (publication, {format: text}).
+    entries: dict[tuple[int, str], tuple[Publication, dict[str, str]]] = field(default_factory=dict)
+
+    def fragments(self, publication: Publication, locale: str) -> dict[str, str]:
+        """The entry's fragments, made once per publication object and locale."""
+        key = (id(publication), locale)
+        known = self.entries.get(key)
+        if known is not None and known[0] is publication:
+            return known[1]
+        made = _fragments(publication, locale)
+        self.entries[key] = (publication, made)
+        return made
 
 
 def build_feeds(
@@ -141,13 +191,17 @@ def build_feeds(
 ) -> dict[str, bytes]:
     """Every feed file by path, `feeds/{locale}/{topic}.{rss,atom,json}`; stable bytes.
 
-    With `cache` (a dict the caller keeps between builds), a feed whose entries are the
-    same publication objects as in an earlier build, with the same time, titles and base
-    URL, reuses that build's bytes instead of being generated again.
+    Each entry is serialised once per publication object and locale, and feeds are put
+    together from those pieces: the bytes are what feedgen and `json.dumps` write for the
+    whole document. With `cache` (an object the caller keeps between builds), the pieces
+    are reused across builds, and so is a whole feed whose entries are the same
+    publication objects, with the same time, titles and base URL, as in an earlier build.
     """
     base_url = base_url.rstrip("/")
+    cache = cache if cache is not None else FeedCache()
     files: dict[str, bytes] = {}
-    used: FeedCache = {}
+    used_feeds: dict[tuple[object, ...], tuple[tuple[Publication, ...], dict[str, bytes]]] = {}
+    used_entries: dict[tuple[int, str], tuple[Publication, dict[str, str]]] = {}
     for feed in select_feeds(
         publications,
         withdrawn=withdrawn,
@@ -161,21 +215,28 @@ def build_feeds(
         description = localized(options.description, feed.locale) or title
         key: tuple[object, ...] = (feed.locale, feed.topic, feed.updated, title, description)
         key += (publisher, base_url, *(id(publication) for publication in feed.entries))
-        known = cache.get(key) if cache is not None else None
+        known = cache.feeds.get(key)
+        pieces = [cache.fragments(p, feed.locale) for p in feed.entries]
+        for publication, made in zip(feed.entries, pieces, strict=True):
+            used_entries[(id(publication), feed.locale)] = (publication, made)
         if known is not None and all(a is b for a, b in zip(known[0], feed.entries, strict=True)):
             built = known[1]
         else:
-            fg = _generator(feed, title, description, publisher, base_url)
             built = {
-                feed.path("rss"): _xml(fg, feed, "rss", base_url),
-                feed.path("atom"): _xml(fg, feed, "atom", base_url),
-                feed.path("json"): _json(feed, title, description, publisher, base_url),
+                feed.path(fmt): _xml(
+                    _skeleton(feed, fmt, title, description, publisher, base_url),
+                    fmt,
+                    [piece[fmt] for piece in pieces],
+                )
+                for fmt in ("rss", "atom")
             }
-        used[key] = (feed.entries, built)
+            items = [piece["json"] for piece in pieces]
+            built[feed.path("json")] = _json(feed, title, description, publisher, base_url, items)
+        used_feeds[key] = (feed.entries, built)
         files.update(built)
-    if cache is not None:  # keep what this build used, drop the rest
-        cache.clear()
-        cache.update(used)
+    # Keep what this build used, drop the rest.
+    cache.feeds = used_feeds
+    cache.entries = used_entries
     return files
 
 

@@ -8,16 +8,27 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import feedparser  # type: ignore[import-untyped]
 import pytest
+from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from broadcaster.channels.feed import FeedOptions
-from broadcaster.feeds import ALL_TOPICS, EPOCH, build_feeds, feed_times
+from broadcaster.channels.feed import FeedOptions, add_entry
+from broadcaster.channels.website import localized
+from broadcaster.feeds import (
+    ALL_TOPICS,
+    EPOCH,
+    Feed,
+    FeedCache,
+    build_feeds,
+    feed_times,
+    select_feeds,
+)
 from broadcaster.models import Workspace
 from broadcaster.render import Publication
 from broadcaster.settings import Settings
@@ -321,3 +332,77 @@ def test_feed_times_are_the_feeds_own_updated(
 def test_atom_content_is_typed_html(files: dict[str, bytes]) -> None:
     entry = parse(files["feeds/en/all.atom"]).entries[0]
     assert entry.content[0].type == "text/html"
+
+
+def whole_document(feed: Feed, fmt: str, options: FeedOptions, workspace: Workspace) -> bytes:
+    """The feed as feedgen writes it when given every entry at once (the reference)."""
+    title = localized(options.title, feed.locale)
+    if feed.topic != ALL_TOPICS:
+        title = f"{title} — {workspace.topics[feed.topic].name(feed.locale)}"
+    fg = FeedGenerator()
+    fg.id(f"{BASE_URL}/{feed.path('atom')}")
+    fg.title(title)
+    fg.description(localized(options.description, feed.locale) or title)
+    fg.author({"name": localized(options.title, feed.locale)})
+    fg.language(feed.locale)
+    fg.updated(feed.updated)
+    fg.generator("Broadcaster")
+    for publication in feed.entries:
+        add_entry(fg, publication, feed.locale)
+    fg.link(href=f"{BASE_URL}/{feed.path(fmt)}", rel="self")
+    fg.link(href=f"{BASE_URL}/{feed.locale}/", rel="alternate")
+    data: bytes = fg.rss_str(pretty=True) if fmt == "rss" else fg.atom_str(pretty=True)
+    return data
+
+
+def test_feeds_put_together_from_entries_are_what_feedgen_writes_whole(
+    workspace: Workspace, publications: list[Publication], files: dict[str, bytes]
+) -> None:
+    options = feed_options(workspace)
+    feeds = list(
+        select_feeds(
+            publications,
+            withdrawn=(),
+            now=IN_2021,
+            options=options,
+            topics=workspace.topics,
+            locales=LOCALES,
+        )
+    )
+    assert any(len(feed.entries) > 1 for feed in feeds)
+    for feed in feeds:
+        for fmt in ("rss", "atom"):
+            assert files[feed.path(fmt)] == whole_document(feed, fmt, options, workspace)
+        document = json.loads(files[feed.path("json")])
+        assert (
+            files[feed.path("json")]
+            == (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode()
+        )
+
+
+def test_a_cache_kept_between_builds_gives_the_same_files(
+    workspace: Workspace, publications: list[Publication]
+) -> None:
+    """Entries serialised in one build are reused by the next: the bytes never differ from a
+    build without the cache, including after a new revision and after an expiry."""
+    cache = FeedCache()
+    options = feed_options(workspace)
+
+    def cached(pubs: Sequence[Publication], now: datetime) -> dict[str, bytes]:
+        return build_feeds(
+            pubs,
+            withdrawn=(),
+            now=now,
+            options=options,
+            base_url=BASE_URL,
+            topics=workspace.topics,
+            locales=LOCALES,
+            cache=cache,
+        )
+
+    assert cached(publications, IN_2021) == build(workspace, publications)
+    republished = [*publications[1:], replace(publications[0], published_at=IN_2021)]
+    assert cached(republished, IN_2021) == build(workspace, republished)
+    assert cached(republished, IN_2026) == build(workspace, republished, now=IN_2026)
+    # What the last build did not use is forgotten.
+    assert len(cache.entries) <= len(publications) * len(LOCALES)
