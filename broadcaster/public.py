@@ -17,7 +17,7 @@ from .feeds import FeedCache, build_feeds
 from .models import DEFAULT_LOCALE, Workspace
 from .render import Publication, Templates
 from .site import build_site, next_change, write_site, write_subtree
-from .site.build import PageCache
+from .site.build import SiteCache
 from .snapshot import from_snapshot
 from .store.content import ContentStore
 from .web.static import StaticFiles
@@ -116,7 +116,7 @@ class PublicSite:
         # Work earlier builds did, reused while its inputs are the same objects: publications
         # by id (parsed once), rendered campaign pages and feeds, and each channel's last build.
         self._parsed: dict[int, Publication] = {}
-        self._pages: dict[str, PageCache] = {}
+        self._pages: dict[str, SiteCache] = {}
         self._feeds: dict[str, FeedCache] = {}
         self._built: dict[tuple[str, str], _Built] = {}
         self._site_writer = _Writer(lambda files: write_site(files, self.public, keep=(FEEDS,)))
@@ -163,7 +163,7 @@ class PublicSite:
                 options=options,
                 templates=templates,
                 base_url=self.base_url,
-                pages=self._pages.setdefault(channel, {}),
+                cache=self._pages.setdefault(channel, SiteCache()),
             )
             self._serve_built(files, feeds=False)
             self._site_writer.submit(files).add_done_callback(self._written)
@@ -196,7 +196,7 @@ class PublicSite:
                 base_url=self.base_url,
                 topics=workspace.topics,
                 locales=sorted(locales, key=lambda loc: (loc != DEFAULT_LOCALE, loc)),
-                cache=self._feeds.setdefault(channel, {}),
+                cache=self._feeds.setdefault(channel, FeedCache()),
             )
             self._serve_built(files, feeds=True)
             self._feeds_writer.submit(files).add_done_callback(self._written)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from markupsafe import Markup
 
 from ..channels.website import WebsiteOptions, localized
 from ..models import DEFAULT_LOCALE
@@ -27,15 +29,28 @@ SECTIONS = ("home", "contacts", "archive")
 
 # Campaign pages of earlier builds: (publication id, locale, status, changed_at) ->
 # (the publication, options, templates and base URL it was rendered with, the page). See
-# `build_site(pages=...)`.
+# `build_site(cache=...)`.
 PageCache = dict[tuple[int, str, str, datetime], tuple[Publication, object, object, str, bytes]]
+# List lines (home, archive, embed) of earlier builds: (template, publication id, locale,
+# status, heading, root) -> (the publication and templates it was rendered with, the HTML).
+ItemCache = dict[tuple[str, int, str, str, str, str], tuple[Publication, object, Markup]]
 
 
 @dataclass(frozen=True)
 class SitemapUrl:
     loc: str
     lastmod: str | None
-    alternates: list[tuple[str, str]]
+    alternates: tuple[tuple[str, str], ...]
+
+
+@dataclass
+class SiteCache:
+    """What earlier builds rendered, kept by the caller between builds (see build_site)."""
+
+    pages: PageCache = field(default_factory=dict)
+    items: ItemCache = field(default_factory=dict)
+    # Sitemap `<url>` elements by what they say, with the templates that wrote them.
+    sitemap: dict[SitemapUrl, tuple[object, Markup]] = field(default_factory=dict)
 
 
 def w3c_datetime(moment: datetime) -> str:
@@ -52,7 +67,7 @@ class SiteBuilder:
         options: WebsiteOptions,
         templates: Templates,
         base_url: str,
-        pages: PageCache | None = None,
+        cache: SiteCache | None = None,
     ) -> None:
         self.entries = entries
         self.current = sorted((e for e in entries if e.status == Status.CURRENT), key=current_order)
@@ -66,8 +81,9 @@ class SiteBuilder:
         self.changed_at = max((e.changed_at for e in entries), default=None)
         self.files: dict[str, bytes] = {}
         self.sitemap: list[SitemapUrl] = []
-        self.pages = pages
+        self.cache = cache
         self.pages_used: PageCache = {}
+        self.items_used: ItemCache = {}
 
     def url(self, path: str) -> str:
         """The absolute URL of a site-relative path."""
@@ -102,7 +118,25 @@ class SiteBuilder:
             "alternates": self.alternates(variants),
             "languages": [(loc, root + path) for loc, path in variants],
             "updated": self.changed_at,
+            "item_line": self.item_line(root),
         }
+
+    def item_line(self, root: str) -> Callable[[Item, str], Markup]:
+        """`item_line(item, heading)` for list pages: `website/item.html` (see `line`)."""
+        return lambda item, heading: self.line("website/item.html", item, heading, root)
+
+    def line(self, template: str, item: Item, heading: str, root: str) -> Markup:
+        """One campaign's line of a list, rendered once per template, campaign, locale,
+        status, heading and page depth, and reused by later builds."""
+        key = (template, id(item.publication), item.locale, item.status, heading, root)
+        known = self.items_used.get(key) or (self.cache.items.get(key) if self.cache else None)
+        if known is None or known[0] is not item.publication or known[1] is not self.templates:
+            context = {"item": item, "heading": heading, "root": root, "locale": item.locale}
+            context["base_url"] = self.base_url
+            html = Markup(self.templates.render(template, **context))  # noqa: S704
+            known = (item.publication, self.templates, html)
+        self.items_used[key] = known
+        return known[2]
 
     def render(self, file: str, template: str, context: dict[str, Any]) -> None:
         """Render `website/<template>` into `file`."""
@@ -113,7 +147,7 @@ class SiteBuilder:
         lastmod = w3c_datetime(changed) if changed else None
         alternates = self.alternates(variants)
         for _, path in variants:
-            self.sitemap.append(SitemapUrl(self.url(path), lastmod, alternates))
+            self.sitemap.append(SitemapUrl(self.url(path), lastmod, tuple(alternates)))
 
     def section_pages(self) -> None:
         """Home, contacts and archive in every locale, and the root page."""
@@ -159,16 +193,16 @@ class SiteBuilder:
             self.add_to_sitemap(variants, entry.changed_at)
 
     def reuse(self, entry: Entry, locale: str, file: str) -> bool:
-        """Take the page from `pages` when an earlier build rendered it from the same inputs.
+        """Take the page from the cache when an earlier build rendered it from the same inputs.
 
         A campaign page depends only on its publication (the same object for the same
         snapshot and workspace), the locale, its status and change time, and the site's
         options, templates and base URL; never on the other campaigns.
         """
-        if self.pages is None:
+        if self.cache is None:
             return False
         key = (id(entry.publication), locale, str(entry.status), entry.changed_at)
-        known = self.pages.get(key)
+        known = self.cache.pages.get(key)
         if known is None:
             return False
         publication, options, templates, base_url, page = known
@@ -198,8 +232,10 @@ class SiteBuilder:
         for locale in self.locales:
             variants = [(loc, f"embed/{loc}.html") for loc in self.locales]
             context = self.context(locale, f"embed/{locale}.html", "embed", variants)
+            items = [Item(entry, locale) for entry in self.current]
             context.update(
-                items=[Item(entry, locale) for entry in self.current],
+                items=items,
+                lines=[self.line("website/embed-item.html", item, "", "") for item in items],
                 home_url=self.url(f"{locale}/"),
             )
             self.render(f"embed/{locale}.html", "embed.html", context)
@@ -210,11 +246,22 @@ class SiteBuilder:
         self.campaign_pages()
         self.embeds()
         self.sitemap.sort(key=lambda url: url.loc)
-        xml = self.templates.render("website/sitemap.xml", urls=self.sitemap)
+        known = self.cache.sitemap if self.cache is not None else {}
+        blocks: dict[SitemapUrl, tuple[object, Markup]] = {}
+        for url in self.sitemap:
+            block = known.get(url)
+            if block is None or block[0] is not self.templates:
+                xml = self.templates.render("website/sitemap-url.xml", url=url)
+                block = (self.templates, Markup(xml))  # noqa: S704
+            blocks[url] = block
+        xml = self.templates.render(
+            "website/sitemap.xml", urls=self.sitemap, blocks=[blocks[u][1] for u in self.sitemap]
+        )
         self.files["sitemap.xml"] = xml.encode()
-        if self.pages is not None:  # keep what this build used, drop the rest
-            self.pages.clear()
-            self.pages.update(self.pages_used)
+        if self.cache is not None:  # keep what this build used, drop the rest
+            self.cache.pages = self.pages_used
+            self.cache.items = self.items_used
+            self.cache.sitemap = blocks
         return dict(sorted(self.files.items()))
 
 
@@ -226,13 +273,13 @@ def build_site(
     options: WebsiteOptions,
     templates: Templates,
     base_url: str,
-    pages: PageCache | None = None,
+    cache: SiteCache | None = None,
 ) -> dict[str, bytes]:
     """Every file of the static site by relative path; the same inputs give the same bytes.
 
-    `pages`, a dict the caller keeps between builds, lets a build reuse the campaign pages
-    an earlier one rendered from the same publication objects (for example those
-    `PublicSite` keeps per snapshot) instead of rendering every page again.
+    `cache`, an object the caller keeps between builds, lets a build reuse the campaign
+    pages and list lines an earlier one rendered from the same publication objects (for
+    example those `PublicSite` keeps per snapshot) instead of rendering them again.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -241,7 +288,7 @@ def build_site(
         status = classify(publication, withdrawn, now)
         if status is not None:
             entries.append(Entry(publication, status))
-    return SiteBuilder(entries, options, templates, base_url, pages).build()
+    return SiteBuilder(entries, options, templates, base_url, cache).build()
 
 
 def next_change(
