@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -51,6 +52,17 @@ def load_or_raise(root: Path, settings: Settings) -> Workspace:
     return workspace
 
 
+def settle_heap() -> None:
+    """Move everything alive now (the workspace, parsed publications, built pages) out of
+    the garbage collector's way: a full collection would otherwise walk all of it, and with
+    a few hundred campaigns that stalls the loop for a few hundred milliseconds, in the
+    middle of whatever publication is going out. Called by `serve` after start and after
+    each reload (unfreezing first, so a replaced workspace can be freed)."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 @dataclass
 class Service:
     """The running parts of Broadcaster and the one workspace they all use."""
@@ -70,6 +82,8 @@ class Service:
     tokens: SignedTokens | None = None
     # Long-lived channel resources (SMTP pools); replaced, and the old closed, on reload.
     channel_resources: contextlib.AsyncExitStack | None = None
+    # Whether to call settle_heap() once started and after each reload (`serve` does).
+    settle: bool = False
 
     def use(self, workspace: Workspace) -> None:
         """Switch every part to `workspace` (start and reload)."""
@@ -108,6 +122,8 @@ class Service:
         if self.scheduler is not None:
             await self.scheduler.load(workspace)
         await self.refresh_public()
+        if self.settle:
+            settle_heap()
         log.info("workspace reloaded: %s campaigns", len(workspace.campaigns))
         return True
 
@@ -236,8 +252,13 @@ async def open_service(
     schedule: bool = True,
     deliver: bool = True,
     static: StaticFiles | None = None,
+    settle: bool = False,
 ) -> AsyncIterator[Service]:
-    """Open the store, public site, publisher, workers and (optionally) the scheduler."""
+    """Open the store, public site, publisher, workers and (optionally) the scheduler.
+
+    `settle`: freeze the heap once started and after each reload (see settle_heap); for a
+    long-running `serve`, not for short-lived embedding such as tests.
+    """
     workspace = load_or_raise(settings.root, settings)
     engine = create_engine(settings.database_url)
     background: list[asyncio.Task[None]] = []
@@ -301,6 +322,9 @@ async def open_service(
             service.scheduler = Scheduler(publisher, grace=settings.catch_up_grace)
             await service.scheduler.start(workspace)
             metrics.snapshot.next_fire = service.scheduler.next_fire_times
+        service.settle = settle
+        if settle:
+            settle_heap()
         yield service
     finally:
         if service is not None:

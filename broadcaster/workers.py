@@ -132,23 +132,30 @@ class Workers:
             done += len(batch)
 
     async def _process(self, worker_id: str, batch: Sequence[ClaimedDelivery]) -> None:
-        """Deliver a mixed batch: batch-capable channels at once, the others one by one."""
+        """Deliver a mixed batch: batch-capable channels at once, the others one by one per
+        channel, channels side by side (the website rebuild need not wait for the feeds')."""
         bulk = self._bulk_channels()
         grouped = [d for d in batch if d.channel in bulk]
         if grouped:
             await self._deliver_many(worker_id, grouped)
+        by_channel: dict[str, list[ClaimedDelivery]] = {}
         for delivery in batch:
             if delivery.channel not in bulk:
-                try:
-                    await self._deliver(worker_id, delivery)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    # Recording the outcome failed (the store is away): the lease runs out
-                    # and the delivery is claimed again; this worker carries on.
-                    log.exception("worker %s could not record delivery %s", worker_id, delivery.id)
-                if self._stopping.is_set():
-                    break
+                by_channel.setdefault(delivery.channel, []).append(delivery)
+        await asyncio.gather(*(self._deliver_each(worker_id, d) for d in by_channel.values()))
+
+    async def _deliver_each(self, worker_id: str, deliveries: Sequence[ClaimedDelivery]) -> None:
+        for delivery in deliveries:
+            try:
+                await self._deliver(worker_id, delivery)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Recording the outcome failed (the store is away): the lease runs out
+                # and the delivery is claimed again; this worker carries on.
+                log.exception("worker %s could not record delivery %s", worker_id, delivery.id)
+            if self._stopping.is_set():
+                break
 
     async def _bulk_loop(self, worker_id: str) -> None:
         while not self._stopping.is_set():

@@ -86,7 +86,7 @@ def make_app(
     app[STATIC] = static
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
-        async with open_service(settings, static=static) as service:
+        async with open_service(settings, static=static, settle=True) as service:
             app[SERVICE] = service
             loop = asyncio.get_running_loop()
             reloads: set[asyncio.Task[bool]] = set()
