@@ -80,6 +80,10 @@ class RetryLater(Exception):
         self.after = after
 
 
+class Deferred(RetryLater):
+    """Not tried yet: it must wait for an earlier delivery (ordering); not counted as an attempt."""
+
+
 class DeliveryRejected(Exception):
     """A permanent failure: do not try this delivery again."""
 
