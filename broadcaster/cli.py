@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from .diagnostics import Diagnostics, WorkspaceError
 from .models import Workspace
+from .partners.cli import partners
 from .preview import preview, write_preview
 from .publisher import PublishError
 from .settings import Settings, SettingsError
@@ -379,3 +380,6 @@ def bounces_process(path: Path, root: Path) -> None:
         raise click.UsageError(str(exc)) from None
     for line in report.summary():
         click.echo(line)
+
+
+main.add_command(partners)
