@@ -248,6 +248,17 @@ def status(as_json: bool, limit: int, root: Path) -> None:
         for channel, counts in sorted(item["channels"].items()):
             summary = ", ".join(f"{state} {n}" for state, n in sorted(counts.items()))
             click.echo(f"       {channel:<12} {summary}")
+        for failed in item["dead_letters"]:
+            who = failed["partner"] or failed["recipient"]
+            hint = (
+                f" (replay: broadcaster partners replay {failed['id']})"
+                if failed["partner"]
+                else ""
+            )
+            click.echo(
+                f"       dead letter #{failed['id']} {failed['channel']} to {who}: "
+                f"{failed['error']}{hint}"
+            )
 
 
 @main.group()
