@@ -304,14 +304,15 @@ def test_feed_entry_json_is_a_json_feed_item(out: Path, locale: str) -> None:
 def test_webhook_event_carries_title_and_radio_script(out: Path, locale: str) -> None:
     raw = read(out, locale, "webhook.json")
     event: dict[str, Any] = json.loads(raw.decode("utf-8"))
-    assert event["type"] == "campaign.published"
+    assert event["type"] == "publication.created"
     data = event["data"]
     assert data["title"] == front_matter(locale)["title"]
     assert data["summary"] == front_matter(locale)["summary"]
     assert data["locale"] == locale
     assert data["url"] == page_url(locale)
     assert data["alternates"] == {loc: page_url(loc) for loc in LOCALES}
-    assert data["radio_script"] == read(out, locale, "radio.txt").decode("utf-8")
+    assert data["radio"]["script"] == read(out, locale, "radio.txt").decode("utf-8")
+    assert data["radio"]["reading_time"] in data["radio"]["script"]
     if locale == "vi":
         # Written as UTF-8, not as \\u escapes a partner would have to decode.
         assert front_matter("vi")["title"].encode() in raw
