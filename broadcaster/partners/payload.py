@@ -8,12 +8,10 @@ same way every time, so a retry or a replay signs exactly the same body.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import mimetypes
-from pathlib import Path
 from typing import Any
 
+from ..attachments import campaign_files
 from ..channels.radio_script import RadioScript
 from ..render import Publication
 from .tables import EventType
@@ -23,27 +21,16 @@ SCHEMA_VERSION = 1
 
 def attachments(publication: Publication) -> list[dict[str, Any]]:
     """The campaign's `files/`: name, URL on the website, media type, size and SHA-256."""
-    campaign = publication.campaign
-    root = publication.workspace.root
-    listed = []
-    for rel in campaign.attachments:
-        path = root / rel
-        name = Path(rel).name
-        media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        try:
-            data = path.read_bytes()
-        except OSError:
-            continue  # gone since the workspace was loaded; `check` reports it
-        listed.append(
-            {
-                "name": name,
-                "url": f"{publication.base_url}/files/{campaign.id}/{name}",
-                "media_type": media_type,
-                "size": len(data),
-                "sha256": hashlib.sha256(data).hexdigest(),
-            }
-        )
-    return listed
+    return [
+        {
+            "name": file.name,
+            "url": file.url(publication),
+            "media_type": file.media_type,
+            "size": len(file.data),
+            "sha256": file.sha256,
+        }
+        for file in campaign_files(publication)
+    ]
 
 
 def event_data(publication: Publication, locale: str, script: RadioScript) -> dict[str, Any]:
