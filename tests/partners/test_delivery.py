@@ -22,7 +22,7 @@ from broadcaster.partners.store import PartnerError
 from broadcaster.service import Service
 from broadcaster.store.tables import PublicationSource, deliveries
 
-from .conftest import PartnerServer, add_partner, deliver_until
+from .conftest import BASE_URL, PartnerServer, add_partner, deliver_until
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "docs" / "webhook-event.schema.json").read_text()
@@ -244,3 +244,44 @@ async def test_loopback_metadata_and_private_addresses_are_refused_at_connect(
             assert isinstance(outcome, Exception)
             assert "refused by the SSRF guard" in str(outcome), str(outcome)
     assert partner_server.received == []
+
+
+async def test_attachment_urls_in_the_event_are_served_by_the_website(
+    service: Service, partner_server: PartnerServer, workspace: Path
+) -> None:
+    await add_partner(service, partner_server, "baokh", locales=["vi"])
+    await service.publisher.publish(CAMPAIGN, ["website", "partners"], source=PublicationSource.CLI)
+    await deliver_until(service, lambda: len(partner_server.at("baokh")) == 1)
+    await service.public.flush()
+    (attachment,) = partner_server.at("baokh")[0].event["data"]["attachments"]
+    assert attachment["media_type"] == "application/pdf"
+    path = attachment["url"].removeprefix("http://broadcaster.test/")
+    served = (workspace / "public" / path).read_bytes()
+    assert served.startswith(b"%PDF-")
+    assert len(served) == attachment["size"]
+
+
+async def test_a_withdrawal_is_signed_and_matches_the_schema(
+    service: Service, partner_server: PartnerServer
+) -> None:
+    from broadcaster.channels.webhook import WebhookChannel
+    from broadcaster.partners.payload import with_type
+    from broadcaster.partners.tables import EventType
+    from broadcaster.render import Publication
+
+    secret = await add_partner(service, partner_server, "baokh")
+    channel = service.channels["partners"]
+    assert isinstance(channel, WebhookChannel)
+    campaign = service.workspace.campaigns[CAMPAIGN]
+    publication = Publication.prepare(service.workspace, campaign, BASE_URL, campaign.valid_from)
+    created = channel.render(publication, "vi").body
+    withdrawn = with_type(created, EventType.WITHDRAWN)
+    outcome = await channel.sender.send(
+        partner_server.url("baokh"), "msg_withdrawal-test", withdrawn, [secret]
+    )
+    assert outcome == "HTTP 200"
+    (received,) = partner_server.at("baokh")
+    assert received.verified
+    assert received.event["type"] == "publication.withdrawn"
+    jsonschema.validate(received.event, SCHEMA)
+    assert received.event["data"] == json.loads(created)["data"]
