@@ -57,6 +57,10 @@ def _seconds(value: object) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
+MAX_BATCH = 1000
+# Time kept between the last request's timeout and the end of the batch's lease.
+LEASE_MARGIN = timedelta(seconds=5)
+
 Duration = Annotated[float, BeforeValidator(_seconds), Field(ge=0)]
 # Standard Webhooks' suggested schedule: after the first attempt, wait these in turn.
 DEFAULT_SCHEDULE: list[float] = [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
@@ -145,9 +149,9 @@ class WebhookChannel:
         await self.sender.start(stack)
 
     def batch_limit(self, lease: timedelta) -> int:
-        """Enough deliveries to keep every connection busy, few enough to end within a lease."""
-        per_connection = max(1, int(lease.total_seconds() / 2 / self.options.timeout))
-        return max(1, min(1000, self.options.connections * per_connection))
+        """Up to 1,000 per batch: `deliver_many` starts no request it could not finish in
+        time and hands those back untried, so a batch never outlives its lease."""
+        return MAX_BATCH
 
     async def deliver_many(self, jobs: Sequence[DeliveryJob]) -> list[Outcome]:
         """Check order, sign and post a batch concurrently; one outcome per job."""
@@ -184,16 +188,24 @@ class WebhookChannel:
             cache_key = (d.publication_id, d.locale, decided)
             if cache_key not in bodies:
                 bodies[cache_key] = with_type(await jobs[index].rendition(), decided)
+        # Requests start while there is time for them to end (their timeout) well before the
+        # lease does; later ones are handed back untried, due again at once.
+        lease_ends = min(job.delivery.lease_expires_at for job in jobs)
+        start_before = lease_ends - timedelta(seconds=self.options.timeout) - LEASE_MARGIN
+        gate = asyncio.Semaphore(self.options.connections)
+
+        async def send(
+            index: int, url: str, event_type: EventType, secrets: Sequence[str]
+        ) -> Outcome:
+            d = jobs[index].delivery
+            async with gate:
+                if datetime.now(UTC) > start_before:
+                    return Deferred("the batch ran out of time before this was sent")
+                body = bodies[d.publication_id, d.locale, event_type]
+                return await self.sender.send(url, f"msg_{d.dedup_key}", body, secrets)
+
         results = await asyncio.gather(
-            *(
-                self.sender.send(
-                    url,
-                    f"msg_{jobs[index].delivery.dedup_key}",
-                    bodies[jobs[index].delivery.publication_id, jobs[index].delivery.locale, t],
-                    secrets,
-                )
-                for index, url, _, t, secrets in sends
-            )
+            *(send(index, url, t, secrets) for index, url, _, t, secrets in sends)
         )
         for (index, _, name, _, _), result in zip(sends, results, strict=True):
             outcomes[index] = result

@@ -78,6 +78,7 @@ class WebhookSender:
         self.allow = list(allow)
         self.connections = connections
         self._session: aiohttp.ClientSession | None = None
+        self._literal_checks: dict[str, str | None] = {}
 
     async def start(self, stack: AsyncExitStack) -> None:
         """Open the session; it is closed when `stack` closes."""
@@ -117,11 +118,17 @@ class WebhookSender:
             literal = None
         if literal is None and parsed.scheme == "https":
             return None
+        if url in self._literal_checks:  # an IP literal's answer never changes
+            return self._literal_checks[url]
         try:
             await check_endpoint(url, self.allow)
         except EndpointRefused as exc:
-            return str(exc)
-        return None
+            reason: str | None = str(exc)
+        else:
+            reason = None
+        if literal is not None and len(self._literal_checks) < 100_000:
+            self._literal_checks[url] = reason
+        return reason
 
     async def send(self, url: str, msg_id: str, body: bytes, secrets: Sequence[str]) -> Outcome:
         """POST one event; a receipt, RetryLater, Gone or DeliveryRejected (never raises)."""
