@@ -1,0 +1,40 @@
+"""docs/webhooks.md must stay true: its test vector verifies, its commands exist."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+from click.testing import CliRunner
+from standardwebhooks import Webhook
+
+from broadcaster.channels.webhook import DEFAULT_SCHEDULE
+from broadcaster.cli import main
+
+DOC = (Path(__file__).resolve().parents[2] / "docs" / "webhooks.md").read_text(encoding="utf-8")
+
+
+def vector(name: str) -> str:
+    match = re.search(rf"^\| {re.escape(name)} \| `(.+)` \|$", DOC, re.MULTILINE)
+    assert match, name
+    return match.group(1)
+
+
+def test_the_documented_test_vector_verifies() -> None:
+    secret, msg_id = vector("secret"), vector("`webhook-id`")
+    stamp, body = vector("`webhook-timestamp`"), vector("body")
+    signature = Webhook(secret).sign(msg_id, datetime.fromtimestamp(int(stamp), UTC), body)
+    assert signature == vector("`webhook-signature`")
+
+
+def test_the_documented_commands_exist() -> None:
+    documented = set(re.findall(r"broadcaster partners ([a-z-]+)", DOC))
+    group = CliRunner().invoke(main, ["partners", "--help"]).output
+    for command in documented:
+        assert f"  {command} " in group, command
+
+
+def test_the_documented_schedule_is_the_default() -> None:
+    assert "5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h and 24 h" in DOC
+    assert DEFAULT_SCHEDULE == [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
