@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.retry import RetryPolicy
-from broadcaster.store import leases, publishing
+from broadcaster.store import leases, publishing, requeue
 from broadcaster.store.engine import write_transaction
 from broadcaster.store.leases import Settlement
 from broadcaster.store.records import (
@@ -324,7 +324,7 @@ class Outbox:
                         )
                     )
             await leases.settle_many(conn, worker_id, now, rows)
-            await leases.defer_many(conn, worker_id, now, deferred)
+            await requeue.defer_many(conn, worker_id, now, deferred)
         return len(rows) + len(deferred)
 
     def _backoff(self, policy: RetryPolicy) -> Callable[[int, timedelta | None], timedelta]:
@@ -335,7 +335,7 @@ class Outbox:
         still queued or in flight (nothing to replay). Its dedup key stays the same."""
         now = self._now()
         async with write_transaction(self._engine) as conn:
-            return await leases.requeue(conn, delivery_id, now)
+            return await requeue.requeue(conn, delivery_id, now)
 
     async def release(self, worker_id: str) -> int:
         """Hand back every delivery leased to `worker_id`, not counted as an attempt."""

@@ -285,3 +285,15 @@ async def test_a_withdrawal_is_signed_and_matches_the_schema(
     assert received.event["type"] == "publication.withdrawn"
     jsonschema.validate(received.event, SCHEMA)
     assert received.event["data"] == json.loads(created)["data"]
+
+
+async def test_429_waits_at_least_its_retry_after(
+    service: Service, partner_server: PartnerServer
+) -> None:
+    await add_partner(service, partner_server, "busy", locales=["vi"])
+    partner_server.answers["busy"] = [429]  # with Retry-After: 1; the schedule says 0.2 s
+    await publish(service)
+    await deliver_until(service, lambda: len(partner_server.at("busy")) == 2)
+    first, second = partner_server.at("busy")
+    assert int(second.headers["webhook-timestamp"]) - int(first.headers["webhook-timestamp"]) >= 1
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
