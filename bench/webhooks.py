@@ -1,6 +1,7 @@
 """Webhook fan-out: one publication to 1,000 partner endpoints, every request verified.
 
-    .venv/bin/python bench/webhooks.py [--partners 1000] [--servers 4] [--repeats 3] [--postgres URL]
+    .venv/bin/python bench/webhooks.py [--partners 1000] [--servers 4] [--repeats 3]
+                                       [--postgres URL]
 
 A throwaway copy of the example workspace gets a webhook channel that may reach
 127.0.0.0/8 and PARTNERS registered partners (each with its own secret, Vietnamese only).
