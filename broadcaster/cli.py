@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from .diagnostics import Diagnostics, WorkspaceError
 from .models import Workspace
+from .partners.cli import partners
 from .preview import preview, write_preview
 from .publisher import PublishError
 from .settings import Settings, SettingsError
@@ -247,6 +248,17 @@ def status(as_json: bool, limit: int, root: Path) -> None:
         for channel, counts in sorted(item["channels"].items()):
             summary = ", ".join(f"{state} {n}" for state, n in sorted(counts.items()))
             click.echo(f"       {channel:<12} {summary}")
+        for failed in item["dead_letters"]:
+            who = failed["partner"] or failed["recipient"]
+            hint = (
+                f" (replay: broadcaster partners replay {failed['id']})"
+                if failed["partner"]
+                else ""
+            )
+            click.echo(
+                f"       dead letter #{failed['id']} {failed['channel']} to {who}: "
+                f"{failed['error']}{hint}"
+            )
 
 
 @main.group()
@@ -379,3 +391,6 @@ def bounces_process(path: Path, root: Path) -> None:
         raise click.UsageError(str(exc)) from None
     for line in report.summary():
         click.echo(line)
+
+
+main.add_command(partners)

@@ -7,12 +7,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from .outbox import Outbox
+from .partners.store import PartnerStore, partner_id_of
 from .publisher import Published
 from .service import open_service
 from .settings import Settings
 from .store import create_engine, upgrade, upgrade_engine
-from .store.tables import PublicationSource
+from .store.tables import DeliveryStatus, PublicationSource, deliveries
 
 
 @dataclass(frozen=True)
@@ -61,8 +65,10 @@ async def status_report(settings: Settings, limit: int) -> list[dict[str, Any]]:
         await upgrade_engine(engine)
         outbox = Outbox(engine)
         report: list[dict[str, Any]] = []
+        partners = PartnerStore(engine, lambda: settings.secret_key)
         for publication in await outbox.publications(limit):
             progress = await outbox.progress(publication.id)
+            failed = await dead_letters(engine, partners, publication.id)
             report.append(
                 {
                     "id": publication.id,
@@ -79,11 +85,48 @@ async def status_report(settings: Settings, limit: int) -> list[dict[str, Any]]:
                         ch: {str(k): v for k, v in counts.items()}
                         for ch, counts in progress.items()
                     },
+                    "dead_letters": failed,
                 }
             )
         return report
     finally:
         await engine.dispose()
+
+
+async def dead_letters(
+    engine: AsyncEngine, partners: PartnerStore, publication_id: int, limit: int = 20
+) -> list[dict[str, Any]]:
+    """Deliveries of a publication that failed for good (gave up, rejected, or our fault)."""
+    d = deliveries.c
+    query = (
+        select(d.id, d.channel, d.recipient, d.status, d.attempts, d.last_error)
+        .where(
+            d.publication_id == publication_id,
+            d.status.in_([DeliveryStatus.PERMANENT_FAILURE, DeliveryStatus.TECHNICAL_FAILURE]),
+        )
+        .order_by(d.id)
+        .limit(limit)
+    )
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    names = await partners.by_ids(
+        i for i in (partner_id_of(row.recipient) for row in rows) if i is not None
+    )
+    failed = []
+    for row in rows:
+        partner = names.get(partner_id_of(row.recipient) or 0)
+        failed.append(
+            {
+                "id": row.id,
+                "channel": row.channel,
+                "recipient": row.recipient,
+                "partner": partner.name if partner else None,
+                "status": row.status,
+                "attempts": row.attempts,
+                "error": row.last_error,
+            }
+        )
+    return failed
 
 
 async def upgrade_database(settings: Settings) -> None:

@@ -12,8 +12,15 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Collection,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -21,7 +28,8 @@ from typing import Any
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from broadcaster.store import leases, publishing
+from broadcaster.retry import RetryPolicy
+from broadcaster.store import leases, publishing, requeue
 from broadcaster.store.engine import write_transaction
 from broadcaster.store.leases import Settlement
 from broadcaster.store.records import (
@@ -56,25 +64,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often, and how far apart, a temporarily failing delivery is tried."""
-
-    max_attempts: int = 8
-    base: timedelta = timedelta(seconds=30)
-    cap: timedelta = timedelta(hours=2)
-
-    def delay(self, attempt: int, jitter: float, retry_after: timedelta | None = None) -> timedelta:
-        """Full-jitter backoff after `attempt` (1-based): `jitter` (0..1) of min(cap, base*2^n).
-
-        A `Retry-After` from the remote side is a floor, even above the cap.
-        """
-        exponent = min(max(attempt - 1, 0), 64)
-        ceiling = min(self.cap.total_seconds(), self.base.total_seconds() * 2.0**exponent)
-        delay = timedelta(seconds=ceiling * jitter)
-        return delay if retry_after is None else max(delay, retry_after)
-
-
 class Outbox:
     """Publications, their deliveries, and lease-based claiming of those deliveries."""
 
@@ -90,8 +79,20 @@ class Outbox:
         self._engine = engine
         self._clock = clock
         self._retry = retry or RetryPolicy()
+        self._policies: dict[str, RetryPolicy] = {}
         self._jitter = jitter
         self._batch_size = batch_size
+
+    def use_policies(self, policies: Mapping[str, RetryPolicy]) -> None:
+        """Channels (by name) that retry on their own policy instead of the default one."""
+        self._policies = dict(policies)
+
+    def policy(self, channel: str) -> RetryPolicy:
+        """The retry policy deliveries on `channel` follow."""
+        return self._policies.get(channel, self._retry)
+
+    def _max_attempts(self, channel: str) -> int:
+        return self.policy(channel).max_attempts
 
     def _now(self) -> datetime:
         now = self._clock()
@@ -221,7 +222,7 @@ class Outbox:
                 lease_expires=now + lease,
                 channels=channels,
                 exclude=exclude,
-                max_attempts=self._retry.max_attempts,
+                max_attempts=self._max_attempts,
             )
 
     async def complete(self, delivery_id: int, worker_id: str, receipt: str | None = None) -> bool:
@@ -239,19 +240,20 @@ class Outbox:
         """
         now = self._now()
         async with write_transaction(self._engine) as conn:
-            attempts = await leases.held_attempts(conn, delivery_id, worker_id)
-            if attempts is None:
+            held = await leases.held_attempts(conn, delivery_id, worker_id)
+            if held is None:
                 self._log_lost(delivery_id, worker_id, AttemptOutcome.TEMPORARY_FAILURE)
                 return False
+            policy = self.policy(held.channel)
             values: dict[str, Any]
-            if attempts >= self._retry.max_attempts:
+            if held.counted >= policy.max_attempts:
                 values = {
                     "status": DeliveryStatus.PERMANENT_FAILURE,
                     "next_attempt_at": None,
-                    "last_error": f"{error} (gave up after {attempts} attempts)",
+                    "last_error": f"{error} (gave up after {held.counted} attempts)",
                 }
             else:
-                delay = self._retry.delay(attempts, self._jitter(), after)
+                delay = policy.delay(held.counted, self._jitter(), after)
                 values = {
                     "status": DeliveryStatus.TEMPORARY_FAILURE,
                     "next_attempt_at": now + delay,
@@ -295,22 +297,45 @@ class Outbox:
         async with write_transaction(self._engine) as conn:
             ids = [s.delivery_id for s in settlements]
             held = await leases.held_attempts_many(conn, ids, worker_id)
-            rows = []
+            rows, deferred = [], []
             for settlement in settlements:
-                attempts = held.pop(settlement.delivery_id, None)
-                if attempts is None:
+                holding = held.pop(settlement.delivery_id, None)
+                if holding is None:
                     self._log_lost(settlement.delivery_id, worker_id, settlement.outcome)
-                    continue
-                rows.append(
-                    leases.settled_row(
-                        settlement, attempts, now, self._retry.max_attempts, self._backoff
+                elif settlement.deferred:
+                    after = settlement.after or timedelta(seconds=1)
+                    deferred.append(
+                        {
+                            "b_id": settlement.delivery_id,
+                            "b_attempt": holding.attempts,
+                            "b_next": now + after,
+                            "b_error": settlement.detail,
+                        }
                     )
-                )
+                else:
+                    policy = self.policy(holding.channel)
+                    rows.append(
+                        leases.settled_row(
+                            settlement,
+                            holding,
+                            now,
+                            policy.max_attempts,
+                            self._backoff(policy),
+                        )
+                    )
             await leases.settle_many(conn, worker_id, now, rows)
-        return len(rows)
+            await requeue.defer_many(conn, worker_id, now, deferred)
+        return len(rows) + len(deferred)
 
-    def _backoff(self, attempts: int, after: timedelta | None) -> timedelta:
-        return self._retry.delay(attempts, self._jitter(), after)
+    def _backoff(self, policy: RetryPolicy) -> Callable[[int, timedelta | None], timedelta]:
+        return lambda attempts, after: policy.delay(attempts, self._jitter(), after)
+
+    async def replay(self, delivery_id: int) -> bool:
+        """Queue a finished delivery again, now, with a full retry schedule; False if it is
+        still queued or in flight (nothing to replay). Its dedup key stays the same."""
+        now = self._now()
+        async with write_transaction(self._engine) as conn:
+            return await requeue.requeue(conn, delivery_id, now)
 
     async def release(self, worker_id: str) -> int:
         """Hand back every delivery leased to `worker_id`, not counted as an attempt."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .attachments import campaign_files
 from .channels.feed import FeedOptions
 from .channels.website import WebsiteOptions
 from .feeds import FeedCache, build_feeds
@@ -165,6 +166,10 @@ class PublicSite:
                 base_url=self.base_url,
                 cache=self._pages.setdefault(channel, SiteCache()),
             )
+            # The campaigns' files/ (the official documents): webhooks and mail link here.
+            for publication in publications:
+                for file in campaign_files(publication):
+                    files[f"files/{publication.campaign.id}/{file.name}"] = file.data
             self._serve_built(files, feeds=False)
             self._site_writer.submit(files).add_done_callback(self._written)
             self._changed.set()

@@ -25,8 +25,10 @@ from .digests.store import StoreAudience
 from .metrics import Metrics
 from .models import Workspace
 from .outbox import Outbox
+from .partners.store import PartnerStore
 from .public import PublicSite
 from .publisher import Publisher
+from .retry import RetryPolicy
 from .scheduler import Scheduler
 from .settings import Settings
 from .store import create_engine, upgrade_engine
@@ -63,6 +65,16 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+def retry_policies(channels: Mapping[str, Channel]) -> dict[str, RetryPolicy]:
+    """The channels that bring their own retry policy (webhooks: a fixed schedule)."""
+    policies: dict[str, RetryPolicy] = {}
+    for name, channel in channels.items():
+        policy = getattr(channel, "retry_policy", None)
+        if callable(policy):
+            policies[name] = policy()
+    return policies
+
+
 @dataclass
 class Service:
     """The running parts of Broadcaster and the one workspace they all use."""
@@ -80,6 +92,7 @@ class Service:
     channels: Mapping[str, Channel] = field(default_factory=dict)
     subscribers: SqlSubscriberStore | None = None
     tokens: SignedTokens | None = None
+    partners: PartnerStore | None = None
     # Long-lived channel resources (SMTP pools); replaced, and the old closed, on reload.
     channel_resources: contextlib.AsyncExitStack | None = None
     # Whether to call settle_heap() once started and after each reload (`serve` does).
@@ -90,8 +103,14 @@ class Service:
         self.workspace = workspace
         self.public.use(workspace)
         self.channels = build_channels(
-            workspace, self.settings, self.public, subscribers=self.subscribers, tokens=self.tokens
+            workspace,
+            self.settings,
+            self.public,
+            subscribers=self.subscribers,
+            tokens=self.tokens,
+            partners=self.partners,
         )
+        self.outbox.use_policies(retry_policies(self.channels))
         self.publisher.use(workspace, self.channels)
         self.workers.channels = self.channels
 
@@ -301,6 +320,7 @@ async def open_service(
         )
         service.subscribers = subscribers
         service.tokens = SignedTokens(settings.secret_key)
+        service.partners = PartnerStore(engine, lambda: settings.secret_key)
         service.use(workspace)
         await service.start_channels()
         await public.reload()

@@ -12,7 +12,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from .channels.base import DeliveryJob, DeliveryRejected, Outcome, RetryLater, Withdrawn
+from .channels.base import (
+    Deferred,
+    DeliveryJob,
+    DeliveryRejected,
+    Outcome,
+    RetryLater,
+    Withdrawn,
+)
 from .outbox import Outbox, Settlement
 from .store.content import ContentStore
 from .store.records import ClaimedDelivery
@@ -37,6 +44,10 @@ def settlement(delivery_id: int, outcome: Outcome) -> Settlement:
     """What the outbox records for one outcome of `deliver_many`."""
     if isinstance(outcome, str):
         return Settlement(delivery_id, AttemptOutcome.DELIVERED, outcome)
+    if isinstance(outcome, Deferred):
+        return Settlement(
+            delivery_id, AttemptOutcome.TEMPORARY_FAILURE, str(outcome), outcome.after, True
+        )
     if isinstance(outcome, RetryLater):
         return Settlement(
             delivery_id, AttemptOutcome.TEMPORARY_FAILURE, str(outcome), outcome.after
@@ -243,6 +254,9 @@ class Workers:
         status = "delivered"
         try:
             receipt = await deliver(job)
+        except Deferred as exc:
+            status = "deferred"
+            await self.outbox.settle_many(worker_id, [settlement(delivery.id, exc)])
         except RetryLater as exc:
             status = "temporary-failure"
             await self.outbox.retry_later(delivery.id, worker_id, str(exc), exc.after)

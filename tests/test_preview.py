@@ -218,8 +218,10 @@ def test_press_desk_email_attaches_radio_script(out: Path, locale: str) -> None:
     assert message.get_content_type() == "multipart/mixed"
     assert "List-Unsubscribe" not in message
     attachments = list(message.iter_attachments())
-    assert len(attachments) == 1
-    attachment = attachments[0]
+    # The directive as a PDF (campaigns/online-submission/files/), then the radio script.
+    assert [a.get_content_type() for a in attachments] == ["application/pdf", "text/plain"]
+    assert attachments[0].get_filename() == "6176-UBND-KSTT.pdf"
+    attachment = attachments[1]
     assert isinstance(attachment, EmailMessage)
     assert attachment.get_content_type() == "text/plain"
     assert attachment.get_content_disposition() == "attachment"
@@ -234,7 +236,7 @@ def test_press_desk_email_attaches_radio_script(out: Path, locale: str) -> None:
 @pytest.mark.parametrize("locale", LOCALES)
 def test_press_desk_radio_attachment_reads_as_the_radio_script(out: Path, locale: str) -> None:
     message = parse_mail(read(out, locale, "press-desk-email.eml"))
-    (attachment,) = message.iter_attachments()
+    (_pdf, attachment) = message.iter_attachments()
     assert isinstance(attachment, EmailMessage)
     # Without a charset parameter a text/plain part is US-ASCII (RFC 2046 4.1.2), and mail
     # clients show the Vietnamese script as mojibake.
@@ -304,14 +306,15 @@ def test_feed_entry_json_is_a_json_feed_item(out: Path, locale: str) -> None:
 def test_webhook_event_carries_title_and_radio_script(out: Path, locale: str) -> None:
     raw = read(out, locale, "webhook.json")
     event: dict[str, Any] = json.loads(raw.decode("utf-8"))
-    assert event["type"] == "campaign.published"
+    assert event["type"] == "publication.created"
     data = event["data"]
     assert data["title"] == front_matter(locale)["title"]
     assert data["summary"] == front_matter(locale)["summary"]
     assert data["locale"] == locale
     assert data["url"] == page_url(locale)
     assert data["alternates"] == {loc: page_url(loc) for loc in LOCALES}
-    assert data["radio_script"] == read(out, locale, "radio.txt").decode("utf-8")
+    assert data["radio"]["script"] == read(out, locale, "radio.txt").decode("utf-8")
+    assert data["radio"]["reading_time"] in data["radio"]["script"]
     if locale == "vi":
         # Written as UTF-8, not as \\u escapes a partner would have to decode.
         assert front_matter("vi")["title"].encode() in raw

@@ -13,6 +13,7 @@ from .website import WebsiteChannel
 
 if TYPE_CHECKING:
     from ..models import Workspace
+    from ..partners.store import PartnerStore
     from ..public import PublicSite
     from ..settings import Settings
     from ..subscribers.api import SubscriberStore, Tokens
@@ -32,10 +33,11 @@ def build_channels(
     *,
     subscribers: SubscriberStore | None = None,
     tokens: Tokens | None = None,
+    partners: PartnerStore | None = None,
 ) -> dict[str, Channel]:
     """Every configured channel, built from its validated options."""
     templates = Templates(workspace.root / "templates")
-    resources = Resources(templates, settings, public, subscribers, tokens)
+    resources = Resources(templates, settings, public, subscribers, tokens, partners)
     return {
         name: CHANNEL_TYPES[config.type].from_config(name, config.options, resources)
         for name, config in workspace.channels.items()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
+    from ..partners.store import PartnerStore
     from ..public import PublicSite
     from ..render import Publication, Templates
     from ..settings import Settings
@@ -34,13 +35,14 @@ class ChannelOptions(BaseModel):
 @dataclass(frozen=True)
 class Resources:
     """What a channel may use: templates, settings and (in the service) the public site,
-    the subscriber list and the token signer (email to subscribers)."""
+    the subscriber list and the token signer (email to subscribers), the partner registry."""
 
     templates: Templates
     settings: Settings
     public: PublicSite | None = None
     subscribers: SubscriberStore | None = None
     tokens: Tokens | None = None
+    partners: PartnerStore | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,10 @@ class RetryLater(Exception):
     def __init__(self, reason: str, after: timedelta | None = None) -> None:
         super().__init__(reason)
         self.after = after
+
+
+class Deferred(RetryLater):
+    """Not tried yet: it must wait for an earlier delivery (ordering); not counted as an attempt."""
 
 
 class DeliveryRejected(Exception):

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal, Self
 import css_inline
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..attachments import Attachment, campaign_files
 from ..mail.compose import (
     MESSAGE_ID_MARK,
     PREFERENCES_MARK,
@@ -41,7 +42,7 @@ from .base import (
     Withdrawn,
     masked,
 )
-from .radio_script import radio_script
+from .radio_script import RadioScript, read_aloud
 
 log = logging.getLogger(__name__)
 
@@ -163,15 +164,37 @@ class EmailChannel:
             ),
         }
 
+    def _desk_extras(
+        self, publication: Publication, locale: str
+    ) -> tuple[list[Attachment], RadioScript | None]:
+        """What a press release carries besides its text: the campaign's files, the script."""
+        if self.options.audience != "desk":
+            return [], None
+        script = None
+        if self.options.attach_radio_script:
+            script = read_aloud(publication, locale, self.templates)
+        return campaign_files(publication), script
+
+    def _radio_name(self, publication: Publication, script: RadioScript) -> str:
+        return f"radio-{publication.campaign.id}-{script.locale}.txt"
+
     def _bodies(self, publication: Publication, locale: str) -> tuple[str, str, str]:
         """(subject, plain text, HTML with CSS inlined) for `locale`."""
         content, campaign = publication.content(locale), publication.campaign
+        files, script = self._desk_extras(publication, locale)
+        desk = None
+        if self.options.audience == "desk":
+            radio = None
+            if script is not None:
+                radio = {"name": self._radio_name(publication, script), "duration": script.duration}
+            desk = {"files": files, "radio": radio}
         context = {
             "publication": publication,
             "content": content,
             "locale": locale,
             "links": self._links(publication),
             "audience": self.options.audience,
+            "desk": desk,
         }
         html = css_inline.inline(self.templates.render("email/message.html", **context))
         plain = self.templates.render("email/message.txt", **context)
@@ -202,7 +225,7 @@ class EmailChannel:
 
     def build(self, publication: Publication, locale: str, recipients: list[str]) -> EmailMessage:
         """The desk message, addressed to the whole desk list (each copy is readdressed)."""
-        options, content, campaign = self.options, publication.content(locale), publication.campaign
+        options, content = self.options, publication.content(locale)
         subject, plain, html = self._bodies(publication, locale)
         msg = EmailMessage(policy=SMTP)
         msg["From"] = options.from_
@@ -216,10 +239,16 @@ class EmailChannel:
             msg["List-Id"] = options.list_id
         msg.set_content(plain, subtype="plain", charset="utf-8", cte="quoted-printable")
         msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
-        if options.attach_radio_script:
-            script = radio_script(publication, locale, self.templates)
+        files, script = self._desk_extras(publication, locale)
+        for file in files:
+            maintype, subtype = file.media_type.split("/", 1)
+            msg.add_attachment(file.data, maintype=maintype, subtype=subtype, filename=file.name)
+        if script is not None:
             msg.add_attachment(
-                script, subtype="plain", filename=f"radio-{campaign.id}-{content.locale}.txt"
+                script.text,
+                subtype="plain",
+                charset="utf-8",
+                filename=self._radio_name(publication, script),
             )
         # set_content() drops Content-* headers, so the language is declared last.
         msg["Content-Language"] = content.locale
@@ -235,7 +264,13 @@ class EmailChannel:
             recipients = list(self.options.recipients)
             msg = self.build(publication, locale, recipients)
             data, subject = msg.as_bytes(), str(msg["Subject"])
+            attached = [
+                f"{part.get_filename()} ({part.get_content_type()})"
+                for part in msg.iter_attachments()
+            ]
             who = f"{len(recipients)} desk address(es)"
+            if attached:
+                subject += f"; attached: {', '.join(attached)}"
         return Rendition(
             channel=self.name,
             locale=locale,

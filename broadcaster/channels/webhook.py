@@ -1,106 +1,229 @@
-"""The webhook channel: a signed JSON event per publication for media partners."""
+"""The webhook channel: signed JSON events (Standard Webhooks) to registered media partners.
+
+Partners live in the store (`broadcaster partners ...`); this file's options are the
+defaults for all of them: timeout, retry schedule, connections, and `allow_networks:`.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
-from collections.abc import AsyncIterator, Mapping
-from typing import Any, ClassVar, Literal, Self
+import logging
+import re
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from ..models import DEFAULT_LOCALE
+from ..partners.events import Waiting
+from ..partners.payload import encode, event, event_data, with_type
+from ..partners.sender import Gone, WebhookSender
+from ..partners.store import PartnerStore, partner_id_of, recipient
+from ..partners.tables import EventType
 from ..render import Publication, Templates
+from ..retry import RetryPolicy
 from ..settings import Settings
-from .base import ChannelOptions, Rendition, Resources, masked
-from .radio_script import radio_script
+from .base import (
+    ChannelOptions,
+    Deferred,
+    DeliveryJob,
+    DeliveryRejected,
+    Outcome,
+    Rendition,
+    Resources,
+    RetryLater,
+    Withdrawn,
+    masked,
+)
+from .radio_script import read_aloud
 
-EVENT_TYPE = "campaign.published"
+log = logging.getLogger(__name__)
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def _seconds(value: object) -> float:
+    """`5s`, `5m`, `2h`, `1d` or a number of seconds, as seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    match = _DURATION.match(str(value))
+    if match is None:
+        raise ValueError(f"{value!r} is not a duration like 30s, 5m, 2h or 1d")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+MAX_BATCH = 1000
+# Time kept between the last request's timeout and the end of the batch's lease.
+LEASE_MARGIN = timedelta(seconds=5)
+
+Duration = Annotated[float, BeforeValidator(_seconds), Field(ge=0)]
+# Standard Webhooks' suggested schedule: after the first attempt, wait these in turn.
+DEFAULT_SCHEDULE: list[float] = [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
 
 
 class RetryOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_attempts: int = Field(default=8, ge=1, le=50)
-    backoff_seconds: float = Field(default=30, gt=0)
-    max_backoff_seconds: float = Field(default=6 * 3600, gt=0)
+    schedule: list[Duration] = Field(default_factory=lambda: list(DEFAULT_SCHEDULE), max_length=50)
+    jitter: float = Field(default=0.1, ge=0, le=0.5)
 
 
 class WebhookOptions(ChannelOptions):
     type: Literal["webhook"]
-    timeout: float = Field(default=10, gt=0, le=120)
+    timeout: float = Field(default=15, gt=0, le=120)
     retry: RetryOptions = Field(default_factory=RetryOptions)
+    connections: int = Field(default=100, ge=1, le=1000)
     allow_networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = Field(
         default_factory=list
     )
 
 
-def payload(publication: Publication, locale: str, script: str) -> dict[str, Any]:
-    """The event body partners receive (Standard Webhooks envelope: type, timestamp, data)."""
-    content = publication.content(locale)
-    campaign = publication.campaign
-    return {
-        "type": EVENT_TYPE,
-        "timestamp": publication.published_at.isoformat(),
-        "data": {
-            "id": publication.entry_id(locale),
-            "campaign": campaign.id,
-            "revision": campaign.revision,
-            "locale": content.locale,
-            "requested_locale": locale,
-            "priority": str(campaign.priority),
-            "topics": list(campaign.topics),
-            "issuer": campaign.issuer_name(locale),
-            "reference": campaign.reference,
-            "valid_from": campaign.valid_from.isoformat(),
-            "expires": campaign.expires.isoformat() if campaign.expires else None,
-            "title": content.title,
-            "summary": content.summary,
-            "url": publication.url(locale),
-            "alternates": dict(publication.alternates()),
-            "body_html": content.html,
-            "body_text": content.text,
-            "radio_script": script,
-        },
-    }
-
-
 class WebhookChannel:
-    """Renders the JSON event; signing and sending to partners come with delivery."""
+    """Renders the event once per locale; signs and posts it to each matching partner."""
 
     Options: ClassVar[type[ChannelOptions]] = WebhookOptions
     type: ClassVar[str] = "webhook"
 
     def __init__(
-        self, name: str, options: WebhookOptions, templates: Templates, settings: Settings
+        self,
+        name: str,
+        options: WebhookOptions,
+        templates: Templates,
+        settings: Settings,
+        partners: PartnerStore | None = None,
     ):
         self.name = name
         self.options = options
         self.templates = templates
         self.settings = settings
+        self.partners = partners
+        self.sender = WebhookSender(options.timeout, options.allow_networks, options.connections)
 
     @classmethod
     def from_config(cls, name: str, options: Any, resources: Resources) -> Self:
-        return cls(name, options, resources.templates, resources.settings)
+        return cls(name, options, resources.templates, resources.settings, resources.partners)
+
+    def retry_policy(self) -> RetryPolicy:
+        """Immediately, then the schedule's waits (with jitter); Retry-After is a floor."""
+        waits = [timedelta(seconds=s) for s in self.options.retry.schedule]
+        return RetryPolicy.from_schedule(waits, self.options.retry.jitter)
 
     async def recipients(self, publication: Publication) -> AsyncIterator[list[tuple[str, str]]]:
-        """Partners are registered in the store; until one is, nobody is sent anything."""
-        return
-        yield
+        """Enabled partners that take one of the campaign's topics, once per locale."""
+        if self.partners is None:
+            log.warning("channel %s: no partner registry; nobody to send to", self.name)
+            return
+        campaign = publication.campaign
+        batch = [
+            (recipient(partner.id, locale), locale)
+            for partner in await self.partners.enabled()
+            if partner.wants(campaign.topics)
+            for locale in partner.locales_for(campaign.locales, DEFAULT_LOCALE)
+        ]
+        if batch:
+            yield batch
 
     def render(self, publication: Publication, locale: str) -> Rendition:
         """The event body (compact JSON, UTF-8) plus the radio script on its own."""
-        script = radio_script(publication, locale, self.templates)
-        event = payload(publication, locale, script)
-        body = json.dumps(event, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-        pretty = json.dumps(event, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+        script = read_aloud(publication, locale, self.templates)
+        data = event_data(publication, locale, script)
+        document = event(EventType.CREATED, publication.published_at.isoformat(), data)
+        body = encode(document)
+        pretty = json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
         return Rendition(
             channel=self.name,
             locale=locale,
             media_type="application/json",
-            body=body.encode(),
-            summary=f"{EVENT_TYPE} event {event['data']['id']} ({len(body.encode())} bytes)",
-            files={"webhook.json": pretty.encode(), "radio.txt": script.encode()},
+            body=body,
+            summary=f"signed event {data['id']} for each partner ({len(body)} bytes)",
+            files={"webhook.json": pretty.encode(), "radio.txt": script.text.encode()},
         )
+
+    async def start(self, stack: AsyncExitStack) -> None:
+        """Open the shared HTTP session (closed with `stack`)."""
+        await self.sender.start(stack)
+
+    def batch_limit(self, lease: timedelta) -> int:
+        """Up to 1,000 per batch: `deliver_many` starts no request it could not finish in
+        time and hands those back untried, so a batch never outlives its lease."""
+        return MAX_BATCH
+
+    async def deliver_many(self, jobs: Sequence[DeliveryJob]) -> list[Outcome]:
+        """Check order, sign and post a batch concurrently; one outcome per job."""
+        if self.partners is None:
+            return [RetryLater(f"channel {self.name}: no partner registry") for _ in jobs]
+        partners = self.partners
+        ids = {partner_id_of(job.delivery.recipient) for job in jobs}
+        keys = await partners.signing_keys(i for i in ids if i is not None)
+        types = await partners.event_types(self.name, [job.delivery for job in jobs])
+        bodies: dict[tuple[int, str, EventType], bytes] = {}
+        outcomes: list[Outcome | None] = [None] * len(jobs)
+        sends: list[tuple[int, str, str, EventType, tuple[str, ...]]] = []
+        now = datetime.now(UTC)
+        for index, job in enumerate(jobs):
+            d = job.delivery
+            partner_id = partner_id_of(d.recipient)
+            key = keys.get(partner_id) if partner_id is not None else None
+            decided = types[d.id]
+            if key is None:
+                outcomes[index] = Withdrawn(f"partner {d.recipient} was removed")
+            elif not key.partner.enabled:
+                reason = key.partner.disabled_reason or "disabled"
+                outcomes[index] = Withdrawn(f"partner {key.partner.name} is disabled ({reason})")
+            elif isinstance(decided, Waiting):
+                outcomes[index] = Deferred(
+                    f"waits for delivery {decided.blocker} of the same campaign to "
+                    f"{key.partner.name}",
+                    decided.wait(now),
+                )
+            else:
+                sends.append((index, key.partner.url, key.partner.name, decided, key.secrets))
+        for index, _, _, decided, _ in sends:
+            d = jobs[index].delivery
+            cache_key = (d.publication_id, d.locale, decided)
+            if cache_key not in bodies:
+                bodies[cache_key] = with_type(await jobs[index].rendition(), decided)
+        # Requests start while there is time for them to end (their timeout) well before the
+        # lease does; later ones are handed back untried, due again at once.
+        lease_ends = min(job.delivery.lease_expires_at for job in jobs)
+        start_before = lease_ends - timedelta(seconds=self.options.timeout) - LEASE_MARGIN
+        gate = asyncio.Semaphore(self.options.connections)
+
+        async def send(
+            index: int, url: str, event_type: EventType, secrets: Sequence[str]
+        ) -> Outcome:
+            d = jobs[index].delivery
+            async with gate:
+                if datetime.now(UTC) > start_before:
+                    return Deferred("the batch ran out of time before this was sent")
+                body = bodies[d.publication_id, d.locale, event_type]
+                return await self.sender.send(url, f"msg_{d.dedup_key}", body, secrets)
+
+        results = await asyncio.gather(
+            *(send(index, url, t, secrets) for index, url, _, t, secrets in sends)
+        )
+        for (index, _, name, _, _), result in zip(sends, results, strict=True):
+            outcomes[index] = result
+            if isinstance(result, Gone):
+                partner_id = partner_id_of(jobs[index].delivery.recipient)
+                if partner_id is not None:
+                    await partners.disable(partner_id, f"{result} at {now:%Y-%m-%d %H:%M} UTC")
+                    log.warning("partner %s disabled: %s", name, result)
+        return [o if o is not None else RetryLater("not attempted") for o in outcomes]
+
+    async def deliver(self, job: DeliveryJob) -> str:
+        """Send one delivery; a receipt, or RetryLater / Deferred / DeliveryRejected."""
+        (outcome,) = await self.deliver_many([job])
+        if isinstance(outcome, Withdrawn):
+            raise DeliveryRejected(str(outcome))
+        if isinstance(outcome, RetryLater | DeliveryRejected):
+            raise outcome
+        return outcome
 
     def describe(self) -> Mapping[str, object]:
         return masked(self.options)

@@ -65,7 +65,7 @@ async def claim_due(
     now: datetime,
     lease_expires: datetime,
     channels: Collection[str] | None,
-    max_attempts: int,
+    max_attempts: Callable[[str], int],
     exclude: Collection[str] | None = None,
 ) -> list[ClaimedDelivery]:
     """Lease up to `limit` due deliveries, longest-waiting first (see `Outbox.claim`)."""
@@ -82,6 +82,7 @@ async def claim_due(
             d.c.attempts,
             d.c.lease_owner,
             d.c.dedup_key,
+            d.c.attempt_base,
         )
         .join_from(d, publications, d.c.publication_id == publications.c.id)
         # next_attempt_at first so the claim index is walked in order and stops at `limit`
@@ -99,16 +100,20 @@ async def claim_due(
     rows = (await conn.execute(query)).all()
     await close_abandoned(conn, rows, now)
     abandoned = [row for row in rows if row.status == DeliveryStatus.SENDING]
-    exhausted = [row.id for row in abandoned if row.attempts >= max_attempts]
-    if exhausted:
+    exhausted = [
+        row for row in abandoned if row.attempts - row.attempt_base >= max_attempts(row.channel)
+    ]
+    for row in exhausted:
         await _set(
             conn,
-            exhausted,
+            [row.id],
             now,
             status=DeliveryStatus.TECHNICAL_FAILURE,
-            last_error=f"gave up: the lease expired on all {max_attempts} attempts",
+            last_error=f"gave up: the lease expired on all {row.attempts - row.attempt_base} "
+            "attempts",
         )
-    candidates = [row.id for row in rows if row.id not in exhausted]
+    exhausted_ids = {row.id for row in exhausted}
+    candidates = [row.id for row in rows if row.id not in exhausted_ids]
     if not candidates:
         return []
     # Re-checking "still due" makes a double claim impossible even without the row locks.
@@ -160,15 +165,29 @@ async def claim_due(
             attempts,
             _owner,
             dedup_key,
+            _base,
         ) in claimed
     ]
 
 
-async def held_attempts(conn: AsyncConnection, delivery_id: int, worker_id: str) -> int | None:
-    """The attempt count of a delivery `worker_id` still holds (row locked), else None."""
-    query = select(d.c.attempts).where(*held(delivery_id, worker_id)).with_for_update()
-    attempts: int | None = (await conn.execute(query)).scalar_one_or_none()
-    return attempts
+@dataclass(frozen=True)
+class Held:
+    """A delivery a worker still holds: its channel, attempts so far and since the last replay."""
+
+    channel: str
+    attempts: int
+    counted: int  # attempts since the last replay: what the retry policy counts
+
+
+async def held_attempts(conn: AsyncConnection, delivery_id: int, worker_id: str) -> Held | None:
+    """The attempt counts of a delivery `worker_id` still holds (row locked), else None."""
+    query = (
+        select(d.c.channel, d.c.attempts, d.c.attempt_base)
+        .where(*held(delivery_id, worker_id))
+        .with_for_update()
+    )
+    row = (await conn.execute(query)).first()
+    return None if row is None else Held(row.channel, row.attempts, row.attempts - row.attempt_base)
 
 
 async def settle(
@@ -207,17 +226,20 @@ class Settlement:
     outcome: AttemptOutcome  # any but LEASE_EXPIRED
     detail: str | None = None  # the receipt when delivered, else the error or reason
     after: timedelta | None = None  # temporary failures: not before (Retry-After)
+    # Not tried at all (it waits for an earlier delivery): the attempt is not counted.
+    deferred: bool = False
 
 
 def settled_row(
     s: Settlement,
-    attempts: int,
+    held_row: Held,
     now: datetime,
     max_attempts: int,
     backoff: Callable[[int, timedelta | None], timedelta],
 ) -> dict[str, Any]:
     """The `settle_many` parameters for one settlement (as the one-at-a-time methods do)."""
     outcome, detail = s.outcome, s.detail
+    attempts, counted = held_row.attempts, held_row.counted
     row: dict[str, Any] = {
         "b_id": s.delivery_id,
         "b_attempt": attempts,
@@ -231,12 +253,12 @@ def settled_row(
         row.update(b_status=DeliveryStatus.DELIVERED.value, b_receipt=detail)
         row.update(b_error=None, b_attempt_error=None)
     elif outcome is AttemptOutcome.TEMPORARY_FAILURE:
-        if attempts >= max_attempts:
+        if counted >= max_attempts:
             row["b_status"] = DeliveryStatus.PERMANENT_FAILURE.value
-            row["b_error"] = f"{detail} (gave up after {attempts} attempts)"
+            row["b_error"] = f"{detail} (gave up after {counted} attempts)"
         else:
             row["b_status"] = DeliveryStatus.TEMPORARY_FAILURE.value
-            row["b_next"] = now + backoff(attempts, s.after)
+            row["b_next"] = now + backoff(counted, s.after)
     elif outcome is AttemptOutcome.LEASE_EXPIRED:
         raise ValueError("lease-expired is recorded by claims, not reported by workers")
     else:  # permanent-failure, technical-failure, cancelled
@@ -246,13 +268,13 @@ def settled_row(
 
 async def held_attempts_many(
     conn: AsyncConnection, delivery_ids: Sequence[int], worker_id: str
-) -> dict[int, int]:
-    """Of `delivery_ids`, those `worker_id` still holds (rows locked): id -> attempts."""
-    held_rows: dict[int, int] = {}
+) -> dict[int, Held]:
+    """Of `delivery_ids`, those `worker_id` still holds (rows locked), by id."""
+    held_rows: dict[int, Held] = {}
     for start in range(0, len(delivery_ids), IN_CHUNK):
         chunk = list(delivery_ids[start : start + IN_CHUNK])
         query = (
-            select(d.c.id, d.c.attempts)
+            select(d.c.id, d.c.channel, d.c.attempts, d.c.attempt_base)
             .where(
                 d.c.id.in_(chunk),
                 d.c.status == DeliveryStatus.SENDING,
@@ -260,7 +282,10 @@ async def held_attempts_many(
             )
             .with_for_update()
         )
-        held_rows.update((row.id, row.attempts) for row in await conn.execute(query))
+        held_rows.update(
+            (row.id, Held(row.channel, row.attempts, row.attempts - row.attempt_base))
+            for row in await conn.execute(query)
+        )
     return held_rows
 
 

@@ -135,6 +135,8 @@ deliveries = Table(
     Column("locale", String(16), nullable=False),
     Column("status", String(24), nullable=False),
     Column("attempts", Integer(), nullable=False),
+    # Attempts made before the last replay: the retry policy counts only those after it.
+    Column("attempt_base", Integer(), nullable=False, server_default="0"),
     # Set while the delivery may still go out (for `sending`: when its lease runs out);
     # NULL once it is final, so the claim index only holds live rows.
     Column("next_attempt_at", UTCDateTime()),

@@ -13,6 +13,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection
 
 from broadcaster.outbox import Outbox
+from broadcaster.partners import tables as _partner_tables  # noqa: F401  (registers them)
 from broadcaster.store import (
     PublicationSource,
     create_engine,
@@ -36,6 +37,8 @@ TABLES = {
     "subscribers",
     "consents",
     "suppressions",
+    "partners",
+    "webhook_events",
 }
 
 
@@ -52,7 +55,7 @@ async def test_migrations_create_every_table_on_an_empty_database(
         await upgrade(database.url, **database.options)
         async with engine.connect() as conn:
             assert await conn.run_sync(_table_names) == TABLES | {"alembic_version"}
-        assert await current_revision(engine) == head_revision() == "0002"
+        assert await current_revision(engine) == head_revision() == "0003"
     finally:
         await engine.dispose()
 

@@ -1,0 +1,1 @@
+"""Media partners: the registry of webhook endpoints, their secrets, and how they are reached."""
