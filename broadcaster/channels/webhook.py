@@ -16,7 +16,7 @@ from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from ..models import DEFAULT_LOCALE
 from ..partners.events import Waiting
@@ -81,6 +81,16 @@ class WebhookOptions(ChannelOptions):
     allow_networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = Field(
         default_factory=list
     )
+
+    @field_validator("allow_networks", mode="before")
+    @classmethod
+    def _networks_are_written_as_cidrs(cls, value: object) -> object:
+        """`10.0.0.0/8`, not a number or `true` (which ipaddress would take as an address)."""
+        if isinstance(value, list):
+            for item in value:
+                if not isinstance(item, str):
+                    raise ValueError(f"{item!r} is not a network; write CIDRs like 10.20.0.0/16")
+        return value
 
 
 class WebhookChannel:
