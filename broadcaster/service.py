@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .approval import Approvals
 from .bounces.receiver import bounce_receiver
 from .channels import Channel, build_channels
 from .channels.email import EmailChannel
@@ -28,6 +29,9 @@ from .public import PublicSite
 from .publisher import Publisher
 from .scheduler import Scheduler
 from .settings import Settings
+from .staff.accounts import Accounts
+from .staff.audit import AuditLog
+from .staff.reviews import ReviewStore
 from .store import create_engine, upgrade_engine
 from .store.content import ContentStore
 from .store.tables import deliveries
@@ -70,6 +74,8 @@ class Service:
     tokens: SignedTokens | None = None
     # Long-lived channel resources (SMTP pools); replaced, and the old closed, on reload.
     channel_resources: contextlib.AsyncExitStack | None = None
+    accounts: Accounts | None = None
+    approvals: Approvals | None = None
 
     def use(self, workspace: Workspace) -> None:
         """Switch every part to `workspace` (start and reload)."""
@@ -280,6 +286,10 @@ async def open_service(
         )
         service.subscribers = subscribers
         service.tokens = SignedTokens(settings.secret_key)
+        service.accounts = Accounts(engine)
+        reviews = ReviewStore(engine)
+        service.approvals = publisher.approvals = Approvals(reviews, AuditLog(engine))
+        public.withdrawn = reviews.withdrawals
         service.use(workspace)
         await service.start_channels()
         await public.reload()

@@ -23,6 +23,7 @@ from broadcaster.store import (
 )
 from broadcaster.store.tables import publications
 from broadcaster.store.testing import ManualClock, ScratchDatabase, sqlite_database
+from broadcaster.staff import tables as _staff_tables  # noqa: F401  (registers them)
 from broadcaster.subscribers import tables as _subscriber_tables  # noqa: F401  (registers them)
 
 pytestmark = pytest.mark.asyncio
@@ -36,6 +37,14 @@ TABLES = {
     "subscribers",
     "consents",
     "suppressions",
+    "users",
+    "staff_sessions",
+    "api_tokens",
+    "campaign_edits",
+    "reviews",
+    "held_publications",
+    "withdrawals",
+    "audit_log",
 }
 
 
@@ -52,7 +61,7 @@ async def test_migrations_create_every_table_on_an_empty_database(
         await upgrade(database.url, **database.options)
         async with engine.connect() as conn:
             assert await conn.run_sync(_table_names) == TABLES | {"alembic_version"}
-        assert await current_revision(engine) == head_revision() == "0002"
+        assert await current_revision(engine) == head_revision() == "0004"
     finally:
         await engine.dispose()
 
