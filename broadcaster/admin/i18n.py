@@ -28,7 +28,7 @@ class CatalogTranslations(NullTranslations):
 
     # Jinja2's i18n extension prefers these names (Babel's base class aliases its own).
     ugettext = gettext
-    ungettext = ngettext
+    ungettext = ngettext  # type: ignore[assignment]
 
 
 @functools.cache

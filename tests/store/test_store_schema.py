@@ -13,6 +13,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection
 
 from broadcaster.outbox import Outbox
+from broadcaster.staff import tables as _staff_tables  # noqa: F401  (registers them)
 from broadcaster.store import (
     PublicationSource,
     create_engine,
@@ -23,7 +24,6 @@ from broadcaster.store import (
 )
 from broadcaster.store.tables import publications
 from broadcaster.store.testing import ManualClock, ScratchDatabase, sqlite_database
-from broadcaster.staff import tables as _staff_tables  # noqa: F401  (registers them)
 from broadcaster.subscribers import tables as _subscriber_tables  # noqa: F401  (registers them)
 
 pytestmark = pytest.mark.asyncio
