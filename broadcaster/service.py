@@ -149,16 +149,23 @@ class Service:
             for channel in self.channels.values()
             if isinstance(channel, WebsiteChannel | FeedChannel)
         ]
-        seen = await self.content.latest_delivered(names)
+        seen = await self._public_state(names)
         while True:
             await asyncio.sleep(interval)
             try:
-                latest = await self.content.latest_delivered(names)
+                latest = await self._public_state(names)
                 if latest != seen:
                     seen = latest
                     await self.refresh_public()
             except Exception:
                 log.exception("could not check the store for newer publications")
+
+    async def _public_state(self, names: list[str]) -> tuple[int | None, int | None]:
+        """What the website and feeds are built from: newest delivery, newest withdrawal."""
+        withdrawn = None
+        if self.approvals is not None:
+            withdrawn = await self.approvals.reviews.latest_withdrawal()
+        return await self.content.latest_delivered(names), withdrawn
 
     async def confirm_imports(self, interval: float = 30.0) -> None:
         """Send the double opt-in email to imported subscribers still waiting for one."""

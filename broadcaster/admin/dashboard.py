@@ -52,21 +52,36 @@ async def publication_list(service: Service, limit: int = 50) -> list[dict[str, 
                 }
             )
     for publication in await service.outbox.publications(limit):
+        channels = await progress(service, publication.id)
         items.append(
             {
                 "id": publication.id,
                 "held_id": None,
                 "campaign": publication.campaign_id,
                 "revision": publication.revision,
-                "status": str(publication.status),
+                "status": overall(str(publication.status), channels),
                 "source": str(publication.source),
                 "schedule": publication.schedule_id,
                 "created_at": publication.created_at.isoformat(),
                 "emergency": (publication.campaign_id, publication.revision) in emergencies,
-                "channels": await progress(service, publication.id),
+                "channels": channels,
             }
         )
     return items
+
+
+def overall(status: str, channels: dict[str, dict[str, int]]) -> str:
+    """One word for a publication: queuing, sending, retrying, failed or delivered."""
+    if status != "enqueued":
+        return "queuing"  # its deliveries are still being added to the outbox
+    total = {key: sum(c.get(key, 0) for c in channels.values()) for key in BUCKETS.values()}
+    if total["pending"]:
+        return "sending"
+    if total["retrying"]:
+        return "retrying"
+    if total["failed"]:
+        return "failed"
+    return "delivered"
 
 
 async def progress(service: Service, publication_id: int) -> dict[str, dict[str, int]]:

@@ -107,7 +107,7 @@ async def campaign_rows(service: Service) -> list[CampaignRow]:
         gone = withdrawals.get(c.id)
         if published and gone and gone.at >= published[1]:
             status = "withdrawn"
-        elif published and c.expires is not None and c.expires <= now:
+        elif c.expires is not None and c.expires <= now:
             status = "expired"
         elif published and published[0] == c.revision:
             status = "published"

@@ -243,6 +243,14 @@ class ReviewStore:
                 )
             )
 
+    async def latest_withdrawal(self) -> int | None:
+        """The id of the newest withdrawal (other processes rebuild when it changes)."""
+        async with self.engine.connect() as conn:
+            latest: int | None = (
+                await conn.execute(select(func.max(withdrawals.c.id)))
+            ).scalar_one()
+        return latest
+
     async def withdrawals(self) -> dict[str, Withdrawal]:
         """The latest withdrawal of each campaign."""
         w = withdrawals.c
