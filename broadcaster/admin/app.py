@@ -8,11 +8,11 @@ from aiohttp import web
 
 from ..staff.accounts import Accounts
 from ..web.keys import SERVICE
-from .api import add_api_routes
 from .auth import THROTTLE, Handler, Throttle, make_middleware
 from .desk import DeskError
 from .pages import render
-from .ui import add_ui_routes
+from .routes import add_api_routes
+from .ui_routes import add_ui_routes
 
 log = logging.getLogger(__name__)
 

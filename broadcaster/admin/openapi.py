@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .api import Route
+    from .routes import Route
 
 _ERROR = {
     "description": "refused; `error` says why and what to do",

@@ -9,7 +9,7 @@ from pathlib import Path
 import lxml.html
 from click.testing import CliRunner
 
-from broadcaster.admin.api import ROUTES
+from broadcaster.admin.routes import ROUTES
 from broadcaster.cli import main
 
 from .conftest import BASE_URL, ORIGIN, PASSWORD, Staff, settings_for, two_person_workspace
