@@ -132,6 +132,12 @@ def test_author_writes_approver_approves_and_it_is_delivered(
     page.get_by_label("Tiếng Việt").fill(VI)
     page.get_by_label("Tiếng Anh").fill(EN)
     page.get_by_label("Thông tin chung").fill(META)
+    # The live preview follows the unsaved text.
+    page.get_by_text("Xem trước trực tiếp").click()
+    live = page.locator("#live-preview").frame_locator("iframe[title='website en page.html']")
+    expect(live.get_by_role("heading", level=1)).to_have_text(
+        "One-stop counter hours in the storm season"
+    )
     _shot(page, "admin-editor")
     page.get_by_role("button", name="Lưu và xem trước").click()
 

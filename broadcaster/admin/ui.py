@@ -14,7 +14,7 @@ from ..service import Service
 from ..staff.accounts import Session
 from ..staff.tables import ReviewAction, Role
 from ..web.keys import SERVICE
-from . import dashboard, desk, editor
+from . import dashboard, desk, drafts, editor
 from .auth import client_ip, current
 from .pages import render
 
@@ -182,43 +182,46 @@ async def preview_page(request: web.Request) -> web.Response:
     service = service_of(request)
     found = desk.campaign(service, request.match_info["campaign"])
     result = preview(service.workspace, service.settings, found.id, published_at=datetime.now(UTC))
-    items = [
-        {
-            "index": index,
-            "channel": r.channel,
-            "locale": r.locale,
-            "summary": r.summary,
-            "files": {
-                name: data.decode("utf-8", "replace")
-                for name, data in r.files.items()
-                if not name.endswith(".html")
-            },
-            "pages": [name for name in r.files if name.endswith(".html")],
-        }
-        for index, r in enumerate(result.renditions)
-    ]
     return render(
-        request, "preview.html", campaign=found, items=items, done=request.query.get("done")
+        request,
+        "preview.html",
+        campaign_id=found.id,
+        title=found.doc("vi").title,
+        revision=found.revision,
+        items=drafts.rendition_items(result.renditions),
+        problems=[],
+        draft=False,
+        done=request.query.get("done"),
     )
 
 
-async def preview_file(request: web.Request) -> web.Response:
+async def draft_preview(request: web.Request) -> web.Response:
+    """The editor's unsaved text, rendered; `?fragment=1` answers only the renditions (for
+    the editor's live preview)."""
     signed_in(request)
     service = service_of(request)
-    found = desk.campaign(service, request.match_info["campaign"])
-    result = preview(service.workspace, service.settings, found.id, published_at=datetime.now(UTC))
+    campaign_id = request.match_info["campaign"]
+    form = await form_of(request)
     try:
-        rendition = result.renditions[int(request.match_info["index"])]
-        data = rendition.files[request.match_info["name"]]
-    except (ValueError, IndexError, KeyError):
-        raise web.HTTPNotFound(text="no such rendition") from None
-    html = request.match_info["name"].endswith(".html")
-    response = web.Response(
-        body=data, content_type="text/html" if html else "text/plain", charset="utf-8"
-    )
-    # Shown in a frame of the preview page only, with scripts and forms off.
-    response.headers["Content-Security-Policy"] = "sandbox; frame-ancestors 'self'"
-    return response
+        result = await drafts.preview_draft(
+            service.settings.root,
+            service.settings,
+            campaign_id,
+            {name: form.get(name, "") for name in editor.EDITABLE},
+        )
+    except editor.EditRefused as exc:
+        raise desk.DeskError(422, str(exc)) from None
+    context: dict[str, Any] = {
+        "campaign_id": campaign_id,
+        "title": result.title,
+        "revision": result.revision,
+        "items": result.items,
+        "problems": result.problems,
+        "draft": True,
+    }
+    if request.query.get("fragment"):
+        return render(request, "preview_items.html", **context)
+    return render(request, "preview.html", **context)
 
 
 async def publications(request: web.Request) -> web.Response:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aiohttp import web
 
 from . import ui, ui_account
+
+STATIC = Path(__file__).with_name("static")
 
 
 def add_ui_routes(app: web.Application) -> None:
@@ -27,7 +31,8 @@ def add_ui_routes(app: web.Application) -> None:
     r.add_post("/campaigns/{campaign}/publish", ui.publish)
     r.add_post("/campaigns/{campaign}/withdraw", ui.withdraw)
     r.add_get("/campaigns/{campaign}/preview", ui.preview_page)
-    r.add_get("/campaigns/{campaign}/preview/{index}/{name}", ui.preview_file)
+    r.add_post("/campaigns/{campaign}/preview", ui.draft_preview)
+    r.add_static("/static", STATIC, append_version=False)
     r.add_get("/publications", ui.publications)
     r.add_get("/publications/{publication}", ui.publication)
     r.add_post("/publications/{publication}/retry", ui.retry)
