@@ -53,9 +53,12 @@ def decide(
         return Verdict(True, "emergency", "released as an emergency", latest.user_name, True)
     if latest is not None and latest.action == ReviewAction.APPROVED:
         return Verdict(True, "approved", "approved", latest.user_name)
+    rejected = latest is not None and latest.action == ReviewAction.REJECTED
     if policy == ApprovalPolicy.NONE:
-        return Verdict(True, "not-required", "the workspace policy is approval: none")
-    if latest is not None and latest.action == ReviewAction.REJECTED:
+        # Nothing is required, but a colleague's rejection stays visible.
+        state = "rejected" if rejected else "not-required"
+        return Verdict(True, state, "the workspace policy is approval: none")
+    if latest is not None and rejected:
         return Verdict(False, "rejected", f"changes requested: {latest.comment or ''}".strip())
     if requested:
         return Verdict(False, "in-review", "waiting for an approver")
