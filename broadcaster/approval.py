@@ -13,7 +13,7 @@ approval counts. An approver who saved a revision can never approve it themselve
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -72,9 +72,16 @@ class NotApproved(Exception):
 class Approvals:
     """The rule applied to the store: used by the publisher, the API and the UI."""
 
-    def __init__(self, reviews: ReviewStore, audit: AuditLog) -> None:
+    def __init__(
+        self,
+        reviews: ReviewStore,
+        audit: AuditLog,
+        notify: Callable[[str, str], Awaitable[int]] | None = None,
+    ) -> None:
         self.reviews = reviews
         self.audit = audit
+        # Tells approvers (subject, text) -> how many were told; None: the log only.
+        self.notify = notify
 
     async def verdict(self, policy: ApprovalPolicy, campaign_id: str, revision: str) -> Verdict:
         """The verdict on one revision."""
@@ -117,6 +124,21 @@ class Approvals:
             verdict.reason,
             campaign_id,
         )
+        told = 0
+        if self.notify is not None:
+            try:
+                told = await self.notify(
+                    f"Chờ phê duyệt / Approval needed: {campaign_id}",
+                    f"Lịch {schedule_id} đến giờ ({fire_time.isoformat()}) nhưng chiến dịch "
+                    f"{campaign_id} (phiên bản {revision[:12]}) chưa được phê duyệt, nên chưa "
+                    "gửi.\n"
+                    f"Schedule {schedule_id} fired at {fire_time.isoformat()}, but campaign "
+                    f"{campaign_id} (revision {revision[:12]}) is not approved: it was held, "
+                    "not sent.\n\n"
+                    f"/admin/campaigns/{campaign_id}\n",
+                )
+            except Exception:
+                log.exception("could not email approvers about the held publication")
         await self.audit.record(
             "scheduler",
             "publication.held",
@@ -126,5 +148,6 @@ class Approvals:
                 "schedule": schedule_id,
                 "fire_time": fire_time.isoformat(),
                 "reason": verdict.reason,
+                "approvers_emailed": told,
             },
         )

@@ -32,6 +32,7 @@ from .settings import Settings
 from .staff.accounts import Accounts
 from .staff.audit import AuditLog
 from .staff.reviews import ReviewStore
+from .staff.tables import Role
 from .store import create_engine, upgrade_engine
 from .store.content import ContentStore
 from .store.tables import deliveries
@@ -159,6 +160,24 @@ class Service:
                     await self.refresh_public()
             except Exception:
                 log.exception("could not check the store for newer publications")
+
+    async def notify_approvers(self, subject: str, text: str) -> int:
+        """Email every enabled approver and admin who has an address; how many were sent.
+
+        Sent through the press-desk email channel (else the subscribers' one), so it uses
+        the workspace's own mail settings; without an email channel nobody is emailed.
+        """
+        mailers = [c for c in self.channels.values() if isinstance(c, EmailChannel)]
+        mailers.sort(key=lambda c: c.options.audience != "desk")
+        if not mailers or self.accounts is None:
+            return 0
+        link = f"{self.settings.base_url}/admin/"
+        sent = 0
+        for user in await self.accounts.list_users():
+            if user.email and not user.disabled and user.role.allows(Role.APPROVER):
+                await mailers[0].send_notice(user.email, subject, text.replace("/admin/", link, 1))
+                sent += 1
+        return sent
 
     async def _public_state(self, names: list[str]) -> tuple[int | None, int | None]:
         """What the website and feeds are built from: newest delivery, newest withdrawal."""
@@ -295,7 +314,9 @@ async def open_service(
         service.tokens = SignedTokens(settings.secret_key)
         service.accounts = Accounts(engine)
         reviews = ReviewStore(engine)
-        service.approvals = publisher.approvals = Approvals(reviews, AuditLog(engine))
+        service.approvals = publisher.approvals = Approvals(
+            reviews, AuditLog(engine), notify=service.notify_approvers
+        )
         public.withdrawn = reviews.withdrawals
         service.use(workspace)
         await service.start_channels()

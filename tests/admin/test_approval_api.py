@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from email import message_from_bytes
 
 from broadcaster.models import Schedule
+from broadcaster.staff.tables import Role
 
 from .conftest import Staff
 
@@ -157,7 +159,17 @@ async def test_emergency_publish_is_marked_and_needs_a_reason(staff: Staff) -> N
 async def test_a_schedule_firing_on_an_unapproved_revision_is_held(staff: Staff) -> None:
     schedule = Schedule("contacts-now", CAMPAIGN, None, None, ("website",), None, None, None, None)
     fire_time = datetime(2021, 8, 1, 1, 0, tzinfo=UTC)
+    await staff.accounts.add_user("hoa", Role.APPROVER, "hoa@example.gov.vn")
+    await staff.accounts.add_user("khoa", Role.AUTHOR, "khoa@example.gov.vn")
     await staff.service.publisher.fire(schedule, fire_time)
+    # Approvers with an address are emailed (through the press-desk channel's Maildir).
+    mail = [
+        message_from_bytes(path.read_bytes())
+        for path in (staff.service.settings.root / "var" / "mail").rglob("new/*")
+    ]
+    assert [m["To"] for m in mail] == ["hoa@example.gov.vn"]
+    assert CAMPAIGN in str(mail[0]["Subject"])
+    assert "/admin/campaigns/" in mail[0].get_payload(decode=True).decode()
     listed = (await staff.api("GET", "/publications", "ana"))["publications"]
     assert [(p["status"], p["campaign"], p["id"]) for p in listed] == [("held", CAMPAIGN, None)]
     audit = await staff.api("GET", "/audit", "dung")
