@@ -8,7 +8,7 @@ from email import message_from_bytes
 from broadcaster.models import Schedule
 from broadcaster.staff.tables import Role
 
-from .conftest import Staff
+from .conftest import BASE_URL, Staff
 
 CAMPAIGN = "support-contacts"
 
@@ -169,7 +169,9 @@ async def test_a_schedule_firing_on_an_unapproved_revision_is_held(staff: Staff)
     ]
     assert [m["To"] for m in mail] == ["hoa@example.gov.vn"]
     assert CAMPAIGN in str(mail[0]["Subject"])
-    assert "/admin/campaigns/" in mail[0].get_payload(decode=True).decode()
+    body = mail[0].get_payload(decode=True)
+    assert isinstance(body, bytes)
+    assert f"{BASE_URL}/admin/campaigns/{CAMPAIGN}" in body.decode()
     listed = (await staff.api("GET", "/publications", "ana"))["publications"]
     assert [(p["status"], p["campaign"], p["id"]) for p in listed] == [("held", CAMPAIGN, None)]
     audit = await staff.api("GET", "/audit", "dung")
