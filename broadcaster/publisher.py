@@ -130,7 +130,11 @@ class Publisher:
                 "publication.created",
                 campaign_id=campaign_id,
                 revision=campaign.revision,
-                detail={"publication": publication_id, "channels": list(channel_names)},
+                detail={
+                    "publication": publication_id,
+                    "source": str(source),
+                    "channels": list(channel_names),
+                },
             )
         return Published(publication_id, True, count)
 
