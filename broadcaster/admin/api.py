@@ -231,3 +231,22 @@ async def withdraw(request: web.Request) -> web.Response:
         service_of(request), session, request.match_info["campaign"], reason, client_ip(request)
     )
     return web.json_response({"withdrawn": request.match_info["campaign"]}, status=201)
+
+
+async def add_schedule(request: web.Request) -> web.Response:
+    session = session_of(request, Role.APPROVER)
+    data = await json_body(request)
+    channels = data.get("channels")
+    if channels is not None and not (
+        isinstance(channels, list) and all(isinstance(c, str) for c in channels)
+    ):
+        raise desk.DeskError(422, "'channels' must be a list of channel names")
+    schedule_id = await desk.schedule(
+        service_of(request),
+        session,
+        request.match_info["campaign"],
+        text_field(data, "at"),
+        channels,
+        client_ip(request),
+    )
+    return web.json_response({"schedule": schedule_id}, status=201)

@@ -6,6 +6,7 @@ audit entry. Errors a person can cause raise DeskError with a status and a plain
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from ..service import Service
 from ..staff.accounts import Accounts, Session
 from ..staff.tables import ReviewAction, Role
 from ..store.tables import PublicationSource, publications
-from . import editor
+from . import editor, scheduling
 
 
 class DeskError(Exception):
@@ -309,3 +310,50 @@ async def withdraw(
         ip=ip,
     )
     await service.refresh_public()
+
+
+async def schedule(
+    service: Service,
+    session: Session,
+    campaign_id: str,
+    at: str,
+    channels: Sequence[str] | None,
+    ip: str | None,
+) -> str:
+    """Add a one-time schedule for the campaign (approver+); it fires through the approval
+    rule like any other (an unapproved revision is held, not sent)."""
+    need(session, Role.APPROVER, "scheduling")
+    _, approvals = parts(service)
+    found = campaign(service, campaign_id)
+    tz = service.workspace.timezone
+    try:
+        when = datetime.fromisoformat(at.strip())
+    except ValueError:
+        raise DeskError(422, f"{at!r} is not a date and time; write 2021-07-10T08:00") from None
+    when = when.replace(tzinfo=tz) if when.tzinfo is None else when.astimezone(tz)
+    names = list(channels) if channels else list(service.channels)
+    unknown = [name for name in names if name not in service.channels]
+    if unknown:
+        raise DeskError(422, f"no channel {', '.join(unknown)} in channels/")
+    try:
+        schedule_id = await asyncio.to_thread(
+            scheduling.add_one_time,
+            service.settings.root,
+            service.settings,
+            found.id,
+            when,
+            names,
+            datetime.now(tz),
+        )
+    except scheduling.ScheduleRefused as exc:
+        raise DeskError(422, str(exc)) from None
+    await approvals.audit.record(
+        session.user.name,
+        "schedule.added",
+        campaign_id=found.id,
+        revision=found.revision,
+        detail={"schedule": schedule_id, "at": when.isoformat(), "channels": names},
+        ip=ip,
+    )
+    await service.reload()
+    return schedule_id

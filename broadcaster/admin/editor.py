@@ -70,7 +70,7 @@ def current_revision(root: Path, campaign_id: str) -> str | None:
     return revision_of(folder) if folder.is_dir() else None
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
@@ -111,7 +111,7 @@ def _save(root: Path, campaign_id: str, base: str | None, files: Mapping[str, st
             if name == "en.md" and path.exists():
                 path.unlink()  # no English version
             continue
-        _write_atomically(path, text if text.endswith("\n") else text + "\n")
+        write_atomically(path, text if text.endswith("\n") else text + "\n")
     return revision_of(folder)
 
 

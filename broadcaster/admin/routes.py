@@ -11,6 +11,7 @@ from aiohttp import web
 from ..staff.tables import ReviewAction, Role
 from .api import (
     Handler,
+    add_schedule,
     create_campaign,
     get_campaign,
     get_preview,
@@ -58,6 +59,8 @@ _REVIEW_BODY = {
     "properties": {"revision": {"type": "string"}, "comment": {"type": "string"}},
 }
 _FILES = {"type": "object", "additionalProperties": {"type": "string"}}
+
+NUMERIC = ("publication", "held")
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/openapi.json", openapi_document, "This document", role=None),
@@ -134,6 +137,22 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "POST",
+        "/campaigns/{campaign}/schedules",
+        add_schedule,
+        "Schedule a one-time publication (appended to schedules.yaml)",
+        role=Role.APPROVER,
+        body={
+            "type": "object",
+            "required": ["at"],
+            "properties": {
+                "at": {"type": "string", "description": "local date-time, 2021-07-10T08:00"},
+                "channels": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        responses={"201": "scheduled", "422": "in the past, or the file cannot take it"},
+    ),
+    Route(
+        "POST",
         "/campaigns/{campaign}/withdrawal",
         withdraw,
         "Withdraw a published campaign from every channel",
@@ -207,4 +226,7 @@ ROUTES: tuple[Route, ...] = (
 def add_api_routes(app: web.Application) -> None:
     """Register ROUTES under /api on the admin sub-application."""
     for route in ROUTES:
-        app.router.add_route(route.method, "/api" + route.path, route.handler)
+        path = route.path
+        for name in NUMERIC:  # /publications/abc is a 404, not a failed int()
+            path = path.replace(f"{{{name}}}", f"{{{name}:\\d+}}")
+        app.router.add_route(route.method, "/api" + path, route.handler)

@@ -167,6 +167,16 @@ async def publish(request: web.Request) -> web.StreamResponse:
     raise back(f"/admin/publications/{result['publication']}", "published")
 
 
+async def schedule(request: web.Request) -> web.StreamResponse:
+    session = signed_in(request, Role.APPROVER)
+    form = await form_of(request)
+    campaign_id = request.match_info["campaign"]
+    await desk.schedule(
+        service_of(request), session, campaign_id, form.get("at", ""), None, client_ip(request)
+    )
+    raise back(f"/admin/campaigns/{campaign_id}", "scheduled")
+
+
 async def withdraw(request: web.Request) -> web.StreamResponse:
     session = signed_in(request, Role.APPROVER)
     form = await form_of(request)

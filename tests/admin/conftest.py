@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,3 +99,15 @@ async def staff(tmp_path: Path) -> AsyncIterator[Staff]:
             await service.accounts.complete_setup(setup, PASSWORD)
             tokens[name] = await service.accounts.issue_token(name, None, "tests")
         yield Staff(client, service, tokens)
+
+
+async def wait_delivered(staff: Staff, publication: int, channels: dict[str, int]) -> None:
+    """Wait until the running service's workers delivered `channels` (name -> count)."""
+    deadline = asyncio.get_running_loop().time() + 20
+    while True:
+        detail = await staff.api("GET", f"/publications/{publication}", "ana")
+        got = {name: detail["channels"].get(name, {}).get("delivered") for name in channels}
+        if got == channels:
+            return
+        assert asyncio.get_running_loop().time() < deadline, detail
+        await asyncio.sleep(0.05)

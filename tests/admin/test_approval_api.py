@@ -8,7 +8,7 @@ from email import message_from_bytes
 from broadcaster.models import Schedule
 from broadcaster.staff.tables import Role
 
-from .conftest import BASE_URL, Staff
+from .conftest import BASE_URL, Staff, wait_delivered
 
 CAMPAIGN = "support-contacts"
 
@@ -82,10 +82,7 @@ async def test_unapproved_publish_is_refused_and_approved_one_is_delivered(staff
         status=201,
     )
     assert published["emergency"] is False
-    await staff.service.workers.run_until_idle("test")
-    detail = await staff.api("GET", f"/publications/{published['publication']}", "ana")
-    assert detail["channels"]["website"]["delivered"] == 1
-    assert detail["channels"]["feeds"]["delivered"] == 1
+    await wait_delivered(staff, published["publication"], {"website": 1, "feeds": 1})
     rows = {c["id"]: c for c in (await staff.api("GET", "/campaigns", "ana"))["campaigns"]}
     assert rows[CAMPAIGN]["status"] == "published"
 
@@ -192,14 +189,14 @@ async def test_withdrawal_moves_the_page_to_the_archive(staff: Staff) -> None:
     await staff.api(
         "POST", f"/campaigns/{CAMPAIGN}/approvals", "binh", {"revision": revision}, status=201
     )
-    await staff.api(
+    published = await staff.api(
         "POST",
         f"/campaigns/{CAMPAIGN}/publications",
         "chi",
         {"revision": revision, "channels": ["website", "feeds"]},
         status=201,
     )
-    await staff.service.workers.run_until_idle("test")
+    await wait_delivered(staff, published["publication"], {"website": 1, "feeds": 1})
     feed = await (await staff.client.get("/feeds/vi/all.atom")).text()
     assert f"/vi/{CAMPAIGN}/" in feed
     await staff.api("POST", f"/campaigns/{CAMPAIGN}/withdrawal", "ana", {"reason": "x"}, status=403)
@@ -212,3 +209,35 @@ async def test_withdrawal_moves_the_page_to_the_archive(staff: Staff) -> None:
     assert f"/vi/{CAMPAIGN}/" not in feed
     rows = {c["id"]: c for c in (await staff.api("GET", "/campaigns", "ana"))["campaigns"]}
     assert rows[CAMPAIGN]["status"] == "withdrawn"
+
+
+async def test_scheduling_from_the_api_appends_to_schedules_yaml(staff: Staff) -> None:
+    path = staff.service.settings.root / "schedules.yaml"
+    before = path.read_text("utf-8")
+    past = await staff.api(
+        "POST", f"/campaigns/{CAMPAIGN}/schedules", "binh", {"at": "2021-07-10T08:00"}, status=422
+    )
+    assert "in the future" in past["error"]
+    await staff.api(
+        "POST", f"/campaigns/{CAMPAIGN}/schedules", "ana", {"at": "2099-01-02T08:00"}, status=403
+    )
+    added = await staff.api(
+        "POST",
+        f"/campaigns/{CAMPAIGN}/schedules",
+        "binh",
+        {"at": "2099-01-02T08:00", "channels": ["website", "feeds"]},
+        status=201,
+    )
+    assert added["schedule"] == f"{CAMPAIGN}-at-20990102-0800"
+    after = path.read_text("utf-8")
+    assert after.startswith(before.rstrip("\n"))  # comments and entries kept
+    assert "  - id: support-contacts-at-20990102-0800\n" in after
+    assert "    at: 2099-01-02T08:00:00\n" in after
+    rows = {c["id"]: c for c in (await staff.api("GET", "/campaigns", "ana"))["campaigns"]}
+    assert rows[CAMPAIGN]["next_fire"].startswith("2099-01-02T08:00:00+07:00")
+    audit = await staff.api("GET", "/audit", "dung")
+    assert audit["entries"][0]["action"] == "schedule.added"
+    again = await staff.api(
+        "POST", f"/campaigns/{CAMPAIGN}/schedules", "binh", {"at": "2099-01-02T08:00"}, status=422
+    )
+    assert "exists already" in again["error"]

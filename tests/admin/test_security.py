@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from broadcaster.admin.routes import ROUTES
 from broadcaster.cli import main
+from broadcaster.web.app import STATIC, _other_routes, make_app
 
 from .conftest import BASE_URL, ORIGIN, PASSWORD, Staff, settings_for, two_person_workspace
 
@@ -157,3 +158,44 @@ def test_cli_publish_refuses_an_unapproved_revision(tmp_path: Path) -> None:
     assert "no publications yet" in status.output
     check = CliRunner().invoke(main, ["check", "--root", str(root)], env=env)
     assert "approval policy: two-person" in check.output
+
+
+async def test_hostile_or_broken_requests_get_clear_errors(staff: Staff) -> None:
+    bearer = {"Authorization": f"Bearer {staff.tokens['binh']}"}
+    broken = await staff.client.post(
+        "/admin/api/campaigns/support-contacts/approvals", data=b"{not json", headers=bearer
+    )
+    assert broken.status == 422
+    assert (await broken.json())["error"] == "the request body must be a JSON object"
+    wrong = await staff.api(
+        "PUT", "/campaigns/support-contacts", "ana", {"revision": "x", "files": ["vi.md"]}
+    )
+    assert "'files' must map file names" in wrong["error"]
+    escape = await staff.api(
+        "POST", "/campaigns", "ana", {"id": "../../etc", "files": {"vi.md": "x"}}, status=422
+    )
+    assert "use lowercase letters, digits and '-'" in escape["error"]
+    unknown = await staff.api(
+        "PUT",
+        "/campaigns/support-contacts",
+        "ana",
+        {"revision": "x", "files": {"../secret.yaml": "x"}},
+        status=422,
+    )
+    assert "cannot edit ../secret.yaml" in unknown["error"]
+    not_a_number = await staff.client.get("/admin/api/publications/abc", headers=bearer)
+    assert not_a_number.status == 404
+    assert "error" in await not_a_number.json()
+    nobody = await staff.client.get("/admin/api/me")
+    assert nobody.status == 401
+    page = await staff.client.get("/admin/campaigns", allow_redirects=False)
+    assert page.status == 303
+    assert page.headers["Location"] == "/admin/login?next=/admin/campaigns"
+
+
+def test_the_static_fast_path_leaves_admin_to_the_app(tmp_path: Path) -> None:
+    root = two_person_workspace(tmp_path / "ws")
+    app = make_app(settings_for(root))
+    reserved = _other_routes(app, app[STATIC])
+    assert reserved is not None  # the fast path stays on
+    assert "/admin" in reserved
