@@ -6,7 +6,7 @@ from aiohttp import web
 
 from ..staff.accounts import AccountError
 from ..staff.tables import Role
-from . import dashboard, desk
+from . import dashboard, desk, people
 from .api import json_body, optional_field, service_of, session_of, text_field
 from .auth import client_ip
 
@@ -126,23 +126,40 @@ async def list_users(request: web.Request) -> web.Response:
 async def add_user(request: web.Request) -> web.Response:
     session = session_of(request, Role.ADMIN)
     data = await json_body(request)
-    name, role = text_field(data, "name"), text_field(data, "role")
-    if role not in {r.value for r in Role}:
-        raise desk.DeskError(422, "'role' is author, approver or admin")
-    service = service_of(request)
-    accounts, approvals = desk.parts(service)
-    try:
-        user, token = await accounts.add_user(name, Role(role), optional_field(data, "email"))
-    except AccountError as exc:
-        raise desk.DeskError(422, str(exc)) from None
-    await approvals.audit.record(
-        session.user.name,
-        "user.added",
-        detail={"user": user.name, "role": role},
+    user, link = await people.add(
+        service_of(request),
+        session,
+        text_field(data, "name"),
+        text_field(data, "role"),
+        optional_field(data, "email"),
+        client_ip(request),
+    )
+    return web.json_response({"name": user.name, "setup_link": link}, status=201)
+
+
+async def change_user(request: web.Request) -> web.Response:
+    session = session_of(request, Role.ADMIN)
+    data = await json_body(request)
+    disabled = data.get("disabled")
+    if disabled is not None and not isinstance(disabled, bool):
+        raise desk.DeskError(422, "'disabled' is true or false")
+    user = await people.change(
+        service_of(request),
+        session,
+        request.match_info["name"],
+        role=optional_field(data, "role"),
+        disabled=disabled,
         ip=client_ip(request),
     )
-    link = f"{service.settings.base_url}/admin/setup/{token}"
-    return web.json_response({"name": user.name, "setup_link": link}, status=201)
+    return web.json_response({"name": user.name, "role": user.role, "disabled": user.disabled})
+
+
+async def user_setup_link(request: web.Request) -> web.Response:
+    session = session_of(request, Role.ADMIN)
+    link = await people.new_link(
+        service_of(request), session, request.match_info["name"], client_ip(request)
+    )
+    return web.json_response({"setup_link": link}, status=201)
 
 
 async def change_password(request: web.Request) -> web.Response:

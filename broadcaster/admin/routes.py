@@ -27,12 +27,14 @@ from .api_ops import (
     audit_csv,
     audit_entries,
     change_password,
+    change_user,
     get_publication,
     list_publications,
     list_users,
     release_held,
     retry_publication,
     subscriber_counts,
+    user_setup_link,
 )
 
 
@@ -204,6 +206,28 @@ ROUTES: tuple[Route, ...] = (
                 "email": {"type": "string"},
             },
         },
+        responses={"201": "created"},
+    ),
+    Route(
+        "PATCH",
+        "/users/{name}",
+        change_user,
+        "Change a user's role or disable/enable them (never one's own)",
+        role=Role.ADMIN,
+        body={
+            "type": "object",
+            "properties": {
+                "role": {"enum": ["author", "approver", "admin"]},
+                "disabled": {"type": "boolean"},
+            },
+        },
+    ),
+    Route(
+        "POST",
+        "/users/{name}/setup-link",
+        user_setup_link,
+        "A new one-time setup link (a lost password)",
+        role=Role.ADMIN,
         responses={"201": "created"},
     ),
     Route(

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from ..staff.accounts import AccountError
 from ..staff.tables import Role
-from . import desk
+from . import desk, people
 from .auth import COOKIE, THROTTLE, client_ip, current, set_cookie
 from .pages import render
 from .ui import back, form_of, service_of, signed_in
@@ -120,29 +120,36 @@ async def add_user(request: web.Request) -> web.Response:
     session = signed_in(request, Role.ADMIN)
     form = await form_of(request)
     service = service_of(request)
-    accounts, approvals = desk.parts(service)
-    role = form.get("role", "")
-    link = message = None
-    try:
-        if role not in {r.value for r in Role}:
-            raise AccountError("choose a role: author, approver or admin")
-        user, token = await accounts.add_user(
-            form.get("name", "").strip(), Role(role), form.get("email") or None
-        )
-        await approvals.audit.record(
-            session.user.name,
-            "user.added",
-            detail={"user": user.name, "role": role},
-            ip=client_ip(request),
-        )
-        link = f"{service.settings.base_url}/admin/setup/{token}"
-    except AccountError as exc:
-        message = str(exc)
-    return render(
-        request,
-        "users.html",
-        status=422 if message else 200,
-        users=await accounts.list_users(),
-        link=link,
-        message=message,
+    _, link = await people.add(
+        service,
+        session,
+        form.get("name", ""),
+        form.get("role", ""),
+        form.get("email"),
+        client_ip(request),
     )
+    accounts, _ = desk.parts(service)
+    return render(request, "users.html", users=await accounts.list_users(), link=link)
+
+
+async def change_user(request: web.Request) -> web.Response:
+    session = signed_in(request, Role.ADMIN)
+    form = await form_of(request)
+    service = service_of(request)
+    name = request.match_info["name"]
+    action = form.get("action", "")
+    link = None
+    if action == "role":
+        await people.change(
+            service, session, name, role=form.get("role", ""), ip=client_ip(request)
+        )
+    elif action in ("disable", "enable"):
+        await people.change(
+            service, session, name, disabled=action == "disable", ip=client_ip(request)
+        )
+    elif action == "link":
+        link = await people.new_link(service, session, name, client_ip(request))
+    else:
+        raise desk.DeskError(422, "action is role, disable, enable or link")
+    accounts, _ = desk.parts(service)
+    return render(request, "users.html", users=await accounts.list_users(), link=link, done=action)

@@ -42,3 +42,4 @@ def add_ui_routes(app: web.Application) -> None:
     r.add_get("/audit.csv", ui_account.audit_csv)
     r.add_get("/users", ui_account.users)
     r.add_post("/users", ui_account.add_user)
+    r.add_post("/users/{name}", ui_account.change_user)

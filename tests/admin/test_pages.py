@@ -138,3 +138,37 @@ async def test_admins_export_the_audit_log_as_csv(staff: Staff) -> None:
     assert logins == [("ana", "login"), ("dung", "login")]
     page = _doc(await (await staff.client.get("/admin/audit")).text())
     assert "login" in _text(page, "//table")
+
+
+async def test_admins_manage_users_from_the_api_and_the_page(staff: Staff) -> None:
+    added = await staff.api("POST", "/users", "dung", {"name": "hoa", "role": "author"}, status=201)
+    assert added["setup_link"].startswith("http://broadcaster.test/admin/setup/")
+    await staff.api("POST", "/users", "binh", {"name": "x", "role": "author"}, status=403)
+    changed = await staff.api("PATCH", "/users/ana", "dung", {"role": "approver"}, status=200)
+    assert changed["role"] == "approver"
+    await staff.api("PATCH", "/users/ana", "dung", {"disabled": True}, status=200)
+    assert (
+        await staff.client.get(
+            "/admin/api/me", headers={"Authorization": f"Bearer {staff.tokens['ana']}"}
+        )
+    ).status == 401
+    own = await staff.api("PATCH", "/users/dung", "dung", {"role": "author"}, status=403)
+    assert "ask another admin" in own["error"]
+    link = await staff.api("POST", "/users/hoa/setup-link", "dung", status=201)
+    assert link["setup_link"] != added["setup_link"]
+
+    # The same from the page.
+    staff.client.session.cookie_jar.clear()
+    assert (await staff.login("dung")).status == 303
+    page = _doc(await (await staff.client.get("/admin/users")).text())
+    csrf = _text(page, "//input[@name='csrf_token']/@value")
+    enabled = await staff.client.post(
+        "/admin/users/ana", data={"action": "enable", "csrf_token": csrf}, headers=ORIGIN
+    )
+    assert enabled.status == 200
+    rows = {
+        _text(row, "td[1]"): _text(row, "td[3]")
+        for row in _doc(await enabled.text()).xpath("//tbody/tr")
+    }
+    assert rows["ana"] == "đang hoạt động"  # active
+    assert rows["hoa"] == "chờ thiết lập"  # waiting for setup
