@@ -92,11 +92,11 @@ def staff_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         process.wait(timeout=10)
 
 
-def _shot(page: Page, name: str) -> None:
+def _shot(page: Page, name: str, *, full_page: bool = True) -> None:
     folder = os.environ.get("BROADCASTER_SCREENSHOTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=full_page)
 
 
 def _sign_in(page: Page, url: str, setup_link: str, name: str) -> None:
@@ -132,13 +132,13 @@ def test_author_writes_approver_approves_and_it_is_delivered(
     page.get_by_label("Tiếng Việt").fill(VI)
     page.get_by_label("Tiếng Anh").fill(EN)
     page.get_by_label("Thông tin chung").fill(META)
+    _shot(page, "admin-editor")
     # The live preview follows the unsaved text.
     page.get_by_text("Xem trước trực tiếp").click()
     live = page.locator("#live-preview").frame_locator("iframe[title='website en page.html']")
     expect(live.get_by_role("heading", level=1)).to_have_text(
         "One-stop counter hours in the storm season"
     )
-    _shot(page, "admin-editor")
     page.get_by_role("button", name="Lưu và xem trước").click()
 
     # The preview shows every channel's rendition, in both languages.
@@ -150,7 +150,7 @@ def test_author_writes_approver_approves_and_it_is_delivered(
     )
     expect(page.get_by_role("heading", name="partners · vi")).to_be_visible()
     expect(page.get_by_text("radio.txt").first).to_be_visible()
-    _shot(page, "admin-preview")
+    _shot(page, "admin-preview", full_page=False)
 
     # Ask for review; an author has no approve or publish button.
     page.get_by_role("link", name="Quay lại trình soạn thảo").click()
@@ -168,8 +168,10 @@ def test_author_writes_approver_approves_and_it_is_delivered(
     _sign_in(page, url, links["minh"], "minh")
     page.get_by_role("link", name="Giờ làm việc Bộ phận Một cửa trong mùa mưa bão").click()
     expect(page.get_by_role("button", name="Đăng ngay")).to_be_disabled()
+    expect(page.get_by_role("table").last).to_contain_text("Nhờ anh Minh duyệt giúp.")
     page.get_by_role("button", name="Phê duyệt").click()
     expect(page.locator("h1 .status")).to_have_text("đã phê duyệt")
+    _shot(page, "admin-review")
     page.get_by_role("button", name="Đăng ngay").click()
 
     # The dashboard follows the delivery until it is done.

@@ -154,14 +154,15 @@ async def publish(request: web.Request) -> web.StreamResponse:
     session = signed_in(request, Role.APPROVER)
     form = await form_of(request)
     campaign_id = request.match_info["campaign"]
-    emergency = form.get("emergency_reason") if form.get("emergency") else None
+    # The emergency form sends `emergency`; its reason is then required (even if empty).
+    emergency = form.get("emergency_reason", "") if form.get("emergency") else None
     result = await desk.publish(
         service_of(request),
         session,
         campaign_id,
         form.get("revision", ""),
         None,
-        emergency if emergency is not None else None,
+        emergency,
         client_ip(request),
     )
     raise back(f"/admin/publications/{result['publication']}", "published")

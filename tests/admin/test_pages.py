@@ -172,3 +172,30 @@ async def test_admins_manage_users_from_the_api_and_the_page(staff: Staff) -> No
     }
     assert rows["ana"] == "đang hoạt động"  # active
     assert rows["hoa"] == "chờ thiết lập"  # waiting for setup
+
+
+async def test_an_emergency_publish_from_the_page_needs_a_reason_and_is_marked(
+    staff: Staff,
+) -> None:
+    doc, csrf = await _signed_in(staff, "binh")
+    assert doc.xpath("//button[text()='Đăng ngay']/@disabled")  # not approved yet
+    revision = _text(doc, "//form//input[@name='revision']/@value")
+    fields = {"revision": revision, "csrf_token": csrf, "emergency": "1"}
+    refused = await staff.client.post(
+        f"/admin/campaigns/{CAMPAIGN}/publish",
+        data={**fields, "emergency_reason": " "},
+        headers=ORIGIN,
+    )
+    assert refused.status == 422
+    assert "needs a reason" in _text(_doc(await refused.text()), "//*[@role='alert']")
+    done = await staff.client.post(
+        f"/admin/campaigns/{CAMPAIGN}/publish",
+        data={**fields, "emergency_reason": "Bão số 9 (ví dụ)"},
+        headers=ORIGIN,
+    )
+    assert done.status == 200
+    assert "/admin/publications/" in str(done.url)
+    page = _doc(await done.text())
+    assert _text(page, "//h1//following::span[@class='emergency'][1]") == "KHẨN CẤP"
+    dashboard = _doc(await (await staff.client.get("/admin/publications")).text())
+    assert "Bão số 9 (ví dụ)" in _text(dashboard, "//main")
