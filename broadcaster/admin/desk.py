@@ -301,12 +301,21 @@ async def withdraw(
     if campaign_id not in await _latest_publications(service):
         raise DeskError(409, f"campaign '{campaign_id}' was never published: nothing to withdraw")
     await approvals.reviews.withdraw(campaign_id, found.revision, session.user.id, reason.strip())
+    # Messages still queued for it (a slow email fan-out, a retrying partner) never go out.
+    cancelled = 0
+    p = publications.c
+    async with service.engine.connect() as conn:
+        ids = list((await conn.execute(select(p.id).where(p.campaign_id == campaign_id))).scalars())
+    for publication_id in ids:
+        cancelled += await service.outbox.cancel(
+            publication_id=publication_id, reason="campaign withdrawn"
+        )
     await approvals.audit.record(
         session.user.name,
         "campaign.withdrawn",
         campaign_id=campaign_id,
         revision=found.revision,
-        detail={"reason": reason.strip()},
+        detail={"reason": reason.strip(), "cancelled_deliveries": cancelled},
         ip=ip,
     )
     await service.refresh_public()

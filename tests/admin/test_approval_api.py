@@ -241,3 +241,29 @@ async def test_scheduling_from_the_api_appends_to_schedules_yaml(staff: Staff) -
         "POST", f"/campaigns/{CAMPAIGN}/schedules", "binh", {"at": "2099-01-02T08:00"}, status=422
     )
     assert "exists already" in again["error"]
+
+
+async def test_withdrawal_cancels_what_is_still_queued(staff: Staff) -> None:
+    await staff.service.workers.stop(5)  # nothing is sent while the test looks
+    revision = await _revision(staff)
+    published = await staff.api(
+        "POST",
+        f"/campaigns/{CAMPAIGN}/publications",
+        "binh",
+        {"revision": revision, "channels": ["press-desk"], "emergency_reason": "Khẩn"},
+        status=201,
+    )
+    assert published["deliveries"] == 2
+    await staff.api(
+        "POST", f"/campaigns/{CAMPAIGN}/withdrawal", "chi", {"reason": "Nhầm"}, status=201
+    )
+    detail = await staff.api("GET", f"/publications/{published['publication']}", "ana")
+    assert detail["channels"]["press-desk"] == {
+        "delivered": 0,
+        "pending": 0,
+        "retrying": 0,
+        "failed": 0,
+        "cancelled": 2,
+    }
+    audit = await staff.api("GET", "/audit", "dung")
+    assert audit["entries"][0]["detail"]["cancelled_deliveries"] == 2
