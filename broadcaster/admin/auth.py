@@ -104,6 +104,8 @@ def make_middleware(
             session = await store.session(token)
         request[CURRENT] = session
         if request.method not in SAFE_METHODS and not (session is not None and session.api):
+            if session is None and request.path.startswith("/admin/api/"):
+                return refuse(request, 401, "sign in, or send Authorization: Bearer <API token>")
             if not same_origin(request, base_url(request)):
                 return refuse(
                     request,

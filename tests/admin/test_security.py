@@ -188,6 +188,9 @@ async def test_hostile_or_broken_requests_get_clear_errors(staff: Staff) -> None
     assert "error" in await not_a_number.json()
     nobody = await staff.client.get("/admin/api/me")
     assert nobody.status == 401
+    anonymous = await staff.client.post("/admin/api/campaigns", json={"id": "x"})
+    assert anonymous.status == 401
+    assert "Bearer" in (await anonymous.json())["error"]
     page = await staff.client.get("/admin/campaigns", allow_redirects=False)
     assert page.status == 303
     assert page.headers["Location"] == "/admin/login?next=/admin/campaigns"
