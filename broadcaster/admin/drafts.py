@@ -11,10 +11,13 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 from ..diagnostics import Problem
+from ..models import DEFAULT_LOCALE
 from ..preview import preview
 from ..settings import Settings
 from ..workspace import load_workspace
@@ -31,26 +34,54 @@ class DraftPreview:
     problems: list[Problem]
 
 
-def rendition_items(renditions: list[Any]) -> list[dict[str, Any]]:
-    """What the preview template shows of each rendition: pages in frames, the rest as text."""
-    return [
-        {
-            "channel": r.channel,
-            "locale": r.locale,
-            "summary": r.summary,
-            "pages": {
-                name: data.decode("utf-8", "replace")
-                for name, data in r.files.items()
-                if name.endswith(".html")
-            },
-            "files": {
-                name: data.decode("utf-8", "replace")
-                for name, data in r.files.items()
-                if not name.endswith(".html")
-            },
-        }
-        for r in renditions
-    ]
+TYPE_ORDER = {"website": 0, "feed": 1, "email": 2, "webhook": 3}
+
+
+def _email_parts(data: bytes) -> tuple[str, str | None]:
+    """An email's decoded subject and its HTML alternative (None without one)."""
+    message = message_from_bytes(data, policy=policy.default)
+    html = message.get_body(preferencelist=("html",))
+    content = html.get_content() if isinstance(html, EmailMessage) else None
+    return str(message.get("Subject", "")), content if isinstance(content, str) else None
+
+
+def rendition_items(renditions: list[Any], types: Mapping[str, str]) -> list[dict[str, Any]]:
+    """What the preview shows of each rendition: the page first, then feeds, email
+    (rendered, with its subject, and the raw message), webhook JSON and radio script."""
+    items = []
+    for r in sorted(
+        renditions,
+        key=lambda r: (
+            TYPE_ORDER.get(types.get(r.channel, ""), 9),
+            r.channel,
+            r.locale != DEFAULT_LOCALE,
+            r.locale,
+        ),
+    ):
+        pages: dict[str, str] = {}
+        files: dict[str, str] = {}
+        subjects: dict[str, str] = {}
+        for name, data in r.files.items():
+            if name.endswith(".html"):
+                pages[name] = data.decode("utf-8", "replace")
+                continue
+            if name.endswith(".eml"):
+                subject, html = _email_parts(data)
+                subjects[name] = subject
+                if html is not None:
+                    pages[name] = html
+            files[name] = data.decode("utf-8", "replace")
+        items.append(
+            {
+                "channel": r.channel,
+                "locale": r.locale,
+                "summary": r.summary,
+                "pages": pages,
+                "subjects": subjects,
+                "files": files,
+            }
+        )
+    return items
 
 
 def _scratch(root: Path, scratch: Path, campaign_id: str, files: Mapping[str, str]) -> None:
@@ -89,7 +120,10 @@ def _render(
         )
         campaign = workspace.campaigns[campaign_id]
         return DraftPreview(
-            campaign.doc("vi").title, campaign.revision, rendition_items(result.renditions), []
+            campaign.doc("vi").title,
+            campaign.revision,
+            rendition_items(result.renditions, {n: c.type for n, c in workspace.channels.items()}),
+            [],
         )
 
 

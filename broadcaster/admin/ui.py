@@ -199,7 +199,9 @@ async def preview_page(request: web.Request) -> web.Response:
         campaign_id=found.id,
         title=found.doc("vi").title,
         revision=found.revision,
-        items=drafts.rendition_items(result.renditions),
+        items=drafts.rendition_items(
+            result.renditions, {n: c.type for n, c in service.workspace.channels.items()}
+        ),
         problems=[],
         draft=False,
         done=request.query.get("done"),
