@@ -153,6 +153,9 @@ def test_cli_publish_refuses_an_unapproved_revision(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "is not approved" in result.output
     assert "workspace.yaml" in result.output
+    for campaign in ("online-submission", "support-contacts", "commune-support-points"):
+        assert f"campaign '{campaign}' revision" in result.output
+    assert "nothing was published." in result.output
     assert "Traceback" not in result.output
     status = CliRunner().invoke(main, ["status", "--root", str(root)], env=env)
     assert "no publications yet" in status.output
