@@ -71,6 +71,7 @@ def _row(found: desk.CampaignRow) -> dict[str, Any]:
         "published_revision": found.published_revision,
         "next_fire": found.next_fire.isoformat() if found.next_fire else None,
         "locales": list(found.locales),
+        "held": found.held,
     }
 
 

@@ -43,6 +43,7 @@ class CampaignRow:
     published_revision: str | None
     next_fire: datetime | None
     locales: tuple[str, ...] = field(default=())
+    held: int = 0  # schedule firings held for approval, not yet sent
 
 
 def parts(service: Service) -> tuple[Accounts, Approvals]:
@@ -94,6 +95,9 @@ async def campaign_rows(service: Service) -> list[CampaignRow]:
     workspace = service.workspace
     latest = await _latest_publications(service)
     withdrawals = await approvals.reviews.withdrawals()
+    held: dict[str, int] = {}
+    for hold in await approvals.reviews.held(pending_only=True, limit=1000):
+        held[hold.campaign_id] = held.get(hold.campaign_id, 0) + 1
     next_fire = service.scheduler.next_fire_times() if service.scheduler else {}
     now = datetime.now(UTC)
     rows = []
@@ -130,6 +134,7 @@ async def campaign_rows(service: Service) -> list[CampaignRow]:
                 published[0] if published else None,
                 min(upcoming) if upcoming else None,
                 c.locales,
+                held.get(c.id, 0),
             )
         )
     return rows

@@ -173,6 +173,8 @@ async def test_a_schedule_firing_on_an_unapproved_revision_is_held(staff: Staff)
     assert [(p["status"], p["campaign"], p["id"]) for p in listed] == [("held", CAMPAIGN, None)]
     audit = await staff.api("GET", "/audit", "dung")
     assert audit["entries"][0]["action"] == "publication.held"
+    rows = {c["id"]: c for c in (await staff.api("GET", "/campaigns", "ana"))["campaigns"]}
+    assert rows[CAMPAIGN]["held"] == 1
     # Approved afterwards, an approver sends it.
     revision = await _revision(staff)
     released = await staff.api("POST", f"/held/{listed[0]['held_id']}/release", "binh", status=409)
