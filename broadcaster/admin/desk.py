@@ -19,6 +19,7 @@ from ..models import Campaign
 from ..publisher import PublishError
 from ..service import Service
 from ..staff.accounts import Accounts, Session
+from ..staff.reviews import Review
 from ..staff.tables import ReviewAction, Role
 from ..store.tables import PublicationSource, publications
 from . import editor, scheduling
@@ -371,3 +372,20 @@ async def schedule(
     )
     await service.reload()
     return schedule_id
+
+
+async def emergencies(service: Service, limit: int = 20) -> list[tuple[Review, str | None]]:
+    """Emergency publishes, newest first, each with who approved the revision afterwards
+    (the review after the fact; None while nobody has)."""
+    _, approvals = parts(service)
+    found = []
+    for emergency in await approvals.reviews.emergencies(limit):
+        later = [
+            r.user_name
+            for r in await approvals.reviews.of(emergency.campaign_id, emergency.revision)
+            if r.action == ReviewAction.APPROVED
+            and r.id > emergency.id
+            and r.user_id != emergency.user_id
+        ]
+        found.append((emergency, later[0] if later else None))
+    return found

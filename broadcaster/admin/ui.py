@@ -245,7 +245,7 @@ async def publications(request: web.Request) -> web.Response:
         "publications.html",
         items=await dashboard.publication_list(service),
         counts=await dashboard.subscriber_counts(service),
-        emergencies=await desk.parts(service)[1].reviews.emergencies(20),
+        emergencies=await desk.emergencies(service),
         done=request.query.get("done"),
     )
 

@@ -199,3 +199,10 @@ async def test_an_emergency_publish_from_the_page_needs_a_reason_and_is_marked(
     assert _text(page, "//h1//following::span[@class='emergency'][1]") == "KHẨN CẤP"
     dashboard = _doc(await (await staff.client.get("/admin/publications")).text())
     assert "Bão số 9 (ví dụ)" in _text(dashboard, "//main")
+    assert "đang chờ duyệt lại" in _text(dashboard, "//main")  # awaiting review
+    # The review afterwards: another approver approves the same revision.
+    await staff.api(
+        "POST", f"/campaigns/{CAMPAIGN}/approvals", "chi", {"revision": revision}, status=201
+    )
+    dashboard = _doc(await (await staff.client.get("/admin/publications")).text())
+    assert "đã được chi duyệt lại" in _text(dashboard, "//main")  # reviewed by chi
