@@ -3,6 +3,7 @@ withdraw. The route table and the OpenAPI document are in routes.py."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -161,7 +162,8 @@ async def get_preview(request: web.Request) -> web.Response:
     session_of(request, Role.AUTHOR)
     service = service_of(request)
     found = desk.campaign(service, request.match_info["campaign"])
-    result = preview(
+    result = await asyncio.to_thread(
+        preview,
         service.workspace,
         service.settings,
         found.id,

@@ -3,6 +3,7 @@ POST redirects or re-renders. Sign-in and account pages are in ui_account.py."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -192,7 +193,9 @@ async def preview_page(request: web.Request) -> web.Response:
     signed_in(request)
     service = service_of(request)
     found = desk.campaign(service, request.match_info["campaign"])
-    result = preview(service.workspace, service.settings, found.id, published_at=datetime.now(UTC))
+    result = await asyncio.to_thread(
+        preview, service.workspace, service.settings, found.id, published_at=datetime.now(UTC)
+    )
     return render(
         request,
         "preview.html",

@@ -269,3 +269,17 @@ async def test_withdrawal_cancels_what_is_still_queued(staff: Staff) -> None:
     }
     audit = await staff.api("GET", "/audit", "dung")
     assert audit["entries"][0]["detail"]["cancelled_deliveries"] == 2
+
+
+async def test_the_api_previews_every_rendition(staff: Staff) -> None:
+    body = await staff.api("GET", f"/campaigns/{CAMPAIGN}/preview", "ana", status=200)
+    assert body["revision"] == await _revision(staff)
+    found = {(r["channel"], r["locale"]): r["files"] for r in body["renditions"]}
+    assert set(found) == {
+        (channel, locale)
+        for channel in ("website", "feeds", "citizens", "press-desk", "partners")
+        for locale in ("vi", "en")
+    }
+    assert "radio.txt" in found[("partners", "vi")]
+    assert '"type": "campaign.published"' in found[("partners", "en")]["webhook.json"]
+    assert "<html" in found[("website", "vi")]["page.html"]
