@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from aiohttp import web
+from sqlalchemy import update
 
 from broadcaster.admin.auth import Throttle, set_cookie
 from broadcaster.models import Frequency
+from broadcaster.store.engine import write_transaction
+from broadcaster.store.tables import deliveries
 from broadcaster.web.ratelimit import Rate
 
-from .conftest import Staff
+from .conftest import Staff, wait_delivered
 
 PEOPLE = [
     ("a@example.vn", "vi", ["online-services"], Frequency.IMMEDIATE, True),
@@ -58,3 +61,33 @@ def test_the_session_cookie_is_secure_on_https() -> None:
     assert not plain.cookies["broadcaster_admin"]["secure"]
     assert secure.cookies["broadcaster_admin"]["secure"]
     assert secure.cookies["broadcaster_admin"]["httponly"]
+
+
+async def test_failed_deliveries_are_retried_and_attempts_listed(staff: Staff) -> None:
+    revision = (await staff.api("GET", "/campaigns/support-contacts", "ana"))["revision"]
+    published = await staff.api(
+        "POST",
+        "/campaigns/support-contacts/publications",
+        "binh",
+        {"revision": revision, "channels": ["press-desk"], "emergency_reason": "Thử"},
+        status=201,
+    )
+    publication = published["publication"]
+    await wait_delivered(staff, publication, {"press-desk": 2})
+    detail = await staff.api("GET", f"/publications/{publication}", "ana")
+    assert [a["outcome"] for a in detail["attempts"]] == ["delivered", "delivered"]
+    # Pretend the relay refused one for good.
+    async with write_transaction(staff.service.engine) as conn:
+        await conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == detail["attempts"][0]["delivery"])
+            .values(status="permanent-failure", last_error="550 mailbox unavailable")
+        )
+    listed = (await staff.api("GET", "/publications", "ana"))["publications"]
+    assert listed[0]["status"] == "failed"
+    await staff.api("POST", f"/publications/{publication}/retry", "ana", status=403)
+    retried = await staff.api("POST", f"/publications/{publication}/retry", "binh", status=200)
+    assert retried == {"requeued": 1}
+    await wait_delivered(staff, publication, {"press-desk": 2})
+    detail = await staff.api("GET", f"/publications/{publication}", "ana")
+    assert len(detail["attempts"]) == 3
