@@ -23,7 +23,7 @@ from types import TracebackType
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-WORKSPACE_PARTS = ("campaigns", "channels", "templates", "schedules.yaml")
+WORKSPACE_PARTS = ("campaigns", "channels", "templates", "schedules.yaml", "workspace.yaml")
 
 
 def copy_workspace(target: Path) -> Path:

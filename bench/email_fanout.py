@@ -40,7 +40,7 @@ CAMPAIGN, TOPIC = "online-submission", "online-services"
 
 
 def _workspace(target: Path, port: int, connections: int, dkim: str) -> Path:
-    for part in ("campaigns", "channels", "schedules.yaml"):
+    for part in ("campaigns", "channels", "schedules.yaml", "workspace.yaml"):
         source = REPO / part
         if source.is_dir():
             shutil.copytree(source, target / part)

@@ -14,14 +14,22 @@ import click
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from .diagnostics import Diagnostics, WorkspaceError
-from .models import Workspace
+from .models import ApprovalPolicy, Workspace
 from .partners.cli import partners
 from .preview import preview, write_preview
 from .publisher import PublishError
 from .settings import Settings, SettingsError
+from .staff.accounts import AccountError
 from .workspace import load_workspace
 
 T = TypeVar("T")
+
+APPROVAL_MEANING = {
+    ApprovalPolicy.TWO_PERSON: "a revision goes out once an approver other than its last "
+    "editor approves it; set in workspace.yaml",
+    ApprovalPolicy.NONE: "anyone who can publish releases alone; "
+    "set approval: two-person in workspace.yaml to require a second person",
+}
 
 _root_option = click.option(
     "--root",
@@ -75,6 +83,8 @@ def _run(coroutine: Coroutine[Any, Any, T], settings: Settings) -> T:
         _fail_on_errors(len(exc.problems))
     except PublishError as exc:
         raise click.UsageError(str(exc)) from None
+    except AccountError as exc:
+        raise click.UsageError(str(exc)) from None
     except (OperationalError, DBAPIError, OSError) as exc:
         reason = getattr(exc, "orig", None) or exc
         click.echo(f"cannot use the database {settings.database_url}: {reason}", err=True)
@@ -104,6 +114,7 @@ def check(root: Path) -> None:
         f"  {len(workspace.topics)} topics, {len(workspace.channels)} channels, "
         f"{len(workspace.schedules)} schedules"
     )
+    click.echo(f"  approval policy: {workspace.approval} ({APPROVAL_MEANING[workspace.approval]})")
 
 
 @main.command("preview")
@@ -241,9 +252,13 @@ def status(as_json: bool, limit: int, root: Path) -> None:
         )
     for item in report:
         origin = item["schedule"] or item["source"]
+        number = f"#{item['id']}" if item["id"] is not None else "held"
+        state = item["status"] + (" EMERGENCY (review it afterwards)" if item["emergency"] else "")
+        if item["status"] == "held":
+            state = "held: not approved, not sent; an approver must approve it in /admin/"
         click.echo(
-            f"#{item['id']:<5} {item['campaign']:<28} {item['revision'][:12]}  "
-            f"{item['created_at'][:19]}  {origin}  {item['status']}"
+            f"{number:<6} {item['campaign']:<28} {item['revision'][:12]}  "
+            f"{item['created_at'][:19]}  {origin}  {state}"
         )
         for channel, counts in sorted(item["channels"].items()):
             summary = ", ".join(f"{state} {n}" for state, n in sorted(counts.items()))
@@ -394,3 +409,109 @@ def bounces_process(path: Path, root: Path) -> None:
 
 
 main.add_command(partners)
+
+_ROLES = click.Choice(["author", "approver", "admin"])
+
+
+@main.group()
+def users() -> None:
+    """Staff accounts for the admin UI and API (/admin/)."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=_ROLES, required=True, help="author, approver or admin.")
+@click.option("--email", help="Where approvers are told about held publications (optional).")
+@_root_option
+def users_add(name: str, role: str, email: str | None, root: Path) -> None:
+    """Create a user and print their one-time setup link."""
+    from .staff.commands import add_user, setup_hours
+    from .staff.tables import Role
+
+    settings = _settings(root)
+    link = _run(add_user(settings, name, Role(role), email), settings)
+    click.echo(f"user {name} ({role}) created. Send them this one-time link to set a password")
+    click.echo(f"(valid {setup_hours()} hours; `broadcaster users reset {name}` makes a new one):")
+    click.echo(f"  {link}")
+
+
+@users.command("list")
+@_root_option
+def users_list(root: Path) -> None:
+    """Every user with role and state."""
+    from .staff.commands import list_users
+
+    settings = _settings(root)
+    found = _run(list_users(settings), settings)
+    if not found:
+        click.echo("no users yet: `broadcaster users add NAME --role admin`")
+    for user in found:
+        state = (
+            "disabled" if user.disabled else "active" if user.has_password else "waiting for setup"
+        )
+        click.echo(f"{user.name:<24} {user.role:<9} {state:<18} {user.email or ''}")
+
+
+@users.command("reset")
+@click.argument("name")
+@_root_option
+def users_reset(name: str, root: Path) -> None:
+    """Print a new one-time setup link (lost password)."""
+    from .staff.commands import reset_user, setup_hours
+
+    settings = _settings(root)
+    link = _run(reset_user(settings, name), settings)
+    click.echo(f"new setup link for {name} (valid {setup_hours()} hours):\n  {link}")
+
+
+@users.command("role")
+@click.argument("name")
+@click.argument("role", type=_ROLES)
+@_root_option
+def users_role(name: str, role: str, root: Path) -> None:
+    """Change NAME's role; their sessions end."""
+    from .staff.commands import change_user
+    from .staff.tables import Role
+
+    settings = _settings(root)
+    user = _run(change_user(settings, name, role=Role(role)), settings)
+    click.echo(f"{user.name} is now {user.role}")
+
+
+@users.command("disable")
+@click.argument("name")
+@_root_option
+def users_disable(name: str, root: Path) -> None:
+    """Stop NAME signing in; their sessions and API tokens stop working."""
+    from .staff.commands import change_user
+
+    settings = _settings(root)
+    _run(change_user(settings, name, disabled=True), settings)
+    click.echo(f"{name} is disabled")
+
+
+@users.command("enable")
+@click.argument("name")
+@_root_option
+def users_enable(name: str, root: Path) -> None:
+    """Let a disabled user sign in again."""
+    from .staff.commands import change_user
+
+    settings = _settings(root)
+    _run(change_user(settings, name, disabled=False), settings)
+    click.echo(f"{name} is enabled")
+
+
+@users.command("token")
+@click.argument("name")
+@click.option("--role", type=_ROLES, help="Scope the token below the user's own role.")
+@click.option("--label", default="api", show_default=True, help="What the token is for.")
+@_root_option
+def users_token(name: str, role: str | None, label: str, root: Path) -> None:
+    """Print a new API bearer token acting as NAME (shown once)."""
+    from .staff.commands import issue_token
+    from .staff.tables import Role
+
+    settings = _settings(root)
+    token = _run(issue_token(settings, name, Role(role) if role else None, label), settings)
+    click.echo(token)

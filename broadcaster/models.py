@@ -21,6 +21,13 @@ class Priority(enum.StrEnum):
     URGENT = "urgent"
 
 
+class ApprovalPolicy(enum.StrEnum):
+    """`workspace.yaml` `approval:`: who must agree before a campaign revision goes out."""
+
+    TWO_PERSON = "two-person"  # an approver other than the revision's last editor
+    NONE = "none"  # anyone who can publish releases alone
+
+
 class Frequency(enum.StrEnum):
     IMMEDIATE = "immediate"
     DAILY = "daily"
@@ -129,6 +136,7 @@ class Workspace:
     channels: Mapping[str, ChannelConfig]
     schedules: tuple[Schedule, ...]
     glossary: Glossary
+    approval: ApprovalPolicy = ApprovalPolicy.TWO_PERSON
 
     @property
     def locales(self) -> tuple[str, ...]:

@@ -10,11 +10,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .approval import NotApproved
 from .outbox import Outbox
 from .partners.store import PartnerStore, partner_id_of
-from .publisher import Published
+from .publisher import Published, PublishRefused
 from .service import open_service
 from .settings import Settings
+from .staff.reviews import ReviewStore
 from .store import create_engine, upgrade, upgrade_engine
 from .store.tables import DeliveryStatus, PublicationSource, deliveries
 
@@ -37,6 +39,16 @@ async def publish_now(
     reports: list[PublishReport] = []
     async with open_service(settings, schedule=False, deliver=False) as service:
         names = list(channels) if channels else list(service.channels)
+        if service.approvals is not None:  # refuse, naming every one, before anything goes out
+            refused = []
+            for campaign in campaigns:
+                revision = service.workspace.campaigns[campaign].revision
+                try:
+                    await service.approvals.require(service.workspace.approval, campaign, revision)
+                except NotApproved as exc:
+                    refused.append(str(exc))
+            if refused:
+                raise PublishRefused("\n".join(refused) + "\nnothing was published.")
         results = [
             (
                 campaign,
@@ -64,8 +76,25 @@ async def status_report(settings: Settings, limit: int) -> list[dict[str, Any]]:
     try:
         await upgrade_engine(engine)
         outbox = Outbox(engine)
+        reviews = ReviewStore(engine)
+        emergencies = {(e.campaign_id, e.revision) for e in await reviews.emergencies(1000)}
         report: list[dict[str, Any]] = []
         partners = PartnerStore(engine, lambda: settings.secret_key)
+        for held in await reviews.held(pending_only=True, limit=limit):
+            report.append(
+                {
+                    "id": None,
+                    "campaign": held.campaign_id,
+                    "revision": held.revision,
+                    "source": "schedule",
+                    "schedule": held.schedule_id,
+                    "fire_time": held.fire_time.isoformat(),
+                    "created_at": held.created_at.isoformat(),
+                    "status": "held",
+                    "emergency": False,
+                    "channels": {},
+                }
+            )
         for publication in await outbox.publications(limit):
             progress = await outbox.progress(publication.id)
             failed = await dead_letters(engine, partners, publication.id)
@@ -81,6 +110,7 @@ async def status_report(settings: Settings, limit: int) -> list[dict[str, Any]]:
                     else None,
                     "created_at": publication.created_at.isoformat(),
                     "status": str(publication.status),
+                    "emergency": (publication.campaign_id, publication.revision) in emergencies,
                     "channels": {
                         ch: {str(k): v for k, v in counts.items()}
                         for ch, counts in progress.items()

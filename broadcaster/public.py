@@ -6,10 +6,11 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from .attachments import campaign_files
 from .channels.feed import FeedOptions
@@ -93,6 +94,27 @@ class _Writer:
                         waiter.set_result(build)
 
 
+class _Withdrawn(Protocol):
+    """What the site needs of a withdrawal: when it happened."""
+
+    @property
+    def at(self) -> datetime: ...
+
+
+async def _withdrawn_ids(
+    source: Callable[[], Awaitable[Mapping[str, _Withdrawn]]] | None,
+    publications: list[Publication],
+) -> frozenset[str]:
+    if source is None:
+        return frozenset()
+    withdrawals = await source()
+    return frozenset(
+        p.campaign.id
+        for p in publications
+        if p.campaign.id in withdrawals and withdrawals[p.campaign.id].at >= p.published_at
+    )
+
+
 class PublicSite:
     """One process's view of `public/`: rebuilds it on delivery and serves what is there."""
 
@@ -120,6 +142,9 @@ class PublicSite:
         self._pages: dict[str, SiteCache] = {}
         self._feeds: dict[str, FeedCache] = {}
         self._built: dict[tuple[str, str], _Built] = {}
+        # Campaign id -> when it was withdrawn (the staff store's withdrawals); a campaign
+        # published again after that is current again.
+        self.withdrawn: Callable[[], Awaitable[Mapping[str, _Withdrawn]]] | None = None
         self._site_writer = _Writer(lambda files: write_site(files, self.public, keep=(FEEDS,)))
         self._feeds_writer = _Writer(lambda files: write_subtree(files, self.public, FEEDS))
 
@@ -152,14 +177,15 @@ class PublicSite:
         """Rebuild the website from the store and swap it in; returns a receipt."""
         async with self._lock:
             publications = await self.publications(channel)
+            withdrawn = await _withdrawn_ids(self.withdrawn, publications)
             now = self.clock()
-            inputs = (options, templates, *publications)
+            inputs = (options, templates, withdrawn, *publications)
             last = self._built.get(("site", channel))
             if last is not None and last.still_current(inputs, _link(self.public), now):
                 return last.receipt  # the same build again: nothing to do
             files = build_site(
                 publications,
-                withdrawn=frozenset(),
+                withdrawn=withdrawn,
                 now=now,
                 options=options,
                 templates=templates,
@@ -174,7 +200,7 @@ class PublicSite:
             self._site_writer.submit(files).add_done_callback(self._written)
             self._changed.set()
             receipt = f"site: {len(files)} files, {len(publications)} campaigns"
-            until = next_change(publications, frozenset(), now)
+            until = next_change(publications, withdrawn, now)
             self._built[("site", channel)] = _Built(inputs, _link(self.public), until, receipt)
         return receipt
 
@@ -183,8 +209,9 @@ class PublicSite:
         workspace = self._workspace()
         async with self._lock:
             publications = await self.publications(channel)
+            withdrawn = await _withdrawn_ids(self.withdrawn, publications)
             now = self.clock()
-            inputs = (options, workspace, *publications)
+            inputs = (options, workspace, withdrawn, *publications)
             last = self._built.get((FEEDS, channel))
             if last is not None and last.still_current(inputs, _link(self.public / FEEDS), now):
                 return last.receipt  # the same feeds again: nothing to do
@@ -195,7 +222,7 @@ class PublicSite:
             )
             files = build_feeds(
                 publications,
-                withdrawn=frozenset(),
+                withdrawn=withdrawn,
                 now=now,
                 options=options,
                 base_url=self.base_url,
@@ -207,7 +234,7 @@ class PublicSite:
             self._feeds_writer.submit(files).add_done_callback(self._written)
             self._changed.set()
             receipt = f"feeds: {len(files)} files, {len(publications)} campaigns"
-            until = next_change(publications, frozenset(), now)
+            until = next_change(publications, withdrawn, now)
             self._built[(FEEDS, channel)] = _Built(
                 inputs, _link(self.public / FEEDS), until, receipt
             )
@@ -215,7 +242,9 @@ class PublicSite:
 
     async def next_change(self, channel: str) -> datetime | None:
         """When a campaign on `channel` next starts or expires (the site must change then)."""
-        return next_change(await self.publications(channel), frozenset(), self.clock())
+        publications = await self.publications(channel)
+        withdrawn = await _withdrawn_ids(self.withdrawn, publications)
+        return next_change(publications, withdrawn, self.clock())
 
     async def changed(self) -> None:
         """Wait until this process next rebuilds the site or feeds."""

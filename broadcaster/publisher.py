@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from .approval import Approvals, NotApproved
 from .channels.base import Channel
 from .digests import DigestError, DigestFired, Digests, is_digest
 from .models import Schedule, Workspace
@@ -22,6 +23,10 @@ log = logging.getLogger(__name__)
 
 class PublishError(Exception):
     """A publish request that cannot be carried out (unknown campaign or channel)."""
+
+
+class PublishRefused(PublishError):
+    """A publish of a revision the approval policy does not allow (yet)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ class Publisher:
         self.on_published = on_published
         # What `digest:` schedules fire into; None where there is no subscriber store.
         self.digests = digests
+        # The two-person rule (broadcaster.approval); None: no staff store, nothing enforced.
+        self.approvals: Approvals | None = None
         self.workspace: Workspace | None = None
         self.channels: Mapping[str, Channel] = {}
 
@@ -69,8 +76,14 @@ class Publisher:
         source: PublicationSource,
         schedule_id: str | None = None,
         fire_time: datetime | None = None,
+        actor: str | None = None,
+        revision: str | None = None,
     ) -> Published:
-        """Create the publication (once per firing) and queue one delivery per recipient."""
+        """Create the publication (once per firing) and queue one delivery per recipient.
+
+        Refused (PublishRefused) when the approval policy does not allow the campaign's
+        current revision, or when `revision` is given and the files have changed since.
+        """
         workspace = self._workspace()
         campaign = workspace.campaigns.get(campaign_id)
         if campaign is None:
@@ -78,6 +91,16 @@ class Publisher:
         unknown = [name for name in channel_names if name not in self.channels]
         if unknown:
             raise PublishError(f"no channel {', '.join(unknown)} in channels/")
+        if revision is not None and revision != campaign.revision:
+            raise PublishRefused(
+                f"campaign '{campaign_id}' changed since revision {revision[:12]} "
+                f"(now {campaign.revision[:12]}); review the new revision first"
+            )
+        if self.approvals is not None:
+            try:
+                await self.approvals.require(workspace.approval, campaign_id, campaign.revision)
+            except NotApproved as exc:
+                raise PublishRefused(str(exc)) from None
         published_at = fire_time or self.clock().replace(microsecond=0)
         publication = Publication.prepare(workspace, campaign, self.settings.base_url, published_at)
         publication_id, created = await self.outbox.create_publication(
@@ -101,6 +124,18 @@ class Publisher:
             count,
         )
         self.on_published(str(source))
+        if self.approvals is not None:
+            await self.approvals.audit.record(
+                actor or str(source),
+                "publication.created",
+                campaign_id=campaign_id,
+                revision=campaign.revision,
+                detail={
+                    "publication": publication_id,
+                    "source": str(source),
+                    "channels": list(channel_names),
+                },
+            )
         return Published(publication_id, True, count)
 
     async def _fill(
@@ -161,6 +196,20 @@ class Publisher:
             log.info("schedule %s: campaign not current at %s; skipped", schedule.id, fire_time)
             await self.outbox.record_missed(schedule.id, fire_time)
             return
+        if self.approvals is not None:
+            verdict = await self.approvals.verdict(
+                self._workspace().approval, campaign.id, campaign.revision
+            )
+            if not verdict.publishable:
+                await self.approvals.hold(
+                    campaign.id,
+                    campaign.revision,
+                    schedule.id,
+                    fire_time,
+                    schedule.channels,
+                    verdict,
+                )
+                return
         await self.publish(
             schedule.campaign,
             schedule.channels,
@@ -188,8 +237,13 @@ class Publisher:
         await self.outbox.record_missed(schedule.id, fire_time)
 
     async def last_fire_time(self, schedule_id: str) -> datetime | None:
-        """The latest recorded firing of `schedule_id`."""
-        return await self.outbox.last_fire_time(schedule_id)
+        """The latest recorded firing of `schedule_id` (published, missed or held)."""
+        latest = await self.outbox.last_fire_time(schedule_id)
+        if self.approvals is not None:
+            held = await self.approvals.reviews.last_held(schedule_id)
+            if held is not None and (latest is None or held > latest):
+                return held
+        return latest
 
     def _workspace(self) -> Workspace:
         if self.workspace is None:

@@ -15,7 +15,7 @@ from pydantic import (
     field_validator,
 )
 
-from .models import Frequency, Priority
+from .models import ApprovalPolicy, Frequency, Priority
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 LOCALE_PATTERN = r"^[a-z]{2,3}(-[A-Z]{2})?$"
@@ -117,6 +117,12 @@ class SchedulesFile(Strict):
 
     timezone: Text
     schedules: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class WorkspaceFile(Strict):
+    """`workspace.yaml` (optional): workspace-wide policy."""
+
+    approval: ApprovalPolicy = ApprovalPolicy.TWO_PERSON
 
 
 class ChannelHeader(BaseModel):

@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .approval import Approvals
 from .bounces.receiver import bounce_receiver
 from .channels import Channel, build_channels
 from .channels.email import EmailChannel
@@ -31,6 +32,10 @@ from .publisher import Publisher
 from .retry import RetryPolicy
 from .scheduler import Scheduler
 from .settings import Settings
+from .staff.accounts import Accounts
+from .staff.audit import AuditLog
+from .staff.reviews import ReviewStore
+from .staff.tables import Role
 from .store import create_engine, upgrade_engine
 from .store.content import ContentStore
 from .store.tables import deliveries
@@ -97,6 +102,8 @@ class Service:
     channel_resources: contextlib.AsyncExitStack | None = None
     # Whether to call settle_heap() once started and after each reload (`serve` does).
     settle: bool = False
+    accounts: Accounts | None = None
+    approvals: Approvals | None = None
 
     def use(self, workspace: Workspace) -> None:
         """Switch every part to `workspace` (start and reload)."""
@@ -178,16 +185,41 @@ class Service:
             for channel in self.channels.values()
             if isinstance(channel, WebsiteChannel | FeedChannel)
         ]
-        seen = await self.content.latest_delivered(names)
+        seen = await self._public_state(names)
         while True:
             await asyncio.sleep(interval)
             try:
-                latest = await self.content.latest_delivered(names)
+                latest = await self._public_state(names)
                 if latest != seen:
                     seen = latest
                     await self.refresh_public()
             except Exception:
                 log.exception("could not check the store for newer publications")
+
+    async def notify_approvers(self, subject: str, text: str) -> int:
+        """Email every enabled approver and admin who has an address; how many were sent.
+
+        Sent through the press-desk email channel (else the subscribers' one), so it uses
+        the workspace's own mail settings; without an email channel nobody is emailed.
+        """
+        mailers = [c for c in self.channels.values() if isinstance(c, EmailChannel)]
+        mailers.sort(key=lambda c: c.options.audience != "desk")
+        if not mailers or self.accounts is None:
+            return 0
+        link = f"{self.settings.base_url}/admin/"
+        sent = 0
+        for user in await self.accounts.list_users():
+            if user.email and not user.disabled and user.role.allows(Role.APPROVER):
+                await mailers[0].send_notice(user.email, subject, text.replace("/admin/", link, 1))
+                sent += 1
+        return sent
+
+    async def _public_state(self, names: list[str]) -> tuple[int | None, int | None]:
+        """What the website and feeds are built from: newest delivery, newest withdrawal."""
+        withdrawn = None
+        if self.approvals is not None:
+            withdrawn = await self.approvals.reviews.latest_withdrawal()
+        return await self.content.latest_delivered(names), withdrawn
 
     async def confirm_imports(self, interval: float = 30.0) -> None:
         """Send the double opt-in email to imported subscribers still waiting for one."""
@@ -321,6 +353,12 @@ async def open_service(
         service.subscribers = subscribers
         service.tokens = SignedTokens(settings.secret_key)
         service.partners = PartnerStore(engine, lambda: settings.secret_key)
+        service.accounts = Accounts(engine)
+        reviews = ReviewStore(engine)
+        service.approvals = publisher.approvals = Approvals(
+            reviews, AuditLog(engine), notify=service.notify_approvers
+        )
+        public.withdrawn = reviews.withdrawals
         service.use(workspace)
         await service.start_channels()
         await public.reload()

@@ -20,6 +20,7 @@ from .diagnostics import Diagnostics
 from .envsubst import is_reference, substitute
 from .models import (
     DEFAULT_LOCALE,
+    ApprovalPolicy,
     ChannelConfig,
     Glossary,
     LocaleSpeech,
@@ -237,6 +238,20 @@ def _load_channels(reader: Reader, settings: Settings) -> dict[str, ChannelConfi
     return channels
 
 
+def _load_policy(reader: Reader) -> ApprovalPolicy:
+    """`workspace.yaml`'s approval policy; two-person when the file or key is absent."""
+    path = reader.root / "workspace.yaml"
+    doc = reader.yaml(path, required=False)
+    if doc is None:
+        return ApprovalPolicy.TWO_PERSON
+    if doc.data is None:
+        return ApprovalPolicy.TWO_PERSON
+    parsed: schema.WorkspaceFile | None = validate(
+        schema.WorkspaceFile, doc, reader.rel(path), reader.diag
+    )
+    return parsed.approval if parsed is not None else ApprovalPolicy.TWO_PERSON
+
+
 def revision_of(folder: Path) -> str:
     """A stable hash of a campaign's files: sorted paths, LF line endings, NFC text."""
     digest = hashlib.sha256()
@@ -276,6 +291,7 @@ def load_workspace(
     glossary = _load_glossary(reader)
     campaigns = load_campaigns(reader, topics, tz)
     channels = _load_channels(reader, settings)
+    approval = _load_policy(reader)
     schedules: tuple[Schedule, ...] = ()
     if schedules_doc is not None:
         schedules = check_schedules(reader, schedules_doc, campaigns, channels, tz, now)
@@ -289,5 +305,6 @@ def load_workspace(
         channels=channels,
         schedules=schedules,
         glossary=glossary,
+        approval=approval,
     )
     return workspace, diag

@@ -20,7 +20,7 @@ from broadcaster.store.testing import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
-WORKSPACE_PARTS = ("campaigns", "channels", "schedules.yaml")
+WORKSPACE_PARTS = ("campaigns", "channels", "schedules.yaml", "workspace.yaml")
 
 
 def copy_workspace(target: Path) -> Path:

@@ -377,12 +377,27 @@ class EmailChannel:
         msg["Auto-Submitted"] = "auto-generated"
         msg.set_content(self.templates.render("email/confirm.txt", **context), cte="8bit")
         msg["Content-Language"] = locale
+        await self._send_one(email, msg)
+
+    async def send_notice(self, to: str, subject: str, text: str) -> None:
+        """A plain-text message to staff (a publication held for approval)."""
+        msg = EmailMessage(policy=SMTP)
+        msg["From"] = self.options.from_
+        msg["To"] = to
+        msg["Subject"] = subject
+        msg["Date"] = format_datetime(datetime.now(UTC))
+        msg["Message-ID"] = make_msgid(domain=self.options.domain)
+        msg["Auto-Submitted"] = "auto-generated"
+        msg.set_content(text, cte="8bit")
+        await self._send_one(to, msg)
+
+    async def _send_one(self, to: str, msg: EmailMessage) -> None:
         message = msg.as_bytes()
         mail = self._mail()
         if mail.signer is not None:
             message = mail.signer.sign(message) + message
-        sender = parseaddr(options.from_)[1]
-        await mail.send_one(Outgoing(sender, email, message))
+        sender = parseaddr(self.options.from_)[1]
+        await mail.send_one(Outgoing(sender, to, message))
 
     def describe(self) -> Mapping[str, object]:
         return masked(self.options)

@@ -11,17 +11,18 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ..admin.app import make_admin
 from ..metrics import CONTENT_TYPE
 from ..service import Service, open_service
 from ..settings import Settings
 from .fastpath import FastPath
+from .keys import SERVICE as SERVICE
+from .keys import STATIC as STATIC
 from .static import StaticFiles
 from .subscriptions import SubscriptionsFactory, add_subscriptions, open_subscriptions
 
 log = logging.getLogger(__name__)
 
-SERVICE = web.AppKey("service", Service)
-STATIC = web.AppKey("static", StaticFiles)
 WATCHED = ("campaigns", "channels", "templates", "schedules.yaml")
 
 
@@ -120,6 +121,7 @@ def make_app(
 
     app.cleanup_ctx.append(lifetime)
     add_subscriptions(app, SERVICE, subscriptions)
+    app.add_subapp("/admin", make_admin())
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_route("*", "/{path:.*}", static.handle)

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from broadcaster.outbox import Outbox
 from broadcaster.partners import tables as _partner_tables  # noqa: F401  (registers them)
+from broadcaster.staff import tables as _staff_tables  # noqa: F401  (registers them)
 from broadcaster.store import (
     PublicationSource,
     create_engine,
@@ -39,6 +40,14 @@ TABLES = {
     "suppressions",
     "partners",
     "webhook_events",
+    "users",
+    "staff_sessions",
+    "api_tokens",
+    "campaign_edits",
+    "reviews",
+    "held_publications",
+    "withdrawals",
+    "audit_log",
 }
 
 
@@ -55,7 +64,7 @@ async def test_migrations_create_every_table_on_an_empty_database(
         await upgrade(database.url, **database.options)
         async with engine.connect() as conn:
             assert await conn.run_sync(_table_names) == TABLES | {"alembic_version"}
-        assert await current_revision(engine) == head_revision() == "0003"
+        assert await current_revision(engine) == head_revision() == "0004"
     finally:
         await engine.dispose()
 

@@ -1,0 +1,1 @@
+"""The staff side of `serve`: /admin/ web UI and /admin/api/ JSON API."""

@@ -1,0 +1,1 @@
+"""Communications staff: accounts, sessions, API tokens, reviews and the audit log."""

@@ -1,0 +1,113 @@
+"""`serve`'s app on a copy of the example workspace under the two-person rule, with staff."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest_asyncio
+from aiohttp import ClientResponse, web
+from aiohttp.test_utils import TestClient, TestServer
+
+from broadcaster.service import Service
+from broadcaster.settings import Settings
+from broadcaster.staff.accounts import Accounts
+from broadcaster.staff.tables import Role
+from broadcaster.web.app import SERVICE, make_app
+
+from ..conftest import copy_workspace
+
+BASE_URL = "http://broadcaster.test"
+ORIGIN = {"Origin": BASE_URL}
+PASSWORD = "correct horse battery"
+Client = TestClient[web.Request, web.Application]
+
+
+def two_person_workspace(target: Path) -> Path:
+    """The example workspace with `approval: two-person`."""
+    root = copy_workspace(target)
+    (root / "workspace.yaml").write_text("approval: two-person\n", encoding="utf-8")
+    return root
+
+
+def settings_for(root: Path, database_url: str | None = None) -> Settings:
+    return Settings.from_environ(
+        root,
+        {
+            "BROADCASTER_DATABASE_URL": database_url
+            or f"sqlite+aiosqlite:///{root / 'var/db.sqlite'}",
+            "BROADCASTER_BASE_URL": BASE_URL,
+            "BROADCASTER_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+            "BROADCASTER_SHUTDOWN_TIMEOUT": "5",
+        },
+    )
+
+
+@dataclass
+class Staff:
+    """A running app, its service, and bearer tokens for three people."""
+
+    client: Client
+    service: Service
+    tokens: dict[str, str]
+
+    @property
+    def accounts(self) -> Accounts:
+        assert self.service.accounts is not None
+        return self.service.accounts
+
+    async def api(
+        self, method: str, path: str, who: str, json: Any = None, status: int | None = None
+    ) -> Any:
+        """Call /admin/api/<path> as `who`; checks the status when given; the JSON answer."""
+        response = await self.client.request(
+            method,
+            f"/admin/api{path}",
+            json=json,
+            headers={"Authorization": f"Bearer {self.tokens[who]}"},
+        )
+        body = await response.json()
+        if status is not None:
+            assert response.status == status, body
+        return body
+
+    async def login(self, name: str, password: str = PASSWORD) -> ClientResponse:
+        return await self.client.post(
+            "/admin/login",
+            data={"name": name, "password": password},
+            headers=ORIGIN,
+            allow_redirects=False,
+        )
+
+
+PEOPLE = {"ana": Role.AUTHOR, "binh": Role.APPROVER, "chi": Role.APPROVER, "dung": Role.ADMIN}
+
+
+@pytest_asyncio.fixture
+async def staff(tmp_path: Path) -> AsyncIterator[Staff]:
+    root = two_person_workspace(tmp_path / "ws")
+    app = make_app(settings_for(root))
+    async with TestClient(TestServer(app)) as client:
+        service = app[SERVICE]
+        assert service.accounts is not None
+        tokens = {}
+        for name, role in PEOPLE.items():
+            _, setup = await service.accounts.add_user(name, role)
+            await service.accounts.complete_setup(setup, PASSWORD)
+            tokens[name] = await service.accounts.issue_token(name, None, "tests")
+        yield Staff(client, service, tokens)
+
+
+async def wait_delivered(staff: Staff, publication: int, channels: dict[str, int]) -> None:
+    """Wait until the running service's workers delivered `channels` (name -> count)."""
+    deadline = asyncio.get_running_loop().time() + 20
+    while True:
+        detail = await staff.api("GET", f"/publications/{publication}", "ana")
+        got = {name: detail["channels"].get(name, {}).get("delivered") for name in channels}
+        if got == channels:
+            return
+        assert asyncio.get_running_loop().time() < deadline, detail
+        await asyncio.sleep(0.05)
