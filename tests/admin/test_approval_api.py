@@ -281,5 +281,5 @@ async def test_the_api_previews_every_rendition(staff: Staff) -> None:
         for locale in ("vi", "en")
     }
     assert "radio.txt" in found[("partners", "vi")]
-    assert '"type": "campaign.published"' in found[("partners", "en")]["webhook.json"]
+    assert '"type": "publication.created"' in found[("partners", "en")]["webhook.json"]
     assert "<html" in found[("website", "vi")]["page.html"]
