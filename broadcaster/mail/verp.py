@@ -52,7 +52,12 @@ def make_token(secret: bytes, subscriber_id: int) -> str:
 def read_token(secret: bytes, token: str) -> int | None:
     """The subscriber id a genuine token names, else None (constant-time comparison)."""
     number, dash, mac = token.strip().lower().partition("-")
-    if not dash or not number.isdigit() or len(number) > 19 or len(mac) != _MAC_HEX:
+    if (
+        not dash
+        or not (number.isascii() and number.isdigit())
+        or len(number) > 19
+        or len(mac) != _MAC_HEX
+    ):
         return None
     subscriber_id = int(number)
     expected = make_token(secret, subscriber_id).partition("-")[2]
