@@ -19,6 +19,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from ..fasthmac import KeyedSha256
+
 PREFIX = "bounces+"
 _MAC_HEX = 20
 
@@ -31,13 +33,13 @@ class Verp:
     """Makes the return path of each subscriber's mail (the key is derived once)."""
 
     def __init__(self, secret: bytes, domain: str) -> None:
-        self._key = _key(secret)
+        self._key = KeyedSha256(_key(secret))
         self.domain = domain
 
     def token(self, subscriber_id: int) -> str:
         """`<id>-<mac>` for one subscriber."""
-        mac = hmac.new(self._key, b"verp:%d" % subscriber_id, hashlib.sha256).hexdigest()
-        return f"{subscriber_id}-{mac[:_MAC_HEX]}"
+        mac = self._key.digest(b"verp:%d" % subscriber_id)[: _MAC_HEX // 2].hex()
+        return f"{subscriber_id}-{mac}"
 
     def address(self, subscriber_id: int) -> str:
         """`bounces+<token>@<domain>`."""
