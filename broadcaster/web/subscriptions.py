@@ -193,13 +193,24 @@ class Subscriptions:
     # --- tokens --------------------------------------------------------------------------
 
     async def resolve(
-        self, request: web.Request, purpose: TokenPurpose, max_age: timedelta | None = None
+        self,
+        request: web.Request,
+        purpose: TokenPurpose,
+        max_age: timedelta | None = None,
+        *,
+        erased: Callable[[str], web.Response] | None = None,
     ) -> Resolved | web.Response:
-        """The subscriber a token in the URL stands for, or the page explaining why not."""
+        """The subscriber a token in the URL stands for, or the page explaining why not.
+
+        `erased(locale)` answers a genuine token whose subscriber was deleted ("delete
+        me"), when given; otherwise that is an invalid link like any other.
+        """
         token = request.match_info["token"]
         seconds = max_age.total_seconds() if max_age is not None else None
         found = self.tokens.read(token, purpose, seconds) if len(token) <= MAX_TOKEN else None
         subscriber = await self.store.get(found[0]) if found is not None else None
+        if found is not None and subscriber is None and erased is not None:
+            return erased(self.pages.pick_locale(request.query.get("lang")))
         if found is None or subscriber is None or subscriber.token_version != found[1]:
             locale = self.pages.pick_locale(request.query.get("lang"))
             expired = (
