@@ -267,7 +267,11 @@ class EmailChannel:
         if self._sender is None:
             options = self.options
             if options.transport == "smtp":
-                pool = SmtpPool(options.smtp, options.connections, options.rate_per_second)
+                smtp = options.smtp
+                if smtp.ca_file:
+                    ca_file = str(self.settings.root / smtp.ca_file)  # absolute stays absolute
+                    smtp = smtp.model_copy(update={"ca_file": ca_file})
+                pool = SmtpPool(smtp, options.connections, options.rate_per_second)
                 transport = Transport(pool=pool)
             else:
                 transport = Transport(maildir=self.settings.root / options.maildir)
