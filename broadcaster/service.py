@@ -31,6 +31,7 @@ from .settings import Settings
 from .store import create_engine, upgrade_engine
 from .store.content import ContentStore
 from .store.tables import deliveries
+from .subscribers.confirmations import ChannelMailer, Confirmations
 from .subscribers.store import SqlSubscriberStore
 from .subscribers.tokens import SignedTokens
 from .web.static import StaticFiles
@@ -68,6 +69,8 @@ class Service:
     channels: Mapping[str, Channel] = field(default_factory=dict)
     subscribers: SqlSubscriberStore | None = None
     tokens: SignedTokens | None = None
+    # Sends the double opt-in emails owed (subscribes whose email failed, imports).
+    confirmations: Confirmations | None = None
     # Long-lived channel resources (SMTP pools); replaced, and the old closed, on reload.
     channel_resources: contextlib.AsyncExitStack | None = None
 
@@ -153,39 +156,6 @@ class Service:
                     await self.refresh_public()
             except Exception:
                 log.exception("could not check the store for newer publications")
-
-    async def confirm_imports(self, interval: float = 30.0) -> None:
-        """Send the double opt-in email to imported subscribers still waiting for one."""
-        while True:
-            try:
-                await self._confirm_imports_once()
-            except Exception:
-                log.exception("could not send confirmation emails to imported subscribers")
-            await asyncio.sleep(interval)
-
-    async def _confirm_imports_once(self) -> int:
-        store, tokens = self.subscribers, self.tokens
-        mailer = next(
-            (
-                channel
-                for channel in self.channels.values()
-                if isinstance(channel, EmailChannel) and channel.options.audience == "subscribers"
-            ),
-            None,
-        )
-        if store is None or tokens is None or mailer is None:
-            return 0
-        sent = 0
-        while due := await store.confirmations_due():
-            for recipient in due:
-                token = tokens.make("confirm", recipient.id, recipient.token_version)
-                url = f"{self.settings.base_url}/confirm/{token}"
-                await mailer.send_confirmation(recipient.id, recipient.email, recipient.locale, url)
-            await store.mark_confirmation_sent([r.id for r in due])
-            sent += len(due)
-        if sent:
-            log.info("sent %s confirmation emails to imported subscribers", sent)
-        return sent
 
     async def keep_public_current(self) -> None:
         """Rebuild the site when a campaign starts or expires, without anyone acting."""
@@ -280,6 +250,12 @@ async def open_service(
         )
         service.subscribers = subscribers
         service.tokens = SignedTokens(settings.secret_key)
+        service.confirmations = Confirmations(
+            subscribers,
+            service.tokens,
+            ChannelMailer(lambda: service.channels if service else {}),
+            settings.base_url,
+        )
         service.use(workspace)
         await service.start_channels()
         await public.reload()
@@ -294,7 +270,7 @@ async def open_service(
                 ("follow-public", public.follow()),
                 ("keep-public-current", service.keep_public_current()),
                 ("follow-store", service.follow_store()),
-                ("confirm-imports", service.confirm_imports()),
+                ("confirmations", service.confirmations.run()),
             ):
                 background.append(asyncio.create_task(job, name=name))
         if schedule:

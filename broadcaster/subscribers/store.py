@@ -31,6 +31,9 @@ from .tables import ConsentAction, ConsentForm, SuppressionReason, consents, sub
 # A pending subscriber asking again gets another confirmation email only this long after
 # the last one, so the form cannot be used to flood someone's inbox.
 RESEND_CONFIRMATION_AFTER = timedelta(minutes=10)
+# A subscribe's confirmation email is sent at once; if it has not gone after this long
+# (the process died, the relay was down), the service's sweep sends it.
+CONFIRMATION_SWEEP_AFTER = timedelta(minutes=1)
 # Soft bounces (mailbox full, greylisting gone wrong) suppress an address once this many
 # arrive with no gap longer than SOFT_BOUNCE_WINDOW between them: the score starts again
 # from zero after a quiet month, so soft bounces months apart never add up.
@@ -117,6 +120,7 @@ class SqlSubscriberStore:
                     email_hash=email_hash,
                     created_at=now,
                     last_confirmation_sent_at=now,
+                    confirmation_due_at=now + CONFIRMATION_SWEEP_AFTER,
                     token_version=0,
                     bounce_score=0,
                     **values,
@@ -141,6 +145,7 @@ class SqlSubscriberStore:
             send = last_sent is None or now - last_sent >= RESEND_CONFIRMATION_AFTER
             if send:
                 values["last_confirmation_sent_at"] = now
+                values["confirmation_due_at"] = now + CONFIRMATION_SWEEP_AFTER
             if row.status == SubscriberStatus.UNSUBSCRIBED:
                 values.update(confirmed_at=None, unsubscribed_at=None)
             await conn.execute(update(s).where(s.c.id == row.id).values(**values))
@@ -367,28 +372,49 @@ class SqlSubscriberStore:
 
     # For the mail engine: imported pending subscribers have had no confirmation yet.
 
-    async def confirmations_due(self, batch: int = 1000) -> list[Recipient]:
-        """Pending, unsuppressed subscribers never sent a confirmation (imports), oldest first."""
+    async def confirmations_due(
+        self, batch: int = 1000, due_by: datetime | None = None
+    ) -> list[Recipient]:
+        """Pending, unsuppressed subscribers whose confirmation email is due, longest first.
+
+        Imports are due at once; a subscribe on the site is due CONFIRMATION_SWEEP_AFTER
+        after the request, in case the email sent right away did not go (a crash, the
+        relay down): sending it clears the due time (`mark_confirmation_sent`).
+        """
         async with self._engine.connect() as conn:
             query = (
                 select(*q.RECIPIENT_COLUMNS)
                 .where(
+                    s.c.confirmation_due_at <= (due_by or self._now()),
                     s.c.status == SubscriberStatus.PENDING,
-                    s.c.last_confirmation_sent_at.is_(None),
                     q.not_suppressed(),
                 )
-                .order_by(s.c.id)
+                .order_by(s.c.confirmation_due_at, s.c.id)
                 .limit(batch)
             )
             return [q.to_recipient(row) for row in await conn.execute(query)]
 
+    async def pending_recipient(self, subscriber_id: int) -> Recipient | None:
+        """The subscriber, while pending and not suppressed (a confirmation may go out)."""
+        async with self._engine.connect() as conn:
+            query = select(*q.RECIPIENT_COLUMNS).where(
+                s.c.id == subscriber_id, s.c.status == SubscriberStatus.PENDING, q.not_suppressed()
+            )
+            row = (await conn.execute(query)).first()
+        return None if row is None else q.to_recipient(row)
+
     async def mark_confirmation_sent(self, ids: Sequence[int]) -> None:
-        """Record that confirmation emails went out to `ids` now."""
-        now = self._now()
+        """Record that confirmation emails went out to `ids` now (none is due any more)."""
+        await self._set_confirmation(ids, last_confirmation_sent_at=self._now())
+
+    async def postpone_confirmation(self, ids: Sequence[int], until: datetime | None) -> None:
+        """Try the confirmation emails of `ids` again at `until`; None: do not send them."""
+        await self._set_confirmation(ids, confirmation_due_at=until)
+
+    async def _set_confirmation(self, ids: Sequence[int], **values: datetime | None) -> None:
         wanted = sorted(set(ids))
+        values.setdefault("confirmation_due_at", None)
         async with write_transaction(self._engine) as conn:
             for start in range(0, len(wanted), ID_CHUNK):
                 chunk = wanted[start : start + ID_CHUNK]
-                await conn.execute(
-                    update(s).where(s.c.id.in_(chunk)).values(last_confirmation_sent_at=now)
-                )
+                await conn.execute(update(s).where(s.c.id.in_(chunk)).values(**values))
