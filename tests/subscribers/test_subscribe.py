@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.models import Frequency
 from broadcaster.store.testing import ManualClock
-from broadcaster.subscribers.addresses import InvalidAddress
+from broadcaster.subscribers.addresses import InvalidAddress, NonAsciiLocalPart
 from broadcaster.subscribers.api import (
     CONSENT_WORDING_VERSION,
     SubscribeOutcome,
@@ -268,3 +268,20 @@ async def test_confirmations_due_imports_at_once_and_web_requests_after_a_minute
     assert [r.email for r in await store.confirmations_due(due_by=later)] == ["web@example.vn"]
     assert await store.confirm(web.subscriber_id, ip=None)
     assert await store.confirmations_due(due_by=later) == []  # confirmed: nothing owed
+
+
+async def test_addresses_are_kept_as_smtp_carries_them_and_non_ascii_local_parts_refused(
+    store: SqlSubscriberStore,
+) -> None:
+    """An internationalised domain is kept in its IDNA form; a local part outside ASCII
+    would need SMTPUTF8, which the list does not use, so it is refused with the reason."""
+    outcome = await ask(store, "Hoa@Bücher.Example")
+    assert outcome.subscriber_id is not None
+    subscriber = await store.get(outcome.subscriber_id)
+    assert subscriber is not None
+    assert subscriber.email == "Hoa@xn--bcher-kva.example"
+    again = await ask(store, "Hoa@xn--bcher-kva.example")
+    assert again.subscriber_id == outcome.subscriber_id  # one subscriber, either spelling
+    with pytest.raises(NonAsciiLocalPart, match="SMTPUTF8") as refused:
+        await ask(store, "nguyễn@example.vn")
+    assert "give an address without accents" in str(refused.value)
