@@ -12,6 +12,7 @@ from .publisher import Published
 from .service import open_service
 from .settings import Settings
 from .store import create_engine, upgrade, upgrade_engine
+from .store.engine import dispose_engine
 from .store.tables import PublicationSource
 
 
@@ -83,7 +84,7 @@ async def status_report(settings: Settings, limit: int) -> list[dict[str, Any]]:
             )
         return report
     finally:
-        await engine.dispose()
+        await dispose_engine(engine)
 
 
 async def upgrade_database(settings: Settings) -> None:

@@ -30,6 +30,7 @@ from .scheduler import Scheduler
 from .settings import Settings
 from .store import create_engine, upgrade_engine
 from .store.content import ContentStore
+from .store.engine import dispose_engine
 from .store.tables import deliveries
 from .subscribers.confirmations import ChannelMailer, Confirmations
 from .subscribers.store import SqlSubscriberStore
@@ -290,4 +291,4 @@ async def open_service(
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         await stack.aclose()
-        await engine.dispose()
+        await dispose_engine(engine)
