@@ -282,7 +282,7 @@ async def open_service(
     finally:
         if service is not None:
             if service.scheduler is not None:
-                service.scheduler.shutdown()
+                await service.scheduler.stop(settings.shutdown_timeout)
             await service.workers.stop(settings.shutdown_timeout)
             await service.public.flush()
             if service.channel_resources is not None:
