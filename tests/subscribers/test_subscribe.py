@@ -243,7 +243,7 @@ async def test_confirmations_due_imports_at_once_and_web_requests_after_a_minute
     that has not worked a minute later. Imports are due straight away."""
     from broadcaster.subscribers.bulk import import_subscribers
     from broadcaster.subscribers.csvio import CsvSubscriber
-    from broadcaster.subscribers.store import CONFIRMATION_SWEEP_AFTER
+    from broadcaster.subscribers.mailing import CONFIRMATION_SWEEP_AFTER
 
     from .conftest import SECRET
 

@@ -21,7 +21,7 @@ from aiosmtpd.controller import Controller
 
 from broadcaster.settings import Settings
 from broadcaster.strings import text
-from broadcaster.subscribers.store import CONFIRMATION_SWEEP_AFTER
+from broadcaster.subscribers.mailing import CONFIRMATION_SWEEP_AFTER
 from broadcaster.web.app import SERVICE, make_app
 from broadcaster.web.subscriptions import SUBSCRIPTIONS
 
