@@ -36,6 +36,10 @@ WINDOW = 256  # built messages waiting for an SMTP connection, at most
 # event loop has a moment (each bulk worker loop builds its own chunks).
 SIGNING_THREADS = 2
 TEMPLATES_KEPT = 16
+NEEDS_SMTPUTF8 = (
+    "the address has non-ASCII characters and would need SMTPUTF8, which this list does "
+    "not use; the subscriber must give an ASCII address"
+)
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,9 @@ class MailSender:
             found = sendable.get(subscriber_id)
             if found is None:
                 outcomes[index] = Withdrawn("unsubscribed or suppressed since it was queued")
+                continue
+            if not found.email.isascii():  # kept before addresses were stored ASCII-only
+                outcomes[index] = DeliveryRejected(NEEDS_SMTPUTF8)
                 continue
             try:
                 prepared = await self._prepared(jobs[index])
