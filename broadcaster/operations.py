@@ -94,6 +94,7 @@ async def status_report(settings: Settings, limit: int) -> list[dict[str, Any]]:
                     "status": "held",
                     "emergency": False,
                     "channels": {},
+                    "dead_letters": [],
                 }
             )
         for publication in await outbox.publications(limit):

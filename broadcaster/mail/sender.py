@@ -187,9 +187,16 @@ class MailSender:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(SIGNING_THREADS, thread_name_prefix="dkim")
         loop = asyncio.get_running_loop()
+        # Keep every signing thread busy: the next chunks are signed while this one is
+        # handed to the connections (in order).
+        in_flight: deque[asyncio.Future[list[tuple[int, Outgoing]]]] = deque()
         for start in range(0, len(plan), CHUNK):
             chunk = plan[start : start + CHUNK]
-            yield await loop.run_in_executor(self._executor, self._build_chunk, chunk)
+            in_flight.append(loop.run_in_executor(self._executor, self._build_chunk, chunk))
+            if len(in_flight) >= SIGNING_THREADS:
+                yield await in_flight.popleft()
+        while in_flight:
+            yield await in_flight.popleft()
 
     def _build_chunk(
         self, plan: list[tuple[int, DeliveryJob, _Prepared, Recipient]]
