@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from .attachments import campaign_files
+from .attachments import Attachment, campaign_files
 from .channels.feed import FeedOptions
 from .channels.website import WebsiteOptions
 from .feeds import FeedCache, build_feeds
@@ -20,6 +20,7 @@ from .models import DEFAULT_LOCALE, Workspace
 from .render import Publication, Templates
 from .site import build_site, next_change, write_site, write_subtree
 from .site.build import SiteCache
+from .site.write import Unchanged
 from .snapshot import from_snapshot
 from .store.content import ContentStore
 from .web.static import StaticFiles
@@ -57,10 +58,16 @@ class _Built:
 
 
 class _Writer:
-    """Writes the newest build submitted to disk, one write at a time (latest wins)."""
+    """Writes the newest build submitted to disk, one write at a time (latest wins).
 
-    def __init__(self, write: Callable[[dict[str, bytes]], Path]) -> None:
+    `write(files, unchanged)` gets what this writer wrote last (the build folder and the
+    paths whose bytes are the very same objects now), so files that did not change can be
+    hard-linked from it instead of written again.
+    """
+
+    def __init__(self, write: Callable[[dict[str, bytes], Unchanged | None], Path]) -> None:
         self.write = write
+        self.last: tuple[Path, dict[str, bytes]] | None = None
         self.pending: dict[str, bytes] | None = None
         self.waiters: list[asyncio.Future[Path]] = []
         self.task: asyncio.Task[None] | None = None
@@ -82,8 +89,14 @@ class _Writer:
         while self.pending is not None:
             files, waiters = self.pending, self.waiters
             self.pending, self.waiters = None, []
+            unchanged = None
+            if self.last is not None:
+                folder, before = self.last
+                same = frozenset(p for p, data in files.items() if before.get(p) is data)
+                unchanged = Unchanged(folder, same)
             try:
-                build = await asyncio.to_thread(self.write, files)
+                build = await asyncio.to_thread(self.write, files, unchanged)
+                self.last = (build, files)
             except Exception as exc:
                 for waiter in waiters:
                     if not waiter.done():
@@ -133,7 +146,11 @@ class PublicSite:
         self.static = static or StaticFiles()
         self.clock = clock
         self.workspace: Workspace | None = None
-        self._lock = asyncio.Lock()
+        # One build of the site and one of the feeds at a time, side by side (each awaits
+        # the store while the other renders); reading new snapshots is one at a time.
+        self._site_lock = asyncio.Lock()
+        self._feeds_lock = asyncio.Lock()
+        self._read_lock = asyncio.Lock()
         self._loaded_target: str | None = None
         self._changed = asyncio.Event()
         # Work earlier builds did, reused while its inputs are the same objects: publications
@@ -145,8 +162,18 @@ class PublicSite:
         # Campaign id -> when it was withdrawn (the staff store's withdrawals); a campaign
         # published again after that is current again.
         self.withdrawn: Callable[[], Awaitable[Mapping[str, _Withdrawn]]] | None = None
-        self._site_writer = _Writer(lambda files: write_site(files, self.public, keep=(FEEDS,)))
-        self._feeds_writer = _Writer(lambda files: write_subtree(files, self.public, FEEDS))
+        self._site_writer = _Writer(
+            lambda files, unchanged: write_site(
+                files, self.public, keep=(FEEDS,), unchanged=unchanged
+            )
+        )
+        self._feeds_writer = _Writer(
+            lambda files, unchanged: write_subtree(files, self.public, FEEDS, unchanged=unchanged)
+        )
+        # Each publication's attachments, read once: (the publication, its files).
+        self._attachments: dict[int, tuple[Publication, list[Attachment]]] = {}
+        # Per channel, the withdrawn campaigns of its last build (see _withdrawn).
+        self._withdrawn_last: dict[str, frozenset[str]] = {}
 
     def use(self, workspace: Workspace) -> None:
         """Name topics and locales after this workspace (start and reload)."""
@@ -160,24 +187,25 @@ class PublicSite:
         workspace), which is what lets the site and feed builders reuse their earlier work.
         """
         workspace = self._workspace()
-        ids = await self.content.latest_snapshot_ids(channel)
-        parsed = self._parsed
-        missing = [i for i in ids if i not in parsed]
-        if missing:  # snapshots never change: read and parse only the new ones
-            for i, text in (await self.content.snapshots(missing)).items():
-                parsed[i] = from_snapshot(text, workspace, self.base_url)
-        found = [parsed[i] for i in ids if i in parsed]
-        if len(parsed) > 2 * len(ids) + 64:  # forget publications that are no longer newest
-            self._parsed = {i: parsed[i] for i in ids if i in parsed}
+        async with self._read_lock:  # one Publication object per snapshot, never two
+            ids = await self.content.latest_snapshot_ids(channel)
+            parsed = self._parsed
+            missing = [i for i in ids if i not in parsed]
+            if missing:  # snapshots never change: read and parse only the new ones
+                for i, text in (await self.content.snapshots(missing)).items():
+                    parsed[i] = from_snapshot(text, workspace, self.base_url)
+            found = [parsed[i] for i in ids if i in parsed]
+            if len(parsed) > 2 * len(ids) + 64:  # forget those that are no longer newest
+                self._parsed = {i: parsed[i] for i in ids if i in parsed}
         return found
 
     async def rebuild_site(
         self, channel: str, options: WebsiteOptions, templates: Templates
     ) -> str:
         """Rebuild the website from the store and swap it in; returns a receipt."""
-        async with self._lock:
+        async with self._site_lock:
             publications = await self.publications(channel)
-            withdrawn = await _withdrawn_ids(self.withdrawn, publications)
+            withdrawn = await self._withdrawn(channel, publications)
             now = self.clock()
             inputs = (options, templates, withdrawn, *publications)
             last = self._built.get(("site", channel))
@@ -194,8 +222,10 @@ class PublicSite:
             )
             # The campaigns' files/ (the official documents): webhooks and mail link here.
             for publication in publications:
-                for file in campaign_files(publication):
+                for file in self._files_of(publication):
                     files[f"files/{publication.campaign.id}/{file.name}"] = file.data
+            current = {id(p) for p in publications}
+            self._attachments = {k: v for k, v in self._attachments.items() if k in current}
             self._serve_built(files, feeds=False)
             self._site_writer.submit(files).add_done_callback(self._written)
             self._changed.set()
@@ -204,12 +234,28 @@ class PublicSite:
             self._built[("site", channel)] = _Built(inputs, _link(self.public), until, receipt)
         return receipt
 
+    def _files_of(self, publication: Publication) -> list[Attachment]:
+        """The publication's attachments, read from the workspace once per publication."""
+        known = self._attachments.get(id(publication))
+        if known is None or known[0] is not publication:
+            known = (publication, campaign_files(publication))
+            self._attachments[id(publication)] = known
+        return known[1]
+
+    async def _withdrawn(self, channel: str, publications: list[Publication]) -> frozenset[str]:
+        """The withdrawn campaigns; the same object as last time when nothing changed, so
+        an unchanged state is recognised as such (see _Built.still_current)."""
+        found = await _withdrawn_ids(self.withdrawn, publications)
+        if found != self._withdrawn_last.get(channel):
+            self._withdrawn_last[channel] = found
+        return self._withdrawn_last[channel]
+
     async def rebuild_feeds(self, channel: str, options: FeedOptions) -> str:
         """Rebuild every feed from the store and swap them in; returns a receipt."""
         workspace = self._workspace()
-        async with self._lock:
+        async with self._feeds_lock:
             publications = await self.publications(channel)
-            withdrawn = await _withdrawn_ids(self.withdrawn, publications)
+            withdrawn = await self._withdrawn(channel, publications)
             now = self.clock()
             inputs = (options, workspace, withdrawn, *publications)
             last = self._built.get((FEEDS, channel))
@@ -298,7 +344,7 @@ class PublicSite:
             if self._site_writer.busy or self._feeds_writer.busy:
                 continue  # our own writes: memory already serves them
             if self._target() != self._loaded_target:
-                async with self._lock:
+                async with self._site_lock, self._feeds_lock:
                     await self.reload()
 
     def _workspace(self) -> Workspace:

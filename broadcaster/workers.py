@@ -80,8 +80,14 @@ class Workers:
         self._prefix = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
 
     def wake(self) -> None:
-        """New work was queued in this process: look now instead of at the next poll."""
+        """New work was queued in this process: look now instead of at the next poll.
+
+        Each loop takes the current event *before* it claims and waits on that one, and a
+        wake sets it and starts a new one: a wake that comes while a loop is claiming (the
+        feeds delivery queued just after the website's) is never lost to a later clear().
+        """
         self._wake.set()
+        self._wake = asyncio.Event()
 
     def start(self) -> None:
         """Start the delivery loops."""
@@ -111,7 +117,7 @@ class Workers:
     async def stop(self, grace: float) -> None:
         """Stop claiming, let in-flight deliveries finish for `grace` seconds, release the rest."""
         self._stopping.set()
-        self._wake.set()
+        self.wake()
         if not self._tasks:
             return
         _, pending = await asyncio.wait(self._tasks, timeout=grace)
@@ -170,6 +176,7 @@ class Workers:
 
     async def _bulk_loop(self, worker_id: str) -> None:
         while not self._stopping.is_set():
+            woken = self._wake
             bulk = self._bulk_channels()
             batch: list[ClaimedDelivery] = []
             if bulk:
@@ -181,9 +188,8 @@ class Workers:
             if batch:
                 await self._deliver_many(worker_id, batch)
             else:
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+                    await asyncio.wait_for(woken.wait(), self.settings.poll_interval)
 
     async def _deliver_many(self, worker_id: str, batch: Sequence[ClaimedDelivery]) -> None:
         """Hand each channel its share of the batch at once; settle all in one write."""
@@ -221,6 +227,7 @@ class Workers:
 
     async def _loop(self, worker_id: str) -> None:
         while not self._stopping.is_set():
+            woken = self._wake
             try:
                 batch = await self.outbox.claim(
                     worker_id,
@@ -233,9 +240,8 @@ class Workers:
                 batch = []
             await self._process(worker_id, batch)
             if not batch:
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+                    await asyncio.wait_for(woken.wait(), self.settings.poll_interval)
 
     async def _deliver(self, worker_id: str, delivery: ClaimedDelivery) -> None:
         started = time.perf_counter()

@@ -20,13 +20,24 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 BUILD_NAME = re.compile(r"^(\d{6})-([0-9a-f]{16})$")
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """What the caller wrote last: that build's folder, and the paths whose bytes are the
+    same now. While that build is still the current one, those files are hard-linked from
+    it instead of written again (most of a site stays the same between builds)."""
+
+    build: Path
+    paths: Collection[str]
 
 
 class PublicFolderError(Exception):
@@ -119,18 +130,47 @@ def _next_name(folder: Path, digest: str) -> str:
     return f"{max(numbers, default=0) + 1:06d}-{digest[:16]}"
 
 
-def _stage(files: Mapping[str, bytes], folder: Path, digest: str) -> Path:
-    """Write `files` into a hidden folder under `folder`; the caller renames it into place."""
+def _stage(
+    files: Mapping[str, bytes],
+    folder: Path,
+    digest: str,
+    link_from: Path | None = None,
+    same: Collection[str] = (),
+) -> Path:
+    """Write `files` into a hidden folder under `folder`; the caller renames it into place.
+
+    Paths in `same` are hard-linked from the build `link_from` (their bytes are unchanged
+    there), falling back to writing them.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     staging = folder / f".tmp-{digest[:16]}-{os.getpid()}"
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir()
+    made: set[str] = set()
+    root = str(staging)
     for path, data in sorted(files.items()):
-        target = staging / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        target = os.path.join(root, path)
+        parent = os.path.dirname(target)
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
+        if link_from is not None and path in same:
+            try:
+                os.link(os.path.join(link_from, path), target)
+                continue
+            except OSError:
+                pass  # gone or another file system: write it
+        with open(target, "wb") as handle:
+            handle.write(data)
     return staging
+
+
+def _link_source(current: Path | None, unchanged: Unchanged | None) -> Path | None:
+    """The build to hard-link unchanged files from: the caller's last, if still current."""
+    if current is None or unchanged is None:
+        return None
+    return current if os.path.abspath(unchanged.build) == os.path.abspath(current) else None
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -166,7 +206,11 @@ def _prune(folder: Path, keep: set[str]) -> None:
 
 
 def write_site(
-    files: Mapping[str, bytes], public: Path, *, keep: Iterable[str] = ("feeds",)
+    files: Mapping[str, bytes],
+    public: Path,
+    *,
+    keep: Iterable[str] = ("feeds",),
+    unchanged: Unchanged | None = None,
 ) -> Path:
     """Publish `files` as the whole tree at `public` in one atomic swap; return the build.
 
@@ -197,7 +241,9 @@ def write_site(
         digest = tree_digest(files)
         if current is not None and current.name.endswith(f"-{digest[:16]}"):
             return current
-        staging = _stage(files, builds, digest)
+        link_from = _link_source(current, unchanged)
+        same = unchanged.paths if unchanged is not None else ()
+        staging = _stage(files, builds, digest, link_from, same)
         if current is not None:
             for name in kept:
                 _carry(current / name, staging / name)
@@ -208,7 +254,9 @@ def write_site(
     return build
 
 
-def write_subtree(files: Mapping[str, bytes], public: Path, name: str) -> Path:
+def write_subtree(
+    files: Mapping[str, bytes], public: Path, name: str, *, unchanged: Unchanged | None = None
+) -> Path:
     """Publish `files` (all under `name/`) as `public/<name>` in one swap, leaving the rest.
 
     For writers other than the site (the feeds): the subtree is built in
@@ -241,7 +289,11 @@ def write_subtree(files: Mapping[str, bytes], public: Path, name: str) -> Path:
         digest = tree_digest(inner)
         if entry.is_symlink() and os.readlink(entry).endswith(f"-{digest[:16]}"):
             return entry.resolve()
-        staging = _stage(inner, subtrees, digest)
+        current = entry.resolve() if entry.is_symlink() else None
+        link_from = _link_source(current, unchanged)
+        prefix = f"{name}/"
+        same = {p.removeprefix(prefix) for p in unchanged.paths} if unchanged is not None else ()
+        staging = _stage(inner, subtrees, digest, link_from, same)
         subtree = subtrees / _next_name(subtrees, digest)
         staging.rename(subtree)
         _point(entry, subtree)

@@ -261,6 +261,19 @@ class StaticFiles:
         new_files: dict[str, StaticFile] = {}
         routes: dict[str, StaticFile] = {}
         for raw_path, body in files.items():
+            old = previous.get(raw_path)
+            if old is not None and old.body is body:
+                # The very bytes served now (a rebuild reuses most of them): same path,
+                # type and policy; only the time could differ.
+                if isinstance(last_modified, datetime):
+                    when = last_modified
+                else:
+                    when = last_modified.get(raw_path) or built_at
+                if old.last_modified == min(_whole_seconds(when), built_at):
+                    new_files[raw_path] = routes["/" + raw_path] = old
+                    if raw_path == INDEX or raw_path.endswith("/" + INDEX):
+                        routes["/" + raw_path[: -len(INDEX)]] = old
+                    continue
             path = _checked_path(raw_path)
             if isinstance(last_modified, datetime):
                 when = last_modified
