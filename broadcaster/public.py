@@ -101,18 +101,19 @@ class _Withdrawn(Protocol):
     def at(self) -> datetime: ...
 
 
-async def _withdrawn_ids(
+async def _withdrawn_at(
     source: Callable[[], Awaitable[Mapping[str, _Withdrawn]]] | None,
     publications: list[Publication],
-) -> frozenset[str]:
+) -> dict[str, datetime]:
+    """Campaign id -> when it was withdrawn, for campaigns not published again since."""
     if source is None:
-        return frozenset()
+        return {}
     withdrawals = await source()
-    return frozenset(
-        p.campaign.id
+    return {
+        p.campaign.id: withdrawals[p.campaign.id].at
         for p in publications
         if p.campaign.id in withdrawals and withdrawals[p.campaign.id].at >= p.published_at
-    )
+    }
 
 
 class PublicSite:
@@ -177,7 +178,7 @@ class PublicSite:
         """Rebuild the website from the store and swap it in; returns a receipt."""
         async with self._lock:
             publications = await self.publications(channel)
-            withdrawn = await _withdrawn_ids(self.withdrawn, publications)
+            withdrawn = await _withdrawn_at(self.withdrawn, publications)
             now = self.clock()
             inputs = (options, templates, withdrawn, *publications)
             last = self._built.get(("site", channel))
@@ -209,7 +210,7 @@ class PublicSite:
         workspace = self._workspace()
         async with self._lock:
             publications = await self.publications(channel)
-            withdrawn = await _withdrawn_ids(self.withdrawn, publications)
+            withdrawn = await _withdrawn_at(self.withdrawn, publications)
             now = self.clock()
             inputs = (options, workspace, withdrawn, *publications)
             last = self._built.get((FEEDS, channel))
@@ -234,7 +235,8 @@ class PublicSite:
             self._feeds_writer.submit(files).add_done_callback(self._written)
             self._changed.set()
             receipt = f"feeds: {len(files)} files, {len(publications)} campaigns"
-            until = next_change(publications, withdrawn, now)
+            # Withdrawn entries stay in the feeds until they expire: that changes them too.
+            until = next_change(publications, (), now)
             self._built[(FEEDS, channel)] = _Built(
                 inputs, _link(self.public / FEEDS), until, receipt
             )
@@ -243,8 +245,8 @@ class PublicSite:
     async def next_change(self, channel: str) -> datetime | None:
         """When a campaign on `channel` next starts or expires (the site must change then)."""
         publications = await self.publications(channel)
-        withdrawn = await _withdrawn_ids(self.withdrawn, publications)
-        return next_change(publications, withdrawn, self.clock())
+        # Withdrawn campaigns count: their feed entries leave when they expire.
+        return next_change(publications, (), self.clock())
 
     async def changed(self) -> None:
         """Wait until this process next rebuilds the site or feeds."""
