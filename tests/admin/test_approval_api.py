@@ -186,7 +186,9 @@ async def test_a_schedule_firing_on_an_unapproved_revision_is_held(staff: Staff)
     assert released["publication"] > 0
 
 
-async def test_withdrawal_moves_the_page_to_the_archive_and_marks_the_feed_entry(staff: Staff) -> None:
+async def test_withdrawal_moves_the_page_to_the_archive_and_marks_the_feed_entry(
+    staff: Staff,
+) -> None:
     revision = await _revision(staff)
     await staff.api(
         "POST", f"/campaigns/{CAMPAIGN}/approvals", "binh", {"revision": revision}, status=201
