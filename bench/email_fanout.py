@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/email_fanout.py [--subscribers 100000] [--repeats 3]
         [--connections 8] [--dkim none,rsa] [--baseline 30000] [--database sqlite|URL]
+        [--profile FILE]   # pyinstrument (pip install pyinstrument) of the fan-out child
     .venv/bin/python bench/email_fanout.py --rss 100000,1000000   # peak RSS per list size
 
 Each run gets a fresh throwaway workspace and database, N subscribers inserted directly,
@@ -244,6 +245,12 @@ def child(args: argparse.Namespace) -> None:
         asyncio.run(seed(root, env, args.subscribers))
         sample_message(root, env)
         result: dict[str, float] = {}
+    elif args.child == "fanout" and args.profile:
+        from pyinstrument import Profiler
+
+        with Profiler(async_mode="disabled") as profiler:
+            result = run(fanout(root, env, args.timeout))
+        Path(args.profile).write_text(profiler.output_text(unicode=True, show_all=False))
     elif args.child == "fanout":
         result = run(fanout(root, env, args.timeout))
     else:
@@ -272,6 +279,8 @@ def run_child(
     ]
     command += ["--timeout", str(args.timeout), "--connections", str(args.connections)]
     command += ["--loop", args.loop]
+    if args.profile and kind == "fanout":
+        command += ["--profile", str(Path(args.profile).resolve())]
     for name, value in extra.items():
         command += [f"--{name}", str(value)]
     done = subprocess.run(
@@ -343,6 +352,9 @@ def main() -> None:
     parser.add_argument("--rss", default="", help="list sizes for the peak-RSS comparison")
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
+    parser.add_argument(
+        "--profile", default="", help="write a pyinstrument profile of the fan-out to this file"
+    )
     parser.add_argument("--child", choices=["seed", "fanout", "baseline"])
     parser.add_argument("--root")
     parser.add_argument("--env")

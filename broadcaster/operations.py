@@ -18,6 +18,7 @@ from .service import open_service
 from .settings import Settings
 from .staff.reviews import ReviewStore
 from .store import create_engine, upgrade, upgrade_engine
+from .store.engine import dispose_engine
 from .store.tables import DeliveryStatus, PublicationSource, deliveries
 
 
@@ -93,6 +94,7 @@ async def status_report(settings: Settings, limit: int) -> list[dict[str, Any]]:
                     "status": "held",
                     "emergency": False,
                     "channels": {},
+                    "dead_letters": [],
                 }
             )
         for publication in await outbox.publications(limit):
@@ -121,7 +123,7 @@ async def status_report(settings: Settings, limit: int) -> list[dict[str, Any]]:
             )
         return report
     finally:
-        await engine.dispose()
+        await dispose_engine(engine)
 
 
 async def dead_letters(

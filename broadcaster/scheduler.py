@@ -81,7 +81,15 @@ def fire_times(trigger: BaseTrigger, after: datetime | None, until: datetime) ->
 
 
 class _FiringExecutor(AsyncIOExecutor):  # type: ignore[misc]
-    """Runs a job with its scheduled fire time, the key that makes a firing unique."""
+    """Runs a job with its scheduled fire time, the key that makes a firing unique.
+
+    `in_flight` holds the firings still running, so that stopping can wait for them:
+    APScheduler's own shutdown cancels them mid-query and does not wait.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight: set[asyncio.Task[None]] = set()
 
     def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
         async def run() -> None:
@@ -100,7 +108,9 @@ class _FiringExecutor(AsyncIOExecutor):  # type: ignore[misc]
 
         task = self._eventloop.create_task(run())
         task.add_done_callback(done)
+        task.add_done_callback(self.in_flight.discard)
         self._pending_futures.add(task)
+        self.in_flight.add(task)
 
 
 class Scheduler:
@@ -110,13 +120,15 @@ class Scheduler:
         self.target = target
         self.grace = grace
         self._aps: AsyncIOScheduler | None = None
+        self._executor: _FiringExecutor | None = None
         self._schedules: dict[str, Schedule] = {}
 
     async def start(self, workspace: Workspace, now: datetime | None = None) -> None:
         """Catch up on missed firings, then run every schedule from now on."""
+        self._executor = _FiringExecutor()
         self._aps = AsyncIOScheduler(
             event_loop=asyncio.get_running_loop(),
-            executors={"default": _FiringExecutor()},
+            executors={"default": self._executor},
             timezone=workspace.timezone,
         )
         self._aps.start()
@@ -186,7 +198,18 @@ class Scheduler:
         return {job.id: job.next_run_time for job in self._aps.get_jobs()}
 
     def shutdown(self) -> None:
-        """Stop firing; jobs in flight finish on their own."""
+        """Stop firing at once; firings in flight are cancelled (see `stop`)."""
         if self._aps is not None and self._aps.running:
             self._aps.shutdown(wait=False)
         self._aps = None
+
+    async def stop(self, grace: float) -> None:
+        """Stop firing; let firings in flight finish for `grace` seconds, then cancel and
+        await the rest, so none is left using the store after it is closed."""
+        if self._aps is not None and self._aps.running:
+            self._aps.pause()
+        running = set(self._executor.in_flight) if self._executor is not None else set()
+        if running:
+            await asyncio.wait(running, timeout=grace)
+        self.shutdown()
+        await asyncio.gather(*running, return_exceptions=True)

@@ -38,7 +38,9 @@ from .staff.reviews import ReviewStore
 from .staff.tables import Role
 from .store import create_engine, upgrade_engine
 from .store.content import ContentStore
+from .store.engine import dispose_engine
 from .store.tables import deliveries
+from .subscribers.confirmations import ChannelMailer, Confirmations
 from .subscribers.store import SqlSubscriberStore
 from .subscribers.tokens import SignedTokens
 from .web.static import StaticFiles
@@ -98,6 +100,8 @@ class Service:
     subscribers: SqlSubscriberStore | None = None
     tokens: SignedTokens | None = None
     partners: PartnerStore | None = None
+    # Sends the double opt-in emails owed (subscribes whose email failed, imports).
+    confirmations: Confirmations | None = None
     # Long-lived channel resources (SMTP pools); replaced, and the old closed, on reload.
     channel_resources: contextlib.AsyncExitStack | None = None
     # Whether to call settle_heap() once started and after each reload (`serve` does).
@@ -221,39 +225,6 @@ class Service:
             withdrawn = await self.approvals.reviews.latest_withdrawal()
         return await self.content.latest_delivered(names), withdrawn
 
-    async def confirm_imports(self, interval: float = 30.0) -> None:
-        """Send the double opt-in email to imported subscribers still waiting for one."""
-        while True:
-            try:
-                await self._confirm_imports_once()
-            except Exception:
-                log.exception("could not send confirmation emails to imported subscribers")
-            await asyncio.sleep(interval)
-
-    async def _confirm_imports_once(self) -> int:
-        store, tokens = self.subscribers, self.tokens
-        mailer = next(
-            (
-                channel
-                for channel in self.channels.values()
-                if isinstance(channel, EmailChannel) and channel.options.audience == "subscribers"
-            ),
-            None,
-        )
-        if store is None or tokens is None or mailer is None:
-            return 0
-        sent = 0
-        while due := await store.confirmations_due():
-            for recipient in due:
-                token = tokens.make("confirm", recipient.id, recipient.token_version)
-                url = f"{self.settings.base_url}/confirm/{token}"
-                await mailer.send_confirmation(recipient.id, recipient.email, recipient.locale, url)
-            await store.mark_confirmation_sent([r.id for r in due])
-            sent += len(due)
-        if sent:
-            log.info("sent %s confirmation emails to imported subscribers", sent)
-        return sent
-
     async def keep_public_current(self) -> None:
         """Rebuild the site when a campaign starts or expires, without anyone acting."""
         while True:
@@ -359,6 +330,12 @@ async def open_service(
             reviews, AuditLog(engine), notify=service.notify_approvers
         )
         public.withdrawn = reviews.withdrawals
+        service.confirmations = Confirmations(
+            subscribers,
+            service.tokens,
+            ChannelMailer(lambda: service.channels if service else {}),
+            settings.base_url,
+        )
         service.use(workspace)
         await service.start_channels()
         await public.reload()
@@ -373,7 +350,7 @@ async def open_service(
                 ("follow-public", public.follow()),
                 ("keep-public-current", service.keep_public_current()),
                 ("follow-store", service.follow_store()),
-                ("confirm-imports", service.confirm_imports()),
+                ("confirmations", service.confirmations.run()),
             ):
                 background.append(asyncio.create_task(job, name=name))
         if schedule:
@@ -387,7 +364,7 @@ async def open_service(
     finally:
         if service is not None:
             if service.scheduler is not None:
-                service.scheduler.shutdown()
+                await service.scheduler.stop(settings.shutdown_timeout)
             await service.workers.stop(settings.shutdown_timeout)
             await service.public.flush()
             if service.channel_resources is not None:
@@ -396,4 +373,4 @@ async def open_service(
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         await stack.aclose()
-        await engine.dispose()
+        await dispose_engine(engine)

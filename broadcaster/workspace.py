@@ -206,6 +206,9 @@ def _load_channel(reader: Reader, path: Path, settings: Settings) -> ChannelConf
     options = validate(options_model, doc, rel, reader.diag, data=data)
     if options is None:
         return None
+    for problem in options.file_problems(reader.root):
+        report = reader.diag.warning if problem.warning else reader.diag.error
+        report(rel, doc.line_of(problem.loc), problem.message)
     return ChannelConfig(name=name, type=channel_type.type, options=options, path=rel)
 
 

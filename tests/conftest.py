@@ -11,6 +11,7 @@ import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.store import upgrade_engine
+from broadcaster.store.engine import dispose_engine
 from broadcaster.store.testing import (
     TEST_DATABASE_ENV,
     ScratchDatabase,
@@ -61,4 +62,4 @@ async def engine(database: ScratchDatabase) -> AsyncIterator[AsyncEngine]:
     engine = database.engine()
     await upgrade_engine(engine)
     yield engine
-    await engine.dispose()
+    await dispose_engine(engine)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from broadcaster.cli import main
 
@@ -318,3 +320,94 @@ def test_missing_workspace_folder(tmp_path: Path) -> None:
     code, _, err = run_check(tmp_path / "nowhere")
     assert code == 1
     assert "workspace folder not found" in err
+
+
+# --- files named in channel options -------------------------------------------------------
+
+
+def pem(key: rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey, password: bytes | None = None) -> bytes:
+    encryption = (
+        serialization.BestAvailableEncryption(password)
+        if password
+        else serialization.NoEncryption()
+    )
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    )
+
+
+def with_dkim(workspace: Path, key_file: str = "${DKIM_KEY_FILE}") -> int:
+    """Give the citizens channel a dkim: block; returns the line of its key_file."""
+    text = (workspace / "channels/citizens.yaml").read_text(encoding="utf-8")
+    text += f"dkim:\n  domain: example.gov.vn\n  selector: bc2021\n  key_file: {key_file}\n"
+    (workspace / "channels/citizens.yaml").write_text(text, encoding="utf-8")
+    return line_of(workspace, "channels/citizens.yaml", "key_file:")
+
+
+def test_dkim_key_file_must_exist_and_hold_a_private_key(workspace: Path) -> None:
+    line = with_dkim(workspace)
+    where = f"channels/citizens.yaml:{line}: dkim.key_file"
+
+    code, _, err = run_check(workspace, env={"DKIM_KEY_FILE": "keys/dkim.pem"})
+    assert code == 1
+    assert f"{where} 'keys/dkim.pem': no such file ({workspace / 'keys/dkim.pem'}); " in err
+    assert "openssl genpkey" in err
+    assert "Traceback" not in err
+
+    (workspace / "keys").mkdir()
+    code, _, err = run_check(workspace, env={"DKIM_KEY_FILE": "keys"})
+    assert code == 1
+    assert f"{where} 'keys' is a folder; name the private key file inside it" in err
+
+    write(workspace, "keys/dkim.pem", "-----BEGIN CERTIFICATE-----\nnot a key\n")
+    code, _, err = run_check(workspace, env={"DKIM_KEY_FILE": "keys/dkim.pem"})
+    assert code == 1
+    assert f"{where} 'keys/dkim.pem': not an unencrypted RSA or Ed25519 private key" in err
+
+    locked = pem(ed25519.Ed25519PrivateKey.generate(), password=b"sample-passphrase")
+    (workspace / "keys/dkim.pem").write_bytes(locked)
+    code, _, err = run_check(workspace, env={"DKIM_KEY_FILE": "keys/dkim.pem"})
+    assert code == 1
+    assert f"{where} 'keys/dkim.pem': not an unencrypted RSA or Ed25519 private key" in err
+
+    ec_key = pem(ec.generate_private_key(ec.SECP256R1()))  # type: ignore[arg-type]
+    (workspace / "keys/dkim.pem").write_bytes(ec_key)
+    code, _, err = run_check(workspace, env={"DKIM_KEY_FILE": "keys/dkim.pem"})
+    assert code == 1
+    assert f"{where} 'keys/dkim.pem': only RSA and Ed25519 keys can sign DKIM" in err
+
+
+def test_a_short_rsa_dkim_key_is_a_warning_and_good_keys_pass(workspace: Path) -> None:
+    line = with_dkim(workspace, "dkim.pem")
+    (workspace / "dkim.pem").write_bytes(pem(rsa.generate_private_key(65537, 1024)))
+    code, out, err = run_check(workspace)
+    assert code == 0, err
+    assert (
+        f"channels/citizens.yaml:{line}: warning: dkim.key_file 'dkim.pem' is a 1024-bit RSA "
+        "key; receivers such as Gmail expect 2048 bits" in err
+    )
+    assert "OK" in out
+    for key in (rsa.generate_private_key(65537, 2048), ed25519.Ed25519PrivateKey.generate()):
+        (workspace / "dkim.pem").write_bytes(pem(key))
+        code, _, err = run_check(workspace)
+        assert code == 0, err
+        assert "dkim" not in err
+
+
+def test_a_missing_smtp_ca_file_is_an_error_at_its_line(workspace: Path) -> None:
+    edit(workspace, "channels/citizens.yaml", "connections: 8", "connections: 8\n")
+    edit(
+        workspace,
+        "channels/citizens.yaml",
+        "  password: ${SMTP_PASSWORD:-}",
+        "  password: ${SMTP_PASSWORD:-}\n  ca_file: relay-ca.pem",
+    )
+    line = line_of(workspace, "channels/citizens.yaml", "ca_file:")
+    code, _, err = run_check(workspace, env={"MAIL_TRANSPORT": "smtp"})
+    assert code == 1
+    assert (
+        f"channels/citizens.yaml:{line}: smtp.ca_file 'relay-ca.pem': no such file "
+        f"({workspace / 'relay-ca.pem'})" in err
+    )
+    code, _, err = run_check(workspace, env={"MAIL_TRANSPORT": "maildir"})
+    assert code == 0, err

@@ -168,3 +168,37 @@ async def test_grace_zero_never_catches_up(grace_hours: int) -> None:
         schedule(cron="0 8 * * *"), HCM, datetime(2021, 7, 14, 8, 30, tzinfo=HCM)
     )
     assert len(target.fired) == (1 if grace_hours else 0)
+
+
+@dataclass
+class SlowRecorder(Recorder):
+    """A target whose firing takes `seconds` (a publication being written)."""
+
+    seconds: float = 0.5
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    finished: list[str] = field(default_factory=list)
+
+    async def fire(self, schedule: Schedule, fire_time: datetime) -> None:
+        self.started.set()
+        await asyncio.sleep(self.seconds)
+        self.finished.append(schedule.id)
+
+
+@pytest.mark.parametrize(("seconds", "finished"), [(0.3, ["s"]), (30.0, [])])
+async def test_stopping_waits_for_a_firing_in_flight_then_cancels_and_awaits_it(
+    seconds: float, finished: list[str]
+) -> None:
+    """Nothing a firing started is left running (on a closed store) after `stop`."""
+    target = SlowRecorder(seconds=seconds)
+    scheduler = Scheduler(target, grace=timedelta(hours=6))
+
+    class Soon:
+        timezone = UTC
+        schedules = (schedule(at=datetime.now(UTC) + timedelta(seconds=0.2)),)
+
+    await scheduler.start(Soon())  # type: ignore[arg-type]
+    await asyncio.wait_for(target.started.wait(), 5)
+    await scheduler.stop(grace=1.0)
+    assert target.finished == finished
+    mine = asyncio.current_task()
+    assert [t for t in asyncio.all_tasks() if t is not mine and not t.done()] == []

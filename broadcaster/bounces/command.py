@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..settings import Settings
 from ..store import create_engine, upgrade_engine
+from ..store.engine import dispose_engine
 from ..subscribers.store import SqlSubscriberStore
 from .mailboxes import process_path
 from .process import BounceProcessor, Report
@@ -21,4 +22,4 @@ async def process_bounces(settings: Settings, path: Path) -> Report:
         store = SqlSubscriberStore(engine, secret)
         return await process_path(path, BounceProcessor(store, subscriber_reader(secret)))
     finally:
-        await engine.dispose()
+        await dispose_engine(engine)

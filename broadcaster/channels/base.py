@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
@@ -30,6 +31,19 @@ class ChannelOptions(BaseModel):
     def accepts_digest(self) -> bool:
         """True for channels a `digest:` schedule may name (email to subscribers)."""
         return False
+
+    def file_problems(self, root: Path) -> Iterator[FileProblem]:
+        """Problems with files the options name (keys, CA files), for `check`."""
+        return iter(())
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """A file named in a channel's options that will not work: where, how bad, why."""
+
+    loc: tuple[str, ...]  # the key in the channel file, e.g. ("dkim", "key_file")
+    message: str
+    warning: bool = False
 
 
 @dataclass(frozen=True)

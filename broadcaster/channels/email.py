@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
+from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
 import css_inline
@@ -23,7 +24,7 @@ from ..mail.compose import (
     UNSUBSCRIBE_MARK,
     list_message,
 )
-from ..mail.dkim import DkimKey, DkimKeyError, DkimSigner
+from ..mail.dkim import DkimKey, DkimKeyError, DkimSigner, key_file_problem
 from ..mail.sender import MailSender, Transport
 from ..mail.smtp import Outgoing, SmtpOptions, SmtpPool
 from ..models import DEFAULT_LOCALE, Frequency
@@ -35,6 +36,7 @@ from .base import (
     ChannelOptions,
     DeliveryJob,
     DeliveryRejected,
+    FileProblem,
     Outcome,
     Rendition,
     Resources,
@@ -109,6 +111,22 @@ class EmailOptions(ChannelOptions):
 
     def accepts_digest(self) -> bool:
         return self.audience == "subscribers"
+
+    def file_problems(self, root: Path) -> Iterator[FileProblem]:
+        """The DKIM key must load (RSA of 1024 bits or more, 2048 advised, or Ed25519);
+        a CA file must exist."""
+        if self.dkim is not None:
+            problem = key_file_problem(root / self.dkim.key_file, self.dkim.key_file)
+            if problem is not None:
+                message, warning = problem
+                yield FileProblem(("dkim", "key_file"), message, warning)
+        ca_file = self.smtp.ca_file
+        if self.transport == "smtp" and ca_file and not (root / ca_file).is_file():
+            yield FileProblem(
+                ("smtp", "ca_file"),
+                f"smtp.ca_file {ca_file!r}: no such file ({root / ca_file}); "
+                "name the PEM file of the CA that signed the relay's certificate",
+            )
 
     @property
     def domain(self) -> str:
@@ -302,7 +320,11 @@ class EmailChannel:
         if self._sender is None:
             options = self.options
             if options.transport == "smtp":
-                pool = SmtpPool(options.smtp, options.connections, options.rate_per_second)
+                smtp = options.smtp
+                if smtp.ca_file:
+                    ca_file = str(self.settings.root / smtp.ca_file)  # absolute stays absolute
+                    smtp = smtp.model_copy(update={"ca_file": ca_file})
+                pool = SmtpPool(smtp, options.connections, options.rate_per_second)
                 transport = Transport(pool=pool)
             else:
                 transport = Transport(maildir=self.settings.root / options.maildir)

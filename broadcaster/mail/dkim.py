@@ -54,6 +54,36 @@ class DkimKeyError(ValueError):
     """The key file named in `dkim.key_file` cannot be used."""
 
 
+ADVISED_RSA_BITS = 2048
+MAKE_KEY = "make one with `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out FILE`"
+
+
+def key_file_problem(path: Path, written: str) -> tuple[str, bool] | None:
+    """Why the DKIM key at `path` (`written` as in the channel file) will not do, and
+    whether that is only a warning; None when it is a usable key of a good size."""
+    where = f"dkim.key_file {written!r}"
+    if not path.exists():
+        return f"{where}: no such file ({path}); {MAKE_KEY}, or fix the path", False
+    if path.is_dir():
+        return f"{where} is a folder; name the private key file inside it", False
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        return f"{where} cannot be read ({reason}); let the service's user read it", False
+    try:
+        key = DkimKey.from_bytes(data, where)
+    except DkimKeyError as exc:
+        return f"{exc}; {MAKE_KEY} (or -algorithm ed25519)", False
+    if key.algorithm == b"rsa-sha256" and key.bits < ADVISED_RSA_BITS:
+        message = (
+            f"{where} is a {key.bits}-bit RSA key; receivers such as Gmail expect "
+            f"{ADVISED_RSA_BITS} bits: {MAKE_KEY} and publish its record"
+        )
+        return message, True
+    return None
+
+
 def relaxed_header(name: bytes, value: bytes) -> bytes:
     """One header field in relaxed canonical form (RFC 6376 3.4.2), CRLF-terminated."""
     value = _WSP.sub(b" ", value.replace(b"\r\n", b"")).strip(b" ")
@@ -72,6 +102,7 @@ class DkimKey:
     algorithm: bytes  # b"rsa-sha256" | b"ed25519-sha256"
     sign: Callable[[bytes], bytes]  # SHA-256 digest of the signed headers -> signature
     public_record: str  # the TXT record to publish at <selector>._domainkey.<domain>
+    bits: int = 256  # the RSA modulus size; Ed25519 keys are 256 bits
 
     @classmethod
     def from_file(cls, path: Path) -> DkimKey:
@@ -114,7 +145,7 @@ class DkimKey:
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         record = f"v=DKIM1; k=rsa; p={base64.b64encode(der).decode()}"
-        return cls(b"rsa-sha256", sign, record)
+        return cls(b"rsa-sha256", sign, record, key.key_size)
 
     @classmethod
     def _ed25519(cls, key: ed25519.Ed25519PrivateKey) -> DkimKey:

@@ -36,6 +36,10 @@ WINDOW = 256  # built messages waiting for an SMTP connection, at most
 # event loop has a moment (each bulk worker loop builds its own chunks).
 SIGNING_THREADS = 2
 TEMPLATES_KEPT = 16
+NEEDS_SMTPUTF8 = (
+    "the address has non-ASCII characters and would need SMTPUTF8, which this list does "
+    "not use; the subscriber must give an ASCII address"
+)
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,9 @@ class MailSender:
             if found is None:
                 outcomes[index] = Withdrawn("unsubscribed or suppressed since it was queued")
                 continue
+            if not found.email.isascii():  # kept before addresses were stored ASCII-only
+                outcomes[index] = DeliveryRejected(NEEDS_SMTPUTF8)
+                continue
             try:
                 prepared = await self._prepared(jobs[index])
             except DeliveryRejected as exc:
@@ -180,9 +187,16 @@ class MailSender:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(SIGNING_THREADS, thread_name_prefix="dkim")
         loop = asyncio.get_running_loop()
+        # Keep every signing thread busy: the next chunks are signed while this one is
+        # handed to the connections (in order).
+        in_flight: deque[asyncio.Future[list[tuple[int, Outgoing]]]] = deque()
         for start in range(0, len(plan), CHUNK):
             chunk = plan[start : start + CHUNK]
-            yield await loop.run_in_executor(self._executor, self._build_chunk, chunk)
+            in_flight.append(loop.run_in_executor(self._executor, self._build_chunk, chunk))
+            if len(in_flight) >= SIGNING_THREADS:
+                yield await in_flight.popleft()
+        while in_flight:
+            yield await in_flight.popleft()
 
     def _build_chunk(
         self, plan: list[tuple[int, DeliveryJob, _Prepared, Recipient]]

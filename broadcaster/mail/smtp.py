@@ -48,6 +48,10 @@ class SmtpOptions(BaseModel):
     username: str = ""
     password: str = Field(default="", json_schema_extra={"secret": True})
     timeout: float = Field(default=30, gt=0)
+    # PEM file of the CAs to trust for the relay's certificate instead of the system's
+    # (a private CA); relative paths are relative to the workspace. Certificates are
+    # always verified when tls is starttls or tls.
+    ca_file: str = ""
 
 
 @dataclass(frozen=True)
@@ -242,6 +246,8 @@ class SmtpPool:
             username=o.username or None,
             password=o.password or None,
             timeout=o.timeout,
+            validate_certs=True,
+            cert_bundle=o.ca_file or None,
         )
         await smtp.connect()
         if smtp.is_ehlo_or_helo_needed:  # aiosmtplib says EHLO lazily; we need its answer

@@ -1,6 +1,11 @@
 """The durable store: schema, engines and migrations (SQLAlchemy Core, async)."""
 
-from broadcaster.store.engine import create_engine, database_url, write_transaction
+from broadcaster.store.engine import (
+    create_engine,
+    database_url,
+    dispose_engine,
+    write_transaction,
+)
 from broadcaster.store.migrate import current_revision, head_revision, upgrade, upgrade_engine
 from broadcaster.store.tables import (
     AttemptOutcome,
@@ -22,6 +27,7 @@ __all__ = [
     "create_engine",
     "current_revision",
     "database_url",
+    "dispose_engine",
     "head_revision",
     "metadata",
     "upgrade",

@@ -123,3 +123,25 @@ def insert_or_ignore(dialect: Dialect, table: Table, *conflict_columns: str) -> 
     if dialect.name == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing(index_elements=conflict_columns)
     raise ValueError(f"unsupported database dialect {dialect.name!r}")
+
+
+async def dispose_engine(engine: AsyncEngine, wait: float = 5.0) -> None:
+    """Close the engine's connections, after any close SQLAlchemy started on its own.
+
+    When a task is cancelled in the middle of a query, SQLAlchemy invalidates that
+    connection and closes it gracefully in a shielded task of its own. Disposing the
+    engine (and then closing the event loop) while that task is pending leaves an
+    aiosqlite connection thread behind, which can hang the process at exit. So wait up
+    to `wait` seconds for such closes first.
+    """
+    current = asyncio.current_task()
+    closing = [
+        task
+        for task in asyncio.all_tasks()
+        if task is not current
+        and not task.done()
+        and getattr(task.get_coro(), "__qualname__", "").endswith("_terminate_graceful_close")
+    ]
+    if closing:
+        await asyncio.wait(closing, timeout=wait)
+    await engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
@@ -19,6 +20,28 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        """The usual conversion, remembering the last value converted.
+
+        A batch write (executemany) passes the same `now` for every row, often in several
+        columns; converting it once instead of per row and column saves a few
+        microseconds per value, which adds up over a fan-out's hundreds of thousands.
+        """
+        process = super().bind_processor(dialect)
+        if process is None:
+            return None
+        last: list[tuple[datetime | None, Any]] = [(None, None)]
+
+        def remembering(value: datetime | None) -> Any:
+            seen, converted = last[0]  # one tuple: a consistent pair even across threads
+            if value is seen and value is not None:
+                return converted
+            converted = process(value)
+            last[0] = (value, converted)
+            return converted
+
+        return remembering
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         """Normalise an aware datetime to UTC (naive on SQLite)."""

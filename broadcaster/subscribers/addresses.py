@@ -12,17 +12,32 @@ class InvalidAddress(ValueError):
     """An address that is not a valid email address; the message says why."""
 
 
-def normalise(address: str) -> str:
-    """The address as email-validator normalises it (domain lower-cased, Unicode NFC).
+class NonAsciiLocalPart(InvalidAddress):
+    """An address with non-ASCII characters before the @ (it would need SMTPUTF8)."""
 
-    No DNS lookups: this runs on the request path and in bulk imports.
+
+def normalise(address: str) -> str:
+    """The address as it travels over SMTP: email-validator's normal form (domain
+    lower-cased, Unicode NFC), an internationalised domain in its ASCII (IDNA) form.
+
+    Addresses whose local part is not ASCII are refused (`NonAsciiLocalPart`): they can
+    only be delivered over SMTPUTF8 (RFC 6531), which many relays and mailbox providers
+    do not offer, so the list would take a subscription it cannot serve. No DNS lookups:
+    this runs on the request path and in bulk imports.
     """
     candidate = address.strip()
+    shown = candidate if len(candidate) <= 80 else candidate[:77] + "..."
     try:
-        return validate_email(candidate, check_deliverability=False).normalized
+        valid = validate_email(candidate, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
-        shown = candidate if len(candidate) <= 80 else candidate[:77] + "..."
+        if not candidate.rpartition("@")[0].isascii():
+            raise NonAsciiLocalPart(
+                f"{shown!r} has letters other than plain a-z, digits and .-_+ before the @; "
+                "this list can only mail such addresses over SMTPUTF8, which it does not "
+                "use: give an address without accents or other scripts before the @"
+            ) from None
         raise InvalidAddress(f"{shown!r} is not a valid email address: {exc}") from None
+    return valid.ascii_email or valid.normalized
 
 
 class AddressHasher:

@@ -119,6 +119,24 @@ class SubscriberStore(Protocol):
         """Of `ids`, those that may still be mailed now (checked right before sending)."""
         ...
 
+    async def pending_recipient(self, subscriber_id: int) -> Recipient | None:
+        """The subscriber, while a confirmation email may go out (pending, unsuppressed)."""
+        ...
+
+    async def confirmations_due(
+        self, batch: int = 1000, due_by: datetime | None = None
+    ) -> list[Recipient]:
+        """Pending subscribers whose confirmation email is due (by `due_by`, default now)."""
+        ...
+
+    async def mark_confirmation_sent(self, ids: Sequence[int]) -> None:
+        """The confirmation emails of `ids` went out now; none is due any more."""
+        ...
+
+    async def postpone_confirmation(self, ids: Sequence[int], until: datetime | None) -> None:
+        """Send the confirmation emails of `ids` at `until` instead; None: not at all."""
+        ...
+
 
 class Tokens(Protocol):
     """HMAC-signed tokens scoped to one subscriber and one purpose."""

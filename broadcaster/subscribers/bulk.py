@@ -33,8 +33,8 @@ s = subscribers
 @dataclass
 class Imported:
     """What an import did. `needs_confirmation`: (subscriber_id, email, locale) added as
-    pending; their confirmation emails go out from `serve` (last_confirmation_sent_at
-    is NULL until then)."""
+    pending; their confirmation emails go out from `serve` (`confirmation_due_at` is
+    set until then; see `broadcaster.subscribers.confirmations`)."""
 
     confirmed: int = 0
     needs_confirmation: list[tuple[int, str, str]] = field(default_factory=list)
@@ -109,6 +109,7 @@ async def _import_batch(
                 "created_at": now,
                 "confirmed_at": now if is_confirmed else None,
                 "last_confirmation_sent_at": None,
+                "confirmation_due_at": None if is_confirmed else now,  # serve sends it
                 "token_version": 0,
                 "bounce_score": 0,
             }

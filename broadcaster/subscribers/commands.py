@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from broadcaster.settings import Settings
-from broadcaster.store import create_engine, upgrade_engine
+from broadcaster.store import create_engine, dispose_engine, upgrade_engine
 
 from .bulk import Imported, export_subscribers, import_subscribers
 from .csvio import CsvSubscriber, write_subscribers
@@ -22,7 +22,7 @@ async def import_rows(
         await upgrade_engine(engine)
         return await import_subscribers(engine, secret, rows, confirmed=confirmed, note=note)
     finally:
-        await engine.dispose()
+        await dispose_engine(engine)
 
 
 async def export_rows(settings: Settings, out: TextIO) -> int:
@@ -39,4 +39,4 @@ async def export_rows(settings: Settings, out: TextIO) -> int:
             write_subscribers([], out)
         return count
     finally:
-        await engine.dispose()
+        await dispose_engine(engine)

@@ -6,7 +6,7 @@ hash `suppressions` keeps, so that a suppression outlives the erasure of the add
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,11 +21,11 @@ from . import queries as q
 from .addresses import AddressHasher, normalise
 from .api import (
     CONSENT_WORDING_VERSION,
-    Recipient,
     SubscribeOutcome,
     Subscriber,
     SubscriberStatus,
 )
+from .mailing import CONFIRMATION_SWEEP_AFTER, MailingQueries
 from .tables import ConsentAction, ConsentForm, SuppressionReason, consents, subscribers
 
 # A pending subscriber asking again gets another confirmation email only this long after
@@ -36,7 +36,6 @@ RESEND_CONFIRMATION_AFTER = timedelta(minutes=10)
 # from zero after a quiet month, so soft bounces months apart never add up.
 SOFT_BOUNCE_THRESHOLD = 3
 SOFT_BOUNCE_WINDOW = timedelta(days=30)
-ID_CHUNK = 10_000  # ids per `sendable` query, well under every driver's parameter limit
 
 s = subscribers
 
@@ -54,7 +53,7 @@ def _locale(locale: str) -> str:
     return locale
 
 
-class SqlSubscriberStore:
+class SqlSubscriberStore(MailingQueries):
     """Subscribers, consent records and suppressions (see `api.SubscriberStore`).
 
     `subscriber_channels`, when given, limits the cancelling of queued deliveries on
@@ -117,6 +116,7 @@ class SqlSubscriberStore:
                     email_hash=email_hash,
                     created_at=now,
                     last_confirmation_sent_at=now,
+                    confirmation_due_at=now + CONFIRMATION_SWEEP_AFTER,
                     token_version=0,
                     bounce_score=0,
                     **values,
@@ -141,6 +141,7 @@ class SqlSubscriberStore:
             send = last_sent is None or now - last_sent >= RESEND_CONFIRMATION_AFTER
             if send:
                 values["last_confirmation_sent_at"] = now
+                values["confirmation_due_at"] = now + CONFIRMATION_SWEEP_AFTER
             if row.status == SubscriberStatus.UNSUBSCRIBED:
                 values.update(confirmed_at=None, unsubscribed_at=None)
             await conn.execute(update(s).where(s.c.id == row.id).values(**values))
@@ -318,77 +319,3 @@ class SqlSubscriberStore:
         email_hash = self._hash(normalise(email))
         async with self._engine.connect() as conn:
             return await q.is_suppressed(conn, email_hash)
-
-    async def recipients(
-        self, topics: Sequence[str], frequency: Frequency, batch: int = 5000
-    ) -> AsyncIterator[list[Recipient]]:
-        """Confirmed, unsuppressed subscribers of any of `topics` with `frequency`, in batches.
-
-        Keyset pagination by id, one short read per batch (no connection held between
-        batches), so memory stays flat however long the list; topics are matched in SQL.
-        """
-        wanted = list(dict.fromkeys(topics))
-        if not wanted or batch < 1:
-            return
-        frequency = Frequency(frequency)
-        after = 0
-        while True:
-            async with self._engine.connect() as conn:
-                query = (
-                    select(*q.RECIPIENT_COLUMNS)
-                    .where(
-                        s.c.frequency == frequency,
-                        s.c.id > after,
-                        *q.sendable_now(),
-                        q.topics_overlap(conn.dialect.name, wanted),
-                    )
-                    .order_by(s.c.id)
-                    .limit(batch)
-                )
-                rows = (await conn.execute(query)).all()
-            if not rows:
-                return
-            yield [q.to_recipient(row) for row in rows]
-            if len(rows) < batch:
-                return
-            after = rows[-1].id
-
-    async def sendable(self, ids: Sequence[int]) -> dict[int, Recipient]:
-        """Of `ids`, those that may still be mailed now (one query per 10,000 ids)."""
-        wanted = sorted(set(ids))
-        found: dict[int, Recipient] = {}
-        async with self._engine.connect() as conn:
-            for start in range(0, len(wanted), ID_CHUNK):
-                chunk = wanted[start : start + ID_CHUNK]
-                query = select(*q.RECIPIENT_COLUMNS).where(s.c.id.in_(chunk), *q.sendable_now())
-                for row in await conn.execute(query):
-                    found[row.id] = q.to_recipient(row)
-        return found
-
-    # For the mail engine: imported pending subscribers have had no confirmation yet.
-
-    async def confirmations_due(self, batch: int = 1000) -> list[Recipient]:
-        """Pending, unsuppressed subscribers never sent a confirmation (imports), oldest first."""
-        async with self._engine.connect() as conn:
-            query = (
-                select(*q.RECIPIENT_COLUMNS)
-                .where(
-                    s.c.status == SubscriberStatus.PENDING,
-                    s.c.last_confirmation_sent_at.is_(None),
-                    q.not_suppressed(),
-                )
-                .order_by(s.c.id)
-                .limit(batch)
-            )
-            return [q.to_recipient(row) for row in await conn.execute(query)]
-
-    async def mark_confirmation_sent(self, ids: Sequence[int]) -> None:
-        """Record that confirmation emails went out to `ids` now."""
-        now = self._now()
-        wanted = sorted(set(ids))
-        async with write_transaction(self._engine) as conn:
-            for start in range(0, len(wanted), ID_CHUNK):
-                chunk = wanted[start : start + ID_CHUNK]
-                await conn.execute(
-                    update(s).where(s.c.id.in_(chunk)).values(last_confirmation_sent_at=now)
-                )

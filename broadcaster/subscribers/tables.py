@@ -77,6 +77,8 @@ subscribers = Table(
     Column("unsubscribed_at", UTCDateTime()),
     Column("last_digest_at", UTCDateTime()),
     Column("last_confirmation_sent_at", UTCDateTime()),  # NULL: none sent yet (imports)
+    # When the double opt-in email is due, until it has been sent (the service's sweep).
+    Column("confirmation_due_at", UTCDateTime()),
     Column("token_version", Integer(), nullable=False),
     Column("bounce_score", Integer(), nullable=False),
     Column("last_bounce_at", UTCDateTime()),
@@ -86,6 +88,7 @@ subscribers = Table(
     CheckConstraint(_one_of("frequency", Frequency), name="frequency"),
     # recipients() pages through one (status, frequency) by id.
     Index("ix_subscribers_sendable", "status", "frequency", "id"),
+    Index("ix_subscribers_confirmation_due", "confirmation_due_at"),
     sqlite_autoincrement=True,
 )
 

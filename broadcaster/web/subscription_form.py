@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from aiohttp import web
-from email_validator import EmailNotValidError, validate_email
 
 from ..models import DEFAULT_LOCALE, Frequency
+from ..subscribers.addresses import InvalidAddress, NonAsciiLocalPart, normalise
 
 # A subscribe form is a few hundred bytes; anything far larger is not a person.
 MAX_BODY = 16 * 1024
@@ -133,13 +133,10 @@ async def read_fields(request: web.Request) -> Fields:
 
 
 def normalise_email(address: str) -> str:
-    """The address as email-validator normalises it (syntax only, no DNS); ValueError if bad."""
+    """The address as the list keeps it (syntax only, no DNS); InvalidAddress if bad."""
     if not address or len(address) > 254:
-        raise ValueError("no address")
-    try:
-        return validate_email(address, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise ValueError(str(exc)) from None
+        raise InvalidAddress("no address")
+    return normalise(address)
 
 
 def check_preferences(
@@ -176,7 +173,9 @@ def check_subscribe(
     email = ""
     try:
         email = normalise_email(fields.email)
-    except ValueError:
+    except NonAsciiLocalPart:
+        errors["email"] = "sub_error_email_ascii"
+    except InvalidAddress:
         errors["email"] = "sub_error_email"
     preferences, more = check_preferences(fields, topics=topics, locales=locales)
     errors.update(more)

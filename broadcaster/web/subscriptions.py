@@ -21,15 +21,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from ..channels.email import EmailChannel
 from ..models import Workspace
 from ..render import Templates
 from ..strings import text
 from ..subscribers.api import Subscriber, SubscriberStore, TokenPurpose, Tokens
+from ..subscribers.confirmations import ChannelMailer, ConfirmationMailer, Confirmations
 from ..subscribers.store import SqlSubscriberStore
 from ..subscribers.tokens import SignedTokens
 from . import token_pages
@@ -56,14 +56,6 @@ MAX_TOKEN = 512
 CLOSE_TIMEOUT = 10.0
 # A max_age no token reaches: reading with it tells an expired token from a forged one.
 FOREVER = 100 * 365 * 86400.0
-
-
-class ConfirmationMailer(Protocol):
-    """Sends the double opt-in email (the mail engine implements it)."""
-
-    async def send_confirmation(
-        self, subscriber_id: int, email: str, locale: str, confirm_url: str
-    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -106,7 +98,8 @@ class Subscriptions:
         self.per_ip = RateLimiter(limits.per_ip, clock=clock)
         self.per_address = RateLimiter(limits.per_address, clock=clock)
         self.confirm_max_age = CONFIRM_MAX_AGE
-        self._mailing: set[asyncio.Task[None]] = set()
+        self.confirmations = Confirmations(store, tokens, mailer, base_url)
+        self._mailing: set[asyncio.Task[bool]] = set()
 
     # --- lifetime ------------------------------------------------------------------------
 
@@ -172,34 +165,33 @@ class Subscriptions:
             return self.pages.invalid(request, as_json, locale, fields, errors)
         if outcome.send_confirmation and outcome.subscriber_id is not None:
             # Sent in the background: a known address must not answer slower or faster.
-            task = asyncio.create_task(self._send_confirmation(outcome.subscriber_id))
+            # If it fails (relay down, process killed), the service's sweep sends it.
+            task = asyncio.create_task(self.confirmations.send_now(outcome.subscriber_id))
             self._mailing.add(task)
             task.add_done_callback(self._mailing.discard)
         return self.pages.pending(request, as_json, locale)
 
-    async def _send_confirmation(self, subscriber_id: int) -> None:
-        try:
-            subscriber = await self.store.get(subscriber_id)
-            if subscriber is None:
-                return
-            token = self.tokens.make("confirm", subscriber.id, subscriber.token_version)
-            url = f"{self.base_url}/confirm/{token}"
-            await self.mailer.send_confirmation(
-                subscriber.id, subscriber.email, subscriber.locale, url
-            )
-        except Exception:
-            log.exception("subscriber %s: the confirmation email was not sent", subscriber_id)
-
     # --- tokens --------------------------------------------------------------------------
 
     async def resolve(
-        self, request: web.Request, purpose: TokenPurpose, max_age: timedelta | None = None
+        self,
+        request: web.Request,
+        purpose: TokenPurpose,
+        max_age: timedelta | None = None,
+        *,
+        erased: Callable[[str], web.Response] | None = None,
     ) -> Resolved | web.Response:
-        """The subscriber a token in the URL stands for, or the page explaining why not."""
+        """The subscriber a token in the URL stands for, or the page explaining why not.
+
+        `erased(locale)` answers a genuine token whose subscriber was deleted ("delete
+        me"), when given; otherwise that is an invalid link like any other.
+        """
         token = request.match_info["token"]
         seconds = max_age.total_seconds() if max_age is not None else None
         found = self.tokens.read(token, purpose, seconds) if len(token) <= MAX_TOKEN else None
         subscriber = await self.store.get(found[0]) if found is not None else None
+        if found is not None and subscriber is None and erased is not None:
+            return erased(self.pages.pick_locale(request.query.get("lang")))
         if found is None or subscriber is None or subscriber.token_version != found[1]:
             locale = self.pages.pick_locale(request.query.get("lang"))
             expired = (
@@ -302,27 +294,6 @@ def subscription_routes() -> list[web.RouteDef]:
     ]
 
 
-class ChannelMailer:
-    """Confirmation emails through the workspace's subscriber email channel (as reloaded)."""
-
-    def __init__(self, service: Service) -> None:
-        self.service = service
-
-    async def send_confirmation(
-        self, subscriber_id: int, email: str, locale: str, confirm_url: str
-    ) -> None:
-        for name in sorted(self.service.channels):
-            channel = self.service.channels[name]
-            if isinstance(channel, EmailChannel) and channel.options.audience == "subscribers":
-                await channel.send_confirmation(subscriber_id, email, locale, confirm_url)
-                return
-        log.error(
-            "subscriber %s: no email channel with audience: subscribers in channels/; "
-            "no confirmation email sent",
-            subscriber_id,
-        )
-
-
 @contextlib.asynccontextmanager
 async def open_subscriptions(
     service: Service,
@@ -335,7 +306,7 @@ async def open_subscriptions(
     subscriptions = Subscriptions(
         store=SqlSubscriberStore(service.engine, secret),
         tokens=SignedTokens(secret),
-        mailer=mailer or ChannelMailer(service),
+        mailer=mailer or ChannelMailer(lambda: service.channels),
         workspace=lambda: service.workspace,
         base_url=service.settings.base_url,
         templates=Templates(service.settings.root / "templates"),

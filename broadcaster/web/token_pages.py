@@ -7,6 +7,7 @@ anything; only a POST acts.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -76,9 +77,14 @@ async def confirm(subs: Subscriptions, request: web.Request) -> web.Response:
 # --- /unsubscribe/{token} ----------------------------------------------------------------
 
 
+def _erased(subs: Subscriptions, request: web.Request) -> Callable[[str], web.Response]:
+    """The answer to an unsubscribe link of a subscriber who asked to be deleted."""
+    return lambda locale: _unsubscribed(subs, request, locale, "sub_erased")
+
+
 async def unsubscribe_page(subs: Subscriptions, request: web.Request) -> web.Response:
     """A button that unsubscribes: the same POST a mail client's one-click sends."""
-    found = await subs.resolve(request, "unsubscribe")
+    found = await subs.resolve(request, "unsubscribe", erased=_erased(subs, request))
     if isinstance(found, web.Response):
         return found
     locale = found.locale
@@ -100,8 +106,12 @@ async def unsubscribe_page(subs: Subscriptions, request: web.Request) -> web.Res
 
 
 async def unsubscribe(subs: Subscriptions, request: web.Request) -> web.Response:
-    """RFC 8058 one-click: 200 with a page, no redirect, no cookie; idempotent."""
-    found = await subs.resolve(request, "unsubscribe")
+    """RFC 8058 one-click: 200 with a page, no redirect, no cookie; idempotent.
+
+    A deleted subscriber's link answers 200 too: the address is on no list any more,
+    which is what the one-click asked for (mail clients may retry it).
+    """
+    found = await subs.resolve(request, "unsubscribe", erased=_erased(subs, request))
     if isinstance(found, web.Response):
         return found
     try:

@@ -29,6 +29,7 @@ from broadcaster.publisher import Publisher
 from broadcaster.settings import Settings
 from broadcaster.store import upgrade_engine
 from broadcaster.store.content import ContentStore
+from broadcaster.store.engine import dispose_engine
 from broadcaster.store.tables import PublicationSource
 from broadcaster.store.testing import sqlite_database
 from broadcaster.subscribers.store import SqlSubscriberStore
@@ -167,7 +168,7 @@ class Rig:
             close = getattr(channel, "close", None)
             if close is not None:
                 await close()
-        await self.engine.dispose()
+        await dispose_engine(self.engine)
 
 
 def write_channel(root: Path, name: str, body: str) -> None:

@@ -310,3 +310,29 @@ async def test_closing_the_pool_settles_messages_in_flight(
     await pool.close()
     outcomes = [await f for f in futures]
     assert all(isinstance(o, RetryLater) for o in outcomes)
+
+
+async def test_an_address_that_needs_smtputf8_fails_permanently_with_the_reason(
+    smtp_rig: Rig, handler: Handler
+) -> None:
+    """Such addresses are refused when subscribing; one already listed is not sent."""
+    from sqlalchemy import update
+
+    from broadcaster.store.engine import write_transaction
+    from broadcaster.subscribers.tables import subscribers
+
+    sid = await smtp_rig.subscribe("an.ascii@example.vn")
+    await smtp_rig.subscribe("binh@example.vn")
+    async with write_transaction(smtp_rig.engine) as conn:
+        await conn.execute(
+            update(subscribers).where(subscribers.c.id == sid).values(email="ân@example.vn")
+        )
+    publication_id = await smtp_rig.publish()
+    await smtp_rig.workers.run_until_idle()
+
+    assert [r.recipients for r in handler.delivered()] == [["binh@example.vn"]]
+    counts = await statuses(smtp_rig, publication_id)
+    assert counts == {DeliveryStatus.PERMANENT_FAILURE: 1, DeliveryStatus.DELIVERED: 1}
+    failed = await smtp_rig.outbox.delivery(1)
+    assert failed is not None
+    assert "SMTPUTF8" in (failed.last_error or "")

@@ -65,7 +65,7 @@ async def test_migrations_create_every_table_on_an_empty_database(
         await upgrade(database.url, **database.options)
         async with engine.connect() as conn:
             assert await conn.run_sync(_table_names) == TABLES | {"alembic_version"}
-        assert await current_revision(engine) == head_revision() == "0005"
+        assert await current_revision(engine) == head_revision() == "0006"
     finally:
         await engine.dispose()
 
@@ -85,10 +85,10 @@ async def test_upgrading_again_changes_nothing(database: ScratchDatabase) -> Non
         await engine.dispose()
 
 
-async def test_publications_made_before_0005_are_campaign_publications(
+async def test_publications_made_before_0006_are_campaign_publications(
     database: ScratchDatabase,
 ) -> None:
-    await upgrade(database.url, "0004", **database.options)
+    await upgrade(database.url, "0005", **database.options)
     engine = database.engine()
     try:
         async with engine.begin() as conn:

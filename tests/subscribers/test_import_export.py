@@ -40,6 +40,7 @@ BAD = (
     + "LAN@example.vn,en,support-contacts,daily\n"
     + "short@example.vn,vi\n"
     + "empty@example.vn,vi,,daily\n"
+    + "trần@example.vn,vi,online-services,daily\n"
 )
 TOPICS = {"online-services", "support-contacts", "covid-19-measures", "one-stop-counters"}
 TOPICS |= {"commune-support"}
@@ -84,6 +85,9 @@ def test_every_bad_row_is_reported_at_its_line(tmp_path: Path) -> None:
         "list.csv:6: LAN@example.vn is already on line 2",
         "list.csv:7: expected 4 fields, found 2",
         "list.csv:8: topics: name at least one, separated by ';'",
+        "list.csv:9: email: 'trần@example.vn' has letters other than plain a-z, digits and "
+        ".-_+ before the @; this list can only mail such addresses over SMTPUTF8, which it "
+        "does not use: give an address without accents or other scripts before the @",
     ]
 
 
@@ -121,7 +125,7 @@ def test_a_file_with_bad_rows_imports_nothing(workspace: Path) -> None:
     assert f"{path}:3: email: 'not-an-address'" in err
     assert f"{path}:8: topics: name at least one" in err
     assert err.rstrip().endswith(
-        "6 bad lines: nothing was imported; fix the file and run the import again."
+        "7 bad lines: nothing was imported; fix the file and run the import again."
     )
     assert out == ""
     assert not (workspace / "var" / "test.db").exists()  # the store was not even opened

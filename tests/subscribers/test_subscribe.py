@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.models import Frequency
 from broadcaster.store.testing import ManualClock
-from broadcaster.subscribers.addresses import InvalidAddress
+from broadcaster.subscribers.addresses import InvalidAddress, NonAsciiLocalPart
 from broadcaster.subscribers.api import (
     CONSENT_WORDING_VERSION,
     SubscribeOutcome,
@@ -236,19 +236,52 @@ async def test_concurrent_requests_for_one_address_make_one_subscriber(
     assert sum(outcome.send_confirmation for outcome in outcomes) == 1
 
 
-async def test_confirmations_due_lists_pending_subscribers_never_mailed(
-    store: SqlSubscriberStore, engine: AsyncEngine
+async def test_confirmations_due_imports_at_once_and_web_requests_after_a_minute(
+    store: SqlSubscriberStore, engine: AsyncEngine, clock: ManualClock
 ) -> None:
+    """A subscribe's email is sent at once by the web app; the sweep only sends it if
+    that has not worked a minute later. Imports are due straight away."""
     from broadcaster.subscribers.bulk import import_subscribers
     from broadcaster.subscribers.csvio import CsvSubscriber
+    from broadcaster.subscribers.mailing import CONFIRMATION_SWEEP_AFTER
 
     from .conftest import SECRET
 
-    await ask(store, "web@example.vn")  # sent at request time
+    web = await ask(store, "web@example.vn")
+    assert web.send_confirmation
+    assert web.subscriber_id is not None
     rows = [CsvSubscriber(2, "imported@example.vn", "en", ("online-services",), Frequency.DAILY)]
-    imported = await import_subscribers(engine, SECRET, rows, confirmed=False, note=None)
+    imported = await import_subscribers(
+        engine, SECRET, rows, confirmed=False, note=None, clock=clock
+    )
     ((subscriber_id, email, locale),) = imported.needs_confirmation
     due = await store.confirmations_due()
     assert [(r.id, r.email, r.locale) for r in due] == [(subscriber_id, email, locale)]
     await store.mark_confirmation_sent([subscriber_id])
     assert await store.confirmations_due() == []
+
+    clock.advance(CONFIRMATION_SWEEP_AFTER)
+    assert [r.email for r in await store.confirmations_due()] == ["web@example.vn"]
+    await store.postpone_confirmation([web.subscriber_id], clock() + timedelta(minutes=5))
+    assert await store.confirmations_due() == []
+    later = clock() + timedelta(minutes=5)
+    assert [r.email for r in await store.confirmations_due(due_by=later)] == ["web@example.vn"]
+    assert await store.confirm(web.subscriber_id, ip=None)
+    assert await store.confirmations_due(due_by=later) == []  # confirmed: nothing owed
+
+
+async def test_addresses_are_kept_as_smtp_carries_them_and_non_ascii_local_parts_refused(
+    store: SqlSubscriberStore,
+) -> None:
+    """An internationalised domain is kept in its IDNA form; a local part outside ASCII
+    would need SMTPUTF8, which the list does not use, so it is refused with the reason."""
+    outcome = await ask(store, "Hoa@Bücher.Example")
+    assert outcome.subscriber_id is not None
+    subscriber = await store.get(outcome.subscriber_id)
+    assert subscriber is not None
+    assert subscriber.email == "Hoa@xn--bcher-kva.example"
+    again = await ask(store, "Hoa@xn--bcher-kva.example")
+    assert again.subscriber_id == outcome.subscriber_id  # one subscriber, either spelling
+    with pytest.raises(NonAsciiLocalPart, match="SMTPUTF8") as refused:
+        await ask(store, "nguyễn@example.vn")
+    assert "give an address without accents" in str(refused.value)

@@ -97,6 +97,7 @@ async def test_a_filled_honeypot_gets_the_same_answer_and_nothing_is_stored(site
     [
         ("email", {"email": "not-an-address"}, "sub_error_email"),
         ("email", {"email": ""}, "sub_error_email"),
+        ("email", {"email": "nguyễn.văn.a@example.vn"}, "sub_error_email_ascii"),
         ("topics", {"topics": ["no-such-topic"]}, "sub_error_topics_unknown"),
         ("topics", {"topics": []}, "sub_error_topics_none"),
         ("frequency", {"frequency": "hourly"}, "sub_error_frequency"),

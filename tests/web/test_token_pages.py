@@ -271,6 +271,34 @@ async def test_delete_me_asks_first_then_erases(site: Site) -> None:
     assert len(await site.sent_to("forget.me@example.vn")) == 1  # the first one only
 
 
+async def test_unsubscribing_after_delete_me_is_200_and_says_the_address_is_gone(
+    site: Site,
+) -> None:
+    subscriber = await confirmed(site, "gone.then.click@example.vn", "en")
+    unsubscribe_path = site.link("unsubscribe", subscriber)
+    delete_path = site.link("preferences", subscriber) + "/delete"
+    ask = await read_page(await site.client.get(delete_path))
+    await read_page(await submit(site, delete_path, post_form(ask)))
+    assert await site.subscriptions.store.get(subscriber.id) is None
+
+    for _ in range(2):  # a mail client may send its one-click POST again
+        response = await site.client.post(
+            unsubscribe_path,
+            data="List-Unsubscribe=One-Click",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            allow_redirects=False,
+        )
+        assert response.status == 200
+        assert "Location" not in response.headers
+        doc = await read_page(response)
+        assert heading(doc) == text("sub_unsubscribed_title", "vi")
+        assert text("sub_erased", "vi") in main_text(doc)
+    page = await read_page(await site.client.get(unsubscribe_path + "?lang=en"))
+    assert heading(page) == text("sub_unsubscribed_title", "en")
+    assert text("sub_erased", "en") in main_text(page)
+    assert not page.xpath("//main//form")  # nothing left to press
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [("PUT", "/confirm/t"), ("DELETE", "/unsubscribe/t"), ("POST", "/preferences/t/data")],
