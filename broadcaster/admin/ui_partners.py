@@ -11,7 +11,7 @@ from ..staff.accounts import Session
 from ..staff.tables import Role
 from . import desk, media
 from .auth import client_ip
-from .pages import render
+from .pages import language, render
 from .ui import back, service_of, signed_in
 
 # Deliveries that may be replayed: finished ones (a replay of a queued one is refused).
@@ -23,7 +23,8 @@ async def _page(
 ) -> web.Response:
     service = service_of(request)
     workspace = service.workspace
-    topics = [(topic_id, topic.name("vi")) for topic_id, topic in sorted(workspace.topics.items())]
+    lang = language(request)
+    topics = [(topic_id, topic.name(lang)) for topic_id, topic in sorted(workspace.topics.items())]
     return render(
         request,
         "partners.html",
