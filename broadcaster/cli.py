@@ -256,6 +256,8 @@ def status(as_json: bool, limit: int, root: Path) -> None:
         state = item["status"] + (" EMERGENCY (review it afterwards)" if item["emergency"] else "")
         if item["status"] == "held":
             state = "held: not approved, not sent; an approver must approve it in /admin/"
+        elif item.get("kind") == "withdrawal":
+            state += " WITHDRAWAL (publication.withdrawn to partners)"
         click.echo(
             f"{number:<6} {item['campaign']:<28} {item['revision'][:12]}  "
             f"{item['created_at'][:19]}  {origin}  {state}"

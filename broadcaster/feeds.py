@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +32,12 @@ class Feed:
     topic: str
     entries: tuple[Publication, ...]
     updated: datetime
+    # Campaign id -> when it was withdrawn, for the entries that are (marked, not dropped).
+    withdrawn: Mapping[str, datetime] = field(default_factory=dict)
+
+    def withdrawn_at(self, publication: Publication) -> datetime | None:
+        """When the entry's campaign was withdrawn, or None."""
+        return self.withdrawn.get(publication.campaign.id)
 
     def path(self, fmt: str) -> str:
         """The feed's path in the public tree, for example `feeds/vi/all.rss`."""
@@ -53,14 +59,25 @@ def _latest_per_campaign(publications: Sequence[Publication]) -> list[Publicatio
 def select_feeds(
     publications: Sequence[Publication],
     *,
-    withdrawn: Collection[str],
+    withdrawn: Mapping[str, datetime],
     now: datetime,
     options: FeedOptions,
     topics: Mapping[str, Topic],
     locales: Sequence[str],
 ) -> Iterator[Feed]:
-    """Every feed (each locale, each topic plus `all`) with its current entries, newest first."""
-    candidates = [p for p in _latest_per_campaign(publications) if p.campaign.id not in withdrawn]
+    """Every feed (each locale, each topic plus `all`) with its current entries, newest first.
+
+    A withdrawn campaign (`withdrawn`: campaign id -> when) keeps its place, marked as
+    withdrawn and updated at that time, until it would have left the feed anyway.
+    """
+    candidates = _latest_per_campaign(publications)
+    gone = {
+        p.campaign.id: withdrawn[p.campaign.id]
+        .astimezone(p.published_at.tzinfo)
+        .replace(microsecond=0)
+        for p in candidates
+        if p.campaign.id in withdrawn
+    }
     for locale in locales:
         in_locale = [p for p in candidates if locale in p.campaign.docs]
         for topic in (ALL_TOPICS, *sorted(topics)):
@@ -69,13 +86,17 @@ def select_feeds(
             entries = current[: options.max_entries]
             # When the feed last changed: an entry was (re)published or became valid, or a
             # campaign expired out of it. Derived from the inputs only, never from the clock.
-            changes = [max(p.published_at, p.campaign.valid_from) for p in entries]
+            changes = [
+                max(p.published_at, p.campaign.valid_from, gone.get(p.campaign.id, EPOCH))
+                for p in entries
+            ]
             changes += [
                 p.campaign.expires
                 for p in matching
                 if p.campaign.expires is not None and p.campaign.expires <= now
             ]
-            yield Feed(locale, topic, entries, max(changes, default=EPOCH))
+            marked = {p.campaign.id: gone[p.campaign.id] for p in entries if p.campaign.id in gone}
+            yield Feed(locale, topic, entries, max(changes, default=EPOCH), marked)
 
 
 def _title(options: FeedOptions, topics: Mapping[str, Topic], feed: Feed) -> str:
@@ -106,15 +127,18 @@ def _skeleton(
     return data.decode()
 
 
-def _fragments(publication: Publication, locale: str) -> dict[str, str]:
-    """The campaign's entry in `locale` as feedgen writes it inside a pretty-printed RSS
-    channel, an Atom feed and a JSON Feed `items` list, indentation included."""
+def _fragments(
+    publication: Publication, locale: str, withdrawn_at: datetime | None
+) -> dict[str, str]:
+    """The campaign's entry in `locale` (marked withdrawn at `withdrawn_at`, when given) as
+    feedgen writes it inside a pretty-printed RSS channel, an Atom feed and a JSON Feed
+    `items` list, indentation included."""
     fg = FeedGenerator()
     fg.id("urn:entry")
     fg.title("entry")
     fg.description("entry")
     fg.link(href="urn:entry", rel="alternate")
-    add_entry(fg, publication, locale)
+    add_entry(fg, publication, locale, withdrawn_at)
     fragments = {}
     for fmt, tag in (("rss", "item"), ("atom", "entry")):
         text = (fg.rss_str(pretty=True) if fmt == "rss" else fg.atom_str(pretty=True)).decode()
@@ -122,7 +146,7 @@ def _fragments(publication: Publication, locale: str) -> dict[str, str]:
         start = text.rindex("\n", 0, start) + 1  # keep the indentation
         end = text.rindex(f"</{tag}>") + len(f"</{tag}>\n")
         fragments[fmt] = text[start:end]
-    item = json.dumps(json_item(publication, locale), ensure_ascii=False, indent=2)
+    item = json.dumps(json_item(publication, locale, withdrawn_at), ensure_ascii=False, indent=2)
     fragments["json"] = textwrap.indent(item, "    ")  # JSON strings hold no raw newline
     return fragments
 
@@ -156,6 +180,9 @@ def _json(
     return (head + "\n").encode()
 
 
+EntryKey = tuple[int, str, datetime | None]
+
+
 @dataclass
 class FeedCache:
     """What earlier builds made, kept by the caller between builds (see build_feeds)."""
@@ -164,16 +191,19 @@ class FeedCache:
     feeds: dict[tuple[object, ...], tuple[tuple[Publication, ...], dict[str, bytes]]] = field(
         default_factory=dict
     )
-    # Each entry's fragments by (publication id, locale): (publication, {format: text}).
-    entries: dict[tuple[int, str], tuple[Publication, dict[str, str]]] = field(default_factory=dict)
+    # Each entry's fragments by (publication id, locale, when withdrawn):
+    # (publication, {format: text}). A withdrawn entry is a different fragment.
+    entries: dict[EntryKey, tuple[Publication, dict[str, str]]] = field(default_factory=dict)
 
-    def fragments(self, publication: Publication, locale: str) -> dict[str, str]:
-        """The entry's fragments, made once per publication object and locale."""
-        key = (id(publication), locale)
+    def fragments(
+        self, publication: Publication, locale: str, withdrawn_at: datetime | None = None
+    ) -> dict[str, str]:
+        """The entry's fragments, made once per publication object, locale and withdrawal."""
+        key = (id(publication), locale, withdrawn_at)
         known = self.entries.get(key)
         if known is not None and known[0] is publication:
             return known[1]
-        made = _fragments(publication, locale)
+        made = _fragments(publication, locale, withdrawn_at)
         self.entries[key] = (publication, made)
         return made
 
@@ -181,7 +211,7 @@ class FeedCache:
 def build_feeds(
     publications: Sequence[Publication],
     *,
-    withdrawn: Collection[str],
+    withdrawn: Mapping[str, datetime],
     now: datetime,
     options: FeedOptions,
     base_url: str,
@@ -201,7 +231,7 @@ def build_feeds(
     cache = cache if cache is not None else FeedCache()
     files: dict[str, bytes] = {}
     used_feeds: dict[tuple[object, ...], tuple[tuple[Publication, ...], dict[str, bytes]]] = {}
-    used_entries: dict[tuple[int, str], tuple[Publication, dict[str, str]]] = {}
+    used_entries: dict[EntryKey, tuple[Publication, dict[str, str]]] = {}
     for feed in select_feeds(
         publications,
         withdrawn=withdrawn,
@@ -215,10 +245,12 @@ def build_feeds(
         description = localized(options.description, feed.locale) or title
         key: tuple[object, ...] = (feed.locale, feed.topic, feed.updated, title, description)
         key += (publisher, base_url, *(id(publication) for publication in feed.entries))
+        key += tuple(sorted(feed.withdrawn.items()))
         known = cache.feeds.get(key)
-        pieces = [cache.fragments(p, feed.locale) for p in feed.entries]
+        pieces = [cache.fragments(p, feed.locale, feed.withdrawn_at(p)) for p in feed.entries]
         for publication, made in zip(feed.entries, pieces, strict=True):
-            used_entries[(id(publication), feed.locale)] = (publication, made)
+            entry_key = (id(publication), feed.locale, feed.withdrawn_at(publication))
+            used_entries[entry_key] = (publication, made)
         if known is not None and all(a is b for a, b in zip(known[0], feed.entries, strict=True)):
             built = known[1]
         else:
@@ -243,7 +275,7 @@ def build_feeds(
 def feed_times(
     publications: Sequence[Publication],
     *,
-    withdrawn: Collection[str],
+    withdrawn: Mapping[str, datetime],
     now: datetime,
     options: FeedOptions,
     topics: Mapping[str, Topic],

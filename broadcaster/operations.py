@@ -106,6 +106,7 @@ async def status_report(settings: Settings, limit: int) -> list[dict[str, Any]]:
                     "campaign": publication.campaign_id,
                     "revision": publication.revision,
                     "source": str(publication.source),
+                    "kind": str(publication.kind),
                     "schedule": publication.schedule_id,
                     "fire_time": publication.fire_time.isoformat()
                     if publication.fire_time

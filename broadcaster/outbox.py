@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.retry import RetryPolicy
@@ -47,9 +47,11 @@ from broadcaster.store.tables import (
     AttemptOutcome,
     DeliveryStatus,
     FiringOutcome,
+    PublicationKind,
     PublicationSource,
     PublicationStatus,
     deliveries,
+    publications,
 )
 
 __all__ = ["ClaimedDelivery", "Clock", "Outbox", "RetryPolicy", "Settlement", "utc_now"]
@@ -110,6 +112,7 @@ class Outbox:
         schedule_id: str | None = None,
         fire_time: datetime | None = None,
         snapshot: str | None = None,
+        kind: PublicationKind = PublicationKind.PUBLICATION,
     ) -> tuple[int, bool]:
         """Record a publication, at most one per (schedule_id, fire_time); (id, created).
 
@@ -129,6 +132,7 @@ class Outbox:
                 fire_time=fire_time,
                 snapshot=snapshot,
                 now=now,
+                kind=kind,
             )
             if schedule_id is None or fire_time is None:
                 assert publication_id is not None  # without a key nothing can conflict
@@ -350,15 +354,17 @@ class Outbox:
         recipient: str | None = None,
         channel: str | None = None,
         publication_id: int | None = None,
+        campaign_id: str | None = None,
         reason: str = "cancelled",
     ) -> int:
         """Mark matching unsent deliveries `cancelled` so they never go out; returns how many.
 
-        Filters combine; give ids, a recipient or a publication. Deliveries a worker holds
+        Filters combine; give ids, a recipient, a publication or a campaign (every
+        publication of it, not its withdrawals). Deliveries a worker holds
         under a live lease are not interrupted; sent or failed ones are left as they are.
         """
-        if delivery_ids is None and recipient is None and publication_id is None:
-            raise ValueError("cancel needs delivery ids, a recipient or a publication")
+        if (delivery_ids, recipient, publication_id, campaign_id) == (None, None, None, None):
+            raise ValueError("cancel needs delivery ids, a recipient, a publication or a campaign")
         d = deliveries
         conditions: list[ColumnElement[bool]] = []
         if recipient is not None:
@@ -367,6 +373,12 @@ class Outbox:
             conditions.append(d.c.channel == channel)
         if publication_id is not None:
             conditions.append(d.c.publication_id == publication_id)
+        if campaign_id is not None:
+            p = publications.c
+            of_campaign = select(p.id).where(
+                p.campaign_id == campaign_id, p.kind == PublicationKind.PUBLICATION
+            )
+            conditions.append(d.c.publication_id.in_(of_campaign))
         now = self._now()
         async with write_transaction(self._engine) as conn:
             return await leases.cancel_matching(conn, conditions, delivery_ids, now, reason)

@@ -114,18 +114,19 @@ class _Withdrawn(Protocol):
     def at(self) -> datetime: ...
 
 
-async def _withdrawn_ids(
+async def _withdrawn_at(
     source: Callable[[], Awaitable[Mapping[str, _Withdrawn]]] | None,
     publications: list[Publication],
-) -> frozenset[str]:
+) -> dict[str, datetime]:
+    """Campaign id -> when it was withdrawn, for campaigns not published again since."""
     if source is None:
-        return frozenset()
+        return {}
     withdrawals = await source()
-    return frozenset(
-        p.campaign.id
+    return {
+        p.campaign.id: withdrawals[p.campaign.id].at
         for p in publications
         if p.campaign.id in withdrawals and withdrawals[p.campaign.id].at >= p.published_at
-    )
+    }
 
 
 class PublicSite:
@@ -173,7 +174,7 @@ class PublicSite:
         # Each publication's attachments, read once: (the publication, its files).
         self._attachments: dict[int, tuple[Publication, list[Attachment]]] = {}
         # Per channel, the withdrawn campaigns of its last build (see _withdrawn).
-        self._withdrawn_last: dict[str, frozenset[str]] = {}
+        self._withdrawn_last: dict[str, dict[str, datetime]] = {}
 
     def use(self, workspace: Workspace) -> None:
         """Name topics and locales after this workspace (start and reload)."""
@@ -242,10 +243,12 @@ class PublicSite:
             self._attachments[id(publication)] = known
         return known[1]
 
-    async def _withdrawn(self, channel: str, publications: list[Publication]) -> frozenset[str]:
+    async def _withdrawn(
+        self, channel: str, publications: list[Publication]
+    ) -> dict[str, datetime]:
         """The withdrawn campaigns; the same object as last time when nothing changed, so
         an unchanged state is recognised as such (see _Built.still_current)."""
-        found = await _withdrawn_ids(self.withdrawn, publications)
+        found = await _withdrawn_at(self.withdrawn, publications)
         if found != self._withdrawn_last.get(channel):
             self._withdrawn_last[channel] = found
         return self._withdrawn_last[channel]
@@ -280,7 +283,8 @@ class PublicSite:
             self._feeds_writer.submit(files).add_done_callback(self._written)
             self._changed.set()
             receipt = f"feeds: {len(files)} files, {len(publications)} campaigns"
-            until = next_change(publications, withdrawn, now)
+            # Withdrawn entries stay in the feeds until they expire: that changes them too.
+            until = next_change(publications, (), now)
             self._built[(FEEDS, channel)] = _Built(
                 inputs, _link(self.public / FEEDS), until, receipt
             )
@@ -289,8 +293,8 @@ class PublicSite:
     async def next_change(self, channel: str) -> datetime | None:
         """When a campaign on `channel` next starts or expires (the site must change then)."""
         publications = await self.publications(channel)
-        withdrawn = await _withdrawn_ids(self.withdrawn, publications)
-        return next_change(publications, withdrawn, self.clock())
+        # Withdrawn campaigns count: their feed entries leave when they expire.
+        return next_change(publications, (), self.clock())
 
     async def changed(self) -> None:
         """Wait until this process next rebuilds the site or feeds."""

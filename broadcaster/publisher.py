@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .approval import Approvals, NotApproved
-from .channels.base import Channel
+from .channels.base import Channel, WithdrawingChannel
 from .digests import DigestError, DigestFired, Digests, is_digest
 from .models import Schedule, Workspace
 from .outbox import Outbox
@@ -16,7 +16,7 @@ from .render import Publication
 from .settings import Settings
 from .snapshot import from_snapshot, to_snapshot
 from .store.content import ContentStore
-from .store.tables import PublicationSource
+from .store.tables import PublicationKind, PublicationSource
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,15 @@ class Published:
     publication_id: int
     created: bool
     deliveries: int
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """What withdrawing a campaign queued and stopped."""
+
+    publication_id: int | None  # the withdrawal publication; None: no partner had it
+    deliveries: int  # `publication.withdrawn` events queued
+    cancelled: int  # deliveries of the campaign still queued, now never sent
 
 
 class Publisher:
@@ -160,6 +169,61 @@ class Publisher:
         self.on_enqueued()
         return count
 
+    async def withdraw(self, campaign_id: str, *, source: PublicationSource) -> Withdrawal:
+        """Take a campaign back from the channels that send it on (webhooks): every partner
+        that was sent, tried or still has queued an event of it gets `publication.withdrawn`
+        (after those earlier events), then whatever is still queued for it is cancelled."""
+        channels = [c for c in self.channels.values() if isinstance(c, WithdrawingChannel)]
+        names = [c.name for c in channels if await c.withdrawal_recipients(campaign_id)]
+        snapshot = await self.content.last_snapshot(campaign_id, names) if names else None
+        publication_id, count = None, 0
+        if snapshot is not None:
+            publication = from_snapshot(snapshot, self._workspace(), self.settings.base_url)
+            publication_id, _ = await self.outbox.create_publication(
+                campaign_id,
+                publication.campaign.revision,
+                names,
+                source=source,
+                snapshot=snapshot,
+                kind=PublicationKind.WITHDRAWAL,
+            )
+            at = self.clock().replace(microsecond=0)
+            count = await self._fill_withdrawal(publication_id, publication, names, at)
+            log.info(
+                "publication %s: withdrawal of %s on %s (%s deliveries)",
+                publication_id,
+                campaign_id,
+                ", ".join(names),
+                count,
+            )
+        # Only once the withdrawal is queued: a crash before this point leaves nothing
+        # cancelled, so `resume` finds the same partners to tell.
+        cancelled = await self.outbox.cancel(campaign_id=campaign_id, reason="campaign withdrawn")
+        return Withdrawal(publication_id, count, cancelled)
+
+    async def _fill_withdrawal(
+        self, publication_id: int, publication: Publication, names: Sequence[str], at: datetime
+    ) -> int:
+        channels: list[WithdrawingChannel] = []
+        for name in names:
+            if isinstance(channel := self.channels.get(name), WithdrawingChannel):
+                channels.append(channel)
+        locales = publication.workspace.locales
+        await self.content.save_renditions(
+            publication_id,
+            [c.render_withdrawal(publication, locale, at) for c in channels for locale in locales],
+        )
+        campaign_id = publication.campaign.id
+
+        async def batches() -> AsyncIterator[list[tuple[str, str, str]]]:
+            for channel in channels:
+                told = await channel.withdrawal_recipients(campaign_id, before=publication_id)
+                yield [(channel.name, recipient, locale) for recipient, locale in told]
+
+        count = await self.outbox.enqueue_stream(publication_id, batches())
+        self.on_enqueued()
+        return count
+
     async def resume(self) -> int:
         """Finish publications a crash left half-queued (enqueueing is idempotent)."""
         workspace = self._workspace()
@@ -176,7 +240,11 @@ class Publisher:
                 continue
             publication = from_snapshot(snapshot, workspace, self.settings.base_url)
             names = [name for name in pending.channels if name in self.channels]
-            await self._fill(pending.id, publication, names)
+            if pending.kind == PublicationKind.WITHDRAWAL:
+                at = pending.created_at.replace(microsecond=0)
+                await self._fill_withdrawal(pending.id, publication, names, at)
+            else:
+                await self._fill(pending.id, publication, names)
             resumed += 1
         return resumed
 

@@ -59,12 +59,18 @@ def _setup_link(output: str) -> str:
 def staff_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     """(URL, setup links by user) of `serve` on a two-person workspace with two users."""
     root = two_person_workspace(tmp_path_factory.mktemp("admin-browser") / "ws")
+    # Partners on this machine may be added (the example refuses loopback, as it should).
+    partners = root / "channels" / "partners.yaml"
+    partners.write_text(
+        partners.read_text("utf-8").replace("allow_networks: []", "allow_networks: [127.0.0.0/8]"),
+        encoding="utf-8",
+    )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BROADCASTER_")}
     env |= {"BROADCASTER_LISTEN": f"127.0.0.1:{port}", "BROADCASTER_BASE_URL": url}
     links = {}
-    for name, role in (("lan", "author"), ("minh", "approver")):
+    for name, role in (("lan", "author"), ("minh", "approver"), ("hoa", "admin")):
         added = subprocess.run(
             [str(BROADCASTER), "users", "add", name, "--role", role, "--root", str(root)],
             env=env,
@@ -193,3 +199,32 @@ def test_author_writes_approver_approves_and_it_is_delivered(
         "One-stop counter hours in the storm season"
     )
     approver.close()
+
+
+def test_an_admin_adds_a_partner_and_sees_its_secret_once(
+    browser: Browser, staff_site: tuple[str, dict[str, str]]
+) -> None:
+    url, links = staff_site
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _sign_in(page, url, links["hoa"], "hoa")
+    page.get_by_role("link", name="Đối tác").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Đối tác báo chí")
+    form = page.locator("form[action='/admin/partners']")
+    form.get_by_label("Tên").fill("baokhanhhoa")
+    form.get_by_label("URL").fill("https://169.254.169.254/latest/meta-data")
+    form.get_by_label("Dịch vụ công trực tuyến").check()
+    form.get_by_role("button", name="Thêm").click()
+    expect(page.get_by_role("alert")).to_contain_text("169.254.169.254 is a link-local address")
+    expect(form.get_by_label("Tên")).to_have_value("baokhanhhoa")  # nothing typed is lost
+    form.get_by_label("URL").fill("http://127.0.0.1:9/hooks/broadcaster")
+    form.get_by_role("button", name="Thêm").click()
+    secret = page.get_by_role("status").locator("code")
+    expect(secret).to_have_text(re.compile(r"^whsec_"))
+    row = page.get_by_role("row").filter(has_text="baokhanhhoa")
+    expect(row).to_contain_text("đang nhận")
+    _shot(page, "admin-partners")
+    shown = secret.inner_text()
+    page.goto(f"{url}/admin/partners")
+    expect(page.get_by_role("row").filter(has_text="baokhanhhoa")).to_be_visible()
+    assert shown not in page.content()
+    page.close()

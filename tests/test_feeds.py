@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Collection, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -70,12 +70,12 @@ def build(
     publications: Sequence[Publication],
     *,
     now: datetime = IN_2021,
-    withdrawn: Collection[str] = (),
+    withdrawn: Mapping[str, datetime] | None = None,
     options: FeedOptions | None = None,
 ) -> dict[str, bytes]:
     return build_feeds(
         publications,
-        withdrawn=withdrawn,
+        withdrawn=withdrawn or {},
         now=now,
         options=options or feed_options(workspace),
         base_url=BASE_URL,
@@ -228,7 +228,7 @@ def test_expired_campaigns_leave_the_feeds(
     # The feed changed when the campaign expired, so its time moves on with it.
     times = feed_times(
         publications,
-        withdrawn=(),
+        withdrawn={},
         now=IN_2026,
         options=feed_options(workspace),
         topics=workspace.topics,
@@ -237,14 +237,84 @@ def test_expired_campaigns_leave_the_feeds(
     assert times["feeds/vi/one-stop-counters.atom"] == expiring.campaign.expires
 
 
-def test_withdrawn_campaigns_leave_the_feeds(
-    workspace: Workspace, publications: list[Publication]
+WITHDRAWN_AT = datetime(2021, 7, 20, 9, 30, 15, 123456, tzinfo=UTC)
+
+
+def gone_note(locale: str) -> str:
+    return {
+        "vi": "Thông báo này đã được thu hồi và không còn áp dụng. "
+        "Nội dung không còn được hiển thị.",
+        "en": "This notice has been withdrawn and no longer applies. Its text is no longer shown.",
+    }[locale]
+
+
+def test_withdrawn_campaigns_stay_marked_in_the_feeds(
+    workspace: Workspace, publications: list[Publication], files: dict[str, bytes]
 ) -> None:
     gone = publications[0]
-    files = build(workspace, publications, withdrawn={gone.campaign.id})
+    files_after = build(workspace, publications, withdrawn={gone.campaign.id: WITHDRAWN_AT})
     for locale, topic in feed_names(workspace):
-        assert gone.entry_id(locale) not in entry_ids(files, locale, topic)
-    assert len(entry_ids(files, "vi", "all")) == len(publications) - 1
+        # The same entries, in the same order, under the same ids.
+        assert entry_ids(files_after, locale, topic) == entry_ids(files, locale, topic)
+    withdrawn_at = WITHDRAWN_AT.astimezone(gone.published_at.tzinfo).replace(microsecond=0)
+    for locale, marker, link in (
+        ("vi", "[Đã thu hồi] ", "Xem thông báo trong mục lưu trữ"),
+        ("en", "[Withdrawn] ", "See the notice in the archive"),
+    ):
+        url = gone.url(locale)
+        title = gone.content(locale).title
+        for fmt in ("rss", "atom"):
+            feed = parse(files_after[f"feeds/{locale}/all.{fmt}"])
+            [entry] = [e for e in feed.entries if e.id == gone.entry_id(locale)]
+            assert entry.title == marker + title
+            assert entry.summary == gone_note(locale)
+            assert gone.content(locale).summary not in entry.content[0].value
+            assert f'<a href="{url}">{link}</a>' in entry.content[0].value
+            if fmt == "atom":  # RSS items carry only pubDate
+                assert entry.updated_parsed[:6] == withdrawn_at.utctimetuple()[:6]
+            # The feed changed when the campaign was withdrawn.
+            assert feed.feed.updated_parsed[:6] >= withdrawn_at.utctimetuple()[:6]
+        items = json.loads(files_after[f"feeds/{locale}/all.json"])["items"]
+        [item] = [i for i in items if i["id"] == gone.entry_id(locale)]
+        assert item["title"] == marker + title
+        assert item["date_modified"] == withdrawn_at.isoformat()
+        assert item["content_text"].endswith(f"{link}: {url}\n")
+        assert item["_broadcaster"]["withdrawn"] == withdrawn_at.isoformat()
+
+    # Every other entry is untouched.
+    def others(built: dict[str, bytes]) -> list[Any]:
+        items = json.loads(built["feeds/vi/all.json"])["items"]
+        return [item for item in items if item["id"] != gone.entry_id("vi")]
+
+    assert others(files_after) == others(files) != []
+    # The same state gives the same bytes; a later clock changes nothing.
+    again = build(
+        workspace,
+        publications,
+        withdrawn={gone.campaign.id: WITHDRAWN_AT},
+        now=IN_2021 + timedelta(days=3),
+    )
+    assert again == files_after
+
+
+def test_a_withdrawn_entry_leaves_when_it_would_have_anyway(
+    workspace: Workspace, publications: list[Publication]
+) -> None:
+    expiring = next(p for p in publications if p.campaign.id == EXPIRING)
+    withdrawn = {EXPIRING: WITHDRAWN_AT}
+    assert expiring.entry_id("vi") in entry_ids(
+        build(workspace, publications, withdrawn=withdrawn), "vi", "all"
+    )
+    later = build(workspace, publications, withdrawn=withdrawn, now=IN_2026)
+    for locale, topic in feed_names(workspace):
+        assert expiring.entry_id(locale) not in entry_ids(later, locale, topic)
+    # Past max_entries it goes as any older entry does.
+    oldest = min(publications, key=lambda p: p.published_at)
+    options = feed_options(workspace).model_copy(update={"max_entries": len(publications) - 1})
+    trimmed = build(
+        workspace, publications, withdrawn={oldest.campaign.id: WITHDRAWN_AT}, options=options
+    )
+    assert oldest.entry_id("vi") not in entry_ids(trimmed, "vi", "all")
 
 
 def test_the_same_state_gives_byte_identical_files(
@@ -316,7 +386,7 @@ def test_feed_times_are_the_feeds_own_updated(
 ) -> None:
     times = feed_times(
         publications,
-        withdrawn=(),
+        withdrawn={},
         now=IN_2021,
         options=feed_options(workspace),
         topics=workspace.topics,
@@ -348,21 +418,24 @@ def whole_document(feed: Feed, fmt: str, options: FeedOptions, workspace: Worksp
     fg.updated(feed.updated)
     fg.generator("Broadcaster")
     for publication in feed.entries:
-        add_entry(fg, publication, feed.locale)
+        add_entry(fg, publication, feed.locale, feed.withdrawn_at(publication))
     fg.link(href=f"{BASE_URL}/{feed.path(fmt)}", rel="self")
     fg.link(href=f"{BASE_URL}/{feed.locale}/", rel="alternate")
     data: bytes = fg.rss_str(pretty=True) if fmt == "rss" else fg.atom_str(pretty=True)
     return data
 
 
+@pytest.mark.parametrize("withdraw", [False, True], ids=["current", "one-withdrawn"])
 def test_feeds_put_together_from_entries_are_what_feedgen_writes_whole(
-    workspace: Workspace, publications: list[Publication], files: dict[str, bytes]
+    workspace: Workspace, publications: list[Publication], withdraw: bool
 ) -> None:
     options = feed_options(workspace)
+    withdrawn = {publications[1].campaign.id: WITHDRAWN_AT} if withdraw else {}
+    files = build(workspace, publications, withdrawn=withdrawn)
     feeds = list(
         select_feeds(
             publications,
-            withdrawn=(),
+            withdrawn=withdrawn,
             now=IN_2021,
             options=options,
             topics=workspace.topics,
@@ -370,6 +443,7 @@ def test_feeds_put_together_from_entries_are_what_feedgen_writes_whole(
         )
     )
     assert any(len(feed.entries) > 1 for feed in feeds)
+    assert any(feed.withdrawn for feed in feeds) == withdraw
     for feed in feeds:
         for fmt in ("rss", "atom"):
             assert files[feed.path(fmt)] == whole_document(feed, fmt, options, workspace)
@@ -384,14 +458,16 @@ def test_a_cache_kept_between_builds_gives_the_same_files(
     workspace: Workspace, publications: list[Publication]
 ) -> None:
     """Entries serialised in one build are reused by the next: the bytes never differ from a
-    build without the cache, including after a new revision and after an expiry."""
+    build without the cache, including after a new revision, a withdrawal and an expiry."""
     cache = FeedCache()
     options = feed_options(workspace)
 
-    def cached(pubs: Sequence[Publication], now: datetime) -> dict[str, bytes]:
+    def cached(
+        pubs: Sequence[Publication], now: datetime, withdrawn: Mapping[str, datetime] | None = None
+    ) -> dict[str, bytes]:
         return build_feeds(
             pubs,
-            withdrawn=(),
+            withdrawn=withdrawn or {},
             now=now,
             options=options,
             base_url=BASE_URL,
@@ -403,6 +479,9 @@ def test_a_cache_kept_between_builds_gives_the_same_files(
     assert cached(publications, IN_2021) == build(workspace, publications)
     republished = [*publications[1:], replace(publications[0], published_at=IN_2021)]
     assert cached(republished, IN_2021) == build(workspace, republished)
+    gone = {republished[0].campaign.id: WITHDRAWN_AT}
+    assert cached(republished, IN_2021, gone) == build(workspace, republished, withdrawn=gone)
+    assert cached(republished, IN_2021) == build(workspace, republished)  # published again
     assert cached(republished, IN_2026) == build(workspace, republished, now=IN_2026)
     # What the last build did not use is forgotten.
     assert len(cache.entries) <= len(publications) * len(LOCALES)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..partners.commands import webhook_channels
 from ..staff.accounts import AccountError
 from ..staff.tables import Role
 from . import dashboard, desk, people
@@ -34,6 +35,9 @@ async def get_publication(request: web.Request) -> web.Response:
             "id": publication_id,
             "channels": await dashboard.progress(service, publication_id),
             "attempts": await dashboard.attempts(service, publication_id),
+            "dead_letters": await dashboard.dead_letters(
+                service, publication_id, webhook_channels(service.workspace)
+            ),
         }
     )
 

@@ -6,6 +6,7 @@ Subscriber figures are aggregates only: no address ever reaches the dashboard.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +46,7 @@ async def publication_list(service: Service, limit: int = 50) -> list[dict[str, 
                     "revision": held.revision,
                     "status": "held",
                     "source": "schedule",
+                    "kind": "publication",
                     "schedule": held.schedule_id,
                     "created_at": held.created_at.isoformat(),
                     "emergency": False,
@@ -61,6 +63,7 @@ async def publication_list(service: Service, limit: int = 50) -> list[dict[str, 
                 "revision": publication.revision,
                 "status": overall(str(publication.status), channels),
                 "source": str(publication.source),
+                "kind": str(publication.kind),
                 "schedule": publication.schedule_id,
                 "created_at": publication.created_at.isoformat(),
                 "emergency": (publication.campaign_id, publication.revision) in emergencies,
@@ -119,6 +122,34 @@ async def attempts(service: Service, publication_id: int, limit: int = 200) -> l
             "outcome": row.outcome,
             "error": row.error,
             "at": row.started_at.isoformat(),
+        }
+        for row in rows
+    ]
+
+
+async def dead_letters(
+    service: Service, publication_id: int, channels: Collection[str]
+) -> list[dict[str, Any]]:
+    """A publication's deliveries on `channels` (the webhook ones) that failed for good."""
+    d = deliveries.c
+    query = (
+        select(d.id, d.channel, d.recipient, d.status, d.last_error)
+        .where(
+            d.publication_id == publication_id,
+            d.channel.in_(sorted(channels)),
+            d.status.in_(FAILED),
+        )
+        .order_by(d.id)
+    )
+    async with service.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return [
+        {
+            "delivery": row.id,
+            "channel": row.channel,
+            "recipient": row.recipient,
+            "status": row.status,
+            "error": row.last_error,
         }
         for row in rows
     ]

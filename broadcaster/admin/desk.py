@@ -21,7 +21,7 @@ from ..service import Service
 from ..staff.accounts import Accounts, Session
 from ..staff.reviews import Review
 from ..staff.tables import ReviewAction, Role
-from ..store.tables import PublicationSource, publications
+from ..store.tables import PublicationKind, PublicationSource, publications
 from . import editor, scheduling
 
 
@@ -82,7 +82,12 @@ def _current(service: Service, campaign_id: str, revision: str) -> Campaign:
 
 async def _latest_publications(service: Service) -> dict[str, tuple[str, datetime]]:
     p = publications.c
-    query = select(p.campaign_id, p.revision, p.created_at).order_by(p.id.desc()).limit(5000)
+    query = (
+        select(p.campaign_id, p.revision, p.created_at)
+        .where(p.kind == PublicationKind.PUBLICATION)
+        .order_by(p.id.desc())
+        .limit(5000)
+    )
     latest: dict[str, tuple[str, datetime]] = {}
     async with service.engine.connect() as conn:
         for row in await conn.execute(query):
@@ -298,7 +303,8 @@ async def withdraw(
     service: Service, session: Session, campaign_id: str, reason: str, ip: str | None
 ) -> None:
     """Take a published campaign off every channel (approver+): the site moves it to the
-    archive with a note and the feeds drop the entry."""
+    archive with a note, the feeds mark the entry withdrawn, partners that had it get
+    `publication.withdrawn`."""
     need(session, Role.APPROVER, "withdrawing a campaign")
     _, approvals = parts(service)
     found = campaign(service, campaign_id)
@@ -307,21 +313,20 @@ async def withdraw(
     if campaign_id not in await _latest_publications(service):
         raise DeskError(409, f"campaign '{campaign_id}' was never published: nothing to withdraw")
     await approvals.reviews.withdraw(campaign_id, found.revision, session.user.id, reason.strip())
-    # Messages still queued for it (a slow email fan-out, a retrying partner) never go out.
-    cancelled = 0
-    p = publications.c
-    async with service.engine.connect() as conn:
-        ids = list((await conn.execute(select(p.id).where(p.campaign_id == campaign_id))).scalars())
-    for publication_id in ids:
-        cancelled += await service.outbox.cancel(
-            publication_id=publication_id, reason="campaign withdrawn"
-        )
+    # Partners that had it hear `publication.withdrawn`; messages still queued for it (a
+    # slow email fan-out, a retrying partner) never go out.
+    withdrawal = await service.publisher.withdraw(campaign_id, source=PublicationSource.ADMIN)
     await approvals.audit.record(
         session.user.name,
         "campaign.withdrawn",
         campaign_id=campaign_id,
         revision=found.revision,
-        detail={"reason": reason.strip(), "cancelled_deliveries": cancelled},
+        detail={
+            "reason": reason.strip(),
+            "cancelled_deliveries": withdrawal.cancelled,
+            "publication": withdrawal.publication_id,
+            "partner_events": withdrawal.deliveries,
+        },
         ip=ip,
     )
     await service.refresh_public()

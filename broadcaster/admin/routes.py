@@ -36,6 +36,15 @@ from .api_ops import (
     subscriber_counts,
     user_setup_link,
 )
+from .api_partners import (
+    add_partner,
+    change_partner,
+    get_partner,
+    list_partners,
+    remove_partner,
+    replay_delivery,
+    rotate_secret,
+)
 
 
 @dataclass(frozen=True)
@@ -62,7 +71,8 @@ _REVIEW_BODY = {
 }
 _FILES = {"type": "object", "additionalProperties": {"type": "string"}}
 
-NUMERIC = ("publication", "held")
+NUMERIC = ("publication", "held", "delivery")
+_NAMES = {"type": "array", "items": {"type": "string"}}
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/openapi.json", openapi_document, "This document", role=None),
@@ -229,6 +239,74 @@ ROUTES: tuple[Route, ...] = (
         "A new one-time setup link (a lost password)",
         role=Role.ADMIN,
         responses={"201": "created"},
+    ),
+    Route(
+        "GET",
+        "/partners",
+        list_partners,
+        "Media partners with state and health (last delivery, the last 7 days' outcomes)",
+        role=Role.ADMIN,
+    ),
+    Route(
+        "POST",
+        "/partners",
+        add_partner,
+        "Register a partner (URL checked by the SSRF guard); answers its secret, shown once",
+        role=Role.ADMIN,
+        body={
+            "type": "object",
+            "required": ["name", "url"],
+            "properties": {
+                "name": {"type": "string"},
+                "url": {"type": "string", "description": "https://...; see docs/webhooks.md"},
+                "topics": {**_NAMES, "description": "topic ids; none: every topic"},
+                "locales": {**_NAMES, "description": "none: every locale"},
+            },
+        },
+        responses={"201": "registered; `secret` is never shown again", "422": "refused"},
+    ),
+    Route(
+        "GET",
+        "/partners/{name}",
+        get_partner,
+        "A partner and its newest deliveries",
+        role=Role.ADMIN,
+    ),
+    Route(
+        "PATCH",
+        "/partners/{name}",
+        change_partner,
+        "Enable or disable a partner (enabling also undoes a 410's disabling)",
+        role=Role.ADMIN,
+        body={
+            "type": "object",
+            "required": ["enabled"],
+            "properties": {"enabled": {"type": "boolean"}},
+        },
+    ),
+    Route(
+        "DELETE",
+        "/partners/{name}",
+        remove_partner,
+        "Remove a partner and its secrets (its delivery log stays)",
+        role=Role.ADMIN,
+    ),
+    Route(
+        "POST",
+        "/partners/{name}/secret",
+        rotate_secret,
+        "A new signing secret, shown once; the old one also signs for `grace_hours` (24)",
+        role=Role.ADMIN,
+        body={"type": "object", "properties": {"grace_hours": {"type": "number"}}},
+        responses={"201": "rotated; `secret` is never shown again"},
+    ),
+    Route(
+        "POST",
+        "/partner-deliveries/{delivery}/replay",
+        replay_delivery,
+        "Send a finished webhook delivery again (same webhook-id and body)",
+        role=Role.ADMIN,
+        responses={"201": "queued again", "409": "still queued, or the partner is disabled"},
     ),
     Route(
         "POST",

@@ -10,12 +10,13 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from ..partners.commands import webhook_channels
 from ..preview import preview
 from ..service import Service
 from ..staff.accounts import Session
 from ..staff.tables import ReviewAction, Role
 from ..web.keys import SERVICE
-from . import dashboard, desk, drafts, editor
+from . import dashboard, desk, drafts, editor, media
 from .auth import client_ip, current
 from .pages import render
 
@@ -249,6 +250,7 @@ async def publications(request: web.Request) -> web.Response:
         items=await dashboard.publication_list(service),
         counts=await dashboard.subscriber_counts(service),
         emergencies=await desk.emergencies(service),
+        partners=await media.health(service),
         done=request.query.get("done"),
     )
 
@@ -271,6 +273,9 @@ async def publication(request: web.Request) -> web.Response:
         "publication.html",
         item=found,
         attempts=await dashboard.attempts(service, publication_id),
+        dead_letters=await dashboard.dead_letters(
+            service, publication_id, webhook_channels(service.workspace)
+        ),
         done=request.query.get("done"),
     )
 

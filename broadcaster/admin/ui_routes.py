@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from . import ui, ui_account
+from . import ui, ui_account, ui_partners
 
 STATIC = Path(__file__).with_name("static")
 
@@ -43,3 +43,8 @@ def add_ui_routes(app: web.Application) -> None:
     r.add_get("/users", ui_account.users)
     r.add_post("/users", ui_account.add_user)
     r.add_post("/users/{name}", ui_account.change_user)
+    r.add_get("/partners", ui_partners.partners)
+    r.add_post("/partners", ui_partners.add_partner)
+    r.add_get("/partners/{name}", ui_partners.partner)
+    r.add_post("/partners/{name}", ui_partners.change_partner)
+    r.add_post("/partner-deliveries/{delivery:\\d+}/replay", ui_partners.replay)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -152,6 +152,24 @@ class BatchDeliveringChannel(DeliveringChannel, Protocol):
 
     def batch_limit(self, lease: timedelta) -> int:
         """The most deliveries one batch should hold so it finishes well within `lease`."""
+        ...
+
+
+@runtime_checkable
+class WithdrawingChannel(Protocol):
+    """A channel that tells its recipients when a campaign is withdrawn (webhooks)."""
+
+    name: str
+
+    async def withdrawal_recipients(
+        self, campaign_id: str, before: int | None = None
+    ) -> list[tuple[str, str]]:
+        """(recipient, locale) of everyone that was sent, or has queued, the campaign (in
+        publications older than `before`, when given)."""
+        ...
+
+    def render_withdrawal(self, publication: Publication, locale: str, at: datetime) -> Rendition:
+        """What tells them that `publication`'s campaign was withdrawn at `at`."""
         ...
 
 

@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal, Self
 
@@ -20,7 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from ..models import DEFAULT_LOCALE
 from ..partners.events import Waiting
-from ..partners.payload import encode, event, event_data, with_type
+from ..partners.payload import encode, event, event_data, with_type, withdrawal
 from ..partners.sender import Gone, WebhookSender
 from ..partners.store import PartnerStore, partner_id_of, recipient
 from ..partners.tables import EventType
@@ -152,6 +153,28 @@ class WebhookChannel:
             body=body,
             summary=f"signed event {data['id']} for each partner ({len(body)} bytes)",
             files={"webhook.json": pretty.encode(), "radio.txt": script.text.encode()},
+        )
+
+    async def withdrawal_recipients(
+        self, campaign_id: str, before: int | None = None
+    ) -> list[tuple[str, str]]:
+        """(recipient, locale) of every partner that had, or has queued, the campaign (in
+        publications older than `before`, when given)."""
+        if self.partners is None:
+            return []
+        return await self.partners.told_about(self.name, campaign_id, before)
+
+    def render_withdrawal(self, publication: Publication, locale: str, at: datetime) -> Rendition:
+        """`publication.withdrawn` at `at`, carrying the last revision partners were sent."""
+        rendition = self.render(publication, locale)
+        when = at.astimezone(publication.published_at.tzinfo).isoformat()
+        body = withdrawal(rendition.body, when)
+        pretty = json.dumps(json.loads(body), ensure_ascii=False, indent=2, sort_keys=True)
+        return replace(
+            rendition,
+            body=body,
+            summary=f"withdrawal of {publication.campaign.id} for each partner that had it",
+            files={"webhook.json": (pretty + "\n").encode()},
         )
 
     async def start(self, stack: AsyncExitStack) -> None:

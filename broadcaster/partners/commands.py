@@ -70,15 +70,11 @@ def _check_choices(kind: str, given: Sequence[str], known: Sequence[str], where:
         )
 
 
-async def add_partner(
-    settings: Settings,
-    workspace: Workspace,
-    name: str,
-    url: str,
-    topics: Sequence[str],
-    locales: Sequence[str],
-) -> tuple[Partner, str]:
-    """Check the endpoint with the SSRF guard, then register the partner; (it, its secret)."""
+async def vet(
+    workspace: Workspace, url: str, topics: Sequence[str], locales: Sequence[str]
+) -> None:
+    """Refuse (PartnerError, saying why) a partner the workspace could not send to: no
+    webhook channel, unknown topics or locales, or an endpoint the SSRF guard refuses."""
     if not webhook_channels(workspace):
         raise PartnerError(
             "the workspace has no webhook channel: add channels/partners.yaml with "
@@ -90,6 +86,18 @@ async def add_partner(
         await check_endpoint(url, allowed_networks(workspace))
     except EndpointRefused as exc:
         raise PartnerError(str(exc)) from None
+
+
+async def add_partner(
+    settings: Settings,
+    workspace: Workspace,
+    name: str,
+    url: str,
+    topics: Sequence[str],
+    locales: Sequence[str],
+) -> tuple[Partner, str]:
+    """Check the endpoint with the SSRF guard, then register the partner; (it, its secret)."""
+    await vet(workspace, url, topics, locales)
     async with registry(settings) as (store, _):
         return await store.add(name, url, topics, locales)
 
@@ -105,7 +113,7 @@ async def show_partner(settings: Settings, name: str) -> tuple[Partner, dict[str
     async with registry(settings) as (store, engine):
         partner = await store.get(name)
         counts: dict[str, int] = {}
-        for item in await _deliveries(engine, partner, limit=None):
+        for item in await partner_log(engine, partner, limit=None):
             counts[item.status] = counts.get(item.status, 0) + 1
         return partner, counts
 
@@ -133,12 +141,13 @@ async def remove_partner(settings: Settings, name: str) -> Partner:
 async def partner_deliveries(settings: Settings, name: str, limit: int) -> list[PartnerDelivery]:
     """The partner's newest deliveries, newest first."""
     async with registry(settings) as (store, engine):
-        return await _deliveries(engine, await store.get(name), limit)
+        return await partner_log(engine, await store.get(name), limit)
 
 
-async def _deliveries(
+async def partner_log(
     engine: AsyncEngine, partner: Partner, limit: int | None
 ) -> list[PartnerDelivery]:
+    """The partner's deliveries, newest first (at most `limit`)."""
     d, p, e = deliveries.c, publications.c, webhook_events.c
     query = (
         select(
@@ -179,25 +188,31 @@ async def _deliveries(
 async def replay(settings: Settings, workspace: Workspace, delivery_id: int) -> Partner:
     """Queue a finished webhook delivery again (same webhook-id, same body); its partner."""
     async with registry(settings) as (store, engine):
-        outbox = Outbox(engine)
-        delivery = await outbox.delivery(delivery_id)
-        channels = webhook_channels(workspace)
-        if delivery is None or delivery.channel not in channels:
-            raise PartnerError(
-                f"no webhook delivery {delivery_id}; see `broadcaster partners deliveries NAME`"
-            )
-        partner_id = partner_id_of(delivery.recipient)
-        partner = (await store.by_ids([partner_id] if partner_id else [])).get(partner_id or 0)
-        if partner is None:
-            raise PartnerError(f"delivery {delivery_id} was to a partner that has been removed")
-        if not partner.enabled:
-            raise PartnerError(
-                f"partner {partner.name} is disabled ({partner.disabled_reason}); "
-                f"`broadcaster partners enable {partner.name}` first"
-            )
-        if not await outbox.replay(delivery_id):
-            raise PartnerError(
-                f"delivery {delivery_id} is still {delivery.status}: it will be sent anyway; "
-                "replay only finished deliveries"
-            )
-        return partner
+        return await replay_with(store, Outbox(engine), workspace, delivery_id)
+
+
+async def replay_with(
+    store: PartnerStore, outbox: Outbox, workspace: Workspace, delivery_id: int
+) -> Partner:
+    """`replay` on an open store and outbox (the CLI's and the running service's)."""
+    delivery = await outbox.delivery(delivery_id)
+    channels = webhook_channels(workspace)
+    if delivery is None or delivery.channel not in channels:
+        raise PartnerError(
+            f"no webhook delivery {delivery_id}; see `broadcaster partners deliveries NAME`"
+        )
+    partner_id = partner_id_of(delivery.recipient)
+    partner = (await store.by_ids([partner_id] if partner_id else [])).get(partner_id or 0)
+    if partner is None:
+        raise PartnerError(f"delivery {delivery_id} was to a partner that has been removed")
+    if not partner.enabled:
+        raise PartnerError(
+            f"partner {partner.name} is disabled ({partner.disabled_reason}); "
+            f"`broadcaster partners enable {partner.name}` first"
+        )
+    if not await outbox.replay(delivery_id):
+        raise PartnerError(
+            f"delivery {delivery_id} is still {delivery.status}: it will be sent anyway; "
+            "replay only finished deliveries"
+        )
+    return partner

@@ -6,6 +6,9 @@ campaign: a delivery waits while an earlier delivery of that campaign to the sam
 decided once and stored (`webhook_events`), so every retry and replay signs the same bytes:
 `publication.created` unless that partner already got an event of the campaign delivered.
 So when a `created` is dead-lettered, the next revision goes out as `created` instead.
+A delivery of a withdrawal publication is `publication.withdrawn`, after every earlier event
+of the campaign to that partner; a campaign published again after its withdrawal starts
+over with `publication.created`.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.store.engine import insert_or_ignore, write_transaction
 from broadcaster.store.records import AnyRow, ClaimedDelivery
-from broadcaster.store.tables import DeliveryStatus, deliveries, publications
+from broadcaster.store.tables import DeliveryStatus, PublicationKind, deliveries, publications
 
 from .tables import EventType, webhook_events
 
@@ -54,7 +57,7 @@ async def event_types(
     campaigns = sorted({job.campaign_id for job in jobs})
     ids = [job.id for job in jobs]
     same = (
-        select(d.c.id, d.c.recipient, p.c.campaign_id, d.c.status, d.c.next_attempt_at)
+        select(d.c.id, d.c.recipient, p.c.campaign_id, p.c.kind, d.c.status, d.c.next_attempt_at)
         .join_from(d, p, d.c.publication_id == p.c.id)
         .where(
             d.c.channel == channel, d.c.recipient.in_(recipients), p.c.campaign_id.in_(campaigns)
@@ -82,10 +85,7 @@ async def event_types(
         if job.id in frozen:
             result[job.id] = frozen[job.id]
             continue
-        delivered = any(
-            row.id != job.id and row.status == DeliveryStatus.DELIVERED for row in related
-        )
-        event = EventType.UPDATED if delivered else EventType.CREATED
+        event = _decide(job.id, related)
         result[job.id] = event
         new_rows.append({"delivery_id": job.id, "event_type": event.value})
     if new_rows:
@@ -101,8 +101,42 @@ async def event_types(
     return result
 
 
-async def freeze(engine: AsyncEngine, delivery_id: int, event: EventType) -> None:
-    """Record the event type of a delivery created outside `event_types` (a withdrawal)."""
-    async with write_transaction(engine) as conn:
-        statement = insert_or_ignore(conn.dialect, webhook_events, "delivery_id")
-        await conn.execute(statement, {"delivery_id": delivery_id, "event_type": event.value})
+def _decide(delivery_id: int, related: Sequence[AnyRow]) -> EventType:
+    """The event a delivery carries, from the partner's history with the campaign."""
+    if any(row.id == delivery_id and row.kind == PublicationKind.WITHDRAWAL for row in related):
+        return EventType.WITHDRAWN
+    delivered = [row for row in related if row.status == DeliveryStatus.DELIVERED]
+    withdrawn = [row.id for row in delivered if row.kind == PublicationKind.WITHDRAWAL]
+    since = max(withdrawn, default=0)
+    has_it = any(
+        row.id != delivery_id and row.id > since and row.kind == PublicationKind.PUBLICATION
+        for row in delivered
+    )
+    return EventType.UPDATED if has_it else EventType.CREATED
+
+
+async def told_about(
+    engine: AsyncEngine, channel: str, campaign_id: str, before: int | None = None
+) -> list[tuple[str, str]]:
+    """(recipient, locale) of every partner that was sent, was tried or is still queued an
+    event of the campaign on `channel` since it was last withdrawn: who must hear of a
+    withdrawal. Only publications older than `before` count, when given."""
+    d, p = deliveries.c, publications.c
+    query = (
+        select(d.id, d.recipient, d.locale, d.status, d.attempts, p.kind)
+        .join_from(deliveries, publications, d.publication_id == p.id)
+        .where(d.channel == channel, p.campaign_id == campaign_id)
+        .order_by(d.id)
+    )
+    if before is not None:
+        query = query.where(p.id < before)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    told: dict[tuple[str, str], bool] = {}
+    for row in rows:
+        key = (row.recipient, row.locale)
+        if row.kind == PublicationKind.WITHDRAWAL:
+            told.pop(key, None)  # told of the withdrawal (or will be): starts over
+        elif row.status in (*PENDING, DeliveryStatus.DELIVERED) or row.attempts > 0:
+            told[key] = True
+    return list(told)

@@ -88,3 +88,12 @@ def with_type(stored: bytes, event_type: EventType) -> bytes:
     document = json.loads(stored)
     document["type"] = event_type.value
     return encode(document)
+
+
+def withdrawal(stored: bytes, at: str) -> bytes:
+    """A stored event turned into `publication.withdrawn` at `at` (its `data`, the last
+    revision the partner was sent, stays as it was)."""
+    document = json.loads(stored)
+    document["type"] = EventType.WITHDRAWN.value
+    document["timestamp"] = at
+    return encode(document)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from broadcaster.store.engine import write_transaction
 from broadcaster.store.records import AnyRow, ClaimedDelivery
 
-from .events import Waiting, event_types
+from .events import Waiting, event_types, told_about
 from .secrets import SecretBox, new_secret
 from .tables import EventType, partners
 
@@ -214,6 +214,12 @@ class PartnerStore:
     ) -> dict[int, EventType | Waiting]:
         """For each claimed delivery: the event it carries, or what it waits for."""
         return await event_types(self._engine, channel, claimed)
+
+    async def told_about(
+        self, channel: str, campaign_id: str, before: int | None = None
+    ) -> list[tuple[str, str]]:
+        """(recipient, locale) of the partners that had (or have queued) the campaign."""
+        return await told_about(self._engine, channel, campaign_id, before)
 
     async def _update(self, partner_id: int, **values: Any) -> None:
         async with write_transaction(self._engine) as conn:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..channels.base import Rendition
 from .engine import insert_or_ignore, write_transaction
-from .tables import DeliveryStatus, deliveries, publications, renditions
+from .tables import DeliveryStatus, PublicationKind, deliveries, publications, renditions
 
 
 class ContentStore:
@@ -77,6 +77,25 @@ class ContentStore:
                 query = select(p.id, p.snapshot).where(p.id.in_(chunk), p.snapshot.is_not(None))
                 found.update({int(row[0]): row[1] for row in await conn.execute(query)})
         return found
+
+    async def last_snapshot(self, campaign_id: str, channels: Sequence[str]) -> str | None:
+        """The snapshot of the campaign's newest publication with a delivery on `channels`."""
+        d, p = deliveries.c, publications.c
+        on_channels = exists().where(d.publication_id == p.id, d.channel.in_(list(channels)))
+        query = (
+            select(p.snapshot)
+            .where(
+                p.campaign_id == campaign_id,
+                p.kind == PublicationKind.PUBLICATION,
+                p.snapshot.is_not(None),
+                on_channels,
+            )
+            .order_by(p.id.desc())
+            .limit(1)
+        )
+        async with self._engine.connect() as conn:
+            result: str | None = (await conn.execute(query)).scalar_one_or_none()
+        return result
 
     async def latest_delivered(self, channels: Sequence[str]) -> int | None:
         """The newest delivered delivery on any of `channels` (changes when one goes out)."""

@@ -13,6 +13,7 @@ from broadcaster.store.engine import insert_or_ignore
 from broadcaster.store.tables import (
     DeliveryStatus,
     FiringOutcome,
+    PublicationKind,
     PublicationSource,
     PublicationStatus,
     deliveries,
@@ -42,6 +43,7 @@ async def insert_publication(
     fire_time: datetime | None,
     snapshot: str | None,
     now: datetime,
+    kind: PublicationKind = PublicationKind.PUBLICATION,
 ) -> int | None:
     """Insert a publication; None when that (schedule_id, fire_time) already has one."""
     p = publications
@@ -58,6 +60,7 @@ async def insert_publication(
             "source": source,
             "status": PublicationStatus.CREATED,
             "created_at": now,
+            "kind": kind,
         },
     )
     publication_id: int | None = result.scalar_one_or_none()

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from broadcaster.store.tables import (
     AttemptOutcome,
     DeliveryStatus,
+    PublicationKind,
     PublicationSource,
     PublicationStatus,
     deliveries,
@@ -56,6 +57,7 @@ class Publication:
     source: PublicationSource
     status: PublicationStatus
     created_at: datetime
+    kind: PublicationKind = PublicationKind.PUBLICATION
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,7 @@ def _publication(row: AnyRow) -> Publication:
         source=PublicationSource(row.source),
         status=PublicationStatus(row.status),
         created_at=row.created_at,
+        kind=PublicationKind(row.kind),
     )
 
 

@@ -59,6 +59,13 @@ class PublicationSource(enum.StrEnum):
     ADMIN = "admin"
 
 
+class PublicationKind(enum.StrEnum):
+    """What a publication carries: a campaign revision, or its withdrawal (to partners)."""
+
+    PUBLICATION = "publication"
+    WITHDRAWAL = "withdrawal"  # `publication.withdrawn` to partners that had the campaign
+
+
 class PublicationStatus(enum.StrEnum):
     """`created` until its deliveries are in the outbox, then `enqueued`."""
 
@@ -102,6 +109,7 @@ publications = Table(
     Column("source", String(16), nullable=False),
     Column("status", String(16), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("kind", String(16), nullable=False, server_default=PublicationKind.PUBLICATION.value),
     UniqueConstraint("schedule_id", "fire_time"),
     CheckConstraint("(schedule_id IS NULL) = (fire_time IS NULL)", name="firing"),
     CheckConstraint(_one_of("source", PublicationSource), name="source"),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_asyncio
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
@@ -16,9 +18,13 @@ from broadcaster.service import Service
 from broadcaster.settings import Settings
 from broadcaster.staff.accounts import Accounts
 from broadcaster.staff.tables import Role
+from broadcaster.store.testing import TEST_DATABASE_ENV, postgres_fresh_database, postgres_url
 from broadcaster.web.app import SERVICE, make_app
 
 from ..conftest import copy_workspace
+from ..partners.conftest import PartnerServer, partner_server, use_test_channel
+
+__all__ = ["partner_server"]  # the fixture, for the tests here
 
 BASE_URL = "http://broadcaster.test"
 ORIGIN = {"Origin": BASE_URL}
@@ -110,4 +116,46 @@ async def wait_delivered(staff: Staff, publication: int, channels: dict[str, int
         if got == channels:
             return
         assert asyncio.get_running_loop().time() < deadline, detail
+        await asyncio.sleep(0.05)
+
+
+@pytest_asyncio.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def partner_staff(
+    request: pytest.FixtureRequest, tmp_path: Path, partner_server: PartnerServer
+) -> AsyncIterator[Staff]:
+    """`staff` on SQLite and on PostgreSQL, with a webhook channel that may reach the local
+    partner server (loopback allowed, sub-second retries)."""
+    root = two_person_workspace(tmp_path / "ws")
+    use_test_channel(root)
+    if request.param == "sqlite":
+        url = None
+        async with _staff_on(root, url) as staff:
+            yield staff
+        return
+    postgres = postgres_url()
+    if postgres is None:
+        pytest.skip(f"{TEST_DATABASE_ENV} is not set, e.g. postgresql+asyncpg://postgres@/test")
+    async with postgres_fresh_database(postgres) as fresh, _staff_on(root, fresh) as staff:
+        yield staff
+
+
+@contextlib.asynccontextmanager
+async def _staff_on(root: Path, database_url: str | None) -> AsyncIterator[Staff]:
+    app = make_app(settings_for(root, database_url))
+    async with TestClient(TestServer(app)) as client:
+        service = app[SERVICE]
+        assert service.accounts is not None
+        tokens = {}
+        for name, role in PEOPLE.items():
+            _, setup = await service.accounts.add_user(name, role)
+            await service.accounts.complete_setup(setup, PASSWORD)
+            tokens[name] = await service.accounts.issue_token(name, None, "tests")
+        yield Staff(client, service, tokens)
+
+
+async def wait_for(check: Callable[[], bool], seconds: float = 20) -> None:
+    """Wait until `check()` (the running service's workers deliver on their own)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "not done in time"
         await asyncio.sleep(0.05)

@@ -186,7 +186,9 @@ async def test_a_schedule_firing_on_an_unapproved_revision_is_held(staff: Staff)
     assert released["publication"] > 0
 
 
-async def test_withdrawal_moves_the_page_to_the_archive(staff: Staff) -> None:
+async def test_withdrawal_moves_the_page_to_the_archive_and_marks_the_feed_entry(
+    staff: Staff,
+) -> None:
     revision = await _revision(staff)
     await staff.api(
         "POST", f"/campaigns/{CAMPAIGN}/approvals", "binh", {"revision": revision}, status=201
@@ -207,8 +209,11 @@ async def test_withdrawal_moves_the_page_to_the_archive(staff: Staff) -> None:
     )
     archive = await (await staff.client.get("/vi/archive/")).text()
     assert f"/vi/{CAMPAIGN}/" in archive
-    feed = await (await staff.client.get("/feeds/vi/all.atom")).text()
-    assert f"/vi/{CAMPAIGN}/" not in feed
+    # The feeds keep the entry (same id), marked as withdrawn, its text replaced by the note.
+    after = await (await staff.client.get("/feeds/vi/all.atom")).text()
+    assert after.count("<entry>") == feed.count("<entry>")
+    assert "<title>[Đã thu hồi] " in after
+    assert "Thông báo này đã được thu hồi" in after
     rows = {c["id"]: c for c in (await staff.api("GET", "/campaigns", "ana"))["campaigns"]}
     assert rows[CAMPAIGN]["status"] == "withdrawn"
 

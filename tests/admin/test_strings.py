@@ -18,6 +18,10 @@ VOCABULARY = [
     *("author", "approver", "admin"),
     *("created", "saved", "retried", "password-set", "password-changed"),
     *("role", "disable", "enable", "link"),
+    # Partners: states, delivery statuses, what was done.
+    *("enabled", "disabled", "gone", "dead-lettered", "cancelled"),
+    *("temporary-failure", "permanent-failure", "technical-failure"),
+    *("added", "rotated", "removed", "replayed"),
 ]
 
 

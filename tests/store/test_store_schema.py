@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
 
 from broadcaster.outbox import Outbox
@@ -23,7 +23,8 @@ from broadcaster.store import (
     metadata,
     upgrade,
 )
-from broadcaster.store.tables import publications
+from broadcaster.store.records import load_publications
+from broadcaster.store.tables import PublicationKind, publications
 from broadcaster.store.testing import ManualClock, ScratchDatabase, sqlite_database
 from broadcaster.subscribers import tables as _subscriber_tables  # noqa: F401  (registers them)
 
@@ -64,7 +65,7 @@ async def test_migrations_create_every_table_on_an_empty_database(
         await upgrade(database.url, **database.options)
         async with engine.connect() as conn:
             assert await conn.run_sync(_table_names) == TABLES | {"alembic_version"}
-        assert await current_revision(engine) == head_revision() == "0005"
+        assert await current_revision(engine) == head_revision() == "0006"
     finally:
         await engine.dispose()
 
@@ -80,6 +81,28 @@ async def test_upgrading_again_changes_nothing(database: ScratchDatabase) -> Non
         async with engine.connect() as conn:
             assert (await conn.execute(select(publications.c.campaign_id))).scalars().all() == ["c"]
         assert await current_revision(engine) == head_revision()
+    finally:
+        await engine.dispose()
+
+
+async def test_publications_made_before_0006_are_campaign_publications(
+    database: ScratchDatabase,
+) -> None:
+    await upgrade(database.url, "0005", **database.options)
+    engine = database.engine()
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO publications (campaign_id, revision, channels, source, status,"
+                    " created_at) VALUES ('c', 'r1', '[]', 'cli', 'enqueued', :at)"
+                ),
+                {"at": datetime(2021, 7, 10, tzinfo=UTC)},
+            )
+        await upgrade(database.url, **database.options)
+        async with engine.connect() as conn:
+            [published] = await load_publications(conn, 10)
+        assert (published.campaign_id, published.kind) == ("c", PublicationKind.PUBLICATION)
     finally:
         await engine.dispose()
 
