@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.admin.conftest import two_person_workspace
-from tests.test_browser import BROADCASTER, browser, free_port, wait_healthy
+from tests.test_browser import BROADCASTER, browser, free_port, serving
 
 __all__ = ["browser"]  # the module-scoped Chromium fixture, shared with test_browser
 
@@ -81,21 +81,8 @@ def staff_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         )
         assert added.returncode == 0, added.stderr
         links[name] = _setup_link(added.stdout)
-    log = root.parent / "serve.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [str(BROADCASTER), "serve", "--root", str(root)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_healthy(url, process, log, timeout=20)
+    with serving(root, env, url):
         yield url, links
-    finally:
-        process.kill()
-        process.wait(timeout=10)
 
 
 def _shot(page: Page, name: str, *, full_page: bool = True) -> None:

@@ -64,6 +64,26 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout:
         time.sleep(0.05)
 
 
+@contextlib.contextmanager
+def serving(root: Path, env: dict[str, str], url: str) -> Iterator[None]:
+    """`broadcaster serve` on `root` until the block ends; its output goes to serve.log."""
+    log = root.parent / "serve.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [str(BROADCASTER), "serve", "--root", str(root)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_healthy(url, process, log, timeout=20)
+        yield
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """(URL, workspace) of a `broadcaster serve` showing the published example workspace."""
@@ -81,21 +101,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
         check=False,
     )
     assert published.returncode == 0, published.stderr
-    log = root.parent / "serve.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [str(BROADCASTER), "serve", "--root", str(root)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_healthy(url, process, log, timeout=20)
+    with serving(root, env, url):
         yield url, root
-    finally:
-        process.kill()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
