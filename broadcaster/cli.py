@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-from collections.abc import Coroutine
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import click
-from sqlalchemy.exc import DBAPIError, OperationalError
 
-from .diagnostics import Diagnostics, WorkspaceError
-from .models import ApprovalPolicy, Workspace
+from .cliutil import fail_on_errors as _fail_on_errors
+from .cliutil import load as _load
+from .cliutil import root_option as _root_option
+from .cliutil import run as _run
+from .cliutil import settings_for as _settings
+from .diagnostics import WorkspaceError
+from .models import ApprovalPolicy
 from .partners.cli import partners
 from .preview import preview, write_preview
-from .publisher import PublishError
 from .settings import Settings, SettingsError
-from .staff.accounts import AccountError
-from .workspace import load_workspace
+from .staff.cli import users
 
 T = TypeVar("T")
 
@@ -30,67 +30,6 @@ APPROVAL_MEANING = {
     ApprovalPolicy.NONE: "anyone who can publish releases alone; "
     "set approval: two-person in workspace.yaml to require a second person",
 }
-
-_root_option = click.option(
-    "--root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="The workspace folder.",
-)
-
-
-def _report(diag: Diagnostics, *, warnings: bool) -> None:
-    for problem in diag.errors:
-        click.echo(str(problem), err=True)
-    if warnings:
-        if diag.errors and diag.warnings:
-            click.echo("", err=True)
-        for problem in diag.warnings:
-            click.echo(str(problem), err=True)
-
-
-def _fail_on_errors(count: int) -> None:
-    plural = "s" if count != 1 else ""
-    click.echo(f"{count} error{plural}: fix them and run `broadcaster check` again.", err=True)
-    sys.exit(1)
-
-
-def _settings(root: Path) -> Settings:
-    try:
-        return Settings.from_environ(root)
-    except SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
-
-
-def _load(root: Path, *, warnings: bool = False) -> tuple[Workspace, Settings]:
-    settings = _settings(root)
-    workspace, diag = load_workspace(root, settings)
-    _report(diag, warnings=warnings)
-    if workspace is None:
-        _fail_on_errors(len(diag.errors))
-    assert workspace is not None
-    return workspace, settings
-
-
-def _run(coroutine: Coroutine[Any, Any, T], settings: Settings) -> T:
-    """Run a command's coroutine; user-fixable failures become messages, not tracebacks."""
-    try:
-        return asyncio.run(coroutine)
-    except WorkspaceError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        _fail_on_errors(len(exc.problems))
-    except PublishError as exc:
-        raise click.UsageError(str(exc)) from None
-    except AccountError as exc:
-        raise click.UsageError(str(exc)) from None
-    except (OperationalError, DBAPIError, OSError) as exc:
-        reason = getattr(exc, "orig", None) or exc
-        click.echo(f"cannot use the database {settings.database_url}: {reason}", err=True)
-        click.echo("check BROADCASTER_DATABASE_URL and that the server is running.", err=True)
-        sys.exit(1)
-    raise AssertionError("unreachable")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -411,109 +350,4 @@ def bounces_process(path: Path, root: Path) -> None:
 
 
 main.add_command(partners)
-
-_ROLES = click.Choice(["author", "approver", "admin"])
-
-
-@main.group()
-def users() -> None:
-    """Staff accounts for the admin UI and API (/admin/)."""
-
-
-@users.command("add")
-@click.argument("name")
-@click.option("--role", type=_ROLES, required=True, help="author, approver or admin.")
-@click.option("--email", help="Where approvers are told about held publications (optional).")
-@_root_option
-def users_add(name: str, role: str, email: str | None, root: Path) -> None:
-    """Create a user and print their one-time setup link."""
-    from .staff.commands import add_user, setup_hours
-    from .staff.tables import Role
-
-    settings = _settings(root)
-    link = _run(add_user(settings, name, Role(role), email), settings)
-    click.echo(f"user {name} ({role}) created. Send them this one-time link to set a password")
-    click.echo(f"(valid {setup_hours()} hours; `broadcaster users reset {name}` makes a new one):")
-    click.echo(f"  {link}")
-
-
-@users.command("list")
-@_root_option
-def users_list(root: Path) -> None:
-    """Every user with role and state."""
-    from .staff.commands import list_users
-
-    settings = _settings(root)
-    found = _run(list_users(settings), settings)
-    if not found:
-        click.echo("no users yet: `broadcaster users add NAME --role admin`")
-    for user in found:
-        state = (
-            "disabled" if user.disabled else "active" if user.has_password else "waiting for setup"
-        )
-        click.echo(f"{user.name:<24} {user.role:<9} {state:<18} {user.email or ''}")
-
-
-@users.command("reset")
-@click.argument("name")
-@_root_option
-def users_reset(name: str, root: Path) -> None:
-    """Print a new one-time setup link (lost password)."""
-    from .staff.commands import reset_user, setup_hours
-
-    settings = _settings(root)
-    link = _run(reset_user(settings, name), settings)
-    click.echo(f"new setup link for {name} (valid {setup_hours()} hours):\n  {link}")
-
-
-@users.command("role")
-@click.argument("name")
-@click.argument("role", type=_ROLES)
-@_root_option
-def users_role(name: str, role: str, root: Path) -> None:
-    """Change NAME's role; their sessions end."""
-    from .staff.commands import change_user
-    from .staff.tables import Role
-
-    settings = _settings(root)
-    user = _run(change_user(settings, name, role=Role(role)), settings)
-    click.echo(f"{user.name} is now {user.role}")
-
-
-@users.command("disable")
-@click.argument("name")
-@_root_option
-def users_disable(name: str, root: Path) -> None:
-    """Stop NAME signing in; their sessions and API tokens stop working."""
-    from .staff.commands import change_user
-
-    settings = _settings(root)
-    _run(change_user(settings, name, disabled=True), settings)
-    click.echo(f"{name} is disabled")
-
-
-@users.command("enable")
-@click.argument("name")
-@_root_option
-def users_enable(name: str, root: Path) -> None:
-    """Let a disabled user sign in again."""
-    from .staff.commands import change_user
-
-    settings = _settings(root)
-    _run(change_user(settings, name, disabled=False), settings)
-    click.echo(f"{name} is enabled")
-
-
-@users.command("token")
-@click.argument("name")
-@click.option("--role", type=_ROLES, help="Scope the token below the user's own role.")
-@click.option("--label", default="api", show_default=True, help="What the token is for.")
-@_root_option
-def users_token(name: str, role: str | None, label: str, root: Path) -> None:
-    """Print a new API bearer token acting as NAME (shown once)."""
-    from .staff.commands import issue_token
-    from .staff.tables import Role
-
-    settings = _settings(root)
-    token = _run(issue_token(settings, name, Role(role) if role else None, label), settings)
-    click.echo(token)
+main.add_command(users)

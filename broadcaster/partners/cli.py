@@ -9,22 +9,16 @@ from typing import Any, TypeVar
 
 import click
 
+from ..cliutil import load as _load
+from ..cliutil import root_option as _root_option
+from ..cliutil import run as _run
+from ..cliutil import settings_for as _settings
 from .store import Partner, PartnerError
 
 T = TypeVar("T")
 
-_root_option = click.option(
-    "--root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="The workspace folder.",
-)
-
 
 def _call(root: Path, coroutine: Coroutine[Any, Any, T]) -> T:
-    from ..cli import _run, _settings
-
     try:
         return _run(coroutine, _settings(root))
     except PartnerError as exc:
@@ -56,7 +50,6 @@ def partners() -> None:
 @_root_option
 def add(name: str, url: str, topics: tuple[str, ...], locales: tuple[str, ...], root: Path) -> None:
     """Register NAME at URL and print its signing secret (shown this once only)."""
-    from ..cli import _load
     from .commands import add_partner
 
     workspace, settings = _load(root)
@@ -73,7 +66,6 @@ def add(name: str, url: str, topics: tuple[str, ...], locales: tuple[str, ...], 
 @_root_option
 def list_command(root: Path) -> None:
     """Every partner, with its topics, locales and state (never its secret)."""
-    from ..cli import _settings
     from .commands import list_partners
 
     found = _call(root, list_partners(_settings(root)))
@@ -88,7 +80,6 @@ def list_command(root: Path) -> None:
 @_root_option
 def show(name: str, root: Path) -> None:
     """One partner and its deliveries by status."""
-    from ..cli import _settings
     from .commands import show_partner
 
     partner, counts = _call(root, show_partner(_settings(root), name))
@@ -114,7 +105,6 @@ def show(name: str, root: Path) -> None:
 @_root_option
 def rotate_secret(name: str, grace_hours: float, root: Path) -> None:
     """Give NAME a new signing secret (printed once); the old one signs too for a while."""
-    from ..cli import _settings
     from .commands import rotate_secret as rotate
 
     grace = timedelta(hours=grace_hours)
@@ -131,7 +121,6 @@ def rotate_secret(name: str, grace_hours: float, root: Path) -> None:
 @_root_option
 def disable(name: str, root: Path) -> None:
     """Stop sending to NAME (queued deliveries are cancelled)."""
-    from ..cli import _settings
     from .commands import set_enabled
 
     partner = _call(root, set_enabled(_settings(root), name, False))
@@ -143,7 +132,6 @@ def disable(name: str, root: Path) -> None:
 @_root_option
 def enable(name: str, root: Path) -> None:
     """Send to NAME again (after a 410 or `disable`)."""
-    from ..cli import _settings
     from .commands import set_enabled
 
     partner = _call(root, set_enabled(_settings(root), name, True))
@@ -155,7 +143,6 @@ def enable(name: str, root: Path) -> None:
 @_root_option
 def remove(name: str, root: Path) -> None:
     """Delete NAME and its secrets; its delivery log stays."""
-    from ..cli import _settings
     from .commands import remove_partner
 
     partner = _call(root, remove_partner(_settings(root), name))
@@ -168,7 +155,6 @@ def remove(name: str, root: Path) -> None:
 @_root_option
 def deliveries(name: str, limit: int, root: Path) -> None:
     """NAME's newest deliveries: id, campaign, event, status, attempts, last error."""
-    from ..cli import _settings
     from .commands import partner_deliveries
 
     found = _call(root, partner_deliveries(_settings(root), name, limit))
@@ -187,7 +173,6 @@ def deliveries(name: str, limit: int, root: Path) -> None:
 @_root_option
 def replay(delivery_id: int, root: Path) -> None:
     """Send delivery DELIVERY_ID again (same webhook-id and body), with a fresh retry schedule."""
-    from ..cli import _load
     from .commands import replay as requeue
 
     workspace, settings = _load(root)
