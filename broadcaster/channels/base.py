@@ -11,6 +11,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkab
 
 from pydantic import BaseModel, ConfigDict
 
+# Delivery outcomes live in their own module (the mail engine needs them, not channels).
+from ..outcomes import Deferred as Deferred
+from ..outcomes import DeliveryRejected as DeliveryRejected
+from ..outcomes import Outcome as Outcome
+from ..outcomes import RetryLater as RetryLater
+from ..outcomes import Withdrawn as Withdrawn
+
 if TYPE_CHECKING:
     from ..partners.store import PartnerStore
     from ..public import PublicSite
@@ -86,30 +93,6 @@ class DeliveryJob:
         if body is None:
             raise DeliveryRejected(f"no rendition stored for {d.channel}/{d.locale}")
         return body
-
-
-class RetryLater(Exception):
-    """A temporary failure: try again, not before `after` when given."""
-
-    def __init__(self, reason: str, after: timedelta | None = None) -> None:
-        super().__init__(reason)
-        self.after = after
-
-
-class Deferred(RetryLater):
-    """Not tried yet: it must wait for an earlier delivery (ordering); not counted as an attempt."""
-
-
-class DeliveryRejected(Exception):
-    """A permanent failure: do not try this delivery again."""
-
-
-class Withdrawn(Exception):
-    """Not sent, and never to be: the recipient unsubscribed or was suppressed meanwhile."""
-
-
-# What a batch delivery reports per job: a receipt, or why it was not delivered.
-Outcome = str | RetryLater | DeliveryRejected | Withdrawn
 
 
 class Channel(Protocol):

@@ -7,7 +7,7 @@ import mailbox
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..channels.base import RetryLater
+from ..outcomes import RetryLater
 
 Outcome = str | RetryLater
 

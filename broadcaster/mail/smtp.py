@@ -25,7 +25,7 @@ from typing import Literal, cast
 import aiosmtplib
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..channels.base import DeliveryRejected, RetryLater
+from ..outcomes import DeliveryRejected, RetryLater
 from .pipeline import Dropped, Pipeline
 from .ratelimit import RateLimit
 
