@@ -3,9 +3,9 @@
 Per batch: one `SubscriberStore.sendable` query right before sending (an unsubscribe
 withdraws messages already queued), then per recipient only a bytes join of the
 pre-built template with the address, two tokens and the Message-ID, a DKIM signature
-when configured (in a worker thread, in chunks, while the event loop sends the chunk
-before), and a hand-off to the transport: the SMTP pool's connections send
-concurrently; the Maildir gets the whole batch in one thread hop.
+when configured (for large batches in signing processes, in chunks, while the event
+loop sends the chunks before: signing.py), and a hand-off to the transport: the SMTP
+pool's connections send concurrently; the Maildir gets the whole batch in one thread hop.
 """
 
 from __future__ import annotations
@@ -14,27 +14,30 @@ import asyncio
 import logging
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ..channels.base import DeliveryJob, DeliveryRejected, RetryLater, Withdrawn
-from ..subscribers.api import Recipient, SubscriberStore, Tokens
+from ..outcomes import DeliveryRejected, RetryLater, Withdrawn
 from .compose import MessageTemplate, readdress
 from .dkim import DkimSigner, PreparedSignature
 from .maildir import to_maildir_many, with_return_path
+from .signing import SigningPool
 from .smtp import Outcome as SendOutcome
 from .smtp import Outgoing, SmtpPool
 from .verp import Verp
 
+if TYPE_CHECKING:
+    from ..channels.base import DeliveryJob
+    from ..subscribers.api import Recipient, SubscriberStore, Tokens
+
 log = logging.getLogger(__name__)
 
 Outcome = str | RetryLater | DeliveryRejected | Withdrawn
-CHUNK = 64  # messages built (and signed) per step, or per thread hop
+CHUNK = 64  # messages built (and signed) per step, or per signing request
 WINDOW = 256  # built messages waiting for an SMTP connection, at most
-# OpenSSL releases the GIL while it signs: two threads keep both cores busy when the
-# event loop has a moment (each bulk worker loop builds its own chunks).
-SIGNING_THREADS = 2
+POOL_AT_LEAST = 2 * CHUNK  # smaller batches are signed here; larger ones in processes
+Values = tuple[bytes, bytes, bytes, bytes]  # a recipient's slot values (see compose.Slot)
 TEMPLATES_KEPT = 16
 NEEDS_SMTPUTF8 = (
     "the address has non-ASCII characters and would need SMTPUTF8, which this list does "
@@ -44,6 +47,7 @@ NEEDS_SMTPUTF8 = (
 
 @dataclass(frozen=True)
 class _Prepared:
+    raw: bytes  # the rendition the template was cut from (what signing processes get)
     template: MessageTemplate
     signature: PreparedSignature | None
 
@@ -81,15 +85,15 @@ class MailSender:
         self._secret = secret
         self._verp: Verp | None = None
         self._templates: OrderedDict[tuple[int, str], _Prepared] = OrderedDict()
-        self._executor: ThreadPoolExecutor | None = None
+        self._pool: SigningPool | None = None
 
     async def close(self) -> None:
-        """Close the SMTP pool and the signing thread."""
+        """Close the SMTP pool and the signing processes."""
         if self.transport.pool is not None:
             await self.transport.pool.close()
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
 
     async def deliver_many(self, jobs: Sequence[DeliveryJob]) -> list[Outcome]:
         """Send each job's message; one outcome per job, in order."""
@@ -129,11 +133,12 @@ class MailSender:
         key = (d.publication_id, d.locale)
         prepared = self._templates.get(key)
         if prepared is None:
-            template = MessageTemplate.parse(await job.rendition())
+            raw = await job.rendition()
+            template = MessageTemplate.parse(raw)
             if not template.personal:
                 raise DeliveryRejected(f"the {d.locale} rendition is not a list-mail template")
             signature = self.signer.prepare(template) if self.signer else None
-            prepared = _Prepared(template, signature)
+            prepared = _Prepared(raw, template, signature)
             self._templates[key] = prepared
             while len(self._templates) > TEMPLATES_KEPT:
                 self._templates.popitem(last=False)
@@ -179,51 +184,84 @@ class MailSender:
         self, plan: list[tuple[int, DeliveryJob, _Prepared, Recipient]]
     ) -> AsyncIterator[list[tuple[int, Outgoing]]]:
         signing = any(p.signature is not None for _, _, p, _ in plan)
-        if not signing or len(plan) < 4:
+        if not signing or len(plan) < POOL_AT_LEAST:
             for start in range(0, len(plan), CHUNK):
-                yield self._build_chunk(plan[start : start + CHUNK])
+                chunk = plan[start : start + CHUNK]
+                values = self._values(chunk)
+                prefixes = [
+                    p.signature.header(v) if p.signature is not None else b""
+                    for (_, _, p, _), v in zip(chunk, values, strict=True)
+                ]
+                yield self._assemble(chunk, values, prefixes)
                 await asyncio.sleep(0)  # let the connections send what is built
             return
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(SIGNING_THREADS, thread_name_prefix="dkim")
-        loop = asyncio.get_running_loop()
-        # Keep every signing thread busy: the next chunks are signed while this one is
+        assert self.signer is not None
+        if self._pool is None:
+            self._pool = SigningPool(self.signer)
+        # Keep every signing process busy: the next chunks are signed while this one is
         # handed to the connections (in order).
-        in_flight: deque[asyncio.Future[list[tuple[int, Outgoing]]]] = deque()
-        for start in range(0, len(plan), CHUNK):
-            chunk = plan[start : start + CHUNK]
-            in_flight.append(loop.run_in_executor(self._executor, self._build_chunk, chunk))
-            if len(in_flight) >= SIGNING_THREADS:
-                yield await in_flight.popleft()
-        while in_flight:
-            yield await in_flight.popleft()
+        depth = 2 * self._pool.processes
+        in_flight: deque[tuple[list[Any], list[Values], asyncio.Task[list[bytes]]]] = deque()
+        try:
+            for start in range(0, len(plan), CHUNK):
+                chunk = plan[start : start + CHUNK]
+                values = self._values(chunk)
+                raws: dict[bytes, int] = {}
+                items = [
+                    (raws.setdefault(p.raw, len(raws)), v)
+                    for (_, _, p, _), v in zip(chunk, values, strict=True)
+                ]
+                task = asyncio.ensure_future(self._pool.sign(list(raws), items))
+                in_flight.append((chunk, values, task))
+                if len(in_flight) >= depth:
+                    chunk, values, task = in_flight.popleft()
+                    yield self._assemble(chunk, values, await task)
+            while in_flight:
+                chunk, values, task = in_flight.popleft()
+                yield self._assemble(chunk, values, await task)
+        finally:
+            for _, _, task in in_flight:  # the batch failed or was cancelled midway
+                task.cancel()
 
-    def _build_chunk(
-        self, plan: list[tuple[int, DeliveryJob, _Prepared, Recipient]]
-    ) -> list[tuple[int, Outgoing]]:
+    def _values(self, plan: list[tuple[int, DeliveryJob, _Prepared, Recipient]]) -> list[Values]:
+        """Each recipient's slot values: address, Message-ID, the two tokens (see Slot)."""
         assert self.tokens is not None
-        assert self._verp is not None
-        make, verp, domain = self.tokens.make, self._verp, self.domain
-        smtp = self.transport.pool is not None
-        built: list[tuple[int, Outgoing]] = []
-        for index, job, prepared, recipient in plan:
-            sid, version = recipient.id, recipient.token_version
-            values = (
+        make, domain = self.tokens.make, self.domain
+        return [
+            (
                 recipient.email.encode(),
                 f"{job.delivery.dedup_key}@{domain}".encode(),
-                make("unsubscribe", sid, version).encode(),
-                make("preferences", sid, version).encode(),
+                make("unsubscribe", recipient.id, recipient.token_version).encode(),
+                make("preferences", recipient.id, recipient.token_version).encode(),
             )
-            signature = prepared.signature
-            prefix = signature.header(values) if signature is not None else b""
+            for _, job, _, recipient in plan
+        ]
+
+    def _assemble(
+        self,
+        plan: list[tuple[int, DeliveryJob, _Prepared, Recipient]],
+        values: list[Values],
+        prefixes: Sequence[bytes],
+    ) -> list[tuple[int, Outgoing]]:
+        """The messages: each template filled with its values, after its DKIM-Signature."""
+        assert self._verp is not None
+        verp = self._verp
+        smtp = self.transport.pool is not None
+        built: list[tuple[int, Outgoing]] = []
+        for (index, _, prepared, recipient), value, prefix in zip(
+            plan, values, prefixes, strict=True
+        ):
             template = prepared.template
             if smtp:
                 outgoing = Outgoing(
-                    verp.address(sid), recipient.email, None, template.fill_stuffed(prefix, values)
+                    verp.address(recipient.id),
+                    recipient.email,
+                    None,
+                    template.fill_stuffed(prefix, value),
                 )
             else:
                 outgoing = Outgoing(
-                    verp.address(sid), recipient.email, prefix + template.fill(values)
+                    verp.address(recipient.id), recipient.email, prefix + template.fill(value)
                 )
             built.append((index, outgoing))
         return built
