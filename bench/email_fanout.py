@@ -13,7 +13,9 @@ delivery workers, timed from the publish call (publication created, recipients s
 into the outbox) until the last batch of accepted messages is recorded as delivered.
 The baseline, in another child, is a bare aiosmtplib client sending one pre-built
 message over the same number of connections to the same sink. Both run on uvloop, as
-`serve` does (--loop asyncio for the default loop). Prints every run and the medians.
+`serve` does (--loop asyncio for the default loop). Prints every run (with the CPU per
+message of the fan-out process, of its DKIM signing processes and of smtp-sink) and the
+medians.
 Only loopback traffic; every run is bounded by --timeout.
 """
 
@@ -74,6 +76,12 @@ def _env(root: Path, port: int, database: str) -> dict[str, str]:
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": str(port),
     }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a running process has used (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # -- child: seed ------------------------------------------------------------------------
@@ -258,6 +266,9 @@ def child(args: argparse.Namespace) -> None:
     result["peak_rss_mb"] = peak_rss_mb()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result["cpu_seconds"] = usage.ru_utime + usage.ru_stime  # all threads of the child
+    # Its DKIM signing processes (stopped, so reaped, when the channel closed).
+    signing = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result["signing_cpu_seconds"] = signing.ru_utime + signing.ru_stime
     print(json.dumps(result))
 
 
@@ -318,8 +329,15 @@ def one_run(
         try:
             time.sleep(0.3)
             run_child("seed", root, env, args, subscribers=subscribers)
+            before = _cpu_seconds(sink.pid)
             result = run_child("fanout", root, env, args)
+            result["sink_ms_per_message"] = (
+                1000 * (_cpu_seconds(sink.pid) - before) / result["delivered"]
+            )
             result["cpu_ms_per_message"] = 1000 * result["cpu_seconds"] / result["delivered"]
+            result["signing_ms_per_message"] = (
+                1000 * result["signing_cpu_seconds"] / result["delivered"]
+            )
             if with_baseline:
                 bare = run_child("baseline", root, env, args, baseline=args.baseline)
                 result["baseline_rate"] = bare["rate"]
@@ -387,7 +405,9 @@ def main() -> None:
                 f"{result['enqueue_seconds']:.1f} s); bare aiosmtplib "
                 f"{result['baseline_rate']:.0f} msg/s; ratio {result['ratio']:.2f}; "
                 f"peak RSS {result['peak_rss_mb']:.1f} MB; CPU per message "
-                f"{result['cpu_ms_per_message']:.3f} ms (bare {result['baseline_cpu_ms']:.3f} ms)",
+                f"{result['cpu_ms_per_message']:.3f} ms + signing processes "
+                f"{result['signing_ms_per_message']:.3f} ms + smtp-sink "
+                f"{result['sink_ms_per_message']:.3f} ms (bare {result['baseline_cpu_ms']:.3f} ms)",
                 flush=True,
             )
         rate = statistics.median(r["rate"] for r in runs)
