@@ -78,23 +78,32 @@ def select_feeds(
         for p in candidates
         if p.campaign.id in withdrawn
     }
+    # Once per campaign, not once per feed it is in: whether it is current, when its entry
+    # last changed, when it expired out of the feeds.
+    current = {id(p) for p in candidates if p.campaign.is_current(now)}
+    changed = {
+        id(p): max(p.published_at, p.campaign.valid_from, gone.get(p.campaign.id, EPOCH))
+        for p in candidates
+    }
+    expired = {
+        id(p): p.campaign.expires
+        for p in candidates
+        if p.campaign.expires is not None and p.campaign.expires <= now
+    }
     for locale in locales:
         in_locale = [p for p in candidates if locale in p.campaign.docs]
+        by_topic: dict[str, list[Publication]] = {topic: [] for topic in topics}
+        for p in in_locale:
+            for topic in dict.fromkeys(p.campaign.topics):
+                if topic in by_topic:
+                    by_topic[topic].append(p)
         for topic in (ALL_TOPICS, *sorted(topics)):
-            matching = [p for p in in_locale if topic == ALL_TOPICS or topic in p.campaign.topics]
-            current = tuple(p for p in matching if p.campaign.is_current(now))
-            entries = current[: options.max_entries]
+            matching = in_locale if topic == ALL_TOPICS else by_topic[topic]
+            entries = tuple(p for p in matching if id(p) in current)[: options.max_entries]
             # When the feed last changed: an entry was (re)published or became valid, or a
             # campaign expired out of it. Derived from the inputs only, never from the clock.
-            changes = [
-                max(p.published_at, p.campaign.valid_from, gone.get(p.campaign.id, EPOCH))
-                for p in entries
-            ]
-            changes += [
-                p.campaign.expires
-                for p in matching
-                if p.campaign.expires is not None and p.campaign.expires <= now
-            ]
+            changes = [changed[id(p)] for p in entries]
+            changes += [expired[id(p)] for p in matching if id(p) in expired]
             marked = {p.campaign.id: gone[p.campaign.id] for p in entries if p.campaign.id in gone}
             yield Feed(locale, topic, entries, max(changes, default=EPOCH), marked)
 

@@ -217,6 +217,12 @@ class Outbox:
         if limit <= 0 or (channels is not None and not channels):
             return []
         now = self._now()
+        if self._engine.dialect.name == "sqlite":
+            # Look first: most claims (idle polls, loops woken for other channels) find
+            # nothing, and SQLite's one write lock would keep every other writer waiting.
+            async with self._engine.connect() as conn:
+                if not await leases.any_due(conn, now, channels, exclude):
+                    return []
         async with write_transaction(self._engine) as conn:
             return await leases.claim_due(
                 conn,

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 
 from .attachments import Attachment, campaign_files
 from .channels.feed import FeedOptions
 from .channels.website import WebsiteOptions
 from .feeds import FeedCache, build_feeds
 from .models import DEFAULT_LOCALE, Workspace
+from .public_state import StateReader, StoreState
 from .render import Publication, Templates
 from .site import build_site, next_change, write_site, write_subtree
 from .site.build import SiteCache
-from .site.write import Unchanged
+from .site.writer import LatestWriter
 from .snapshot import from_snapshot
 from .store.content import ContentStore
 from .web.static import StaticFiles
@@ -47,86 +48,20 @@ class _Built:
     until: datetime | None
     receipt: str
 
-    def still_current(self, inputs: tuple[object, ...], target: str | None, now: datetime) -> bool:
-        """The same input objects, nothing swapped in since, no campaign started or expired."""
+    def still_current(
+        self, inputs: tuple[object, ...], target: str | None, now: datetime, *, writing: bool
+    ) -> bool:
+        """The same input objects, nothing swapped in since, no campaign started or expired.
+
+        While this process is `writing` a build, the symlink moves under it: what is served
+        then is the build in memory, and the target is only compared once it is written.
+        """
         return (
             len(inputs) == len(self.inputs)
             and all(a is b for a, b in zip(inputs, self.inputs, strict=True))
-            and target == self.target
+            and (writing or target == self.target)
             and (self.until is None or now < self.until)
         )
-
-
-class _Writer:
-    """Writes the newest build submitted to disk, one write at a time (latest wins).
-
-    `write(files, unchanged)` gets what this writer wrote last (the build folder and the
-    paths whose bytes are the very same objects now), so files that did not change can be
-    hard-linked from it instead of written again.
-    """
-
-    def __init__(self, write: Callable[[dict[str, bytes], Unchanged | None], Path]) -> None:
-        self.write = write
-        self.last: tuple[Path, dict[str, bytes]] | None = None
-        self.pending: dict[str, bytes] | None = None
-        self.waiters: list[asyncio.Future[Path]] = []
-        self.task: asyncio.Task[None] | None = None
-
-    @property
-    def busy(self) -> bool:
-        return self.task is not None and not self.task.done()
-
-    def submit(self, files: dict[str, bytes]) -> asyncio.Future[Path]:
-        """Write `files` (or a newer build submitted before this one is written)."""
-        future: asyncio.Future[Path] = asyncio.get_running_loop().create_future()
-        self.pending = files
-        self.waiters.append(future)
-        if not self.busy:
-            self.task = asyncio.create_task(self._run())
-        return future
-
-    async def _run(self) -> None:
-        while self.pending is not None:
-            files, waiters = self.pending, self.waiters
-            self.pending, self.waiters = None, []
-            unchanged = None
-            if self.last is not None:
-                folder, before = self.last
-                same = frozenset(p for p, data in files.items() if before.get(p) is data)
-                unchanged = Unchanged(folder, same)
-            try:
-                build = await asyncio.to_thread(self.write, files, unchanged)
-                self.last = (build, files)
-            except Exception as exc:
-                for waiter in waiters:
-                    if not waiter.done():
-                        waiter.set_exception(exc)
-            else:
-                for waiter in waiters:
-                    if not waiter.done():
-                        waiter.set_result(build)
-
-
-class _Withdrawn(Protocol):
-    """What the site needs of a withdrawal: when it happened."""
-
-    @property
-    def at(self) -> datetime: ...
-
-
-async def _withdrawn_at(
-    source: Callable[[], Awaitable[Mapping[str, _Withdrawn]]] | None,
-    publications: list[Publication],
-) -> dict[str, datetime]:
-    """Campaign id -> when it was withdrawn, for campaigns not published again since."""
-    if source is None:
-        return {}
-    withdrawals = await source()
-    return {
-        p.campaign.id: withdrawals[p.campaign.id].at
-        for p in publications
-        if p.campaign.id in withdrawals and withdrawals[p.campaign.id].at >= p.published_at
-    }
 
 
 class PublicSite:
@@ -148,69 +83,101 @@ class PublicSite:
         self.clock = clock
         self.workspace: Workspace | None = None
         # One build of the site and one of the feeds at a time, side by side (each awaits
-        # the store while the other renders); reading new snapshots is one at a time.
+        # the store while the other renders); both read the store once (see StateReader).
         self._site_lock = asyncio.Lock()
         self._feeds_lock = asyncio.Lock()
-        self._read_lock = asyncio.Lock()
+        self.state = StateReader(content, self._parse)
         self._loaded_target: str | None = None
         self._changed = asyncio.Event()
-        # Work earlier builds did, reused while its inputs are the same objects: publications
-        # by id (parsed once), rendered campaign pages and feeds, and each channel's last build.
-        self._parsed: dict[int, Publication] = {}
+        # Builds under way, and set while there are none: disk writes wait for that.
+        self._building = 0
+        self._quiet = asyncio.Event()
+        self._quiet.set()
+        # Work earlier builds did, reused while its inputs are the same objects: rendered
+        # campaign pages and feeds, and each channel's last build.
         self._pages: dict[str, SiteCache] = {}
         self._feeds: dict[str, FeedCache] = {}
         self._built: dict[tuple[str, str], _Built] = {}
-        # Campaign id -> when it was withdrawn (the staff store's withdrawals); a campaign
-        # published again after that is current again.
-        self.withdrawn: Callable[[], Awaitable[Mapping[str, _Withdrawn]]] | None = None
-        self._site_writer = _Writer(
+        self._site_writer = LatestWriter(
             lambda files, unchanged: write_site(
                 files, self.public, keep=(FEEDS,), unchanged=unchanged
-            )
+            ),
+            self._until_quiet,
         )
-        self._feeds_writer = _Writer(
-            lambda files, unchanged: write_subtree(files, self.public, FEEDS, unchanged=unchanged)
+        self._feeds_writer = LatestWriter(
+            lambda files, unchanged: write_subtree(files, self.public, FEEDS, unchanged=unchanged),
+            self._until_quiet,
         )
         # Each publication's attachments, read once: (the publication, its files).
         self._attachments: dict[int, tuple[Publication, list[Attachment]]] = {}
         # Per channel, the withdrawn campaigns of its last build (see _withdrawn).
         self._withdrawn_last: dict[str, dict[str, datetime]] = {}
+        self._prebuilds: set[asyncio.Future[str]] = set()
 
     def use(self, workspace: Workspace) -> None:
         """Name topics and locales after this workspace (start and reload)."""
         self.workspace = workspace
-        self._parsed = {}  # publications carry the workspace (topic names)
+        self.state.forget()  # publications carry the workspace (topic names)
+
+    def _parse(self, snapshot: str) -> Publication:
+        return from_snapshot(snapshot, self._workspace(), self.base_url)
+
+    def created(self, publication_id: int, snapshot: str) -> None:
+        """A publication this process has just stored: the builders need not read it back."""
+        if self.workspace is not None:
+            self.state.remember(publication_id, snapshot)
+
+    def prebuild(self, build: Awaitable[str]) -> None:
+        """Run `build` (a rebuild) now, in the background: a publication on its channel was
+        just queued in this process, and its delivery will find the result current."""
+        task = asyncio.ensure_future(build)
+        self._prebuilds.add(task)
+        task.add_done_callback(self._prebuilt)
+
+    def _prebuilt(self, task: asyncio.Future[str]) -> None:
+        self._prebuilds.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("rebuilding ahead of a delivery failed: %s", task.exception())
 
     async def publications(self, channel: str) -> list[Publication]:
-        """The newest publication of each campaign that went out on `channel`.
+        """The newest publication of each campaign that went out on `channel` (from a store
+        read made after this call; see StateReader)."""
+        self._workspace()
+        return (await self.state.read(channel)).publications[channel]
 
-        A snapshot seen before gives the same Publication object as before (parsed once per
-        workspace), which is what lets the site and feed builders reuse their earlier work.
-        """
-        workspace = self._workspace()
-        async with self._read_lock:  # one Publication object per snapshot, never two
-            ids = await self.content.latest_snapshot_ids(channel)
-            parsed = self._parsed
-            missing = [i for i in ids if i not in parsed]
-            if missing:  # snapshots never change: read and parse only the new ones
-                for i, text in (await self.content.snapshots(missing)).items():
-                    parsed[i] = from_snapshot(text, workspace, self.base_url)
-            found = [parsed[i] for i in ids if i in parsed]
-            if len(parsed) > 2 * len(ids) + 64:  # forget those that are no longer newest
-                self._parsed = {i: parsed[i] for i in ids if i in parsed}
-        return found
+    @contextlib.asynccontextmanager
+    async def _build(self, lock: asyncio.Lock, channel: str) -> AsyncIterator[StoreState]:
+        """Hold `lock` and read the store for `channel`; disk writes wait until no build runs."""
+        self._workspace()
+        self._building += 1
+        self._quiet.clear()
+        try:
+            async with lock:
+                yield await self.state.read(channel)
+        finally:
+            self._building -= 1
+            if self._building == 0:
+                self._quiet.set()
+
+    async def _until_quiet(self) -> None:
+        while not self._quiet.is_set():
+            await self._quiet.wait()
 
     async def rebuild_site(
         self, channel: str, options: WebsiteOptions, templates: Templates
     ) -> str:
         """Rebuild the website from the store and swap it in; returns a receipt."""
-        async with self._site_lock:
-            publications = await self.publications(channel)
-            withdrawn = await self._withdrawn(channel, publications)
+        async with self._build(self._site_lock, channel) as state:
+            publications = state.publications[channel]
+            withdrawn = self._withdrawn(channel, publications, state)
             now = self.clock()
             inputs = (options, templates, withdrawn, *publications)
-            last = self._built.get(("site", channel))
-            if last is not None and last.still_current(inputs, _link(self.public), now):
+            key = ("site", channel)
+            last = self._built.get(key)
+            writing = self._site_writer.busy
+            if last is not None and last.still_current(
+                inputs, _link(self.public), now, writing=writing
+            ):
                 return last.receipt  # the same build again: nothing to do
             files = build_site(
                 publications,
@@ -227,12 +194,14 @@ class PublicSite:
                     files[f"files/{publication.campaign.id}/{file.name}"] = file.data
             current = {id(p) for p in publications}
             self._attachments = {k: v for k, v in self._attachments.items() if k in current}
-            self._serve_built(files, feeds=False)
-            self._site_writer.submit(files).add_done_callback(self._written)
-            self._changed.set()
+            self.static.replace_part(files, prefix=f"{FEEDS}/", inside=False)
             receipt = f"site: {len(files)} files, {len(publications)} campaigns"
             until = next_change(publications, withdrawn, now)
-            self._built[("site", channel)] = _Built(inputs, _link(self.public), until, receipt)
+            built = self._built[key] = _Built(inputs, _link(self.public), until, receipt)
+            self._site_writer.submit(files).add_done_callback(
+                lambda future: self._written(future, key, built, self.public)
+            )
+            self._changed.set()
         return receipt
 
     def _files_of(self, publication: Publication) -> list[Attachment]:
@@ -243,12 +212,12 @@ class PublicSite:
             self._attachments[id(publication)] = known
         return known[1]
 
-    async def _withdrawn(
-        self, channel: str, publications: list[Publication]
+    def _withdrawn(
+        self, channel: str, publications: list[Publication], state: StoreState
     ) -> dict[str, datetime]:
         """The withdrawn campaigns; the same object as last time when nothing changed, so
         an unchanged state is recognised as such (see _Built.still_current)."""
-        found = await _withdrawn_at(self.withdrawn, publications)
+        found = state.withdrawn_at(publications)
         if found != self._withdrawn_last.get(channel):
             self._withdrawn_last[channel] = found
         return self._withdrawn_last[channel]
@@ -256,13 +225,17 @@ class PublicSite:
     async def rebuild_feeds(self, channel: str, options: FeedOptions) -> str:
         """Rebuild every feed from the store and swap them in; returns a receipt."""
         workspace = self._workspace()
-        async with self._feeds_lock:
-            publications = await self.publications(channel)
-            withdrawn = await self._withdrawn(channel, publications)
+        async with self._build(self._feeds_lock, channel) as state:
+            publications = state.publications[channel]
+            withdrawn = self._withdrawn(channel, publications, state)
             now = self.clock()
             inputs = (options, workspace, withdrawn, *publications)
-            last = self._built.get((FEEDS, channel))
-            if last is not None and last.still_current(inputs, _link(self.public / FEEDS), now):
+            key = (FEEDS, channel)
+            last = self._built.get(key)
+            writing = self._feeds_writer.busy
+            if last is not None and last.still_current(
+                inputs, _link(self.public / FEEDS), now, writing=writing
+            ):
                 return last.receipt  # the same feeds again: nothing to do
             locales = (
                 {DEFAULT_LOCALE}
@@ -279,20 +252,23 @@ class PublicSite:
                 locales=sorted(locales, key=lambda loc: (loc != DEFAULT_LOCALE, loc)),
                 cache=self._feeds.setdefault(channel, FeedCache()),
             )
-            self._serve_built(files, feeds=True)
-            self._feeds_writer.submit(files).add_done_callback(self._written)
-            self._changed.set()
+            self.static.replace_part(files, prefix=f"{FEEDS}/")
             receipt = f"feeds: {len(files)} files, {len(publications)} campaigns"
             # Withdrawn entries stay in the feeds until they expire: that changes them too.
             until = next_change(publications, (), now)
-            self._built[(FEEDS, channel)] = _Built(
-                inputs, _link(self.public / FEEDS), until, receipt
+            link = self.public / FEEDS
+            built = self._built[key] = _Built(inputs, _link(link), until, receipt)
+            self._feeds_writer.submit(files).add_done_callback(
+                lambda future: self._written(future, key, built, link)
             )
+            self._changed.set()
         return receipt
 
     async def next_change(self, channel: str) -> datetime | None:
-        """When a campaign on `channel` next starts or expires (the site must change then)."""
-        publications = await self.publications(channel)
+        """When a campaign on `channel` next starts or expires (the site must change then),
+        after the newest store read (the one the last build used)."""
+        self._workspace()
+        publications = await self.state.latest(channel)
         # Withdrawn campaigns count: their feed entries leave when they expire.
         return next_change(publications, (), self.clock())
 
@@ -313,23 +289,23 @@ class PublicSite:
             return site
 
     async def flush(self) -> None:
-        """Wait until every build served from memory is also on disk (before exiting)."""
+        """Wait until every build served from memory is also on disk, and no store read is
+        under way (before exiting)."""
+        await asyncio.gather(*self._prebuilds, return_exceptions=True)
+        await self.state.idle()
         for writer in (self._site_writer, self._feeds_writer):
             while writer.busy and writer.task is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(writer.task)
 
-    def _serve_built(self, files: dict[str, bytes], *, feeds: bool) -> None:
-        """Serve a new build from memory at once; the disk follows (see _Writer)."""
-        current = self.static.files
-        kept = {p: f.body for p, f in current.items() if p.startswith(f"{FEEDS}/") != feeds}
-        times = {path: static.last_modified for path, static in current.items()}
-        self.static.replace({**kept, **files}, last_modified=times)
-
-    def _written(self, future: asyncio.Future[Path]) -> None:
+    def _written(
+        self, future: asyncio.Future[Path], key: tuple[str, str], built: _Built, link: Path
+    ) -> None:
         if future.exception() is not None:
             log.error("writing public/ failed: %s", future.exception())
             return
+        if self._built.get(key) is built:  # what is on disk now is this build
+            self._built[key] = dataclasses.replace(built, target=_link(link))
         if not (self._site_writer.busy or self._feeds_writer.busy):
             self._loaded_target = self._target()
 

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .approval import Approvals, NotApproved
-from .channels.base import Channel, WithdrawingChannel
+from .channels.base import Channel, Rendition, WithdrawingChannel
 from .digests import DigestError, DigestFired, Digests, is_digest
-from .models import Schedule, Workspace
+from .models import ApprovalPolicy, Campaign, Schedule, Workspace
 from .outbox import Outbox
+from .prepared import Prepared, PreparedFirings, nothing_to_do, renditions
 from .render import Publication
 from .settings import Settings
-from .snapshot import from_snapshot, to_snapshot
+from .snapshot import from_snapshot
 from .store.content import ContentStore
 from .store.tables import PublicationKind, PublicationSource
 
 log = logging.getLogger(__name__)
+
+# Recipients are queued in batches of at least this many, or all at once when fewer.
+SMALL_BATCH = 100
 
 
 class PublishError(Exception):
@@ -58,6 +62,7 @@ class Publisher:
         on_enqueued: Callable[[], None] = lambda: None,
         digests: Digests | None = None,
         on_published: Callable[[str], None] = lambda source: None,
+        on_created: Callable[[int, str], None] = lambda publication_id, snapshot: None,
     ) -> None:
         self.outbox = outbox
         self.content = content
@@ -65,12 +70,18 @@ class Publisher:
         self.clock = clock
         self.on_enqueued = on_enqueued
         self.on_published = on_published
+        # A publication was stored: (its id, its snapshot), for the site in this process.
+        self.on_created = on_created
         # What `digest:` schedules fire into; None where there is no subscriber store.
         self.digests = digests
         # The two-person rule (broadcaster.approval); None: no staff store, nothing enforced.
         self.approvals: Approvals | None = None
         self.workspace: Workspace | None = None
         self.channels: Mapping[str, Channel] = {}
+        # Firings rendered ahead of time (see `prepare`), by (schedule id, fire time).
+        self._prepared = PreparedFirings()
+        # Deliveries on these channels were just queued; the workers are woken after it.
+        self.on_queued: Callable[[Sequence[str]], Awaitable[None]] = nothing_to_do
 
     def use(self, workspace: Workspace, channels: Mapping[str, Channel]) -> None:
         """Publish from this workspace from now on (start and reload)."""
@@ -97,37 +108,63 @@ class Publisher:
         campaign = workspace.campaigns.get(campaign_id)
         if campaign is None:
             raise PublishError(f"no campaign '{campaign_id}' in the workspace")
-        unknown = [name for name in channel_names if name not in self.channels]
-        if unknown:
-            raise PublishError(f"no channel {', '.join(unknown)} in channels/")
+        self._check_channels(channel_names)
         if revision is not None and revision != campaign.revision:
             raise PublishRefused(
                 f"campaign '{campaign_id}' changed since revision {revision[:12]} "
                 f"(now {campaign.revision[:12]}); review the new revision first"
             )
-        if self.approvals is not None:
+        if self.approvals is not None and workspace.approval != ApprovalPolicy.NONE:
             try:
                 await self.approvals.require(workspace.approval, campaign_id, campaign.revision)
             except NotApproved as exc:
                 raise PublishRefused(str(exc)) from None
+        return await self._publish(
+            campaign,
+            channel_names,
+            source=source,
+            schedule_id=schedule_id,
+            fire_time=fire_time,
+            actor=actor,
+        )
+
+    async def _publish(
+        self,
+        campaign: Campaign,
+        channel_names: Sequence[str],
+        *,
+        source: PublicationSource,
+        schedule_id: str | None = None,
+        fire_time: datetime | None = None,
+        actor: str | None = None,
+        prepared: Prepared | None = None,
+    ) -> Published:
+        """`publish` once the campaign may go out: from `prepared` when it still fits."""
+        self._check_channels(channel_names)
+        workspace, base_url = self._workspace(), self.settings.base_url
         published_at = fire_time or self.clock().replace(microsecond=0)
-        publication = Publication.prepare(workspace, campaign, self.settings.base_url, published_at)
+        made = (workspace, self.channels, channel_names, campaign, base_url, published_at)
+        if prepared is None or not prepared.fits(*made):
+            prepared = Prepared.make(*made)
         publication_id, created = await self.outbox.create_publication(
-            campaign_id,
+            campaign.id,
             campaign.revision,
             list(channel_names),
             source=source,
             schedule_id=schedule_id,
             fire_time=fire_time,
-            snapshot=to_snapshot(publication),
+            snapshot=prepared.snapshot,
         )
         if not created:
             return Published(publication_id, False, 0)
-        count = await self._fill(publication_id, publication, channel_names)
+        self.on_created(publication_id, prepared.snapshot)
+        count = await self._fill(
+            publication_id, prepared.publication, channel_names, prepared.renditions
+        )
         log.info(
             "publication %s: %s revision %s on %s (%s deliveries)",
             publication_id,
-            campaign_id,
+            campaign.id,
             campaign.revision[:12],
             ", ".join(channel_names),
             count,
@@ -137,7 +174,7 @@ class Publisher:
             await self.approvals.audit.record(
                 actor or str(source),
                 "publication.created",
-                campaign_id=campaign_id,
+                campaign_id=campaign.id,
                 revision=campaign.revision,
                 detail={
                     "publication": publication_id,
@@ -148,26 +185,33 @@ class Publisher:
         return Published(publication_id, True, count)
 
     async def _fill(
-        self, publication_id: int, publication: Publication, channel_names: Sequence[str]
+        self,
+        publication_id: int,
+        publication: Publication,
+        channel_names: Sequence[str],
+        rendered: Sequence[Rendition] | None = None,
     ) -> int:
-        # Every locale a reader may have: a campaign lacking one is sent in the default
-        # locale with a one-line notice in the reader's language.
-        renditions = [
-            self.channels[name].render(publication, locale)
-            for name in channel_names
-            for locale in publication.workspace.locales
-        ]
-        await self.content.save_renditions(publication_id, renditions)
+        if rendered is None:
+            rendered = renditions(publication, self.channels, channel_names)
+        await self.content.save_renditions(publication_id, rendered)
 
         async def batches() -> AsyncIterator[list[tuple[str, str, str]]]:
+            # Channels with a recipient or two (website, feeds, a press desk) are queued
+            # together, in one write; batches of subscribers go as they come.
+            pending: list[tuple[str, str, str]] = []
             for name in channel_names:
                 async for batch in self.channels[name].recipients(publication):
-                    yield [(name, recipient, locale) for recipient, locale in batch]
-                    self.on_enqueued()
+                    pending += [(name, recipient, locale) for recipient, locale in batch]
+                    if len(pending) >= SMALL_BATCH:
+                        yield pending
+                        await self._queued(pending)
+                        pending = []
+            if pending:
+                yield pending
+                await self._queued(pending)
 
-        count = await self.outbox.enqueue_stream(publication_id, batches())
-        self.on_enqueued()
-        return count
+        # Each batch woke the workers once it was queued.
+        return await self.outbox.enqueue_stream(publication_id, batches())
 
     async def withdraw(self, campaign_id: str, *, source: PublicationSource) -> Withdrawal:
         """Take a campaign back from the channels that send it on (webhooks): every partner
@@ -250,6 +294,23 @@ class Publisher:
 
     # The scheduler's FiringTarget:
 
+    def prepare(self, schedule: Schedule, fire_time: datetime) -> None:
+        """Render ahead of `fire_time` what a firing of `schedule` then would publish, so
+        the firing only checks the approval and stores it (a reload in between, or any
+        other change to what it was made from, and the firing renders anew)."""
+        workspace = self._workspace()
+        campaign = workspace.campaigns.get(schedule.campaign or "")
+        if (
+            campaign is None
+            or not campaign.is_current(fire_time)
+            or any(name not in self.channels for name in schedule.channels)
+        ):
+            return
+        made = Prepared.make(
+            workspace, self.channels, schedule.channels, campaign, self.settings.base_url, fire_time
+        )
+        self._prepared.keep(schedule.id, made, now=self.clock())
+
     async def fire(self, schedule: Schedule, fire_time: datetime) -> None:
         """A schedule fired: publish its campaign if it is current at `fire_time`.
 
@@ -259,14 +320,16 @@ class Publisher:
             await self.fire_digest(schedule, fire_time)
             return
         assert schedule.campaign is not None
-        campaign = self._workspace().campaigns.get(schedule.campaign)
+        prepared = self._prepared.take(schedule.id, fire_time)
+        workspace = self._workspace()
+        campaign = workspace.campaigns.get(schedule.campaign)
         if campaign is None or not campaign.is_current(fire_time):
             log.info("schedule %s: campaign not current at %s; skipped", schedule.id, fire_time)
             await self.outbox.record_missed(schedule.id, fire_time)
             return
-        if self.approvals is not None:
+        if self.approvals is not None and workspace.approval != ApprovalPolicy.NONE:
             verdict = await self.approvals.verdict(
-                self._workspace().approval, campaign.id, campaign.revision
+                workspace.approval, campaign.id, campaign.revision
             )
             if not verdict.publishable:
                 await self.approvals.hold(
@@ -278,12 +341,13 @@ class Publisher:
                     verdict,
                 )
                 return
-        await self.publish(
-            schedule.campaign,
+        await self._publish(
+            campaign,
             schedule.channels,
             source=PublicationSource.SCHEDULE,
             schedule_id=schedule.id,
             fire_time=fire_time,
+            prepared=prepared,
         )
 
     async def fire_digest(self, schedule: Schedule, fire_time: datetime) -> DigestFired | None:
@@ -312,6 +376,15 @@ class Publisher:
             if held is not None and (latest is None or held > latest):
                 return held
         return latest
+
+    async def _queued(self, batch: Sequence[tuple[str, str, str]]) -> None:
+        await self.on_queued(sorted({channel for channel, _, _ in batch}))
+        self.on_enqueued()
+
+    def _check_channels(self, channel_names: Sequence[str]) -> None:
+        unknown = [name for name in channel_names if name not in self.channels]
+        if unknown:
+            raise PublishError(f"no channel {', '.join(unknown)} in channels/")
 
     def _workspace(self) -> Workspace:
         if self.workspace is None:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.asyncio import AsyncIOExecutor
@@ -25,16 +25,27 @@ log = logging.getLogger(__name__)
 INTERVAL_ANCHOR = datetime(2000, 1, 1)
 # Never write more than this many "missed" records for one schedule after a long outage.
 MAX_MISSED_RECORDS = 500
+# A target that can (`prepare(schedule, fire_time)`) is asked this long before each fire
+# time to render what the firing will publish, so that the firing itself only stores it.
+PREPARE_AHEAD = timedelta(seconds=2)
 
 
 class FiringTarget(Protocol):
-    """What a firing does: the publisher, which only creates publications."""
+    """What a firing does: the publisher, which only creates publications (a target that
+    is also `Preparing` is asked to prepare each firing PREPARE_AHEAD before it)."""
 
     async def fire(self, schedule: Schedule, fire_time: datetime) -> None: ...
 
     async def record_missed(self, schedule: Schedule, fire_time: datetime) -> None: ...
 
     async def last_fire_time(self, schedule_id: str) -> datetime | None: ...
+
+
+@runtime_checkable
+class Preparing(Protocol):
+    """A target that can do a firing's work ahead of its fire time (Publisher.prepare)."""
+
+    def prepare(self, schedule: Schedule, fire_time: datetime) -> None: ...
 
 
 def trigger_for(schedule: Schedule, tz: ZoneInfo) -> BaseTrigger:
@@ -122,6 +133,7 @@ class Scheduler:
         self._aps: AsyncIOScheduler | None = None
         self._executor: _FiringExecutor | None = None
         self._schedules: dict[str, Schedule] = {}
+        self._preparing: dict[str, asyncio.TimerHandle] = {}
 
     async def start(self, workspace: Workspace, now: datetime | None = None) -> None:
         """Catch up on missed firings, then run every schedule from now on."""
@@ -139,6 +151,7 @@ class Scheduler:
         assert self._aps is not None, "start() first"
         now = now or datetime.now(UTC)
         self._aps.remove_all_jobs()
+        self._disarm()
         self._schedules = {
             s.id: s for s in workspace.schedules if s.campaign is not None or s.digest is not None
         }
@@ -160,6 +173,7 @@ class Scheduler:
                 misfire_grace_time=max(1, int(self.grace.total_seconds())),
                 replace_existing=True,
             )
+            self._arm(schedule.id)
 
     async def catch_up(self, schedule: Schedule, tz: ZoneInfo, now: datetime) -> None:
         """Run the latest firing missed within the grace window once; record older ones missed."""
@@ -181,10 +195,43 @@ class Scheduler:
         else:
             await self.target.record_missed(schedule, latest)
 
+    def _arm(self, schedule_id: str) -> None:
+        """Have the target prepare the job's next firing PREPARE_AHEAD before it."""
+        handle = self._preparing.pop(schedule_id, None)
+        if handle is not None:
+            handle.cancel()
+        job = self._aps.get_job(schedule_id) if self._aps is not None else None
+        if job is None or job.next_run_time is None or not isinstance(self.target, Preparing):
+            return
+        fire_time: datetime = job.next_run_time
+        wait = fire_time - PREPARE_AHEAD - datetime.now(UTC)
+        self._preparing[schedule_id] = asyncio.get_running_loop().call_later(
+            max(wait.total_seconds(), 0), self._prepare, schedule_id, fire_time
+        )
+
+    def _prepare(self, schedule_id: str, fire_time: datetime) -> None:
+        self._preparing.pop(schedule_id, None)
+        schedule = self._schedules.get(schedule_id)
+        # Too late to help (the loop was busy): the firing renders it then.
+        if schedule is None or fire_time - datetime.now(UTC) < PREPARE_AHEAD / 20:
+            return
+        if not isinstance(self.target, Preparing):
+            return
+        try:
+            self.target.prepare(schedule, fire_time)
+        except Exception:
+            log.exception("schedule %s: could not prepare the firing at %s", schedule_id, fire_time)
+
+    def _disarm(self) -> None:
+        for handle in self._preparing.values():
+            handle.cancel()
+        self._preparing.clear()
+
     async def _fire(self, schedule_id: str, fire_time: datetime | None = None) -> None:
         schedule = self._schedules.get(schedule_id)
         if schedule is None or fire_time is None:
             return
+        self._arm(schedule_id)  # the job's next firing
         try:
             await self.target.fire(schedule, fire_time)
         except Exception:
@@ -202,6 +249,7 @@ class Scheduler:
         if self._aps is not None and self._aps.running:
             self._aps.shutdown(wait=False)
         self._aps = None
+        self._disarm()
 
     async def stop(self, grace: float) -> None:
         """Stop firing; let firings in flight finish for `grace` seconds, then cancel and

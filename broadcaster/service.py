@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -160,10 +160,26 @@ class Service:
     async def refresh_public(self) -> None:
         """Rebuild the website and feeds from the store (start, reload, expiry times)."""
         for channel in self.channels.values():
-            if isinstance(channel, WebsiteChannel):
-                await self.public.rebuild_site(channel.name, channel.options, channel.templates)
-            elif isinstance(channel, FeedChannel):
-                await self.public.rebuild_feeds(channel.name, channel.options)
+            if isinstance(channel, WebsiteChannel | FeedChannel):
+                await self._rebuild(channel)
+
+    async def queued(self, names: Sequence[str]) -> None:
+        """Deliveries on channels `names` were just queued here: rebuild the website and
+        feeds now, not once a worker has claimed them (their delivery then finds them so).
+        Returns once the store read of those rebuilds is done: the workers, woken next,
+        would otherwise keep the loop busy with their claims while it is made."""
+        found = [self.channels.get(name) for name in names]
+        public = [c for c in found if isinstance(c, WebsiteChannel | FeedChannel)]
+        for channel in sorted(public, key=lambda c: isinstance(c, FeedChannel)):
+            self.public.prebuild(self._rebuild(channel))
+        if public:
+            with contextlib.suppress(Exception):  # the rebuilds log it; the delivery retries
+                await self.public.state.read(public[0].name)
+
+    def _rebuild(self, channel: WebsiteChannel | FeedChannel) -> Awaitable[str]:
+        if isinstance(channel, WebsiteChannel):
+            return self.public.rebuild_site(channel.name, channel.options, channel.templates)
+        return self.public.rebuild_feeds(channel.name, channel.options)
 
     async def next_public_change(self) -> datetime | None:
         """When a campaign on the website or in the feeds next starts or expires."""
@@ -317,6 +333,7 @@ async def open_service(
             on_enqueued=workers.wake,
             digests=digests,
             on_published=lambda source: metrics.publications.labels(source).inc(),
+            on_created=public.created,
         )
         service = Service(
             settings, workspace, engine, outbox, content, public, publisher, workers, metrics
@@ -329,7 +346,7 @@ async def open_service(
         service.approvals = publisher.approvals = Approvals(
             reviews, AuditLog(engine), notify=service.notify_approvers
         )
-        public.withdrawn = reviews.withdrawals
+        public.state.withdrawals = reviews.withdrawals
         service.confirmations = Confirmations(
             subscribers,
             service.tokens,
@@ -340,6 +357,7 @@ async def open_service(
         await service.start_channels()
         await public.reload()
         if deliver:
+            publisher.on_queued = service.queued
             await publisher.resume()
             await service.refresh_public()
             workers.start()

@@ -202,3 +202,35 @@ async def test_stopping_waits_for_a_firing_in_flight_then_cancels_and_awaits_it(
     assert target.finished == finished
     mine = asyncio.current_task()
     assert [t for t in asyncio.all_tasks() if t is not mine and not t.done()] == []
+
+
+@dataclass
+class PreparingRecorder(Recorder):
+    """A target that also prepares its firings ahead of time (like the publisher)."""
+
+    prepared: list[tuple[str, datetime, datetime]] = field(default_factory=list)
+
+    def prepare(self, schedule: Schedule, fire_time: datetime) -> None:
+        self.prepared.append((schedule.id, fire_time, datetime.now(UTC)))
+
+
+async def test_a_preparing_target_is_asked_ahead_of_each_fire_time() -> None:
+    target = PreparingRecorder()
+    scheduler = Scheduler(target, grace=timedelta(hours=6))
+    at = datetime.now(UTC) + timedelta(seconds=0.5)
+
+    class Soon:
+        timezone = UTC
+        schedules = (schedule(at=at),)
+
+    await scheduler.start(Soon())  # type: ignore[arg-type]
+    try:
+        for _ in range(100):
+            if target.fired:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        scheduler.shutdown()
+    ((schedule_id, fire_time, when),) = target.prepared
+    assert target.fired == [(schedule_id, fire_time)]
+    assert when < fire_time

@@ -375,3 +375,47 @@ def test_http_dates_are_rfc_7231() -> None:
     text = http_date(datetime(2021, 7, 10, 8, 0, tzinfo=UTC) + timedelta(hours=0))
     assert text == "Sat, 10 Jul 2021 08:00:00 GMT"
     assert parsedate_to_datetime(text) == datetime(2021, 7, 10, 8, 0, tzinfo=UTC)
+
+
+def test_replace_part_swaps_one_part_and_leaves_the_other_as_served() -> None:
+    static = StaticFiles()
+    static.replace(FILES, last_modified=TIMES, built_at=BUILT)
+    before = static.files
+    later = BUILT + timedelta(hours=1)
+    site = {p: before[p].body for p in FILES if not p.startswith("feeds/")}
+    site["vi/index.html"] = b"<!doctype html><title>new</title>"
+    del site["robots.txt"]
+    site["en/contacts/index.html"] = b"<!doctype html><title>Contacts</title>"
+    static.replace_part(site, prefix="feeds/", inside=False, built_at=later)
+    after = static.files
+    # The feeds are the very files served before; so are the site's unchanged files.
+    assert all(after[p] is before[p] for p in FILES if p.startswith("feeds/"))
+    assert after["sitemap.xml"] is before["sitemap.xml"]
+    # Changed and new files are stamped now, a removed one is gone, folders still route.
+    assert after["vi/index.html"].last_modified == later
+    assert after["vi/index.html"].etag != before["vi/index.html"].etag
+    assert after["en/contacts/index.html"].last_modified == later
+    assert "robots.txt" not in after
+    assert static.get("en/contacts/index.html") is after["en/contacts/index.html"]
+    # The same as replacing everything, with every other file passed back as served.
+    whole = StaticFiles()
+    whole.replace(FILES, last_modified=TIMES, built_at=BUILT)
+    kept = {p: f.body for p, f in before.items() if p.startswith("feeds/")}
+    times = {p: f.last_modified for p, f in before.items()}
+    whole.replace({**kept, **site}, last_modified=times, built_at=later)
+    assert {p: (f.etag, f.last_modified, f.headers) for p, f in whole.files.items()} == {
+        p: (f.etag, f.last_modified, f.headers) for p, f in after.items()
+    }
+    with pytest.raises(ValueError, match="outside the part"):
+        static.replace_part({"feeds/vi/all.rss": b""}, prefix="feeds/", inside=False)
+
+
+def test_equal_bytes_are_served_as_the_object_given_last() -> None:
+    static = StaticFiles()
+    static.replace(FILES, last_modified=TIMES, built_at=BUILT)
+    old = static.files["feeds/vi/all.rss"]
+    again = bytes(bytearray(old.body))  # equal, another object (as read back from disk)
+    static.replace_part({"feeds/vi/all.rss": again}, prefix="feeds/")
+    now = static.files["feeds/vi/all.rss"]
+    assert now.body is again
+    assert (now.etag, now.last_modified, now.headers) == (old.etag, old.last_modified, old.headers)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 
-from sqlalchemy import ColumnElement, and_, exists, func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..channels.base import Rendition
@@ -55,16 +55,34 @@ class ContentStore:
             result: str | None = (await conn.execute(query)).scalar_one_or_none()
         return result
 
-    async def latest_snapshot_ids(self, channel: str) -> list[int]:
-        """For each campaign, its newest publication on `channel` with a snapshot, by id.
+    async def latest_snapshot_ids_by_channel(
+        self, channels: Collection[str]
+    ) -> dict[str, list[int]]:
+        """For each channel in `channels` and each campaign, its newest publication on that
+        channel with a snapshot, by id (ordered by campaign), in one query.
 
         Snapshots never change, so a reader that keeps what it parsed by id only needs
-        `snapshots()` of the ids it has not seen (see `PublicSite.publications`).
+        `snapshots()` of the ids it has not seen (see `broadcaster.public_state`).
         """
-        p = publications.c
-        query = select(p.id).where(_latest(channel)).order_by(p.campaign_id)
+        d, p = deliveries.c, publications.c
+        newest = (
+            select(d.channel.label("channel"), func.max(p.id).label("id"))
+            .select_from(publications.join(deliveries, d.publication_id == p.id))
+            .where(d.channel.in_(sorted(channels)), d.status != DeliveryStatus.CANCELLED)
+            .group_by(d.channel, p.campaign_id)
+            .subquery()
+        )
+        query = (
+            select(newest.c.channel, p.id)
+            .join_from(newest, publications, p.id == newest.c.id)
+            .where(p.snapshot.is_not(None))
+            .order_by(newest.c.channel, p.campaign_id)
+        )
+        found: dict[str, list[int]] = {channel: [] for channel in channels}
         async with self._engine.connect() as conn:
-            return [int(row[0]) for row in await conn.execute(query)]
+            for channel, publication_id in await conn.execute(query):
+                found[channel].append(int(publication_id))
+        return found
 
     async def snapshots(self, ids: Collection[int]) -> dict[int, str]:
         """The snapshot JSON of each publication in `ids` that has one."""
@@ -106,16 +124,3 @@ class ContentStore:
         async with self._engine.connect() as conn:
             result: int | None = (await conn.execute(query)).scalar_one_or_none()
         return result
-
-
-def _latest(channel: str) -> ColumnElement[bool]:
-    """Publications that are the newest of their campaign on `channel`, with a snapshot."""
-    d, p = deliveries.c, publications.c
-    newest = (
-        select(func.max(p.id).label("id"))
-        .select_from(publications.join(deliveries, d.publication_id == p.id))
-        .where(d.channel == channel, d.status != DeliveryStatus.CANCELLED)
-        .group_by(p.campaign_id)
-        .subquery()
-    )
-    return and_(p.id.in_(select(newest.c.id)), p.snapshot.is_not(None))

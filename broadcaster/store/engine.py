@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -103,14 +104,57 @@ async def use_wal(engine: AsyncEngine) -> None:
     raise RuntimeError("could not switch the SQLite database to WAL mode: it stays locked")
 
 
+class _Writers:
+    """This process's writers of one SQLite database, in turn (see `write_transaction`)."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.owner: asyncio.Task[Any] | None = None
+
+
+# Per engine and event loop (an asyncio.Lock belongs to the loop that first uses it).
+_WRITERS: weakref.WeakKeyDictionary[
+    AsyncEngine, weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Writers]
+] = weakref.WeakKeyDictionary()
+
+
+@asynccontextmanager
+async def _in_turn(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Wait for this process's other writers of a SQLite database, first come first served.
+
+    SQLite admits one writer at a time, and a writer that finds the lock taken sleeps in
+    the busy handler (1, 2, 5, 10 ms and longer between tries) and can miss the moment it
+    is free: with a few workers claiming at once, the one with work waited tens of
+    milliseconds for a lock that was idle. Queued here, each starts as the last commits.
+    Other processes still meet at SQLite's lock. A task already writing is not queued
+    again (SQLite answers it as before).
+    """
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    per_loop = _WRITERS.setdefault(engine, weakref.WeakKeyDictionary())
+    writers = per_loop.setdefault(asyncio.get_running_loop(), _Writers())
+    task = asyncio.current_task()
+    if task is not None and writers.owner is task:
+        yield
+        return
+    async with writers.lock:
+        writers.owner = task
+        try:
+            yield
+        finally:
+            writers.owner = None
+
+
 @asynccontextmanager
 async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A transaction that writes; commits on success.
 
     On SQLite it starts with BEGIN IMMEDIATE: writers queue on the busy timeout for the one
-    write lock up front, instead of failing when a read lock cannot be upgraded.
+    write lock up front, instead of failing when a read lock cannot be upgraded; writers
+    in this process queue in order before that (see `_in_turn`).
     """
-    async with engine.connect() as connection:
+    async with _in_turn(engine), engine.connect() as connection:
         await connection.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
         async with connection.begin():
             yield connection

@@ -48,6 +48,21 @@ def due(now: datetime) -> ColumnElement[bool]:
     )
 
 
+async def any_due(
+    conn: AsyncConnection,
+    now: datetime,
+    channels: Collection[str] | None,
+    exclude: Collection[str] | None,
+) -> bool:
+    """Whether `claim_due` with these filters would find a delivery (a read, no lock)."""
+    query = select(d.c.id).where(d.c.next_attempt_at <= now, due(now)).limit(1)
+    if channels is not None:
+        query = query.where(d.c.channel.in_(sorted(channels)))
+    if exclude:
+        query = query.where(d.c.channel.not_in(sorted(exclude)))
+    return (await conn.execute(query)).first() is not None
+
+
 def held(delivery_id: int, worker_id: str) -> tuple[ColumnElement[bool], ...]:
     """The delivery is `sending` under a lease owned by `worker_id`."""
     return (

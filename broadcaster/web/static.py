@@ -6,6 +6,7 @@ path is one dict lookup and one `web.Response`.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import mimetypes
 import os
@@ -217,6 +218,16 @@ _ERROR_HEADERS = CIMultiDictProxy(
 )
 
 
+def _add(
+    files: dict[str, StaticFile], routes: dict[str, StaticFile], path: str, static: StaticFile
+) -> None:
+    """Put `static` at `path`, and at its folder's URL when it is an index page."""
+    files[path] = static
+    routes["/" + path] = static
+    if path == INDEX or path.endswith("/" + INDEX):
+        routes["/" + path[: -len(INDEX)]] = static
+
+
 class StaticFiles:
     """A set of generated files by path, served by `handle`; `replace` swaps the whole set."""
 
@@ -270,38 +281,70 @@ class StaticFiles:
                 else:
                     when = last_modified.get(raw_path) or built_at
                 if old.last_modified == min(_whole_seconds(when), built_at):
-                    new_files[raw_path] = routes["/" + raw_path] = old
-                    if raw_path == INDEX or raw_path.endswith("/" + INDEX):
-                        routes["/" + raw_path[: -len(INDEX)]] = old
+                    _add(new_files, routes, raw_path, old)
                     continue
             path = _checked_path(raw_path)
             if isinstance(last_modified, datetime):
                 when = last_modified
             else:
                 when = last_modified.get(raw_path) or last_modified.get(path) or built_at
-            # Never later than the clock (RFC 7232 2.2.1).
-            when = min(_whole_seconds(when), built_at)
-            content_type = content_type_for(path)
-            cache_control = self.cache_control_for(path)
-            old = previous.get(path)
-            if (
-                old is not None
-                and old.last_modified == when
-                and old.cache_control == cache_control
-                and old.content_type == content_type
-                and (old.body is body or old.body == body)
-            ):
-                static = old  # what build() would give again: skip hashing and headers
-            else:
-                static = StaticFile.build(body, content_type, when, cache_control)
-            if old is not None and old.etag != static.etag and when <= old.last_modified:
-                moved_on = max(built_at, old.last_modified + timedelta(seconds=1))
-                static = StaticFile.build(body, content_type, moved_on, cache_control)
-            new_files[path] = static
-            routes["/" + path] = static
-            if path == INDEX or path.endswith("/" + INDEX):
-                routes["/" + path[: -len(INDEX)]] = static
+            _add(
+                new_files, routes, path, self._stamp(path, body, previous.get(path), when, built_at)
+            )
         self._set = _FileSet(files=new_files, routes=routes)
+
+    def replace_part(
+        self,
+        files: Mapping[str, bytes],
+        *,
+        prefix: str,
+        inside: bool = True,
+        built_at: datetime | None = None,
+    ) -> None:
+        """Serve `files` in place of every file under `prefix` (`inside=False`: of every file
+        not under it); the others stay as served. As `replace` with the others passed back
+        and each file's time as served now, but only `files` cost any work: bytes served now
+        keep their file, new or changed bytes are stamped `built_at` (or later)."""
+        built_at = _whole_seconds(built_at or datetime.now(UTC))
+        current = self._set
+        new_files = {p: f for p, f in current.files.items() if p.startswith(prefix) is not inside}
+        routes = {r: f for r, f in current.routes.items() if r[1:].startswith(prefix) is not inside}
+        for raw_path, body in files.items():
+            if raw_path.lstrip("/").startswith(prefix) is not inside:
+                raise ValueError(f"{raw_path!r} is outside the part being replaced")
+            old = current.files.get(raw_path)
+            if old is not None and old.body is body and old.last_modified <= built_at:
+                _add(new_files, routes, raw_path, old)
+                continue
+            path = _checked_path(raw_path)
+            old = current.files.get(path)
+            when = old.last_modified if old is not None else built_at
+            _add(new_files, routes, path, self._stamp(path, body, old, when, built_at))
+        self._set = _FileSet(files=new_files, routes=routes)
+
+    def _stamp(
+        self, path: str, body: bytes, old: StaticFile | None, when: datetime, built_at: datetime
+    ) -> StaticFile:
+        """The file to serve at `path`: `old` when nothing about it changed, else a new one
+        that is never later than the clock nor, when its bytes changed, older than `old`."""
+        # Never later than the clock (RFC 7232 2.2.1).
+        when = min(_whole_seconds(when), built_at)
+        content_type = content_type_for(path)
+        cache_control = self.cache_control_for(path)
+        same_bytes = old is not None and (old.body is body or old.body == body)
+        if (
+            old is not None
+            and same_bytes
+            and old.last_modified == when
+            and old.cache_control == cache_control
+            and old.content_type == content_type
+        ):
+            # What build() would give again: skip hashing and headers. Serve these very
+            # bytes, so that the next build that reuses them is recognised by identity.
+            return old if old.body is body else dataclasses.replace(old, body=body)
+        if old is not None and not same_bytes and when <= old.last_modified:
+            when = max(built_at, old.last_modified + timedelta(seconds=1))
+        return StaticFile.build(body, content_type, when, cache_control)
 
     def load_dir(self, root: Path, *, within: Path | None = None) -> None:
         """Serve a built tree from disk (after a restart); Last-Modified is each file's mtime.

@@ -330,4 +330,26 @@ async def test_claims_lock_rows_on_postgresql_and_the_database_on_sqlite(
     if database.dialect == "postgresql":
         assert any("FOR UPDATE OF deliveries SKIP LOCKED" in s for s in statements)
     else:
-        assert statements[0] == "BEGIN IMMEDIATE"
+        # A read-only look first, then the claim itself under the one write lock.
+        start = statements.index("BEGIN IMMEDIATE")
+        assert all(s.startswith(("BEGIN DEFERRED", "SELECT")) for s in statements[:start])
+        assert any(s.startswith("UPDATE deliveries") for s in statements[start:])
+
+
+async def test_a_claim_that_finds_nothing_takes_no_write_lock_on_sqlite(
+    database: ScratchDatabase, engine: AsyncEngine, outbox: Outbox
+) -> None:
+    if database.dialect != "sqlite":
+        pytest.skip("SQLite's one write lock")
+    statements: list[str] = []
+
+    def record(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        assert await outbox.claim("w1", 5, LEASE) == []
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert statements
+    assert "BEGIN IMMEDIATE" not in statements

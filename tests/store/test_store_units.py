@@ -1,14 +1,18 @@
-"""Store and outbox logic that needs no database."""
+"""Store and outbox logic that needs no database server."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from broadcaster.outbox import RetryPolicy
-from broadcaster.store import database_url
+from broadcaster.store import create_engine, database_url
+from broadcaster.store.engine import dispose_engine, write_transaction
 from broadcaster.store.publishing import dedup_key
 
 
@@ -49,3 +53,26 @@ def test_dedup_keys_are_stable_and_distinct() -> None:
     keys = {dedup_key(p, c, r) for p in (1, 2) for c in ("citizens", "desk") for r in ("a", "b")}
     assert len(keys) == 8
     assert len(dedup_key(1, "website", "")) == 32
+
+
+async def test_writers_of_one_sqlite_database_take_turns_first_come_first_served(
+    tmp_path: Path,
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    order: list[int] = []
+
+    async def write(number: int) -> None:
+        async with write_transaction(engine) as conn:
+            order.append(number)
+            await conn.execute(text("CREATE TABLE IF NOT EXISTS t (n INTEGER)"))
+            await conn.execute(text("INSERT INTO t VALUES (:n)"), {"n": number})
+            await asyncio.sleep(0.001)  # another writer's turn would start here, and wait
+
+    try:
+        await asyncio.gather(*(write(n) for n in range(20)))
+        async with engine.connect() as conn:
+            count = (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one()
+    finally:
+        await dispose_engine(engine)
+    assert order == list(range(20))
+    assert count == 20
