@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.outbox import Outbox, RetryPolicy
-from broadcaster.store import AttemptOutcome, DeliveryStatus, PublicationSource
-from broadcaster.store.testing import ManualClock, ScratchDatabase
+from broadcaster.store import AttemptOutcome, DeliveryStatus, PublicationSource, upgrade_engine
+from broadcaster.store.engine import dispose_engine
+from broadcaster.store.testing import ManualClock, ScratchDatabase, sqlite_database
 
 pytestmark = pytest.mark.asyncio
 
@@ -336,11 +338,11 @@ async def test_claims_lock_rows_on_postgresql_and_the_database_on_sqlite(
         assert any(s.startswith("UPDATE deliveries") for s in statements[start:])
 
 
-async def test_a_claim_that_finds_nothing_takes_no_write_lock_on_sqlite(
-    database: ScratchDatabase, engine: AsyncEngine, outbox: Outbox
-) -> None:
-    if database.dialect != "sqlite":
-        pytest.skip("SQLite's one write lock")
+async def test_a_claim_that_finds_nothing_takes_no_write_lock_on_sqlite(tmp_path: Path) -> None:
+    # SQLite only (one write lock per database file): not run on PostgreSQL at all.
+    engine = sqlite_database(tmp_path).engine()
+    await upgrade_engine(engine)
+    outbox = Outbox(engine)
     statements: list[str] = []
 
     def record(*args: object) -> None:
@@ -351,5 +353,6 @@ async def test_a_claim_that_finds_nothing_takes_no_write_lock_on_sqlite(
         assert await outbox.claim("w1", 5, LEASE) == []
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
+        await dispose_engine(engine)
     assert statements
     assert "BEGIN IMMEDIATE" not in statements
