@@ -7,10 +7,8 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
-from typing import Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
-from feedgen.feed import FeedGenerator
-from lxml import etree
 from pydantic import Field
 
 from .. import strings
@@ -19,6 +17,12 @@ from ..render import Publication
 from ..schema import LocalizedText
 from .base import ChannelOptions, DeliveryJob, DeliveryRejected, Rendition, Resources, masked
 from .website import localized
+
+if TYPE_CHECKING:
+    from feedgen.feed import FeedGenerator
+
+# feedgen and lxml are imported where a feed entry is built: a process that only sends
+# mail (a fan-out worker) does not load them.
 
 ATOM = "http://www.w3.org/2005/Atom"
 
@@ -136,6 +140,8 @@ class FeedChannel:
         return await self.public.rebuild_feeds(self.name, self.options)
 
     def _generator(self, publication: Publication, locale: str) -> FeedGenerator:
+        from feedgen.feed import FeedGenerator
+
         fg = FeedGenerator()
         fg.id(f"{publication.base_url}/feeds/{locale}/all.atom")
         fg.title(localized(self.options.title, locale))
@@ -156,6 +162,8 @@ class FeedChannel:
 
     def render(self, publication: Publication, locale: str) -> Rendition:
         """The RSS item, Atom entry and JSON Feed item for the campaign in `locale`."""
+        from lxml import etree
+
         fg = self._generator(publication, locale)
         rss_item = etree.fromstring(fg.rss_str()).find("channel/item")
         atom_entry = etree.fromstring(fg.atom_str()).find(f"{{{ATOM}}}entry")

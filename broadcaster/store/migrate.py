@@ -11,17 +11,19 @@ To write a new migration from a source checkout::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.store.engine import create_engine, use_wal, write_transaction
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic (with Mako and Pygments behind it) is imported only where a migration is looked
+# at or run: a worker or a fan-out that never migrates does not carry its ~10 MB.
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -31,6 +33,8 @@ _UPGRADE_LOCK = 0x62637374
 
 def alembic_config(url: str | None = None) -> Config:
     """An Alembic config pointing at the packaged migrations (and at `url`, for the CLI)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if url is not None:
@@ -40,11 +44,15 @@ def alembic_config(url: str | None = None) -> Config:
 
 def head_revision() -> str | None:
     """The newest migration shipped with this version of Broadcaster."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
     """The migration the database is at; None for an empty database."""
+    from alembic.runtime.migration import MigrationContext
+
     async with engine.connect() as connection:
         return await connection.run_sync(
             lambda sync: MigrationContext.configure(sync).get_current_revision()
@@ -73,5 +81,7 @@ async def upgrade_engine(engine: AsyncEngine, revision: str = "head") -> None:
 
 
 def _upgrade(connection: Connection, config: Config, revision: str) -> None:
+    from alembic import command
+
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
