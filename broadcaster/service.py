@@ -234,12 +234,12 @@ class Service:
                 sent += 1
         return sent
 
-    async def _public_state(self, names: list[str]) -> tuple[int | None, int | None]:
-        """What the website and feeds are built from: newest delivery, newest withdrawal."""
+    async def _public_state(self, names: list[str]) -> tuple[object, ...]:
+        """What the website and feeds are built from: deliveries gone out, newest withdrawal."""
         withdrawn = None
         if self.approvals is not None:
             withdrawn = await self.approvals.reviews.latest_withdrawal()
-        return await self.content.latest_delivered(names), withdrawn
+        return await self.content.delivered_state(names), withdrawn
 
     async def keep_public_current(self) -> None:
         """Rebuild the site when a campaign starts or expires, without anyone acting."""

@@ -115,12 +115,17 @@ class ContentStore:
             result: str | None = (await conn.execute(query)).scalar_one_or_none()
         return result
 
-    async def latest_delivered(self, channels: Sequence[str]) -> int | None:
-        """The newest delivered delivery on any of `channels` (changes when one goes out)."""
+    async def delivered_state(self, channels: Sequence[str]) -> tuple[int, int | None]:
+        """How many deliveries on `channels` went out, and the newest of them: changes when
+        one more goes out, also one of an older publication delivered after a retry."""
         d = deliveries.c
-        query = select(func.max(d.id)).where(
-            d.channel.in_(list(channels)), d.status == DeliveryStatus.DELIVERED
+        # Per channel, through ix_deliveries_channel: a bare max(id) lets PostgreSQL walk
+        # the primary key backwards past every newer email delivery instead.
+        query = (
+            select(func.count(), func.max(d.id))
+            .where(d.channel.in_(list(channels)), d.status == DeliveryStatus.DELIVERED)
+            .group_by(d.channel)
         )
         async with self._engine.connect() as conn:
-            result: int | None = (await conn.execute(query)).scalar_one_or_none()
-        return result
+            rows = [(int(count), int(newest)) for count, newest in await conn.execute(query)]
+        return sum(count for count, _ in rows), max((newest for _, newest in rows), default=None)

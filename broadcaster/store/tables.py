@@ -160,6 +160,10 @@ deliveries = Table(
     Index("ix_deliveries_claim", "next_attempt_at", "id"),
     Index("ix_deliveries_lease_owner", "lease_owner"),
     Index("ix_deliveries_recipient", "recipient"),
+    # The website's and feeds' few deliveries among millions of email ones: what `serve`
+    # looks up on every rebuild and every two seconds (store/content.py). No status in it,
+    # so settling a delivery does not touch it.
+    Index("ix_deliveries_channel", "channel", "publication_id"),
 )
 
 delivery_attempts = Table(

@@ -174,3 +174,54 @@ async def test_publications_a_crash_left_unqueued_are_listed_oldest_first(
     async with engine.connect() as conn:
         stored = await conn.execute(select(publications.c.snapshot).order_by(publications.c.id))
         assert stored.scalars().all() == [snapshot, None, None]
+
+
+async def test_the_public_state_is_found_among_many_email_deliveries(
+    engine: AsyncEngine, outbox: Outbox
+) -> None:
+    """What `serve` rebuilds the website and feeds from: per channel and campaign the newest
+    publication (a cancelled delivery does not count), and the newest delivered delivery;
+    email deliveries queued after them change neither."""
+    from broadcaster.store.content import ContentStore
+    from broadcaster.store.engine import write_transaction
+    from broadcaster.store.publishing import insert_deliveries
+    from broadcaster.store.tables import deliveries
+
+    async def publish(campaign: str, items: list[tuple[str, str, str]]) -> int:
+        publication_id, _ = await outbox.create_publication(
+            campaign, "r", sorted({c for c, _, _ in items}), source=SCHEDULE, snapshot="{}"
+        )
+        async with write_transaction(engine) as conn:
+            await insert_deliveries(conn, publication_id, items, FIRE)
+        return publication_id
+
+    async def set_status(publication_id: int, channel: str, status: DeliveryStatus) -> None:
+        d = deliveries.c
+        async with write_transaction(engine) as conn:
+            await conn.execute(
+                deliveries.update()
+                .where(d.publication_id == publication_id, d.channel == channel)
+                .values(status=status)
+            )
+
+    first = await publish("a", [("website", "", "vi"), ("feeds", "", "vi")])
+    second = await publish("b", [("website", "", "vi")])
+    withdrawn = await publish("a", [("website", "", "vi")])
+    await set_status(withdrawn, "website", DeliveryStatus.CANCELLED)
+    await set_status(first, "website", DeliveryStatus.DELIVERED)
+    await set_status(second, "website", DeliveryStatus.DELIVERED)
+    content = ContentStore(engine)
+    delivered = await content.delivered_state(["website", "feeds"])
+    email = await publish("a", [("citizens", str(n), "vi") for n in range(2_000)])
+    await set_status(email, "citizens", DeliveryStatus.DELIVERED)
+
+    assert await content.latest_snapshot_ids_by_channel(["website", "feeds"]) == {
+        "website": [first, second],
+        "feeds": [first],
+    }
+    assert await content.delivered_state(["website", "feeds"]) == delivered
+    assert delivered[0] == 2
+    # An older publication's delivery going out (after a retry) changes it too.
+    await set_status(first, "feeds", DeliveryStatus.DELIVERED)
+    assert await content.delivered_state(["website", "feeds"]) == (3, delivered[1])
+    assert await content.delivered_state(["partners"]) == (0, None)
