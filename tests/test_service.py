@@ -576,6 +576,31 @@ async def test_healthz_and_metrics_after_publishing(
         assert samples[key] == count
 
 
+async def test_metrics_scraped_by_many_count_the_outbox_once(
+    published: Settings, aiohttp_client: AiohttpClient
+) -> None:
+    """/metrics is open to anyone and its count reads the whole outbox: twenty scrapes at
+    once (or in a row) make one count, and every one of them shows it."""
+    from sqlalchemy import event
+
+    app = make_app(published)
+    client = await aiohttp_client(app)
+    counted: list[str] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "GROUP BY deliveries.channel, deliveries.status" in statement:
+            counted.append(statement)
+
+    event.listen(app[SERVICE].engine.sync_engine, "before_cursor_execute", before)
+    responses = await asyncio.gather(*(client.get("/metrics") for _ in range(20)))
+    bodies = {await response.text() for response in responses}
+    assert [response.status for response in responses] == [200] * 20
+    assert len(counted) == 1
+    assert all('{channel="website",status="delivered"} 4.0' in body for body in bodies)
+    await client.get("/metrics")
+    assert len(counted) == 1
+
+
 @pytest.mark.postgres
 async def test_healthz_is_503_while_the_store_does_not_answer(
     workspace: Path, pg_url: str, aiohttp_client: AiohttpClient
