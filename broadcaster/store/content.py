@@ -9,7 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..channels.base import Rendition
 from .engine import insert_or_ignore, write_transaction
-from .tables import DeliveryStatus, PublicationKind, deliveries, publications, renditions
+from .tables import (
+    CHANNEL_WIDE,
+    DeliveryStatus,
+    PublicationKind,
+    deliveries,
+    publications,
+    renditions,
+)
 
 
 class ContentStore:
@@ -58,7 +65,8 @@ class ContentStore:
     async def latest_snapshot_ids_by_channel(
         self, channels: Collection[str]
     ) -> dict[str, list[int]]:
-        """For each channel in `channels` and each campaign, its newest publication on that
+        """For each channel-wide channel in `channels` (the website and feeds: one delivery
+        per publication, recipient '') and each campaign, its newest publication on that
         channel with a snapshot, by id (ordered by campaign), in one query.
 
         Snapshots never change, so a reader that keeps what it parsed by id only needs
@@ -68,7 +76,11 @@ class ContentStore:
         newest = (
             select(d.channel.label("channel"), func.max(p.id).label("id"))
             .select_from(publications.join(deliveries, d.publication_id == p.id))
-            .where(d.channel.in_(sorted(channels)), d.status != DeliveryStatus.CANCELLED)
+            .where(
+                d.channel.in_(sorted(channels)),
+                CHANNEL_WIDE,  # through ix_deliveries_channel_wide
+                d.status != DeliveryStatus.CANCELLED,
+            )
             .group_by(d.channel, p.campaign_id)
             .subquery()
         )
@@ -116,14 +128,19 @@ class ContentStore:
         return result
 
     async def delivered_state(self, channels: Sequence[str]) -> tuple[int, int | None]:
-        """How many deliveries on `channels` went out, and the newest of them: changes when
-        one more goes out, also one of an older publication delivered after a retry."""
+        """How many channel-wide deliveries (recipient '': the website's and feeds') on
+        `channels` went out, and the newest of them: changes when one more goes out, also one
+        of an older publication delivered after a retry."""
         d = deliveries.c
-        # Per channel, through ix_deliveries_channel: a bare max(id) lets PostgreSQL walk
-        # the primary key backwards past every newer email delivery instead.
+        # Per channel, through ix_deliveries_channel_wide: a bare max(id) lets PostgreSQL
+        # walk the primary key backwards past every newer email delivery instead.
         query = (
             select(func.count(), func.max(d.id))
-            .where(d.channel.in_(list(channels)), d.status == DeliveryStatus.DELIVERED)
+            .where(
+                d.channel.in_(list(channels)),
+                CHANNEL_WIDE,
+                d.status == DeliveryStatus.DELIVERED,
+            )
             .group_by(d.channel)
         )
         async with self._engine.connect() as conn:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from broadcaster.store.types import UTCDateTime
@@ -128,6 +129,10 @@ schedule_firings = Table(
     CheckConstraint(_one_of("outcome", FiringOutcome), name="outcome"),
 )
 
+# The condition of ix_deliveries_channel_wide, as a literal: a query must say it in these
+# very words (not as a bound parameter) for SQLite and PostgreSQL to use that index.
+CHANNEL_WIDE = text("recipient = ''")
+
 deliveries = Table(
     "deliveries",
     metadata,
@@ -160,10 +165,17 @@ deliveries = Table(
     Index("ix_deliveries_claim", "next_attempt_at", "id"),
     Index("ix_deliveries_lease_owner", "lease_owner"),
     Index("ix_deliveries_recipient", "recipient"),
-    # The website's and feeds' few deliveries among millions of email ones: what `serve`
-    # looks up on every rebuild and every two seconds (store/content.py). No status in it,
-    # so settling a delivery does not touch it.
-    Index("ix_deliveries_channel", "channel", "publication_id"),
+    # The channel-wide deliveries (the website's and feeds', one per publication, recipient
+    # '') among millions of email ones: what `serve` looks up on every rebuild and every two
+    # seconds (store/content.py). Partial, so a fan-out's deliveries never enter it and the
+    # claim queries (which filter by channel too) cannot pick it over ix_deliveries_claim.
+    Index(
+        "ix_deliveries_channel_wide",
+        "channel",
+        "publication_id",
+        sqlite_where=CHANNEL_WIDE,
+        postgresql_where=CHANNEL_WIDE,
+    ),
 )
 
 delivery_attempts = Table(
