@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
@@ -30,6 +31,22 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float = 
     return value
 
 
+Network = IPv4Network | IPv6Network
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[Network, ...]:
+    networks: list[Network] = []
+    for entry in (env.get(name) or "").replace(",", " ").split():
+        try:
+            networks.append(ip_network(entry, strict=False))
+        except ValueError:
+            raise SettingsError(
+                f"{name}: {entry!r} is not an address or network; write them separated by "
+                "commas, like 127.0.0.1, 10.0.0.0/8, ::1"
+            ) from None
+    return tuple(networks)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Process-wide settings; every field has a default that works on a fresh machine."""
@@ -45,6 +62,9 @@ class Settings:
     # How long a worker holds a claimed delivery before another process may take it over.
     lease_seconds: float = 60.0
     log_format: str = "text"
+    # Reverse proxies whose X-Forwarded-For names the visitor (web/forwarded.py); none
+    # by default, so the header is ignored and cannot be used to dodge per-IP limits.
+    trusted_proxies: tuple[Network, ...] = ()
     # The environment `${VAR}` references in channel files are resolved against.
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -73,6 +93,7 @@ class Settings:
             workers=int(_number(env, "BROADCASTER_WORKERS", 4, minimum=1)),
             lease_seconds=_number(env, "BROADCASTER_LEASE_SECONDS", 60.0, minimum=1),
             log_format=log_format,
+            trusted_proxies=_networks(env, "BROADCASTER_TRUSTED_PROXIES"),
             environ=env,
         )
 

@@ -16,6 +16,7 @@ from ..metrics import CONTENT_TYPE
 from ..service import Service, open_service
 from ..settings import Settings
 from .fastpath import FastPath
+from .forwarded import STATIC_SAFE, forwarded_for
 from .keys import SERVICE as SERVICE
 from .keys import STATIC as STATIC
 from .static import StaticFiles
@@ -83,6 +84,8 @@ def make_app(
     confirmations (tests pass one with a recording mailer).
     """
     app = web.Application()
+    if settings.trusted_proxies:
+        app.middlewares.append(forwarded_for(settings.trusted_proxies))
     static = StaticFiles()
     app[STATIC] = static
 
@@ -142,7 +145,7 @@ def _new_event_loop() -> asyncio.AbstractEventLoop:
 
 def _other_routes(app: web.Application, static: StaticFiles) -> list[str] | None:
     """Path prefixes `app` routes to something other than `static`; None: don't bypass it."""
-    if app.middlewares or app.on_response_prepare:
+    if app.on_response_prepare or not all(getattr(m, STATIC_SAFE, False) for m in app.middlewares):
         return None  # the fast path would skip them
     prefixes = []
     for resource in app.router.resources():

@@ -6,9 +6,9 @@ Routes (shared/DESIGN.md section 4): `POST /subscribe`; `GET/POST /confirm/{toke
 `GET/POST /preferences/{token}/delete`. A GET never changes anything: mail scanners open
 links. The token in the URL is the credential (no cookies, so no CSRF to defend against).
 
-The per-IP limit keys on `request.remote`. Behind a reverse proxy that is the proxy's
-address, so every visitor shares one bucket: configure trusted forwarding (for example
-aiohttp-remotes' `XForwardedStrict` with the proxy's address) before deploying behind one.
+The per-IP limit keys on `request.remote`. Behind a reverse proxy, set
+BROADCASTER_TRUSTED_PROXIES to its address so that is the visitor's (web/forwarded.py);
+without it every visitor shares the proxy's bucket.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@ and the CLI's refusal to publish an unapproved revision."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from ipaddress import ip_network
 from pathlib import Path
 
 import lxml.html
@@ -204,4 +206,16 @@ def test_the_static_fast_path_leaves_admin_to_the_app(tmp_path: Path) -> None:
     app = make_app(settings_for(root))
     reserved = _other_routes(app, app[STATIC])
     assert reserved is not None  # the fast path stays on
+    assert "/admin" in reserved
+
+
+def test_trusting_a_proxy_keeps_the_static_fast_path(tmp_path: Path) -> None:
+    """The X-Forwarded-For middleware changes nothing a feed or page answer depends on."""
+    root = two_person_workspace(tmp_path / "ws")
+    settings = settings_for(root)
+    settings = dataclasses.replace(settings, trusted_proxies=(ip_network("127.0.0.1/32"),))
+    app = make_app(settings)
+    assert len(app.middlewares) == 1
+    reserved = _other_routes(app, app[STATIC])
+    assert reserved is not None
     assert "/admin" in reserved

@@ -60,7 +60,7 @@ class RecordingMailer:
         self.sent.append(Sent(subscriber_id, email, locale, confirm_url))
 
 
-def settings_for(root: Path) -> Settings:
+def settings_for(root: Path, environ: Mapping[str, str] | None = None) -> Settings:
     """Settings as `serve` builds them from this environment (nothing from os.environ)."""
     return Settings.from_environ(
         root,
@@ -69,6 +69,7 @@ def settings_for(root: Path) -> Settings:
             "BROADCASTER_BASE_URL": BASE_URL,
             "BROADCASTER_SECRET_KEY": SECRET,
             "BROADCASTER_SHUTDOWN_TIMEOUT": "5",
+            **(environ or {}),
         },
     )
 
@@ -146,9 +147,11 @@ class Site:
 
 
 @contextlib.asynccontextmanager
-async def running(workspace: Path, limits: Limits = GENEROUS) -> AsyncIterator[Site]:
+async def running(
+    workspace: Path, limits: Limits = GENEROUS, environ: Mapping[str, str] | None = None
+) -> AsyncIterator[Site]:
     """The app `serve` runs on `workspace`, behind a test client, with a recording mailer."""
-    settings = settings_for(workspace)
+    settings = settings_for(workspace, environ)
     mailer = RecordingMailer()
     factory = functools.partial(open_subscriptions, mailer=mailer, limits=limits)
     async with TestClient(TestServer(make_app(settings, subscriptions=factory))) as client:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from broadcaster.settings import Settings, SettingsError
 from broadcaster.strings import text
 from broadcaster.web.subscriptions import PER_ADDRESS, PER_IP, Limits
 
-from .conftest import TOPIC, Start, heading, page
+from ..conftest import copy_workspace
+from .conftest import FORM, TOPIC, Site, Start, form_body, heading, page, running
 
 
 def fields(email: str) -> dict[str, str | list[str]]:
@@ -45,3 +51,50 @@ async def test_one_address_gets_429_after_its_burst_whatever_its_case(start: Sta
         assert int(response.headers["Retry-After"]) > 60
         # Someone else from the same place is not held back.
         assert (await site.subscribe(fields("other@example.vn"))).status == 200
+
+
+async def _subscribe_via(site: Site, email: str, forwarded_for: str) -> int:
+    response = await site.client.post(
+        "/subscribe",
+        data=form_body(fields(email)),
+        headers={"Content-Type": FORM, "X-Forwarded-For": forwarded_for},
+    )
+    return response.status
+
+
+async def test_behind_a_trusted_proxy_each_visitor_has_their_own_limit(tmp_path: Path) -> None:
+    """With the proxy (here the test client's 127.0.0.1) trusted, visitors are told apart by
+    X-Forwarded-For: one reaching the limit does not hold back the next, and writing a
+    made-up address in front of the proxy's entry does not reset one's own."""
+    trusted = {"BROADCASTER_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8"}
+    async with running(copy_workspace(tmp_path / "ws"), Limits(), trusted) as site:
+        for number in range(PER_IP.burst):
+            status = await _subscribe_via(site, f"a{number}@example.vn", "203.0.113.5")
+            assert status == 200
+        assert await _subscribe_via(site, "a.more@example.vn", "203.0.113.5") == 429
+        # The same visitor through a second proxy hop (10.0.0.7, trusted), with a forged
+        # address in front: still 203.0.113.5.
+        chain = "198.51.100.9, 203.0.113.5, 10.0.0.7"
+        assert await _subscribe_via(site, "forged@example.vn", chain) == 429
+        assert await _subscribe_via(site, "neighbour@example.vn", "203.0.113.6") == 200
+        assert await site.sent_to("a.more@example.vn") == []
+        assert len(await site.sent_to("neighbour@example.vn")) == 1
+
+
+async def test_without_trusted_proxies_x_forwarded_for_is_ignored(start: Start) -> None:
+    """Nobody dodges the per-IP limit by sending a new X-Forwarded-For each time."""
+    async with start(Limits()) as site:
+        for number in range(PER_IP.burst):
+            status = await _subscribe_via(site, f"b{number}@example.vn", f"203.0.113.{number}")
+            assert status == 200
+        assert await _subscribe_via(site, "b.more@example.vn", "198.51.100.77") == 429
+
+
+def test_a_bad_trusted_proxy_setting_names_the_variable_and_the_fix(tmp_path: Path) -> None:
+    environ = {"BROADCASTER_TRUSTED_PROXIES": "10.0.0.0/8, proxy.example.gov.vn"}
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_environ(tmp_path, environ)
+    message = str(raised.value)
+    assert "BROADCASTER_TRUSTED_PROXIES" in message
+    assert "'proxy.example.gov.vn' is not an address or network" in message
+    assert "like 127.0.0.1, 10.0.0.0/8, ::1" in message
