@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -10,6 +12,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# The outbox is counted at most this often (Prometheus scrapes every 15 s by default).
+DELIVERY_COUNTS_TTL = 10.0
 
 
 class _Snapshot(Collector):
@@ -67,6 +71,20 @@ class Metrics:
         self.up.set(1)
         self.snapshot = _Snapshot()
         self.registry.register(self.snapshot)
+        self._counted_at: float | None = None
+        self._counting = asyncio.Lock()
+
+    async def refresh_deliveries(
+        self, count: Callable[[], Awaitable[Mapping[tuple[str, str], int]]]
+    ) -> None:
+        """Update deliveries by channel and status with `count`, at most every
+        DELIVERY_COUNTS_TTL seconds and once at a time: the count reads the whole outbox
+        (millions of rows after a few big list publications), and anyone can scrape."""
+        async with self._counting:
+            now = time.monotonic()
+            if self._counted_at is None or now - self._counted_at >= DELIVERY_COUNTS_TTL:
+                self.snapshot.deliveries = await count()
+                self._counted_at = now
 
     def observe_delivery(self, channel: str, status: str, seconds: float) -> None:
         """Record one finished delivery attempt."""

@@ -51,8 +51,6 @@ log = logging.getLogger(__name__)
 
 # The site is checked at least this often for campaigns starting or expiring.
 REFRESH_CEILING = timedelta(hours=1)
-# /metrics counts the outbox at most this often (Prometheus scrapes every 15 s by default).
-DELIVERY_COUNTS_TTL = 10.0
 
 
 def load_or_raise(root: Path, settings: Settings) -> Workspace:
@@ -110,8 +108,6 @@ class Service:
     settle: bool = False
     accounts: Accounts | None = None
     approvals: Approvals | None = None
-    _delivery_counts: tuple[float, dict[tuple[str, str], int]] | None = None
-    _counting: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def use(self, workspace: Workspace) -> None:
         """Switch every part to `workspace` (start and reload)."""
@@ -238,7 +234,7 @@ class Service:
                 sent += 1
         return sent
 
-    async def _public_state(self, names: list[str]) -> tuple[object, ...]:
+    async def _public_state(self, names: list[str]) -> tuple[tuple[int, int | None], int | None]:
         """What the website and feeds are built from: deliveries gone out, newest withdrawal."""
         withdrawn = None
         if self.approvals is not None:
@@ -280,20 +276,11 @@ class Service:
         return True
 
     async def count_deliveries(self) -> dict[tuple[str, str], int]:
-        """Deliveries by (channel, status), for /metrics: counted at most every
-        DELIVERY_COUNTS_TTL seconds and once at a time, because the count reads the whole
-        outbox (millions of rows after a few big list publications) and anyone can ask."""
-        async with self._counting:
-            now = asyncio.get_running_loop().time()
-            if self._delivery_counts is None or now - self._delivery_counts[0] >= (
-                DELIVERY_COUNTS_TTL
-            ):
-                d = deliveries.c
-                query = select(d.channel, d.status, func.count()).group_by(d.channel, d.status)
-                async with self.engine.connect() as conn:
-                    counts = {(row[0], row[1]): int(row[2]) for row in await conn.execute(query)}
-                self._delivery_counts = (now, counts)
-            return self._delivery_counts[1]
+        """Deliveries by (channel, status), for /metrics (which decides how often)."""
+        d = deliveries.c
+        query = select(d.channel, d.status, func.count()).group_by(d.channel, d.status)
+        async with self.engine.connect() as conn:
+            return {(row[0], row[1]): int(row[2]) for row in await conn.execute(query)}
 
 
 @contextlib.asynccontextmanager

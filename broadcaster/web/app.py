@@ -43,7 +43,7 @@ async def metrics(request: web.Request) -> web.Response:
     """Prometheus text format."""
     service = request.app[SERVICE]
     with contextlib.suppress(Exception):
-        service.metrics.snapshot.deliveries = await service.count_deliveries()
+        await service.metrics.refresh_deliveries(service.count_deliveries)
     return web.Response(body=service.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
 

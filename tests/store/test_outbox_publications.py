@@ -12,7 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.outbox import Outbox
 from broadcaster.store import DeliveryStatus, PublicationSource, PublicationStatus
-from broadcaster.store.tables import publications
+from broadcaster.store.content import ContentStore
+from broadcaster.store.engine import write_transaction
+from broadcaster.store.publishing import insert_deliveries
+from broadcaster.store.tables import deliveries, publications
 from broadcaster.store.testing import ManualClock, ScratchDatabase
 
 pytestmark = pytest.mark.asyncio
@@ -182,10 +185,6 @@ async def test_the_public_state_is_found_among_many_email_deliveries(
     """What `serve` rebuilds the website and feeds from: per channel and campaign the newest
     publication (a cancelled delivery does not count), and the newest delivered delivery;
     email deliveries queued after them change neither."""
-    from broadcaster.store.content import ContentStore
-    from broadcaster.store.engine import write_transaction
-    from broadcaster.store.publishing import insert_deliveries
-    from broadcaster.store.tables import deliveries
 
     async def publish(campaign: str, items: list[tuple[str, str, str]]) -> int:
         publication_id, _ = await outbox.create_publication(
