@@ -129,16 +129,16 @@ async def seed(root: Path, env: dict[str, str], count: int) -> None:
 async def fanout(root: Path, env: dict[str, str], limit: float) -> dict[str, float]:
     """Publish to every subscriber and wait until each delivery is settled."""
     from broadcaster.channels import build_channels
-    from broadcaster.outbox import Outbox
-    from broadcaster.publisher import Publisher
+    from broadcaster.outbox.content import ContentStore
+    from broadcaster.outbox.outbox import Outbox
+    from broadcaster.outbox.workers import Workers, WorkerSettings
+    from broadcaster.publishing.publisher import Publisher
     from broadcaster.settings import Settings
     from broadcaster.store import create_engine
-    from broadcaster.store.content import ContentStore
     from broadcaster.store.tables import DeliveryStatus, PublicationSource
     from broadcaster.subscribers.store import SqlSubscriberStore
     from broadcaster.subscribers.tokens import SignedTokens
-    from broadcaster.workers import Workers, WorkerSettings
-    from broadcaster.workspace import load_workspace
+    from broadcaster.workspace.load import load_workspace
 
     settings = Settings.from_environ(root, env)
     workspace, diagnostics = load_workspace(root, settings)
@@ -217,9 +217,9 @@ def sample_message(root: Path, env: dict[str, str]) -> None:
     """One personalised list message of this workspace, for the baseline to send."""
     from broadcaster.channels import build_channels
     from broadcaster.mail.compose import MessageTemplate
-    from broadcaster.render import Publication
     from broadcaster.settings import Settings
-    from broadcaster.workspace import load_workspace
+    from broadcaster.text.render import Publication
+    from broadcaster.workspace.load import load_workspace
 
     settings = Settings.from_environ(root, env)
     workspace, _ = load_workspace(root, settings)

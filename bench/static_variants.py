@@ -32,8 +32,8 @@ VARIANTS = ("app-asyncio", "app-uvloop", "lowlevel-uvloop", "fast-asyncio", "fas
 async def _run_variant(variant: str, port: int, body: bytes) -> None:
     from aiohttp import web
 
+    from broadcaster.site.static import FastPath, StaticFiles
     from broadcaster.web.app import STATIC, _FastSite, _other_routes
-    from broadcaster.web.static import FastPath, StaticFiles
 
     files = StaticFiles()
     files.replace({FEED.lstrip("/"): body}, last_modified={})

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
-from .settings import SettingsError
+from broadcaster.settings import SettingsError
 
 SECRET_KEY_ENV = "BROADCASTER_SECRET_KEY"  # noqa: S105  (a variable name, not a secret)
 SECRET_KEY_FILE = Path("var") / "secret_key"

@@ -14,38 +14,38 @@ from pathlib import Path
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .approval import Approvals
-from .bounces.receiver import bounce_receiver
-from .channels import Channel, build_channels
-from .channels.email import EmailChannel
-from .channels.feed import FeedChannel
-from .channels.website import WebsiteChannel
-from .diagnostics import WorkspaceError
-from .digests.fire import Digests
-from .digests.store import StoreAudience
-from .metrics import Metrics
-from .models import Workspace
-from .outbox import Outbox
-from .partners.store import PartnerStore
-from .public import PublicSite
-from .publisher import Publisher
-from .retry import RetryPolicy
-from .scheduler import Scheduler
-from .settings import Settings
-from .staff.accounts import Accounts
-from .staff.audit import AuditLog
-from .staff.reviews import ReviewStore
-from .staff.tables import Role
-from .store import create_engine, upgrade_engine
-from .store.content import ContentStore
-from .store.engine import dispose_engine
-from .store.tables import deliveries
-from .subscribers.confirmations import ChannelMailer, Confirmations
-from .subscribers.store import SqlSubscriberStore
-from .subscribers.tokens import SignedTokens
-from .web.static import StaticFiles
-from .workers import Workers, WorkerSettings
-from .workspace import load_workspace
+from broadcaster.bounces.receiver import bounce_receiver
+from broadcaster.channels import Channel, build_channels
+from broadcaster.channels.email import EmailChannel
+from broadcaster.channels.feed import FeedChannel
+from broadcaster.channels.website import WebsiteChannel
+from broadcaster.outbox.content import ContentStore
+from broadcaster.outbox.outbox import Outbox
+from broadcaster.outbox.retry import RetryPolicy
+from broadcaster.outbox.workers import Workers, WorkerSettings
+from broadcaster.partners.store import PartnerStore
+from broadcaster.publishing.approval import Approvals
+from broadcaster.publishing.digests.fire import Digests
+from broadcaster.publishing.digests.store import StoreAudience
+from broadcaster.publishing.publisher import Publisher
+from broadcaster.publishing.scheduler import Scheduler
+from broadcaster.settings import Settings
+from broadcaster.site.public import PublicSite
+from broadcaster.site.static import StaticFiles
+from broadcaster.staff.accounts import Accounts
+from broadcaster.staff.audit import AuditLog
+from broadcaster.staff.reviews import ReviewStore
+from broadcaster.staff.tables import Role
+from broadcaster.store import create_engine, upgrade_engine
+from broadcaster.store.engine import dispose_engine
+from broadcaster.store.tables import deliveries
+from broadcaster.subscribers.confirmations import ChannelMailer, Confirmations
+from broadcaster.subscribers.store import SqlSubscriberStore
+from broadcaster.subscribers.tokens import SignedTokens
+from broadcaster.web.metrics import Metrics
+from broadcaster.workspace.diagnostics import WorkspaceError
+from broadcaster.workspace.load import load_workspace
+from broadcaster.workspace.models import Workspace
 
 log = logging.getLogger(__name__)
 

@@ -111,6 +111,6 @@ class Settings:
     @functools.cached_property
     def secret_key(self) -> bytes:
         """BROADCASTER_SECRET_KEY, else `var/secret_key` (generated on first use, mode 0600)."""
-        from .secrets import secret_key  # secrets imports SettingsError from here
+        from broadcaster.secrets import secret_key  # secrets imports SettingsError from here
 
         return secret_key(self.root, self.environ)

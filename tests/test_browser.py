@@ -23,7 +23,7 @@ import pytest
 import yaml
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from broadcaster.strings import text
+from broadcaster.text.strings import text
 from tests.conftest import copy_workspace
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -11,9 +11,8 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from broadcaster.cli import main
-
-from .conftest import REPO
+from broadcaster.cli.main import main
+from tests.conftest import REPO
 
 BROADCASTER = Path(sys.executable).parent / "broadcaster"
 

@@ -16,9 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from broadcaster.settings import Settings
-from broadcaster.workspace import load_workspace
-
-from .conftest import copy_workspace
+from broadcaster.workspace.load import load_workspace
+from tests.conftest import copy_workspace
 
 EXAMPLES = int(os.environ.get("BROADCASTER_FUZZ_EXAMPLES", "25"))
 

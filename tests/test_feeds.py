@@ -20,7 +20,8 @@ from lxml import etree
 
 from broadcaster.channels.feed import FeedOptions, add_entry
 from broadcaster.channels.website import localized
-from broadcaster.feeds import (
+from broadcaster.settings import Settings
+from broadcaster.site.feeds import (
     ALL_TOPICS,
     EPOCH,
     Feed,
@@ -29,12 +30,10 @@ from broadcaster.feeds import (
     feed_times,
     select_feeds,
 )
-from broadcaster.models import Workspace
-from broadcaster.render import Publication
-from broadcaster.settings import Settings
-from broadcaster.workspace import load_workspace
-
-from .conftest import REPO, copy_workspace
+from broadcaster.text.render import Publication
+from broadcaster.workspace.load import load_workspace
+from broadcaster.workspace.models import Workspace
+from tests.conftest import REPO, copy_workspace
 
 BASE_URL = "https://thongtin.example.gov.vn"
 LOCALES = ("vi", "en")

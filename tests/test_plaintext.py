@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from broadcaster.plaintext import markdown_to_text
+from broadcaster.text.plaintext import markdown_to_text
 
 
 @pytest.mark.parametrize(

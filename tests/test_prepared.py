@@ -8,13 +8,12 @@ from typing import Any
 
 import pytest
 
-from broadcaster import prepared
-from broadcaster.models import Schedule
-from broadcaster.render import Publication
+from broadcaster.publishing import prepared
+from broadcaster.publishing.snapshot import to_snapshot
 from broadcaster.service import open_service
-from broadcaster.snapshot import to_snapshot
-
-from .test_service import set_title, settings_for
+from broadcaster.text.render import Publication
+from broadcaster.workspace.models import Schedule
+from tests.test_service import set_title, settings_for
 
 CHANNELS = ("website", "feeds", "press-desk")
 

@@ -26,9 +26,8 @@ import yaml
 from lxml import etree
 from lxml.html import HtmlElement
 
-from broadcaster import strings
-
-from .html import find_all, parse_html
+from broadcaster.text import strings
+from tests.html import find_all, parse_html
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = Path(sys.executable).parent / "broadcaster"

@@ -9,8 +9,7 @@ import pytest
 
 from broadcaster.service import open_service
 from broadcaster.store.tables import PublicationSource
-
-from .test_service import settings_for, title
+from tests.test_service import settings_for, title
 
 PAGE = "vi/online-submission/index.html"
 

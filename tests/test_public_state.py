@@ -11,15 +11,13 @@ from typing import Any
 
 import pytest
 
-from broadcaster import public
-from broadcaster.feeds import build_feeds
-from broadcaster.public_state import StateReader, StoreState, Withdrawn
-from broadcaster.render import Publication
 from broadcaster.service import open_service
-from broadcaster.site import build_site
+from broadcaster.site import build_site, public
+from broadcaster.site.feeds import build_feeds
+from broadcaster.site.sources import StateReader, StoreState, Withdrawn
 from broadcaster.store.tables import PublicationSource
-
-from .test_service import set_title, settings_for, title
+from broadcaster.text.render import Publication
+from tests.test_service import set_title, settings_for, title
 
 PAGE = "vi/online-submission/index.html"
 FEED = "feeds/vi/all.atom"

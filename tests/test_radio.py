@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from broadcaster.models import LocaleSpeech
-from broadcaster.radio import format_duration, reading_time, speakable
+from broadcaster.text.spoken import format_duration, reading_time, speakable
+from broadcaster.workspace.models import LocaleSpeech
 
 VI = LocaleSpeech(
     words_per_minute=160,

@@ -16,11 +16,10 @@ import pytest
 from lxml import etree
 from lxml.html import HtmlElement
 
-from broadcaster.preview import preview, write_preview
+from broadcaster.publishing.preview import preview, write_preview
 from broadcaster.settings import Settings
-from broadcaster.workspace import load_workspace
-
-from .html import find_all, parse_html
+from broadcaster.workspace.load import load_workspace
+from tests.html import find_all, parse_html
 
 REPO = Path(__file__).resolve().parents[1]
 CAMPAIGN = "online-submission"

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from broadcaster.models import Schedule
-from broadcaster.scheduler import Scheduler, fire_times, trigger_for
+from broadcaster.publishing.scheduler import Scheduler, fire_times, trigger_for
+from broadcaster.workspace.models import Schedule
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 NEW_YORK = ZoneInfo("America/New_York")

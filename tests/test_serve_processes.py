@@ -37,8 +37,7 @@ from sqlalchemy.pool import NullPool
 from broadcaster.store import create_engine, upgrade_engine
 from broadcaster.store.tables import deliveries
 from broadcaster.store.testing import TEST_DATABASE_ENV, postgres_fresh_database, postgres_url
-
-from .test_service import attempt_outcomes
+from tests.test_service import attempt_outcomes
 
 BROADCASTER = Path(sys.executable).with_name("broadcaster")  # the venv's console script
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")

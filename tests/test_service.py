@@ -31,8 +31,8 @@ from sqlalchemy import make_url, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
-from broadcaster.operations import publish_now, status_report
-from broadcaster.outbox import Outbox
+from broadcaster.cli.operations import publish_now, status_report
+from broadcaster.outbox.outbox import Outbox
 from broadcaster.service import Service, open_service
 from broadcaster.settings import Settings
 from broadcaster.store import PublicationSource, create_engine, upgrade_engine

@@ -19,8 +19,6 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from broadcaster.channels.website import WebsiteOptions
-from broadcaster.models import Priority, Workspace
-from broadcaster.render import Publication, Templates
 from broadcaster.settings import Settings
 from broadcaster.site import (
     PublicFolderError,
@@ -29,11 +27,12 @@ from broadcaster.site import (
     write_site,
     write_subtree,
 )
-from broadcaster.strings import text
-from broadcaster.workspace import load_workspace
-
-from .conftest import REPO, copy_workspace
-from .html import find_all
+from broadcaster.text.render import Publication, Templates
+from broadcaster.text.strings import text
+from broadcaster.workspace.load import load_workspace
+from broadcaster.workspace.models import Priority, Workspace
+from tests.conftest import REPO, copy_workspace
+from tests.html import find_all
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 BASE = "https://thongtin.example.gov.vn"

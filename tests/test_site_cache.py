@@ -7,11 +7,18 @@ from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from broadcaster.render import Publication, Templates
 from broadcaster.site import build_site
 from broadcaster.site.build import SiteCache
-
-from .test_site import BASE, IN_2021, IN_2026, build, options, repo_publications, repo_workspace
+from broadcaster.text.render import Publication, Templates
+from tests.test_site import (
+    BASE,
+    IN_2021,
+    IN_2026,
+    build,
+    options,
+    repo_publications,
+    repo_workspace,
+)
 
 
 def test_cached_builds_equal_builds_from_nothing() -> None:

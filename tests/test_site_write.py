@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from broadcaster.site import write_site, write_subtree
-from broadcaster.site.write import Unchanged
+from broadcaster.site.folders import Unchanged
 
 
 def test_unchanged_files_are_linked_from_the_last_build_changed_ones_written(

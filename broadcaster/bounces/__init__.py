@@ -5,9 +5,9 @@ receiver (`BROADCASTER_BOUNCE_LISTEN`) takes them over SMTP. Both run every mess
 through one `BounceProcessor`.
 """
 
-from .classify import Finding, Kind, classify
-from .process import BounceProcessor, MessageResult, Outcome, Report
-from .verp import VERP_PREFIX, verp_token
+from broadcaster.bounces.classify import Finding, Kind, classify
+from broadcaster.bounces.process import BounceProcessor, MessageResult, Outcome, Report
+from broadcaster.bounces.verp import VERP_PREFIX, verp_token
 
 __all__ = [
     "VERP_PREFIX",

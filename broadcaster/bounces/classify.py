@@ -19,7 +19,7 @@ from email.utils import getaddresses, parseaddr
 
 from flufl.bounce import all_failures
 
-from .verp import verp_token
+from broadcaster.bounces.verp import verp_token
 
 # A detector that trips over a broken message raises (we report the message by name) and
 # also logs the traceback itself; keep that out of the command's output.

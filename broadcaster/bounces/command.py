@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..settings import Settings
-from ..store import create_engine, upgrade_engine
-from ..store.engine import dispose_engine
-from ..subscribers.store import SqlSubscriberStore
-from .mailboxes import process_path
-from .process import BounceProcessor, Report
-from .verp import subscriber_reader
+from broadcaster.bounces.mailboxes import process_path
+from broadcaster.bounces.process import BounceProcessor, Report
+from broadcaster.bounces.verp import subscriber_reader
+from broadcaster.settings import Settings
+from broadcaster.store import create_engine, upgrade_engine
+from broadcaster.store.engine import dispose_engine
+from broadcaster.subscribers.store import SqlSubscriberStore
 
 
 async def process_bounces(settings: Settings, path: Path) -> Report:

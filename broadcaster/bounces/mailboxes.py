@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path
 
-from .process import BounceProcessor, MessageResult, Outcome, Report
+from broadcaster.bounces.process import BounceProcessor, MessageResult, Outcome, Report
 
 PROCESSED_FLAG = "P"
 MBOX_MARK = "X-Broadcaster-Bounce"

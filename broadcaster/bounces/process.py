@@ -11,9 +11,9 @@ from email import policy
 from email.message import Message
 from email.parser import BytesParser
 
-from ..subscribers.api import SubscriberStore
-from .classify import Finding, Kind, classify, subject_of
-from .verp import SubscriberReader
+from broadcaster.bounces.classify import Finding, Kind, classify, subject_of
+from broadcaster.bounces.verp import SubscriberReader
+from broadcaster.subscribers.api import SubscriberStore
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from ..settings import Settings, SettingsError
-from ..subscribers.api import SubscriberStore
-from .process import BounceProcessor
-from .verp import SubscriberReader, subscriber_reader
+from broadcaster.bounces.process import BounceProcessor
+from broadcaster.bounces.verp import SubscriberReader, subscriber_reader
+from broadcaster.settings import Settings, SettingsError
+from broadcaster.subscribers.api import SubscriberStore
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ def verp_token(address: str) -> str | None:
 
 def subscriber_reader(secret: bytes) -> SubscriberReader:
     """Read VERP tokens made with `secret` by the mail engine."""
-    from ..mail.verp import read_token  # the mail engine's format; see its docstring
+    from broadcaster.mail.verp import read_token  # the mail engine's format; see its docstring
 
     def read(token: str) -> int | None:
         return read_token(secret, token)

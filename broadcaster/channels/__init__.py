@@ -4,19 +4,26 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..render import Templates
-from .base import Channel, ChannelOptions, DeliveryRejected, Rendition, Resources, RetryLater
-from .email import EmailChannel
-from .feed import FeedChannel
-from .webhook import WebhookChannel
-from .website import WebsiteChannel
+from broadcaster.channels.base import (
+    Channel,
+    ChannelOptions,
+    DeliveryRejected,
+    Rendition,
+    Resources,
+    RetryLater,
+)
+from broadcaster.channels.email import EmailChannel
+from broadcaster.channels.feed import FeedChannel
+from broadcaster.channels.webhook import WebhookChannel
+from broadcaster.channels.website import WebsiteChannel
+from broadcaster.text.render import Templates
 
 if TYPE_CHECKING:
-    from ..models import Workspace
-    from ..partners.store import PartnerStore
-    from ..public import PublicSite
-    from ..settings import Settings
-    from ..subscribers.api import SubscriberStore, Tokens
+    from broadcaster.partners.store import PartnerStore
+    from broadcaster.settings import Settings
+    from broadcaster.site.public import PublicSite
+    from broadcaster.subscribers.api import SubscriberStore, Tokens
+    from broadcaster.workspace.models import Workspace
 
 CHANNEL_TYPES: dict[str, type[Channel]] = {
     WebsiteChannel.type: WebsiteChannel,

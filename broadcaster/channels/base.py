@@ -12,20 +12,20 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkab
 from pydantic import BaseModel, ConfigDict
 
 # Delivery outcomes live in their own module (the mail engine needs them, not channels).
-from ..outcomes import Deferred as Deferred
-from ..outcomes import DeliveryRejected as DeliveryRejected
-from ..outcomes import Outcome as Outcome
-from ..outcomes import RetryLater as RetryLater
-from ..outcomes import Withdrawn as Withdrawn
+from broadcaster.outbox.outcomes import Deferred as Deferred
+from broadcaster.outbox.outcomes import DeliveryRejected as DeliveryRejected
+from broadcaster.outbox.outcomes import Outcome as Outcome
+from broadcaster.outbox.outcomes import RetryLater as RetryLater
+from broadcaster.outbox.outcomes import Withdrawn as Withdrawn
 
 if TYPE_CHECKING:
-    from ..partners.store import PartnerStore
-    from ..public import PublicSite
-    from ..render import Publication, Templates
-    from ..settings import Settings
-    from ..store.content import ContentStore
-    from ..store.records import ClaimedDelivery
-    from ..subscribers.api import SubscriberStore, Tokens
+    from broadcaster.outbox.content import ContentStore
+    from broadcaster.outbox.records import ClaimedDelivery
+    from broadcaster.partners.store import PartnerStore
+    from broadcaster.settings import Settings
+    from broadcaster.site.public import PublicSite
+    from broadcaster.subscribers.api import SubscriberStore, Tokens
+    from broadcaster.text.render import Publication, Templates
 
 
 class ChannelOptions(BaseModel):

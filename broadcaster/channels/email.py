@@ -16,23 +16,7 @@ from typing import Any, ClassVar, Literal, Self
 import css_inline
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..attachments import Attachment, campaign_files
-from ..mail.compose import (
-    MESSAGE_ID_MARK,
-    PREFERENCES_MARK,
-    TO_MARK,
-    UNSUBSCRIBE_MARK,
-    list_message,
-)
-from ..mail.dkim import DkimKey, DkimKeyError, DkimSigner, key_file_problem
-from ..mail.sender import MailSender, Transport
-from ..mail.smtp import Outgoing, SmtpOptions, SmtpPool
-from ..models import DEFAULT_LOCALE, Frequency
-from ..render import Publication, Templates
-from ..settings import Settings
-from ..strings import text
-from ..subscribers.api import SubscriberStore, Tokens
-from .base import (
+from broadcaster.channels.base import (
     ChannelOptions,
     DeliveryJob,
     DeliveryRejected,
@@ -44,7 +28,23 @@ from .base import (
     Withdrawn,
     masked,
 )
-from .radio_script import RadioScript, read_aloud
+from broadcaster.mail.compose import (
+    MESSAGE_ID_MARK,
+    PREFERENCES_MARK,
+    TO_MARK,
+    UNSUBSCRIBE_MARK,
+    list_message,
+)
+from broadcaster.mail.dkim import DkimKey, DkimKeyError, DkimSigner, key_file_problem
+from broadcaster.mail.sender import MailSender, Transport
+from broadcaster.mail.smtp import Outgoing, SmtpOptions, SmtpPool
+from broadcaster.settings import Settings
+from broadcaster.subscribers.api import SubscriberStore, Tokens
+from broadcaster.text.radio_script import RadioScript, read_aloud
+from broadcaster.text.render import Publication, Templates
+from broadcaster.text.strings import text
+from broadcaster.workspace.attachments import Attachment, campaign_files
+from broadcaster.workspace.models import DEFAULT_LOCALE, Frequency
 
 log = logging.getLogger(__name__)
 

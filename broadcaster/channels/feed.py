@@ -11,12 +11,19 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from pydantic import Field
 
-from .. import strings
-from ..models import DEFAULT_LOCALE
-from ..render import Publication
-from ..schema import LocalizedText
-from .base import ChannelOptions, DeliveryJob, DeliveryRejected, Rendition, Resources, masked
-from .website import localized
+from broadcaster.channels.base import (
+    ChannelOptions,
+    DeliveryJob,
+    DeliveryRejected,
+    Rendition,
+    Resources,
+    masked,
+)
+from broadcaster.channels.website import localized
+from broadcaster.text import strings
+from broadcaster.text.render import Publication
+from broadcaster.workspace.models import DEFAULT_LOCALE
+from broadcaster.workspace.schema import LocalizedText
 
 if TYPE_CHECKING:
     from feedgen.feed import FeedGenerator

@@ -19,16 +19,7 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from ..models import DEFAULT_LOCALE
-from ..partners.events import Waiting
-from ..partners.payload import encode, event, event_data, with_type, withdrawal
-from ..partners.sender import Gone, WebhookSender
-from ..partners.store import PartnerStore, partner_id_of, recipient
-from ..partners.tables import EventType
-from ..render import Publication, Templates
-from ..retry import RetryPolicy
-from ..settings import Settings
-from .base import (
+from broadcaster.channels.base import (
     ChannelOptions,
     Deferred,
     DeliveryJob,
@@ -40,7 +31,16 @@ from .base import (
     Withdrawn,
     masked,
 )
-from .radio_script import read_aloud
+from broadcaster.outbox.retry import RetryPolicy
+from broadcaster.partners.events import Waiting
+from broadcaster.partners.payload import encode, event, event_data, with_type, withdrawal
+from broadcaster.partners.sender import Gone, WebhookSender
+from broadcaster.partners.store import PartnerStore, partner_id_of, recipient
+from broadcaster.partners.tables import EventType
+from broadcaster.settings import Settings
+from broadcaster.text.radio_script import read_aloud
+from broadcaster.text.render import Publication, Templates
+from broadcaster.workspace.models import DEFAULT_LOCALE
 
 log = logging.getLogger(__name__)
 

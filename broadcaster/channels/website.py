@@ -7,11 +7,18 @@ from typing import Any, ClassVar, Literal, Self
 
 from pydantic import Field
 
-from ..models import DEFAULT_LOCALE
-from ..render import Publication
-from ..schema import LocalizedText
-from ..strings import text
-from .base import ChannelOptions, DeliveryJob, DeliveryRejected, Rendition, Resources, masked
+from broadcaster.channels.base import (
+    ChannelOptions,
+    DeliveryJob,
+    DeliveryRejected,
+    Rendition,
+    Resources,
+    masked,
+)
+from broadcaster.text.render import Publication
+from broadcaster.text.strings import text
+from broadcaster.workspace.models import DEFAULT_LOCALE
+from broadcaster.workspace.schema import LocalizedText
 
 
 class WebsiteOptions(ChannelOptions):

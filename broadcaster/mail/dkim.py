@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from .compose import MessageTemplate, Segments, Slot
+from broadcaster.mail.compose import MessageTemplate, Segments, Slot
 
 # Signed when present; List-* protect the one-click unsubscribe (RFC 8058 section 4).
 SIGNED_HEADERS = (

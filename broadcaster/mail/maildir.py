@@ -7,7 +7,7 @@ import mailbox
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..outcomes import RetryLater
+from broadcaster.outbox.outcomes import RetryLater
 
 Outcome = str | RetryLater
 

@@ -18,18 +18,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..outcomes import DeliveryRejected, RetryLater, Withdrawn
-from .compose import MessageTemplate, readdress
-from .dkim import DkimSigner, PreparedSignature
-from .maildir import to_maildir_many, with_return_path
-from .signing import SigningPool
-from .smtp import Outcome as SendOutcome
-from .smtp import Outgoing, SmtpPool
-from .verp import Verp
+from broadcaster.mail.compose import MessageTemplate, readdress
+from broadcaster.mail.dkim import DkimSigner, PreparedSignature
+from broadcaster.mail.maildir import to_maildir_many, with_return_path
+from broadcaster.mail.signing import SigningPool
+from broadcaster.mail.smtp import Outcome as SendOutcome
+from broadcaster.mail.smtp import Outgoing, SmtpPool
+from broadcaster.mail.verp import Verp
+from broadcaster.outbox.outcomes import DeliveryRejected, RetryLater, Withdrawn
 
 if TYPE_CHECKING:
-    from ..channels.base import DeliveryJob
-    from ..subscribers.api import Recipient, SubscriberStore, Tokens
+    from broadcaster.channels.base import DeliveryJob
+    from broadcaster.subscribers.api import Recipient, SubscriberStore, Tokens
 
 log = logging.getLogger(__name__)
 

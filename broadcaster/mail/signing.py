@@ -29,8 +29,8 @@ from collections import OrderedDict, deque
 from collections.abc import Sequence
 from typing import IO, Any
 
-from .compose import MessageTemplate
-from .dkim import DkimKey, DkimSigner, PreparedSignature
+from broadcaster.mail.compose import MessageTemplate
+from broadcaster.mail.dkim import DkimKey, DkimSigner, PreparedSignature
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from typing import Literal, cast
 import aiosmtplib
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..outcomes import DeliveryRejected, RetryLater
-from .pipeline import Dropped, Pipeline
-from .ratelimit import RateLimit
+from broadcaster.mail.pipeline import Dropped, Pipeline
+from broadcaster.mail.ratelimit import RateLimit
+from broadcaster.outbox.outcomes import DeliveryRejected, RetryLater
 
 log = logging.getLogger(__name__)
 

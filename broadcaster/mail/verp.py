@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from ..fasthmac import KeyedSha256
+from broadcaster.subscribers.fasthmac import KeyedSha256
 
 PREFIX = "bounces+"
 _MAC_HEX = 20

@@ -11,15 +11,20 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.channels.webhook import WebhookOptions
-from broadcaster.models import Workspace
-from broadcaster.outbox import Outbox
+from broadcaster.outbox.outbox import Outbox
+from broadcaster.partners.guard import EndpointRefused, Network, check_endpoint
+from broadcaster.partners.store import (
+    DEFAULT_GRACE,
+    Partner,
+    PartnerError,
+    PartnerStore,
+    partner_id_of,
+)
+from broadcaster.partners.tables import webhook_events
 from broadcaster.settings import Settings
 from broadcaster.store import create_engine, upgrade_engine
 from broadcaster.store.tables import DeliveryStatus, deliveries, publications
-
-from .guard import EndpointRefused, Network, check_endpoint
-from .store import DEFAULT_GRACE, Partner, PartnerError, PartnerStore, partner_id_of
-from .tables import webhook_events
+from broadcaster.workspace.models import Workspace
 
 
 @dataclass(frozen=True)

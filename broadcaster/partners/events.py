@@ -21,11 +21,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from broadcaster.outbox.records import AnyRow, ClaimedDelivery
+from broadcaster.partners.tables import EventType, webhook_events
 from broadcaster.store.engine import insert_or_ignore, write_transaction
-from broadcaster.store.records import AnyRow, ClaimedDelivery
 from broadcaster.store.tables import DeliveryStatus, PublicationKind, deliveries, publications
-
-from .tables import EventType, webhook_events
 
 PENDING = (DeliveryStatus.CREATED, DeliveryStatus.SENDING, DeliveryStatus.TEMPORARY_FAILURE)
 # How soon a delivery waiting behind one in flight looks again.

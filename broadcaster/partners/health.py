@@ -9,9 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from broadcaster.partners.store import Partner, partner_id_of
 from broadcaster.store.tables import DeliveryStatus, deliveries
-
-from .store import Partner, partner_id_of
 
 WINDOW = timedelta(days=7)
 # Which counter each status adds to; created and sending are `pending`, cancelled nothing.

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..attachments import campaign_files
-from ..channels.radio_script import RadioScript
-from ..render import Publication
-from .tables import EventType
+from broadcaster.partners.tables import EventType
+from broadcaster.text.radio_script import RadioScript
+from broadcaster.text.render import Publication
+from broadcaster.workspace.attachments import campaign_files
 
 SCHEMA_VERSION = 1
 

@@ -18,8 +18,7 @@ from email.utils import parsedate_to_datetime
 import aiohttp
 
 from broadcaster.channels.base import DeliveryRejected, Outcome, RetryLater
-
-from .guard import (
+from broadcaster.partners.guard import (
     Address,
     EndpointRefused,
     GuardedResolver,
@@ -28,7 +27,7 @@ from .guard import (
     check_endpoint,
     parse_endpoint,
 )
-from .secrets import signature
+from broadcaster.partners.secrets import signature
 
 USER_AGENT = "Broadcaster-Webhooks/1 (+https://www.standardwebhooks.com/)"
 MAX_RETRY_AFTER = timedelta(hours=24)

@@ -12,12 +12,11 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from broadcaster.outbox.records import AnyRow, ClaimedDelivery
+from broadcaster.partners.events import Waiting, event_types, told_about
+from broadcaster.partners.secrets import SecretBox, new_secret
+from broadcaster.partners.tables import EventType, partners
 from broadcaster.store.engine import write_transaction
-from broadcaster.store.records import AnyRow, ClaimedDelivery
-
-from .events import Waiting, event_types, told_about
-from .secrets import SecretBox, new_secret
-from .tables import EventType, partners
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 DEFAULT_GRACE = timedelta(hours=24)

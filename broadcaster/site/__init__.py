@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .build import build_site, next_change
-from .write import PublicFolderError, publish_lock, write_site, write_subtree
+from broadcaster.site.build import build_site, next_change
+from broadcaster.site.folders import PublicFolderError, publish_lock, write_site, write_subtree
 
 __all__ = [
     "PublicFolderError",

@@ -9,10 +9,8 @@ from typing import Any
 
 from markupsafe import Markup
 
-from ..channels.website import WebsiteOptions, localized
-from ..models import DEFAULT_LOCALE
-from ..render import Publication, Templates
-from .model import (
+from broadcaster.channels.website import WebsiteOptions, localized
+from broadcaster.site.model import (
     Entry,
     Item,
     Status,
@@ -24,6 +22,8 @@ from .model import (
     site_locales,
     topic_groups,
 )
+from broadcaster.text.render import Publication, Templates
+from broadcaster.workspace.models import DEFAULT_LOCALE
 
 SECTIONS = ("home", "contacts", "archive")
 

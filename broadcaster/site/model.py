@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from ..models import DEFAULT_LOCALE, Priority
-from ..render import Content, Publication
+from broadcaster.text.render import Content, Publication
+from broadcaster.workspace.models import DEFAULT_LOCALE, Priority
 
 
 class Status(enum.StrEnum):

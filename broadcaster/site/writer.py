@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from .write import Unchanged
+from broadcaster.site.folders import Unchanged
 
 
 async def _at_once() -> None:

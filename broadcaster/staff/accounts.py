@@ -19,9 +19,8 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from broadcaster.staff.tables import Role, api_tokens, sessions, users
 from broadcaster.store.engine import write_transaction
-
-from .tables import Role, api_tokens, sessions, users
 
 SETUP_LINK_LIFETIME = timedelta(hours=72)
 SESSION_LIFETIME = timedelta(hours=12)

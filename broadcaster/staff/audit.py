@@ -13,9 +13,8 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from broadcaster.staff.tables import audit_log
 from broadcaster.store.engine import write_transaction
-
-from .tables import audit_log
 
 
 @dataclass(frozen=True)

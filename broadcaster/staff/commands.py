@@ -6,11 +6,10 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from broadcaster.settings import Settings
+from broadcaster.staff.accounts import SETUP_LINK_LIFETIME, Accounts, User
+from broadcaster.staff.audit import AuditLog
+from broadcaster.staff.tables import Role
 from broadcaster.store import create_engine, upgrade_engine
-
-from .accounts import SETUP_LINK_LIFETIME, Accounts, User
-from .audit import AuditLog
-from .tables import Role
 
 T = TypeVar("T")
 CLI_ACTOR = "cli"

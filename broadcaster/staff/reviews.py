@@ -9,9 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from broadcaster.store.engine import insert_or_ignore, write_transaction
-
-from .tables import (
+from broadcaster.staff.tables import (
     ReviewAction,
     campaign_edits,
     held_publications,
@@ -19,6 +17,7 @@ from .tables import (
     users,
     withdrawals,
 )
+from broadcaster.store.engine import insert_or_ignore, write_transaction
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,7 @@ publications = Table(
     Column("schedule_id", String(200)),
     Column("fire_time", UTCDateTime()),
     Column("channels", JSON(), nullable=False),
-    Column("snapshot", Text()),  # the publication frozen as JSON (broadcaster.snapshot)
+    Column("snapshot", Text()),  # the publication frozen as JSON (broadcaster.publishing.snapshot)
     Column("source", String(16), nullable=False),
     Column("status", String(16), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
@@ -167,7 +167,7 @@ deliveries = Table(
     Index("ix_deliveries_recipient", "recipient"),
     # The channel-wide deliveries (the website's and feeds', one per publication, recipient
     # '') among millions of email ones: what `serve` looks up on every rebuild and every two
-    # seconds (store/content.py). Partial, so a fan-out's deliveries never enter it and the
+    # seconds (outbox/content.py). Partial, so a fan-out's deliveries never enter it and the
     # claim queries (which filter by channel too) cannot pick it over ix_deliveries_claim.
     Index(
         "ix_deliveries_channel_wide",

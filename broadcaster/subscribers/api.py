@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from ..models import Frequency
+from broadcaster.workspace.models import Frequency
 
 TokenPurpose = Literal["confirm", "unsubscribe", "preferences"]
 # The consent wording shown on the subscribe form; bump it when the wording changes.

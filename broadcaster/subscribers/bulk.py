@@ -15,14 +15,19 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from broadcaster.outbox import Clock, utc_now
+from broadcaster.outbox.outbox import Clock, utc_now
 from broadcaster.store.engine import insert_or_ignore, write_transaction
-
-from .addresses import AddressHasher
-from .api import SubscriberStatus
-from .csvio import CsvSubscriber
-from .queries import not_suppressed
-from .tables import ConsentAction, ConsentForm, consents, subscribers, suppressions
+from broadcaster.subscribers.addresses import AddressHasher
+from broadcaster.subscribers.api import SubscriberStatus
+from broadcaster.subscribers.csvio import CsvSubscriber
+from broadcaster.subscribers.queries import not_suppressed
+from broadcaster.subscribers.tables import (
+    ConsentAction,
+    ConsentForm,
+    consents,
+    subscribers,
+    suppressions,
+)
 
 BATCH = 1000  # rows per multi-row INSERT
 EXPORTED = (SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED)

@@ -7,9 +7,8 @@ from typing import TextIO
 
 from broadcaster.settings import Settings
 from broadcaster.store import create_engine, dispose_engine, upgrade_engine
-
-from .bulk import Imported, export_subscribers, import_subscribers
-from .csvio import CsvSubscriber, write_subscribers
+from broadcaster.subscribers.bulk import Imported, export_subscribers, import_subscribers
+from broadcaster.subscribers.csvio import CsvSubscriber, write_subscribers
 
 
 async def import_rows(

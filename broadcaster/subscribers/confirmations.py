@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Protocol
 
-from ..channels.base import DeliveryRejected
-from .api import Recipient, Tokens
+from broadcaster.channels.base import DeliveryRejected
+from broadcaster.subscribers.api import Recipient, Tokens
 
 log = logging.getLogger(__name__)
 

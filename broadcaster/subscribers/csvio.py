@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from broadcaster.diagnostics import Diagnostics, Problem
-from broadcaster.models import Frequency
-
-from .addresses import InvalidAddress, normalise
-from .api import SubscriberStatus
+from broadcaster.subscribers.addresses import InvalidAddress, normalise
+from broadcaster.subscribers.api import SubscriberStatus
+from broadcaster.workspace.diagnostics import Diagnostics, Problem
+from broadcaster.workspace.models import Frequency
 
 COLUMNS = ("email", "locale", "topics", "frequency")
 STATUS_COLUMN = "status"  # optional: `pending` keeps a row pending even with --confirmed

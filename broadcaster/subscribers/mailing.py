@@ -13,12 +13,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from broadcaster.models import Frequency
 from broadcaster.store.engine import write_transaction
-
-from . import queries as q
-from .api import Recipient, SubscriberStatus
-from .tables import subscribers
+from broadcaster.subscribers import queries as q
+from broadcaster.subscribers.api import Recipient, SubscriberStatus
+from broadcaster.subscribers.tables import subscribers
+from broadcaster.workspace.models import Frequency
 
 # A subscribe's confirmation email is sent at once; if it has not gone after this long
 # (the process died, the relay was down), the service's sweep sends it.

@@ -10,14 +10,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from broadcaster.models import Frequency
-from broadcaster.store import leases
+from broadcaster.outbox import leases
+from broadcaster.outbox.records import AnyRow
 from broadcaster.store.engine import insert_or_ignore
-from broadcaster.store.records import AnyRow
 from broadcaster.store.tables import deliveries, delivery_attempts
-
-from .api import Recipient, Subscriber, SubscriberStatus
-from .tables import (
+from broadcaster.subscribers.api import Recipient, Subscriber, SubscriberStatus
+from broadcaster.subscribers.tables import (
     ConsentAction,
     ConsentForm,
     SuppressionReason,
@@ -25,6 +23,7 @@ from .tables import (
     subscribers,
     suppressions,
 )
+from broadcaster.workspace.models import Frequency
 
 s, c, sup = subscribers, consents, suppressions
 

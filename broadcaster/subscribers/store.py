@@ -13,20 +13,25 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from broadcaster.models import Frequency
-from broadcaster.outbox import Clock, utc_now
+from broadcaster.outbox.outbox import Clock, utc_now
 from broadcaster.store.engine import insert_or_ignore, write_transaction
-
-from . import queries as q
-from .addresses import AddressHasher, normalise
-from .api import (
+from broadcaster.subscribers import queries as q
+from broadcaster.subscribers.addresses import AddressHasher, normalise
+from broadcaster.subscribers.api import (
     CONSENT_WORDING_VERSION,
     SubscribeOutcome,
     Subscriber,
     SubscriberStatus,
 )
-from .mailing import CONFIRMATION_SWEEP_AFTER, MailingQueries
-from .tables import ConsentAction, ConsentForm, SuppressionReason, consents, subscribers
+from broadcaster.subscribers.mailing import CONFIRMATION_SWEEP_AFTER, MailingQueries
+from broadcaster.subscribers.tables import (
+    ConsentAction,
+    ConsentForm,
+    SuppressionReason,
+    consents,
+    subscribers,
+)
+from broadcaster.workspace.models import Frequency
 
 # A pending subscriber asking again gets another confirmation email only this long after
 # the last one, so the form cannot be used to flood someone's inbox.

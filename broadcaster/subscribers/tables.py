@@ -23,11 +23,10 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from broadcaster.models import Frequency
 from broadcaster.store.tables import Id, metadata
 from broadcaster.store.types import UTCDateTime
-
-from .api import SubscriberStatus
+from broadcaster.subscribers.api import SubscriberStatus
+from broadcaster.workspace.models import Frequency
 
 
 class ConsentAction(enum.StrEnum):

@@ -11,7 +11,7 @@ another; the mac is compared with `hmac.compare_digest`. Example (preferences, i
 `42.0.1764572690.2Rk3X0vQf9lq7b0mJYwN1A`.
 
 Every list message carries two of these, so they cost a few microseconds each (see
-`broadcaster.fasthmac`); the itsdangerous tokens used before cost about 35. Links in
+`broadcaster.subscribers.fasthmac`); the itsdangerous tokens used before cost about 35. Links in
 that older format are no longer accepted (nothing had been deployed with them).
 """
 
@@ -20,10 +20,9 @@ from __future__ import annotations
 import hmac
 from datetime import timedelta
 
-from broadcaster.fasthmac import KeyedSha256, urlsafe_b64
-from broadcaster.outbox import Clock, utc_now
-
-from .api import TokenPurpose
+from broadcaster.outbox.outbox import Clock, utc_now
+from broadcaster.subscribers.api import TokenPurpose
+from broadcaster.subscribers.fasthmac import KeyedSha256, urlsafe_b64
 
 # A confirmation link works for 7 days; unsubscribe and preferences links never expire
 # (they sit in old emails) but die when the subscriber's token_version is bumped.

@@ -11,16 +11,20 @@ from pathlib import Path
 
 from aiohttp import web
 
-from ..admin.app import make_admin
-from ..metrics import CONTENT_TYPE
-from ..service import Service, open_service
-from ..settings import Settings
-from .fastpath import FastPath
-from .forwarded import STATIC_SAFE, forwarded_for
-from .keys import SERVICE as SERVICE
-from .keys import STATIC as STATIC
-from .static import StaticFiles
-from .subscriptions import SubscriptionsFactory, add_subscriptions, open_subscriptions
+from broadcaster.service import Service, open_service
+from broadcaster.settings import Settings
+from broadcaster.site.fastpath import FastPath
+from broadcaster.site.static import StaticFiles
+from broadcaster.web.admin.app import make_admin
+from broadcaster.web.forwarded import STATIC_SAFE, forwarded_for
+from broadcaster.web.keys import SERVICE as SERVICE
+from broadcaster.web.keys import STATIC as STATIC
+from broadcaster.web.metrics import CONTENT_TYPE
+from broadcaster.web.subscriptions import (
+    SubscriptionsFactory,
+    add_subscriptions,
+    open_subscriptions,
+)
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from aiohttp import hdrs, web
 
-from ..settings import Network
+from broadcaster.settings import Network
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Set on a middleware that changes nothing a generated file's answer depends on: the static

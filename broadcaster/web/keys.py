@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..service import Service
-from .static import StaticFiles
+from broadcaster.service import Service
+from broadcaster.site.static import StaticFiles
 
 SERVICE = web.AppKey("service", Service)
 STATIC = web.AppKey("static", StaticFiles)

@@ -9,8 +9,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from ..models import DEFAULT_LOCALE, Frequency
-from ..subscribers.addresses import InvalidAddress, NonAsciiLocalPart, normalise
+from broadcaster.subscribers.addresses import InvalidAddress, NonAsciiLocalPart, normalise
+from broadcaster.workspace.models import DEFAULT_LOCALE, Frequency
 
 # A subscribe form is a few hundred bytes; anything far larger is not a person.
 MAX_BODY = 16 * 1024

@@ -9,11 +9,11 @@ from typing import Any
 
 from aiohttp import web
 
-from ..channels.website import WebsiteOptions, localized
-from ..models import DEFAULT_LOCALE, Workspace
-from ..render import Templates
-from ..strings import text
-from .subscription_form import Fields
+from broadcaster.channels.website import WebsiteOptions, localized
+from broadcaster.text.render import Templates
+from broadcaster.text.strings import text
+from broadcaster.web.subscription_form import Fields
+from broadcaster.workspace.models import DEFAULT_LOCALE, Workspace
 
 # Token pages carry a credential in their URL: never cache them, never send it on as a
 # Referer. No scripts and no outside resources; forms only post back to this site.

@@ -25,16 +25,15 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from ..models import Workspace
-from ..render import Templates
-from ..strings import text
-from ..subscribers.api import Subscriber, SubscriberStore, TokenPurpose, Tokens
-from ..subscribers.confirmations import ChannelMailer, ConfirmationMailer, Confirmations
-from ..subscribers.store import SqlSubscriberStore
-from ..subscribers.tokens import SignedTokens
-from . import token_pages
-from .ratelimit import Rate, RateLimiter
-from .subscription_form import (
+from broadcaster.subscribers.api import Subscriber, SubscriberStore, TokenPurpose, Tokens
+from broadcaster.subscribers.confirmations import ChannelMailer, ConfirmationMailer, Confirmations
+from broadcaster.subscribers.store import SqlSubscriberStore
+from broadcaster.subscribers.tokens import SignedTokens
+from broadcaster.text.render import Templates
+from broadcaster.text.strings import text
+from broadcaster.web import token_pages
+from broadcaster.web.ratelimit import Rate, RateLimiter
+from broadcaster.web.subscription_form import (
     BodyTooLarge,
     Fields,
     UnreadableBody,
@@ -42,10 +41,11 @@ from .subscription_form import (
     read_fields,
     wants_json,
 )
-from .subscription_pages import Pages, root_of
+from broadcaster.web.subscription_pages import Pages, root_of
+from broadcaster.workspace.models import Workspace
 
 if TYPE_CHECKING:
-    from ..service import Service
+    from broadcaster.service import Service
 
 log = logging.getLogger(__name__)
 

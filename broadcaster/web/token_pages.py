@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from ..strings import text
-from ..subscribers.api import Subscriber, SubscriberStatus
-from .subscription_form import (
+from broadcaster.subscribers.api import Subscriber, SubscriberStatus
+from broadcaster.text.strings import text
+from broadcaster.web.subscription_form import (
     BodyTooLarge,
     Fields,
     UnreadableBody,
@@ -23,10 +23,10 @@ from .subscription_form import (
     read_body,
     read_fields,
 )
-from .subscription_pages import PRIVATE_HEADERS
+from broadcaster.web.subscription_pages import PRIVATE_HEADERS
 
 if TYPE_CHECKING:
-    from .subscriptions import Subscriptions
+    from broadcaster.web.subscriptions import Subscriptions
 
 # RFC 8058's body, urlencoded (`List-Unsubscribe=One-Click`) or as multipart/form-data.
 ONE_CLICK = b"One-Click"

@@ -20,9 +20,8 @@ from broadcaster.staff.accounts import Accounts
 from broadcaster.staff.tables import Role
 from broadcaster.store.testing import TEST_DATABASE_ENV, postgres_fresh_database, postgres_url
 from broadcaster.web.app import SERVICE, make_app
-
-from ..conftest import copy_workspace
-from ..partners.conftest import PartnerServer, partner_server, use_test_channel
+from tests.conftest import copy_workspace
+from tests.partners.conftest import PartnerServer, partner_server, use_test_channel
 
 __all__ = ["partner_server"]  # the fixture, for the tests here
 

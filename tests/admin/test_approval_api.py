@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from email import message_from_bytes
 
-from broadcaster.models import Schedule
 from broadcaster.staff.tables import Role
-
-from .conftest import BASE_URL, Staff, wait_delivered
+from broadcaster.workspace.models import Schedule
+from tests.admin.conftest import BASE_URL, Staff, wait_delivered
 
 CAMPAIGN = "support-contacts"
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import update
 
-from broadcaster.admin.auth import Throttle, set_cookie
-from broadcaster.models import Frequency
 from broadcaster.store.engine import write_transaction
 from broadcaster.store.tables import deliveries
+from broadcaster.web.admin.auth import Throttle, set_cookie
 from broadcaster.web.ratelimit import Rate
-
-from .conftest import Staff, wait_delivered
+from broadcaster.workspace.models import Frequency
+from tests.admin.conftest import Staff, wait_delivered
 
 PEOPLE = [
     ("a@example.vn", "vi", ["online-services"], Frequency.IMMEDIATE, True),

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import jsonschema
 
-from ..partners.conftest import PartnerServer
-from .conftest import Staff, wait_delivered, wait_for
+from tests.admin.conftest import Staff, wait_delivered, wait_for
+from tests.partners.conftest import PartnerServer
 
 CAMPAIGN = "support-contacts"
 SCHEMA = json.loads(

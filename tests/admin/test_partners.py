@@ -11,8 +11,8 @@ import pytest
 from lxml.html import HtmlElement
 from standardwebhooks import Webhook
 
-from ..partners.conftest import PartnerServer
-from .conftest import ORIGIN, Staff, wait_for
+from tests.admin.conftest import ORIGIN, Staff, wait_for
+from tests.partners.conftest import PartnerServer
 
 CAMPAIGN = "support-contacts"
 

@@ -1,4 +1,4 @@
-"""The two-person rule itself (broadcaster.approval.decide), case by case."""
+"""The two-person rule itself (broadcaster.publishing.approval.decide), case by case."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from broadcaster.approval import decide
-from broadcaster.models import ApprovalPolicy
+from broadcaster.publishing.approval import decide
 from broadcaster.staff.reviews import Review
 from broadcaster.staff.tables import ReviewAction
+from broadcaster.workspace.models import ApprovalPolicy
 
 AT = datetime(2021, 7, 10, tzinfo=UTC)
 LAN, MINH, HOA = 1, 2, 3

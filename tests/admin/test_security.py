@@ -11,11 +11,17 @@ from pathlib import Path
 import lxml.html
 from click.testing import CliRunner
 
-from broadcaster.admin.routes import ROUTES
-from broadcaster.cli import main
+from broadcaster.cli.main import main
+from broadcaster.web.admin.routes import ROUTES
 from broadcaster.web.app import STATIC, _other_routes, make_app
-
-from .conftest import BASE_URL, ORIGIN, PASSWORD, Staff, settings_for, two_person_workspace
+from tests.admin.conftest import (
+    BASE_URL,
+    ORIGIN,
+    PASSWORD,
+    Staff,
+    settings_for,
+    two_person_workspace,
+)
 
 
 def _csrf(body: str) -> str:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from jinja2.ext import babel_extract
 
-from broadcaster.admin.i18n import translations
-from broadcaster.admin.pages import TEMPLATES
+from broadcaster.web.admin.i18n import translations
+from broadcaster.web.admin.pages import TEMPLATES
 
 # Words the templates translate from data: statuses, review states, roles, actions.
 VOCABULARY = [
@@ -35,7 +35,7 @@ def _messages(path: Path) -> list[str]:
 def test_every_template_string_is_translated(path: Path) -> None:
     vi = translations("vi")
     missing = [m for m in _messages(path) if vi.gettext(m) == m]
-    assert missing == [], f"add these to broadcaster/admin/locale/vi.po: {missing}"
+    assert missing == [], f"add these to broadcaster/web/admin/locale/vi.po: {missing}"
 
 
 def test_the_status_vocabulary_is_translated() -> None:

@@ -6,13 +6,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.bounces import BounceProcessor
-from broadcaster.models import Frequency
 from broadcaster.store.testing import (
     ManualClock,
 )
 from broadcaster.subscribers.store import SqlSubscriberStore
-
-from .messages import SECRET, read_verp
+from broadcaster.workspace.models import Frequency
+from tests.bounces.messages import SECRET, read_verp
 
 
 @pytest.fixture

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from broadcaster.bounces import Kind, classify
 from broadcaster.bounces.process import parse
-
-from .messages import arf, dsn, malformed_bounce, ordinary, vacation, verp_address, verp_token
+from tests.bounces.messages import (
+    arf,
+    dsn,
+    malformed_bounce,
+    ordinary,
+    vacation,
+    verp_address,
+    verp_token,
+)
 
 RCPT = "an.nguyen@mail.example.vn"
 

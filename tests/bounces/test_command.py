@@ -9,14 +9,13 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from broadcaster.cli import main
+from broadcaster.cli.main import main
 from broadcaster.settings import Settings
 from broadcaster.store import create_engine, upgrade_engine
 from broadcaster.subscribers.store import SqlSubscriberStore
-
-from .conftest import subscribe
-from .messages import SECRET, arf, dsn, ordinary, verp_address
-from .test_process import GARBAGE, maildir
+from tests.bounces.conftest import subscribe
+from tests.bounces.messages import SECRET, arf, dsn, ordinary, verp_address
+from tests.bounces.test_process import GARBAGE, maildir
 
 
 def environment(root: Path) -> dict[str, str]:

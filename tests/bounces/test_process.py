@@ -9,9 +9,8 @@ from broadcaster.bounces import BounceProcessor, Outcome
 from broadcaster.bounces.mailboxes import process_path
 from broadcaster.subscribers.api import SubscriberStatus
 from broadcaster.subscribers.store import SqlSubscriberStore
-
-from .conftest import subscribe
-from .messages import arf, dsn, malformed_bounce, ordinary, vacation, verp_address
+from tests.bounces.conftest import subscribe
+from tests.bounces.messages import arf, dsn, malformed_bounce, ordinary, vacation, verp_address
 
 GARBAGE = b"\x00\x01\x02\x89PNG not a message\xff\xfe"
 

@@ -11,9 +11,8 @@ import pytest
 from broadcaster.bounces.receiver import BOUNCE_LISTEN_ENV, bounce_receiver
 from broadcaster.settings import Settings
 from broadcaster.subscribers.store import SqlSubscriberStore
-
-from .conftest import subscribe
-from .messages import LIST_DOMAIN, dsn, ordinary, read_verp, verp_address
+from tests.bounces.conftest import subscribe
+from tests.bounces.messages import LIST_DOMAIN, dsn, ordinary, read_verp, verp_address
 
 
 async def send(port: int, sender: str, recipient: str, message: bytes) -> str:

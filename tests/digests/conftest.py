@@ -14,19 +14,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.channels import build_channels
-from broadcaster.digests import DigestFired, Digests, StoreAudience
-from broadcaster.models import Frequency, Schedule, Workspace
-from broadcaster.outbox import Outbox
-from broadcaster.publisher import Publisher
+from broadcaster.outbox.content import ContentStore
+from broadcaster.outbox.outbox import Outbox
+from broadcaster.publishing.digests import DigestFired, Digests, StoreAudience
+from broadcaster.publishing.publisher import Publisher
 from broadcaster.settings import Settings
-from broadcaster.store.content import ContentStore
 from broadcaster.store.tables import PublicationSource, deliveries, publications
 from broadcaster.store.testing import (
     ManualClock,
 )
 from broadcaster.subscribers.store import SqlSubscriberStore
 from broadcaster.subscribers.tokens import SignedTokens
-from broadcaster.workspace import load_workspace
+from broadcaster.workspace.load import load_workspace
+from broadcaster.workspace.models import Frequency, Schedule, Workspace
 
 SECRET = b"d" * 32
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")

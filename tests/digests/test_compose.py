@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from broadcaster.digests.compose import LOCALE_KEY_LENGTH, Reader, sections_for, variant_key
-from broadcaster.digests.snapshot import DigestEntry, EntryText
+from broadcaster.publishing.digests.compose import (
+    LOCALE_KEY_LENGTH,
+    Reader,
+    sections_for,
+    variant_key,
+)
+from broadcaster.publishing.digests.snapshot import DigestEntry, EntryText
 
 T0 = datetime(2021, 7, 12, 1, tzinfo=UTC)
 ORDER = ["online-services", "support-contacts", "covid-19-measures"]

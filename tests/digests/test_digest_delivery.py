@@ -8,10 +8,9 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from broadcaster.mail.verp import make_token
-from broadcaster.models import Frequency
-from broadcaster.workers import Workers
-
-from .conftest import HCM, SECRET, World, text_of
+from broadcaster.outbox.workers import Workers
+from broadcaster.workspace.models import Frequency
+from tests.digests.conftest import HCM, SECRET, World, text_of
 
 COVID_TITLE = "Biện pháp phòng, chống dịch COVID-19 tại Bộ phận Một cửa"
 

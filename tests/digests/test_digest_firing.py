@@ -9,13 +9,12 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from broadcaster.digests import Digests, Member, StoreAudience
-from broadcaster.models import Frequency
-from broadcaster.scheduler import Scheduler
+from broadcaster.publishing.digests import Digests, Member, StoreAudience
+from broadcaster.publishing.scheduler import Scheduler
 from broadcaster.store.tables import DeliveryStatus, PublicationStatus, deliveries
 from broadcaster.store.testing import ScratchDatabase
-
-from .conftest import HCM, World
+from broadcaster.workspace.models import Frequency
+from tests.digests.conftest import HCM, World
 
 CONFIRMED = datetime(2021, 7, 11, 16, tzinfo=HCM)
 MORNING = datetime(2021, 7, 12, 8, tzinfo=HCM)

@@ -23,19 +23,19 @@ from aiosmtpd.smtp import Envelope, Session
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.channels import Channel, build_channels
-from broadcaster.models import Frequency, Workspace
-from broadcaster.outbox import Outbox
-from broadcaster.publisher import Publisher
+from broadcaster.outbox.content import ContentStore
+from broadcaster.outbox.outbox import Outbox
+from broadcaster.outbox.workers import Workers, WorkerSettings
+from broadcaster.publishing.publisher import Publisher
 from broadcaster.settings import Settings
 from broadcaster.store import upgrade_engine
-from broadcaster.store.content import ContentStore
 from broadcaster.store.engine import dispose_engine
 from broadcaster.store.tables import PublicationSource
 from broadcaster.store.testing import sqlite_database
 from broadcaster.subscribers.store import SqlSubscriberStore
 from broadcaster.subscribers.tokens import SignedTokens
-from broadcaster.workers import Workers, WorkerSettings
-from broadcaster.workspace import load_workspace
+from broadcaster.workspace.load import load_workspace
+from broadcaster.workspace.models import Frequency, Workspace
 from tests.conftest import copy_workspace
 
 SECRET = b"test-secret-key-for-mail-tests-0123456789"

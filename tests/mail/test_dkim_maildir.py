@@ -21,8 +21,7 @@ from broadcaster.mail.dkim import DkimKey, DkimSigner
 from broadcaster.mail.verp import Verp, read_token
 from broadcaster.store.tables import DeliveryStatus, PublicationSource
 from tests.conftest import copy_workspace
-
-from .conftest import Handler, make_rig
+from tests.mail.conftest import Handler, make_rig
 
 LIST_HEADERS = {b"list-unsubscribe", b"list-unsubscribe-post", b"list-id"}
 

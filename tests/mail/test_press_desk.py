@@ -7,7 +7,7 @@ import email.policy
 from email.message import EmailMessage
 from pathlib import Path
 
-from .conftest import Handler, Rig
+from tests.mail.conftest import Handler, Rig
 
 DESK = ["toasoan@baokhanhhoa.example.vn", "thoisu@ktv.example.vn"]
 PDF = Path("campaigns/online-submission/files/6176-UBND-KSTT.pdf")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from broadcaster.outbox import Outbox, RetryPolicy, Settlement
+from broadcaster.outbox.outbox import Outbox, RetryPolicy, Settlement
 from broadcaster.store import upgrade_engine
 from broadcaster.store.tables import AttemptOutcome, DeliveryStatus, PublicationSource
 from broadcaster.store.testing import (

@@ -15,9 +15,8 @@ from broadcaster.mail.compose import MessageTemplate, list_message
 from broadcaster.mail.dkim import DkimKey, DkimSigner
 from broadcaster.mail.signing import SigningPool
 from tests.conftest import copy_workspace
-
-from .conftest import Handler, make_rig
-from .test_dkim_maildir import dns_for, signed_headers, write_key
+from tests.mail.conftest import Handler, make_rig
+from tests.mail.test_dkim_maildir import dns_for, signed_headers, write_key
 
 
 def sample_template() -> bytes:

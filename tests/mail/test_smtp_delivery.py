@@ -18,9 +18,8 @@ from aiosmtpd.controller import Controller
 from broadcaster.channels.email import EmailChannel
 from broadcaster.mail.verp import read_token
 from broadcaster.store.tables import DeliveryStatus
-from broadcaster.strings import text
-
-from .conftest import CAMPAIGN, Handler, Rig, make_rig, pipelined_sends, write_channel
+from broadcaster.text.strings import text
+from tests.mail.conftest import CAMPAIGN, Handler, Rig, make_rig, pipelined_sends, write_channel
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -21,8 +21,7 @@ from aiosmtpd.controller import Controller
 
 from broadcaster.store.tables import DeliveryStatus
 from tests.conftest import copy_workspace
-
-from .conftest import Handler, Rig, free_port, make_rig, write_channel
+from tests.mail.conftest import Handler, Rig, free_port, make_rig, write_channel
 
 # The implicit-TLS relay cannot tell aiosmtpd it is on TLS, which then warns about AUTH.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")

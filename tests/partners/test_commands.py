@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from broadcaster.cli import main
-
-from .conftest import use_test_channel
+from broadcaster.cli.main import main
+from tests.partners.conftest import use_test_channel
 
 KEY = "test-secret-key-test-secret-key-0123456789"
 SECRET = re.compile(r"whsec_[A-Za-z0-9+/]{43}=")

@@ -16,13 +16,12 @@ from sqlalchemy import select
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from broadcaster.operations import status_report
+from broadcaster.cli.operations import status_report
 from broadcaster.partners.commands import replay
 from broadcaster.partners.store import PartnerError
 from broadcaster.service import Service
 from broadcaster.store.tables import PublicationSource, deliveries
-
-from .conftest import BASE_URL, PartnerServer, add_partner, deliver_until
+from tests.partners.conftest import BASE_URL, PartnerServer, add_partner, deliver_until
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "docs" / "webhook-event.schema.json").read_text()
@@ -267,7 +266,7 @@ async def test_a_withdrawal_is_signed_and_matches_the_schema(
     from broadcaster.channels.webhook import WebhookChannel
     from broadcaster.partners.payload import with_type
     from broadcaster.partners.tables import EventType
-    from broadcaster.render import Publication
+    from broadcaster.text.render import Publication
 
     secret = await add_partner(service, partner_server, "baokh")
     channel = service.channels["partners"]

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from standardwebhooks import Webhook
 
 from broadcaster.channels.webhook import DEFAULT_SCHEDULE
-from broadcaster.cli import main
+from broadcaster.cli.main import main
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "webhooks.md").read_text(encoding="utf-8")
 

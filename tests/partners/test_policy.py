@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from broadcaster.channels.webhook import RetryOptions, WebhookOptions
+from broadcaster.outbox.retry import RetryPolicy
 from broadcaster.partners.sender import retry_after
-from broadcaster.retry import RetryPolicy
 
 HOURS = [5 / 3600, 5 / 60, 0.5, 2, 5, 10, 14, 20, 24]
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from broadcaster.outbox import Outbox, RetryPolicy
+from broadcaster.outbox.outbox import Outbox, RetryPolicy
 from broadcaster.store.testing import (
     ManualClock,
 )

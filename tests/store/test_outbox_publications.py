@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from broadcaster.outbox import Outbox
+from broadcaster.outbox.content import ContentStore
+from broadcaster.outbox.outbox import Outbox
+from broadcaster.outbox.publications import insert_deliveries
 from broadcaster.store import DeliveryStatus, PublicationSource, PublicationStatus
-from broadcaster.store.content import ContentStore
 from broadcaster.store.engine import write_transaction
-from broadcaster.store.publishing import insert_deliveries
 from broadcaster.store.tables import deliveries, publications
 from broadcaster.store.testing import ManualClock, ScratchDatabase
 

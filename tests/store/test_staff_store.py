@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from broadcaster.approval import decide
-from broadcaster.models import ApprovalPolicy
+from broadcaster.publishing.approval import decide
 from broadcaster.staff.accounts import AccountError, Accounts
 from broadcaster.staff.audit import AuditLog
 from broadcaster.staff.reviews import ReviewStore
 from broadcaster.staff.tables import ReviewAction, Role
 from broadcaster.store.testing import ManualClock
+from broadcaster.workspace.models import ApprovalPolicy
 
 PASSWORD = "correct horse battery"
 

@@ -12,7 +12,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
 
-from broadcaster.outbox import Outbox
+from broadcaster.outbox.outbox import Outbox
+from broadcaster.outbox.records import load_publications
 from broadcaster.partners import tables as _partner_tables  # noqa: F401  (registers them)
 from broadcaster.staff import tables as _staff_tables  # noqa: F401  (registers them)
 from broadcaster.store import (
@@ -23,7 +24,6 @@ from broadcaster.store import (
     metadata,
     upgrade,
 )
-from broadcaster.store.records import load_publications
 from broadcaster.store.tables import PublicationKind, publications
 from broadcaster.store.testing import ManualClock, ScratchDatabase, sqlite_database
 from broadcaster.subscribers import tables as _subscriber_tables  # noqa: F401  (registers them)

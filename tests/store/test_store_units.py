@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from broadcaster.outbox import RetryPolicy
+from broadcaster.outbox.outbox import RetryPolicy
+from broadcaster.outbox.publications import dedup_key
 from broadcaster.store import create_engine, database_url
 from broadcaster.store.engine import dispose_engine, write_transaction
-from broadcaster.store.publishing import dedup_key
 
 
 def test_database_urls_get_an_async_driver() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from broadcaster.outbox import Outbox
+from broadcaster.outbox.outbox import Outbox
 from broadcaster.store.testing import (
     ManualClock,
 )

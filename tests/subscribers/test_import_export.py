@@ -11,17 +11,16 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from broadcaster.cli import main
-from broadcaster.models import Frequency
+from broadcaster.cli.main import main
 from broadcaster.store import create_engine
 from broadcaster.subscribers.api import SubscriberStatus
 from broadcaster.subscribers.bulk import export_subscribers, import_subscribers
 from broadcaster.subscribers.csvio import CsvSubscriber, read_subscribers
 from broadcaster.subscribers.store import SqlSubscriberStore
 from broadcaster.subscribers.tables import consents, subscribers
-
-from ..conftest import copy_workspace
-from .conftest import SECRET
+from broadcaster.workspace.models import Frequency
+from tests.conftest import copy_workspace
+from tests.subscribers.conftest import SECRET
 
 HEADER = "email,locale,topics,frequency\n"
 GOOD = (

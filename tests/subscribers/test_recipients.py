@@ -6,13 +6,12 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from broadcaster.models import Frequency
 from broadcaster.subscribers.api import Recipient
 from broadcaster.subscribers.bulk import import_subscribers
 from broadcaster.subscribers.csvio import CsvSubscriber
 from broadcaster.subscribers.store import SqlSubscriberStore
-
-from .conftest import SECRET
+from broadcaster.workspace.models import Frequency
+from tests.subscribers.conftest import SECRET
 
 TOPICS = ("online-services", "support-contacts", "covid-19-measures")
 

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from broadcaster.models import Frequency
 from broadcaster.store.testing import ManualClock
 from broadcaster.subscribers.addresses import InvalidAddress, NonAsciiLocalPart
 from broadcaster.subscribers.api import (
@@ -21,6 +20,7 @@ from broadcaster.subscribers.api import (
 )
 from broadcaster.subscribers.store import RESEND_CONFIRMATION_AFTER, SqlSubscriberStore
 from broadcaster.subscribers.tables import consents
+from broadcaster.workspace.models import Frequency
 
 IP = "203.0.113.7"
 
@@ -244,8 +244,7 @@ async def test_confirmations_due_imports_at_once_and_web_requests_after_a_minute
     from broadcaster.subscribers.bulk import import_subscribers
     from broadcaster.subscribers.csvio import CsvSubscriber
     from broadcaster.subscribers.mailing import CONFIRMATION_SWEEP_AFTER
-
-    from .conftest import SECRET
+    from tests.subscribers.conftest import SECRET
 
     web = await ask(store, "web@example.vn")
     assert web.send_confirmation

@@ -7,16 +7,15 @@ from datetime import timedelta
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from broadcaster.models import Frequency
-from broadcaster.outbox import Outbox
+from broadcaster.outbox.outbox import Outbox
 from broadcaster.store import DeliveryStatus, PublicationSource, metadata
 from broadcaster.store.tables import deliveries
 from broadcaster.store.testing import ManualClock
 from broadcaster.subscribers.addresses import AddressHasher
 from broadcaster.subscribers.store import SOFT_BOUNCE_WINDOW, SqlSubscriberStore
 from broadcaster.subscribers.tables import suppressions
-
-from .conftest import SECRET
+from broadcaster.workspace.models import Frequency
+from tests.subscribers.conftest import SECRET
 
 ADDRESS = "Minh.Tran@Example.VN"
 

@@ -11,8 +11,7 @@ import pytest
 from broadcaster.store.testing import ManualClock
 from broadcaster.subscribers.api import TokenPurpose, Tokens
 from broadcaster.subscribers.tokens import CONFIRM_MAX_AGE, SignedTokens
-
-from .conftest import SECRET
+from tests.subscribers.conftest import SECRET
 
 PURPOSES: tuple[TokenPurpose, ...] = ("confirm", "unsubscribe", "preferences")
 

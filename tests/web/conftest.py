@@ -26,8 +26,7 @@ from broadcaster.subscribers.api import Subscriber, SubscriberStatus, TokenPurpo
 from broadcaster.web.app import make_app
 from broadcaster.web.ratelimit import Rate
 from broadcaster.web.subscriptions import SUBSCRIPTIONS, Limits, Subscriptions, open_subscriptions
-
-from ..conftest import copy_workspace
+from tests.conftest import copy_workspace
 
 BASE_URL = "http://broadcaster.test"
 SECRET = "test-secret-key-that-is-long-enough-0123456789"

@@ -20,14 +20,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from aiosmtpd.controller import Controller
 
 from broadcaster.settings import Settings
-from broadcaster.strings import text
 from broadcaster.subscribers.mailing import CONFIRMATION_SWEEP_AFTER
+from broadcaster.text.strings import text
 from broadcaster.web.app import SERVICE, make_app
 from broadcaster.web.subscriptions import SUBSCRIPTIONS
-
-from ..conftest import copy_workspace
-from ..mail.conftest import Handler, free_port
-from .conftest import BASE_URL, FORM, SECRET, TOPIC, form_body, heading, page
+from tests.conftest import copy_workspace
+from tests.mail.conftest import Handler, free_port
+from tests.web.conftest import BASE_URL, FORM, SECRET, TOPIC, form_body, heading, page
 
 
 async def test_a_confirmation_lost_to_a_down_relay_is_sent_when_it_is_back(

@@ -15,12 +15,11 @@ from urllib.parse import urlsplit
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from broadcaster.strings import text
+from broadcaster.text.strings import text
 from broadcaster.web.app import make_app
 from broadcaster.web.subscriptions import SUBSCRIPTIONS
-
-from ..conftest import copy_workspace
-from .conftest import BASE_URL, FORM, TOPIC, form_body, heading, page, settings_for
+from tests.conftest import copy_workspace
+from tests.web.conftest import BASE_URL, FORM, TOPIC, form_body, heading, page, settings_for
 
 
 def mailbox(root: Path) -> list[EmailMessage]:

@@ -9,11 +9,10 @@ import pytest
 import pytest_asyncio
 from lxml.html import FormElement
 
-from broadcaster.operations import publish_now
-from broadcaster.strings import text
-
-from ..conftest import copy_workspace
-from .conftest import FORM, Site, heading, page, running, settings_for
+from broadcaster.cli.operations import publish_now
+from broadcaster.text.strings import text
+from tests.conftest import copy_workspace
+from tests.web.conftest import FORM, Site, heading, page, running, settings_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

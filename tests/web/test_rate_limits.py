@@ -7,11 +7,10 @@ from pathlib import Path
 import pytest
 
 from broadcaster.settings import Settings, SettingsError
-from broadcaster.strings import text
+from broadcaster.text.strings import text
 from broadcaster.web.subscriptions import PER_ADDRESS, PER_IP, Limits
-
-from ..conftest import copy_workspace
-from .conftest import FORM, TOPIC, Site, Start, form_body, heading, page, running
+from tests.conftest import copy_workspace
+from tests.web.conftest import FORM, TOPIC, Site, Start, form_body, heading, page, running
 
 
 def fields(email: str) -> dict[str, str | list[str]]:

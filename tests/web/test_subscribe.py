@@ -7,9 +7,8 @@ import json
 import pytest
 from lxml.html import HtmlElement
 
-from broadcaster.strings import text
-
-from .conftest import BASE_URL, FORM, TOPIC, Site, confirmed, heading, main_text, page
+from broadcaster.text.strings import text
+from tests.web.conftest import BASE_URL, FORM, TOPIC, Site, confirmed, heading, main_text, page
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

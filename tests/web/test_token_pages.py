@@ -10,11 +10,10 @@ import pytest
 from aiohttp import ClientResponse
 from lxml.html import FormElement, HtmlElement
 
-from broadcaster.strings import text
 from broadcaster.subscribers.api import SubscriberStatus, TokenPurpose
 from broadcaster.subscribers.tokens import SignedTokens
-
-from .conftest import (
+from broadcaster.text.strings import text
+from tests.web.conftest import (
     FORM,
     TOPIC,
     Site,

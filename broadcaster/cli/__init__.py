@@ -1,0 +1,1 @@
+"""The `broadcaster` command: argument parsing; the work happens in the wings it calls."""

@@ -1,0 +1,83 @@
+"""What every `broadcaster` command shares: the --root option, settings, workspace loading,
+and running a coroutine with user-fixable failures reported as messages, not tracebacks."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from broadcaster.publishing.publisher import PublishError
+from broadcaster.settings import Settings, SettingsError
+from broadcaster.staff.accounts import AccountError
+from broadcaster.workspace.diagnostics import Diagnostics, WorkspaceError
+from broadcaster.workspace.load import load_workspace
+from broadcaster.workspace.models import Workspace
+
+T = TypeVar("T")
+
+root_option = click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The workspace folder.",
+)
+
+
+def report(diag: Diagnostics, *, warnings: bool) -> None:
+    for problem in diag.errors:
+        click.echo(str(problem), err=True)
+    if warnings:
+        if diag.errors and diag.warnings:
+            click.echo("", err=True)
+        for problem in diag.warnings:
+            click.echo(str(problem), err=True)
+
+
+def fail_on_errors(count: int) -> None:
+    plural = "s" if count != 1 else ""
+    click.echo(f"{count} error{plural}: fix them and run `broadcaster check` again.", err=True)
+    sys.exit(1)
+
+
+def settings_for(root: Path) -> Settings:
+    try:
+        return Settings.from_environ(root)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def load(root: Path, *, warnings: bool = False) -> tuple[Workspace, Settings]:
+    settings = settings_for(root)
+    workspace, diag = load_workspace(root, settings)
+    report(diag, warnings=warnings)
+    if workspace is None:
+        fail_on_errors(len(diag.errors))
+    assert workspace is not None
+    return workspace, settings
+
+
+def run(coroutine: Coroutine[Any, Any, T], settings: Settings) -> T:
+    """Run a command's coroutine; user-fixable failures become messages, not tracebacks."""
+    try:
+        return asyncio.run(coroutine)
+    except WorkspaceError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        fail_on_errors(len(exc.problems))
+    except PublishError as exc:
+        raise click.UsageError(str(exc)) from None
+    except AccountError as exc:
+        raise click.UsageError(str(exc)) from None
+    except (OperationalError, DBAPIError, OSError) as exc:
+        reason = getattr(exc, "orig", None) or exc
+        click.echo(f"cannot use the database {settings.database_url}: {reason}", err=True)
+        click.echo("check BROADCASTER_DATABASE_URL and that the server is running.", err=True)
+        sys.exit(1)
+    raise AssertionError("unreachable")

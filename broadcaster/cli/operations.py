@@ -1,0 +1,167 @@
+"""What the `publish`, `status` and `db upgrade` commands do, apart from parsing arguments."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from broadcaster.outbox.outbox import Outbox
+from broadcaster.partners.store import PartnerStore, partner_id_of
+from broadcaster.publishing.approval import NotApproved
+from broadcaster.publishing.publisher import Published, PublishRefused
+from broadcaster.service import open_service
+from broadcaster.settings import Settings
+from broadcaster.staff.reviews import ReviewStore
+from broadcaster.store import create_engine, upgrade, upgrade_engine
+from broadcaster.store.engine import dispose_engine
+from broadcaster.store.tables import DeliveryStatus, PublicationSource, deliveries
+
+
+@dataclass(frozen=True)
+class PublishReport:
+    campaign: str
+    published: Published
+    progress: dict[str, dict[str, int]]
+
+
+async def publish_now(
+    settings: Settings, campaigns: Sequence[str], channels: Sequence[str] | None, *, wait: bool
+) -> list[PublishReport]:
+    """Publish each campaign now, through the same path as a schedule firing.
+
+    With `wait`, this process also delivers everything due until the outbox is idle, so
+    the website and feeds are up to date when it returns, with or without `serve`.
+    """
+    reports: list[PublishReport] = []
+    async with open_service(settings, schedule=False, deliver=False) as service:
+        names = list(channels) if channels else list(service.channels)
+        if service.approvals is not None:  # refuse, naming every one, before anything goes out
+            refused = []
+            for campaign in campaigns:
+                revision = service.workspace.campaigns[campaign].revision
+                try:
+                    await service.approvals.require(service.workspace.approval, campaign, revision)
+                except NotApproved as exc:
+                    refused.append(str(exc))
+            if refused:
+                raise PublishRefused("\n".join(refused) + "\nnothing was published.")
+        results = [
+            (
+                campaign,
+                await service.publisher.publish(campaign, names, source=PublicationSource.CLI),
+            )
+            for campaign in campaigns
+        ]
+        if wait:
+            await service.workers.run_until_idle(f"publish:{os.getpid()}")
+        for campaign, published in results:
+            progress = await service.outbox.progress(published.publication_id)
+            reports.append(
+                PublishReport(
+                    campaign,
+                    published,
+                    {ch: {str(k): v for k, v in counts.items()} for ch, counts in progress.items()},
+                )
+            )
+    return reports
+
+
+async def status_report(settings: Settings, limit: int) -> list[dict[str, Any]]:
+    """The newest publications with per-channel delivery counts by status."""
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade_engine(engine)
+        outbox = Outbox(engine)
+        reviews = ReviewStore(engine)
+        emergencies = {(e.campaign_id, e.revision) for e in await reviews.emergencies(1000)}
+        report: list[dict[str, Any]] = []
+        partners = PartnerStore(engine, lambda: settings.secret_key)
+        for held in await reviews.held(pending_only=True, limit=limit):
+            report.append(
+                {
+                    "id": None,
+                    "campaign": held.campaign_id,
+                    "revision": held.revision,
+                    "source": "schedule",
+                    "schedule": held.schedule_id,
+                    "fire_time": held.fire_time.isoformat(),
+                    "created_at": held.created_at.isoformat(),
+                    "status": "held",
+                    "emergency": False,
+                    "channels": {},
+                    "dead_letters": [],
+                }
+            )
+        for publication in await outbox.publications(limit):
+            progress = await outbox.progress(publication.id)
+            failed = await dead_letters(engine, partners, publication.id)
+            report.append(
+                {
+                    "id": publication.id,
+                    "campaign": publication.campaign_id,
+                    "revision": publication.revision,
+                    "source": str(publication.source),
+                    "kind": str(publication.kind),
+                    "schedule": publication.schedule_id,
+                    "fire_time": publication.fire_time.isoformat()
+                    if publication.fire_time
+                    else None,
+                    "created_at": publication.created_at.isoformat(),
+                    "status": str(publication.status),
+                    "emergency": (publication.campaign_id, publication.revision) in emergencies,
+                    "channels": {
+                        ch: {str(k): v for k, v in counts.items()}
+                        for ch, counts in progress.items()
+                    },
+                    "dead_letters": failed,
+                }
+            )
+        return report
+    finally:
+        await dispose_engine(engine)
+
+
+async def dead_letters(
+    engine: AsyncEngine, partners: PartnerStore, publication_id: int, limit: int = 20
+) -> list[dict[str, Any]]:
+    """Deliveries of a publication that failed for good (gave up, rejected, or our fault)."""
+    d = deliveries.c
+    query = (
+        select(d.id, d.channel, d.recipient, d.status, d.attempts, d.last_error)
+        .where(
+            d.publication_id == publication_id,
+            d.status.in_([DeliveryStatus.PERMANENT_FAILURE, DeliveryStatus.TECHNICAL_FAILURE]),
+        )
+        .order_by(d.id)
+        .limit(limit)
+    )
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    names = await partners.by_ids(
+        i for i in (partner_id_of(row.recipient) for row in rows) if i is not None
+    )
+    failed = []
+    for row in rows:
+        partner = names.get(partner_id_of(row.recipient) or 0)
+        failed.append(
+            {
+                "id": row.id,
+                "channel": row.channel,
+                "recipient": row.recipient,
+                "partner": partner.name if partner else None,
+                "status": row.status,
+                "attempts": row.attempts,
+                "error": row.last_error,
+            }
+        )
+    return failed
+
+
+async def upgrade_database(settings: Settings) -> None:
+    """Apply the store's migrations (also done by `serve` and `publish`)."""
+    await upgrade(settings.database_url)

@@ -1,0 +1,1 @@
+"""The durable outbox: publications, deliveries and attempts; leases, workers, retries."""

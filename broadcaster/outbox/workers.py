@@ -1,0 +1,282 @@
+"""Delivery workers: claim from the outbox, deliver through the channel, record the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from broadcaster.channels.base import (
+    Deferred,
+    DeliveryJob,
+    DeliveryRejected,
+    Outcome,
+    RetryLater,
+    Withdrawn,
+)
+from broadcaster.outbox.content import ContentStore
+from broadcaster.outbox.outbox import Outbox, Settlement
+from broadcaster.outbox.records import ClaimedDelivery
+from broadcaster.store.tables import AttemptOutcome
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    concurrency: int = 4
+    batch: int = 50
+    lease: timedelta = timedelta(seconds=60)
+    poll_interval: float = 0.5
+    # Loops that claim large batches for channels with `deliver_many` (email fan-out);
+    # two, so one claims and settles while the other's batch is on the wire.
+    bulk_loops: int = 2
+    bulk_batch: int = 1000
+
+
+def settlement(delivery_id: int, outcome: Outcome) -> Settlement:
+    """What the outbox records for one outcome of `deliver_many`."""
+    if isinstance(outcome, str):
+        return Settlement(delivery_id, AttemptOutcome.DELIVERED, outcome)
+    if isinstance(outcome, Deferred):
+        return Settlement(
+            delivery_id, AttemptOutcome.TEMPORARY_FAILURE, str(outcome), outcome.after, True
+        )
+    if isinstance(outcome, RetryLater):
+        return Settlement(
+            delivery_id, AttemptOutcome.TEMPORARY_FAILURE, str(outcome), outcome.after
+        )
+    if isinstance(outcome, Withdrawn):
+        return Settlement(delivery_id, AttemptOutcome.CANCELLED, str(outcome))
+    return Settlement(delivery_id, AttemptOutcome.PERMANENT_FAILURE, str(outcome))
+
+
+class Workers:
+    """A pool of delivery loops sharing one outbox; stops gracefully on request."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        content: ContentStore,
+        channels: Mapping[str, object],
+        settings: WorkerSettings | None = None,
+        *,
+        observe: Callable[[str, str, float], None] = lambda channel, status, seconds: None,
+    ) -> None:
+        self.outbox = outbox
+        self.content = content
+        self.channels = channels
+        self.settings = settings or WorkerSettings()
+        self.observe = observe
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._prefix = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+
+    def wake(self) -> None:
+        """New work was queued in this process: look now instead of at the next poll.
+
+        Each loop takes the current event *before* it claims and waits on that one, and a
+        wake sets it and starts a new one: a wake that comes while a loop is claiming (the
+        feeds delivery queued just after the website's) is never lost to a later clear().
+        """
+        self._wake.set()
+        self._wake = asyncio.Event()
+
+    def start(self) -> None:
+        """Start the delivery loops."""
+        for index in range(self.settings.concurrency):
+            worker_id = f"{self._prefix}:{index}"
+            self._tasks.append(asyncio.create_task(self._loop(worker_id), name=worker_id))
+        for index in range(self.settings.bulk_loops):
+            worker_id = f"{self._prefix}:bulk{index}"
+            self._tasks.append(asyncio.create_task(self._bulk_loop(worker_id), name=worker_id))
+
+    def _bulk_channels(self) -> dict[str, object]:
+        """Channels that take batches (`deliver_many`), by name."""
+        return {
+            name: channel
+            for name, channel in self.channels.items()
+            if callable(getattr(channel, "deliver_many", None))
+        }
+
+    def _bulk_limit(self, bulk: Mapping[str, object]) -> int:
+        limits = [self.settings.bulk_batch]
+        for channel in bulk.values():
+            batch_limit = getattr(channel, "batch_limit", None)
+            if callable(batch_limit):
+                limits.append(int(batch_limit(self.settings.lease)))
+        return max(1, min(limits))
+
+    async def stop(self, grace: float) -> None:
+        """Stop claiming, let in-flight deliveries finish for `grace` seconds, release the rest."""
+        self._stopping.set()
+        self.wake()
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(self._tasks, timeout=grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for task in self._tasks:
+            released = await self.outbox.release(task.get_name())
+            if released:
+                log.info("released %s deliveries held by %s", released, task.get_name())
+        self._tasks.clear()
+
+    async def run_until_idle(self, worker_id: str = "cli") -> int:
+        """Deliver everything due now in this task (for `publish --wait`); returns how many."""
+        done = 0
+        while True:
+            bulk = self._bulk_channels()
+            if bulk:
+                limit = self._bulk_limit(bulk)
+                batch = await self.outbox.claim(worker_id, limit, self.settings.lease, bulk)
+                if batch:
+                    await self._deliver_many(worker_id, batch)
+                    done += len(batch)
+                    continue
+            batch = await self.outbox.claim(worker_id, self.settings.batch, self.settings.lease)
+            if not batch:
+                return done
+            await self._process(worker_id, batch)
+            done += len(batch)
+
+    async def _process(self, worker_id: str, batch: Sequence[ClaimedDelivery]) -> None:
+        """Deliver a mixed batch: batch-capable channels at once, the others one by one per
+        channel, channels side by side (the website rebuild need not wait for the feeds')."""
+        bulk = self._bulk_channels()
+        grouped = [d for d in batch if d.channel in bulk]
+        if grouped:
+            await self._deliver_many(worker_id, grouped)
+        by_channel: dict[str, list[ClaimedDelivery]] = {}
+        for delivery in batch:
+            if delivery.channel not in bulk:
+                by_channel.setdefault(delivery.channel, []).append(delivery)
+        await asyncio.gather(*(self._deliver_each(worker_id, d) for d in by_channel.values()))
+
+    async def _deliver_each(self, worker_id: str, deliveries: Sequence[ClaimedDelivery]) -> None:
+        for delivery in deliveries:
+            try:
+                await self._deliver(worker_id, delivery)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Recording the outcome failed (the store is away): the lease runs out
+                # and the delivery is claimed again; this worker carries on.
+                log.exception("worker %s could not record delivery %s", worker_id, delivery.id)
+            if self._stopping.is_set():
+                break
+
+    async def _bulk_loop(self, worker_id: str) -> None:
+        while not self._stopping.is_set():
+            woken = self._wake
+            bulk = self._bulk_channels()
+            batch: list[ClaimedDelivery] = []
+            if bulk:
+                limit = self._bulk_limit(bulk)
+                try:
+                    batch = await self.outbox.claim(worker_id, limit, self.settings.lease, bulk)
+                except Exception:
+                    log.exception("worker %s could not claim deliveries", worker_id)
+            if batch:
+                await self._deliver_many(worker_id, batch)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), self.settings.poll_interval)
+
+    async def _deliver_many(self, worker_id: str, batch: Sequence[ClaimedDelivery]) -> None:
+        """Hand each channel its share of the batch at once; settle all in one write."""
+        started = time.perf_counter()
+        by_channel: dict[str, list[ClaimedDelivery]] = {}
+        for delivery in batch:
+            by_channel.setdefault(delivery.channel, []).append(delivery)
+        settlements: list[Settlement] = []
+        for name, deliveries in by_channel.items():
+            channel = self.channels.get(name)
+            jobs = [DeliveryJob(d, self.content) for d in deliveries]
+            try:
+                outcomes = await getattr(channel, "deliver_many")(jobs)  # noqa: B009
+                if len(outcomes) != len(jobs):
+                    raise RuntimeError(f"{len(outcomes)} outcomes for {len(jobs)} deliveries")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception("batch of %s deliveries on %s failed", len(jobs), name)
+                error = f"{type(exc).__name__}: {exc}"
+                settlements += [
+                    Settlement(d.id, AttemptOutcome.TECHNICAL_FAILURE, error) for d in deliveries
+                ]
+                continue
+            settlements += [settlement(d.id, o) for d, o in zip(deliveries, outcomes, strict=True)]
+        try:
+            await self.outbox.settle_many(worker_id, settlements)
+        except Exception:
+            # The leases run out and the deliveries are claimed again (same Message-IDs).
+            log.exception("worker %s could not record %s outcomes", worker_id, len(settlements))
+        seconds = (time.perf_counter() - started) / max(len(settlements), 1)
+        channel_of = {d.id: d.channel for d in batch}
+        for item in settlements:
+            self.observe(channel_of[item.delivery_id], item.outcome.value, seconds)
+
+    async def _loop(self, worker_id: str) -> None:
+        while not self._stopping.is_set():
+            woken = self._wake
+            try:
+                batch = await self.outbox.claim(
+                    worker_id,
+                    self.settings.batch,
+                    self.settings.lease,
+                    exclude=self._bulk_channels() if self.settings.bulk_loops else None,
+                )
+            except Exception:
+                log.exception("worker %s could not claim deliveries", worker_id)
+                batch = []
+            await self._process(worker_id, batch)
+            if not batch:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), self.settings.poll_interval)
+
+    async def _deliver(self, worker_id: str, delivery: ClaimedDelivery) -> None:
+        started = time.perf_counter()
+        channel = self.channels.get(delivery.channel)
+        deliver = getattr(channel, "deliver", None)
+        if deliver is None:
+            await self.outbox.fail(
+                delivery.id,
+                worker_id,
+                f"channel '{delivery.channel}' is not configured or cannot deliver",
+                technical=True,
+            )
+            self.observe(delivery.channel, "technical-failure", time.perf_counter() - started)
+            return
+        job = DeliveryJob(delivery, self.content)
+        status = "delivered"
+        try:
+            receipt = await deliver(job)
+        except Deferred as exc:
+            status = "deferred"
+            await self.outbox.settle_many(worker_id, [settlement(delivery.id, exc)])
+        except RetryLater as exc:
+            status = "temporary-failure"
+            await self.outbox.retry_later(delivery.id, worker_id, str(exc), exc.after)
+        except DeliveryRejected as exc:
+            status = "permanent-failure"
+            await self.outbox.fail(delivery.id, worker_id, str(exc))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            status = "technical-failure"
+            log.exception("delivery %s on %s failed", delivery.id, delivery.channel)
+            await self.outbox.fail(
+                delivery.id, worker_id, f"{type(exc).__name__}: {exc}", technical=True
+            )
+        else:
+            await self.outbox.complete(delivery.id, worker_id, receipt)
+        self.observe(delivery.channel, status, time.perf_counter() - started)

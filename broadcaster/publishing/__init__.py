@@ -1,0 +1,1 @@
+"""Publishing: schedules fire, approval decides, a campaign revision becomes a publication."""

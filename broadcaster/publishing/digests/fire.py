@@ -1,0 +1,197 @@
+"""A digest schedule firing: one publication, rendered per variant, one delivery per reader.
+
+The same one-way path as a campaign: the firing creates a publication (unique per
+(schedule, fire time), so of several processes firing, one wins) whose snapshot lists the
+publications it may include; renditions are stored per variant; one delivery per digest
+subscriber with something new goes into the outbox on the digest's email channel.
+
+`last_digest_at` moves to the fire time as each batch of deliveries is committed to the
+outbox, not when the mail is delivered: from there the outbox delivers at least once
+(leases, retries), so the digest cannot be lost, and a second firing, even while the
+first digest is still queued, cannot list the same publications again. A delivery that
+finally fails is a bounce, and the bounce handling decides about that address.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from broadcaster.channels.base import Rendition
+from broadcaster.channels.email import EmailChannel
+from broadcaster.outbox.content import ContentStore
+from broadcaster.outbox.outbox import Outbox
+from broadcaster.publishing.digests.compose import DigestRenderer, Reader, sections_for, variant_key
+from broadcaster.publishing.digests.snapshot import DigestSnapshot, entries_from
+from broadcaster.publishing.digests.store import (
+    DigestAudience,
+    Member,
+    previous_digest,
+    published_between,
+)
+from broadcaster.settings import Settings
+from broadcaster.store.tables import PublicationSource
+from broadcaster.workspace.models import Frequency, Schedule, Workspace
+
+log = logging.getLogger(__name__)
+
+# Publications older than this are never listed, however long ago someone's last digest
+# was: it bounds the query, and only a digest schedule stopped this long can miss any.
+LOOKBACK = timedelta(days=40)
+PERIOD = {Frequency.DAILY: timedelta(days=1), Frequency.WEEKLY: timedelta(days=7)}
+
+
+class DigestError(Exception):
+    """A digest schedule that cannot fire (its channel is missing or not list mail)."""
+
+
+@dataclass(frozen=True)
+class DigestFired:
+    publication_id: int
+    created: bool
+    deliveries: int
+
+
+class Digests:
+    """Fires digest schedules into the outbox."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        content: ContentStore,
+        engine: AsyncEngine,
+        audience: DigestAudience,
+        settings: Settings,
+        *,
+        batch: int = 5000,
+        on_enqueued: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.outbox = outbox
+        self.content = content
+        self.engine = engine
+        self.audience = audience
+        self.settings = settings
+        self.batch = batch
+        self.on_enqueued = on_enqueued
+
+    async def fire(
+        self, schedule: Schedule, fire_time: datetime, channel: object, workspace: Workspace
+    ) -> DigestFired:
+        """Create the digest publication for this firing (once) and queue its deliveries."""
+        email = _digest_channel(schedule.digest, channel)
+        window_start = fire_time - LOOKBACK
+        rows = await published_between(self.engine, window_start, fire_time)
+        snapshot = DigestSnapshot(
+            schedule_id=schedule.id,
+            channel=email.name,
+            frequency=schedule.frequency or Frequency.DAILY,
+            fire_time=fire_time,
+            window_start=window_start,
+            entries=entries_from(rows, email.name, fire_time, self.settings.base_url),
+        )
+        publication_id, created = await self.outbox.create_publication(
+            snapshot.campaign_id,
+            snapshot.revision(),
+            [email.name],
+            source=PublicationSource.SCHEDULE,
+            schedule_id=schedule.id,
+            fire_time=fire_time,
+            snapshot=snapshot.to_json(),
+        )
+        if not created:
+            return DigestFired(publication_id, False, 0)
+        count = await self._fill(publication_id, snapshot, email, workspace)
+        log.info(
+            "digest %s at %s: publication %s lists %s publication(s), %s deliveries",
+            schedule.id,
+            fire_time.isoformat(),
+            publication_id,
+            len(snapshot.entries),
+            count,
+        )
+        return DigestFired(publication_id, True, count)
+
+    async def resume(
+        self, publication_id: int, snapshot_text: str, channel: object, workspace: Workspace
+    ) -> int:
+        """Finish a digest publication a crash left half-queued (idempotent)."""
+        snapshot = DigestSnapshot.from_json(snapshot_text)
+        email = _digest_channel(snapshot.channel, channel)
+        return await self._fill(publication_id, snapshot, email, workspace)
+
+    async def _fill(
+        self,
+        publication_id: int,
+        snapshot: DigestSnapshot,
+        channel: EmailChannel,
+        workspace: Workspace,
+    ) -> int:
+        renderer = DigestRenderer(
+            channel.name,
+            channel.options,
+            channel.templates,
+            self.settings.base_url,
+            workspace.topics,
+            workspace.timezone,
+        )
+        floor = await previous_digest(self.engine, snapshot.schedule_id, snapshot.fire_time)
+        if floor is None:
+            floor = snapshot.fire_time - PERIOD.get(snapshot.frequency, PERIOD[Frequency.DAILY])
+        topic_order = list(workspace.topics)
+        topics = sorted({topic for entry in snapshot.entries for topic in entry.topics})
+        saved: set[str] = set()
+
+        async def batches() -> AsyncIterator[list[tuple[str, str, str]]]:
+            if not topics:
+                return
+            async for members in self.audience.members(topics, snapshot.frequency, self.batch):
+                items: list[tuple[str, str, str]] = []
+                renditions: list[Rendition] = []
+                for member in members:
+                    reader = Reader(
+                        member.id, member.locale, member.topics, _since(member, snapshot, floor)
+                    )
+                    sections = sections_for(reader, snapshot.entries, topic_order)
+                    if not sections:
+                        continue  # nothing new for them: no digest, and nothing to record
+                    key = variant_key(reader.locale, sections)
+                    if key not in saved:
+                        saved.add(key)
+                        renditions.append(
+                            renderer.render(snapshot, publication_id, reader.locale, sections)
+                        )
+                    items.append((channel.name, str(member.id), key))
+                if renditions:
+                    await self.content.save_renditions(publication_id, renditions)
+                if items:
+                    yield items
+                    # Resumed only after the outbox committed the batch.
+                    await self.audience.advance([int(i[1]) for i in items], snapshot.fire_time)
+                    self.on_enqueued()
+
+        count = await self.outbox.enqueue_stream(publication_id, batches())
+        self.on_enqueued()
+        return count
+
+
+def _since(member: Member, snapshot: DigestSnapshot, floor: datetime) -> datetime:
+    """List what was created after this for `member`.
+
+    Their last digest; for a first digest their confirmation, but never before the
+    schedule's previous digest: someone who switched from immediate mail had those.
+    """
+    if member.last_digest_at is not None:
+        since = member.last_digest_at
+    else:
+        since = max(member.confirmed_at or floor, floor)
+    return max(since, snapshot.window_start)
+
+
+def _digest_channel(name: str | None, channel: object) -> EmailChannel:
+    if not isinstance(channel, EmailChannel) or channel.options.audience != "subscribers":
+        raise DigestError(f"digest channel '{name}' is not an email channel to subscribers")
+    return channel

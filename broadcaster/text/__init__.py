@@ -1,0 +1,1 @@
+"""Text: Markdown to safe HTML and plain text, templates, the radio script, interface strings."""

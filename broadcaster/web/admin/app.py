@@ -1,0 +1,63 @@
+"""The /admin sub-application: pages, JSON API, sign-in; its middleware guards only it."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from broadcaster.staff.accounts import Accounts
+from broadcaster.web.admin.auth import THROTTLE, Handler, Throttle, make_middleware
+from broadcaster.web.admin.desk import DeskError
+from broadcaster.web.admin.pages import render
+from broadcaster.web.admin.routes import add_api_routes
+from broadcaster.web.admin.ui_routes import add_ui_routes
+from broadcaster.web.keys import SERVICE
+
+log = logging.getLogger(__name__)
+
+
+def _accounts(request: web.Request) -> Accounts | None:
+    return request.config_dict[SERVICE].accounts
+
+
+def _base_url(request: web.Request) -> str:
+    return request.config_dict[SERVICE].settings.base_url
+
+
+def _is_api(request: web.Request) -> bool:
+    return request.path.startswith("/admin/api/")
+
+
+def refuse(request: web.Request, status: int, message: str) -> web.StreamResponse:
+    """An error as JSON for the API, as a page for people."""
+    if _is_api(request):
+        return web.json_response({"error": message}, status=status)
+    return render(request, "error.html", status=status, message=message)
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """DeskError (a refused request) becomes a clear answer, never a traceback."""
+    try:
+        return await handler(request)
+    except DeskError as exc:
+        if exc.status == 401 and not _is_api(request):
+            raise web.HTTPSeeOther("/admin/login") from None
+        return refuse(request, exc.status, exc.message)
+    except web.HTTPNotFound as exc:
+        if _is_api(request):
+            return web.json_response({"error": exc.text or "not found"}, status=404)
+        raise
+
+
+def make_admin(throttle: Throttle | None = None) -> web.Application:
+    """The admin sub-application, mounted at /admin by the main app."""
+    app = web.Application(
+        middlewares=[errors, make_middleware(_accounts, _base_url, refuse)],
+        client_max_size=2 * 1024 * 1024,
+    )
+    app[THROTTLE] = throttle or Throttle()
+    add_api_routes(app)
+    add_ui_routes(app)
+    return app

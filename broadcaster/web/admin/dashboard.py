@@ -1,0 +1,192 @@
+"""Delivery dashboard data: progress per channel, the attempt log, retries, subscriber counts.
+
+Subscriber figures are aggregates only: no address ever reaches the dashboard.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, select, update
+
+from broadcaster.service import Service
+from broadcaster.store.engine import write_transaction
+from broadcaster.store.tables import DeliveryStatus, deliveries, delivery_attempts
+from broadcaster.subscribers.tables import subscribers
+
+# The four columns staff watch; each delivery status falls in one.
+BUCKETS = {
+    DeliveryStatus.DELIVERED: "delivered",
+    DeliveryStatus.CREATED: "pending",
+    DeliveryStatus.SENDING: "pending",
+    DeliveryStatus.TEMPORARY_FAILURE: "retrying",
+    DeliveryStatus.PERMANENT_FAILURE: "failed",
+    DeliveryStatus.TECHNICAL_FAILURE: "failed",
+    DeliveryStatus.CANCELLED: "cancelled",
+}
+FAILED = (DeliveryStatus.PERMANENT_FAILURE, DeliveryStatus.TECHNICAL_FAILURE)
+
+
+async def publication_list(service: Service, limit: int = 50) -> list[dict[str, Any]]:
+    """Newest publications (held ones first) with per-channel progress buckets."""
+    approvals = service.approvals
+    items: list[dict[str, Any]] = []
+    emergencies: set[tuple[str, str]] = set()
+    if approvals is not None:
+        emergencies = {(e.campaign_id, e.revision) for e in await approvals.reviews.emergencies()}
+        for held in await approvals.reviews.held(pending_only=True, limit=limit):
+            items.append(
+                {
+                    "id": None,
+                    "held_id": held.id,
+                    "campaign": held.campaign_id,
+                    "revision": held.revision,
+                    "status": "held",
+                    "source": "schedule",
+                    "kind": "publication",
+                    "schedule": held.schedule_id,
+                    "created_at": held.created_at.isoformat(),
+                    "emergency": False,
+                    "channels": {name: {} for name in held.channels},
+                }
+            )
+    for publication in await service.outbox.publications(limit):
+        channels = await progress(service, publication.id)
+        items.append(
+            {
+                "id": publication.id,
+                "held_id": None,
+                "campaign": publication.campaign_id,
+                "revision": publication.revision,
+                "status": overall(str(publication.status), channels),
+                "source": str(publication.source),
+                "kind": str(publication.kind),
+                "schedule": publication.schedule_id,
+                "created_at": publication.created_at.isoformat(),
+                "emergency": (publication.campaign_id, publication.revision) in emergencies,
+                "channels": channels,
+            }
+        )
+    return items
+
+
+def overall(status: str, channels: dict[str, dict[str, int]]) -> str:
+    """One word for a publication: queuing, sending, retrying, failed or delivered."""
+    if status != "enqueued":
+        return "queuing"  # its deliveries are still being added to the outbox
+    total = {key: sum(c.get(key, 0) for c in channels.values()) for key in BUCKETS.values()}
+    if total["pending"]:
+        return "sending"
+    if total["retrying"]:
+        return "retrying"
+    if total["failed"]:
+        return "failed"
+    return "delivered"
+
+
+async def progress(service: Service, publication_id: int) -> dict[str, dict[str, int]]:
+    """Per channel: delivered, pending, retrying, failed (and cancelled) counts."""
+    result: dict[str, dict[str, int]] = {}
+    for channel, counts in (await service.outbox.progress(publication_id)).items():
+        buckets = dict.fromkeys(("delivered", "pending", "retrying", "failed"), 0)
+        for status, count in counts.items():
+            key = BUCKETS[DeliveryStatus(status)]
+            buckets[key] = buckets.get(key, 0) + count
+        result[channel] = buckets
+    return result
+
+
+async def attempts(service: Service, publication_id: int, limit: int = 200) -> list[dict[str, Any]]:
+    """The newest attempts of a publication's deliveries, with their errors."""
+    d, a = deliveries.c, delivery_attempts.c
+    query = (
+        select(d.id, d.channel, d.recipient, d.status, a.attempt, a.outcome, a.error, a.started_at)
+        .join(delivery_attempts, a.delivery_id == d.id)
+        .where(d.publication_id == publication_id)
+        .order_by(a.started_at.desc(), d.id.desc())
+        .limit(limit)
+    )
+    async with service.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return [
+        {
+            "delivery": row.id,
+            "channel": row.channel,
+            # Subscriber deliveries name a subscriber id, never an address.
+            "recipient": row.recipient,
+            "status": row.status,
+            "attempt": row.attempt,
+            "outcome": row.outcome,
+            "error": row.error,
+            "at": row.started_at.isoformat(),
+        }
+        for row in rows
+    ]
+
+
+async def dead_letters(
+    service: Service, publication_id: int, channels: Collection[str]
+) -> list[dict[str, Any]]:
+    """A publication's deliveries on `channels` (the webhook ones) that failed for good."""
+    d = deliveries.c
+    query = (
+        select(d.id, d.channel, d.recipient, d.status, d.last_error)
+        .where(
+            d.publication_id == publication_id,
+            d.channel.in_(sorted(channels)),
+            d.status.in_(FAILED),
+        )
+        .order_by(d.id)
+    )
+    async with service.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return [
+        {
+            "delivery": row.id,
+            "channel": row.channel,
+            "recipient": row.recipient,
+            "status": row.status,
+            "error": row.last_error,
+        }
+        for row in rows
+    ]
+
+
+async def retry_failed(service: Service, publication_id: int) -> int:
+    """Queue a publication's failed deliveries again (same Message-ID / webhook-id)."""
+    now = datetime.now(UTC)
+    d = deliveries.c
+    async with write_transaction(service.engine) as conn:
+        result = await conn.execute(
+            update(deliveries)
+            .where(and_(d.publication_id == publication_id, d.status.in_(FAILED)))
+            .values(status=DeliveryStatus.CREATED, next_attempt_at=now, updated_at=now)
+        )
+    service.workers.wake()
+    return int(result.rowcount or 0)
+
+
+async def subscriber_counts(service: Service) -> dict[str, dict[str, int]]:
+    """Confirmed subscribers by topic, language and frequency (counts only)."""
+    s = subscribers.c
+    query = select(s.topics, s.locale, s.frequency).where(s.status == "confirmed")
+    topics: Counter[str] = Counter()
+    locales: Counter[str] = Counter()
+    frequencies: Counter[str] = Counter()
+    total = 0
+    async with service.engine.connect() as conn:
+        result = await conn.stream(query.execution_options(yield_per=5000))
+        async for row in result:
+            total += 1
+            topics.update(row.topics or [])
+            locales[row.locale] += 1
+            frequencies[row.frequency] += 1
+    return {
+        "total": {"confirmed": total},
+        "topic": dict(sorted(topics.items())),
+        "language": dict(sorted(locales.items())),
+        "frequency": dict(sorted(frequencies.items())),
+    }

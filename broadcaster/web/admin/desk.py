@@ -1,0 +1,396 @@
+"""What staff do to campaigns, shared by the admin UI and the JSON API.
+
+Every action checks the role, applies the approval rule (publishing/approval.py) and leaves an
+audit entry. Errors a person can cause raise DeskError with a status and a plain message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from broadcaster.publishing.approval import Approvals, NotApproved, Verdict
+from broadcaster.publishing.publisher import PublishError
+from broadcaster.service import Service
+from broadcaster.staff.accounts import Accounts, Session
+from broadcaster.staff.reviews import Review
+from broadcaster.staff.tables import ReviewAction, Role
+from broadcaster.store.tables import PublicationKind, PublicationSource, publications
+from broadcaster.web.admin import editor, scheduling
+from broadcaster.workspace.models import Campaign
+
+
+class DeskError(Exception):
+    """A staff request refused; `status` is the HTTP status, the message says why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class CampaignRow:
+    id: str
+    title: str
+    revision: str
+    status: str  # draft, in-review, approved, scheduled, published, expired, withdrawn
+    review: Verdict
+    published_revision: str | None
+    next_fire: datetime | None
+    locales: tuple[str, ...] = field(default=())
+    held: int = 0  # schedule firings held for approval, not yet sent
+
+
+def parts(service: Service) -> tuple[Accounts, Approvals]:
+    """The staff store of a running service."""
+    if service.accounts is None or service.approvals is None:
+        raise DeskError(503, "the staff store is not open")
+    return service.accounts, service.approvals
+
+
+def need(session: Session, role: Role, what: str) -> None:
+    """Refuse unless the session's role allows `role`."""
+    if not session.role.allows(role):
+        raise DeskError(403, f"{what} needs the {role} role; you are {session.role}")
+
+
+def campaign(service: Service, campaign_id: str) -> Campaign:
+    """A campaign of the running workspace, or 404."""
+    found = service.workspace.campaigns.get(campaign_id)
+    if found is None:
+        raise DeskError(404, f"no campaign '{campaign_id}' (or its files have errors: see check)")
+    return found
+
+
+def _current(service: Service, campaign_id: str, revision: str) -> Campaign:
+    found = campaign(service, campaign_id)
+    on_disk = editor.current_revision(service.settings.root, campaign_id)
+    if revision != found.revision or on_disk != found.revision:
+        raise DeskError(
+            409,
+            f"campaign '{campaign_id}' is now at revision {(on_disk or found.revision)[:12]}, "
+            f"not {revision[:12]}: reload it and review what changed",
+        )
+    return found
+
+
+async def _latest_publications(service: Service) -> dict[str, tuple[str, datetime]]:
+    p = publications.c
+    query = (
+        select(p.campaign_id, p.revision, p.created_at)
+        .where(p.kind == PublicationKind.PUBLICATION)
+        .order_by(p.id.desc())
+        .limit(5000)
+    )
+    latest: dict[str, tuple[str, datetime]] = {}
+    async with service.engine.connect() as conn:
+        for row in await conn.execute(query):
+            latest.setdefault(row.campaign_id, (row.revision, row.created_at))
+    return latest
+
+
+async def campaign_rows(service: Service) -> list[CampaignRow]:
+    """Every campaign of the workspace with its status."""
+    _, approvals = parts(service)
+    workspace = service.workspace
+    latest = await _latest_publications(service)
+    withdrawals = await approvals.reviews.withdrawals()
+    held: dict[str, int] = {}
+    for hold in await approvals.reviews.held(pending_only=True, limit=1000):
+        held[hold.campaign_id] = held.get(hold.campaign_id, 0) + 1
+    next_fire = service.scheduler.next_fire_times() if service.scheduler else {}
+    now = datetime.now(UTC)
+    rows = []
+    for c in workspace.campaigns.values():
+        verdict = await approvals.verdict(workspace.approval, c.id, c.revision)
+        published = latest.get(c.id)
+        upcoming = [
+            t
+            for s in workspace.schedules
+            if s.campaign == c.id and (t := next_fire.get(s.id)) is not None
+        ]
+        gone = withdrawals.get(c.id)
+        if published and gone and gone.at >= published[1]:
+            status = "withdrawn"
+        elif c.expires is not None and c.expires <= now:
+            status = "expired"
+        elif published and published[0] == c.revision:
+            status = "published"
+        elif verdict.publishable and verdict.state != "not-required" and upcoming:
+            status = "scheduled"
+        elif verdict.state in ("approved", "emergency"):
+            status = "approved"
+        elif verdict.state == "in-review":
+            status = "in-review"
+        else:
+            status = "draft"
+        rows.append(
+            CampaignRow(
+                c.id,
+                c.doc("vi").title,
+                c.revision,
+                status,
+                verdict,
+                published[0] if published else None,
+                min(upcoming) if upcoming else None,
+                c.locales,
+                held.get(c.id, 0),
+            )
+        )
+    return rows
+
+
+async def row(service: Service, campaign_id: str) -> CampaignRow:
+    """One campaign's status row."""
+    for found in await campaign_rows(service):
+        if found.id == campaign_id:
+            return found
+    raise DeskError(404, f"no campaign '{campaign_id}'")
+
+
+async def save(
+    service: Service,
+    session: Session,
+    campaign_id: str,
+    base: str | None,
+    files: dict[str, str],
+    ip: str | None,
+) -> str:
+    """Write the campaign's files (author+); returns the new revision."""
+    need(session, Role.AUTHOR, "editing a campaign")
+    _, approvals = parts(service)
+    try:
+        revision = await editor.save_files(service.settings.root, campaign_id, base, files)
+    except editor.EditConflict as exc:
+        raise DeskError(409, str(exc)) from None
+    except editor.EditRefused as exc:
+        raise DeskError(422, str(exc)) from None
+    await approvals.reviews.record_edit(campaign_id, revision, session.user.id)
+    await approvals.audit.record(
+        session.user.name,
+        "campaign.created" if base is None else "campaign.edited",
+        campaign_id=campaign_id,
+        revision=revision,
+        detail={"from": base},
+        ip=ip,
+    )
+    await service.reload()
+    return revision
+
+
+async def review(
+    service: Service,
+    session: Session,
+    campaign_id: str,
+    revision: str,
+    action: ReviewAction,
+    comment: str | None,
+    ip: str | None,
+) -> Verdict:
+    """Request review (author+), approve or reject (approver+, never one's own revision)."""
+    _, approvals = parts(service)
+    comment = (comment or "").strip() or None
+    if action == ReviewAction.REQUESTED:
+        need(session, Role.AUTHOR, "asking for review")
+    else:
+        need(session, Role.APPROVER, "approving or rejecting a revision")
+    found = _current(service, campaign_id, revision)
+    if action == ReviewAction.REJECTED and not comment:
+        raise DeskError(422, "say what needs to change: a rejection needs a comment")
+    if action == ReviewAction.APPROVED:
+        editor_id = await approvals.reviews.last_editor(campaign_id, found.revision)
+        if editor_id == session.user.id:
+            raise DeskError(
+                403,
+                "you saved this revision, so you cannot approve it: "
+                "the two-person rule needs another approver",
+            )
+    await approvals.reviews.add(campaign_id, found.revision, action, session.user.id, comment)
+    await approvals.audit.record(
+        session.user.name,
+        f"review.{action}",
+        campaign_id=campaign_id,
+        revision=found.revision,
+        detail={"comment": comment} if comment else {},
+        ip=ip,
+    )
+    return await approvals.verdict(service.workspace.approval, campaign_id, found.revision)
+
+
+async def publish(
+    service: Service,
+    session: Session,
+    campaign_id: str,
+    revision: str,
+    channels: Sequence[str] | None,
+    emergency_reason: str | None,
+    ip: str | None,
+) -> dict[str, Any]:
+    """Publish an approved revision now (approver+); an emergency needs a reason."""
+    need(session, Role.APPROVER, "publishing")
+    _, approvals = parts(service)
+    found = _current(service, campaign_id, revision)
+    names = list(channels) if channels else list(service.channels)
+    reason = (emergency_reason or "").strip()
+    if emergency_reason is not None and not reason:
+        raise DeskError(422, "an emergency publish needs a reason; it is reviewed afterwards")
+    if reason:
+        await approvals.reviews.add(
+            campaign_id, found.revision, ReviewAction.EMERGENCY, session.user.id, reason
+        )
+        await approvals.audit.record(
+            session.user.name,
+            "publication.emergency",
+            campaign_id=campaign_id,
+            revision=found.revision,
+            detail={"reason": reason},
+            ip=ip,
+        )
+    try:
+        published = await service.publisher.publish(
+            campaign_id,
+            names,
+            source=PublicationSource.ADMIN,
+            actor=session.user.name,
+            revision=found.revision,
+        )
+    except PublishError as exc:
+        raise DeskError(409, str(exc)) from None
+    return {
+        "publication": published.publication_id,
+        "deliveries": published.deliveries,
+        "emergency": bool(reason),
+    }
+
+
+async def release_held(service: Service, session: Session, held_id: int, ip: str | None) -> int:
+    """Send a held firing now that its revision is approved (approver+)."""
+    need(session, Role.APPROVER, "releasing a held publication")
+    _, approvals = parts(service)
+    held = next((h for h in await approvals.reviews.held(limit=1000) if h.id == held_id), None)
+    if held is None or held.released_publication_id is not None:
+        raise DeskError(404, f"no held publication {held_id} waiting")
+    found = campaign(service, held.campaign_id)
+    try:
+        await approvals.require(service.workspace.approval, found.id, found.revision)
+        published = await service.publisher.publish(
+            found.id,
+            [c for c in held.channels if c in service.channels],
+            source=PublicationSource.ADMIN,
+            actor=session.user.name,
+        )
+    except (NotApproved, PublishError) as exc:
+        raise DeskError(409, str(exc)) from None
+    await approvals.reviews.mark_released(held_id, published.publication_id)
+    await approvals.audit.record(
+        session.user.name,
+        "publication.released",
+        campaign_id=found.id,
+        revision=found.revision,
+        detail={"held": held_id, "publication": published.publication_id},
+        ip=ip,
+    )
+    return published.publication_id
+
+
+async def withdraw(
+    service: Service, session: Session, campaign_id: str, reason: str, ip: str | None
+) -> None:
+    """Take a published campaign off every channel (approver+): the site moves it to the
+    archive with a note, the feeds mark the entry withdrawn, partners that had it get
+    `publication.withdrawn`."""
+    need(session, Role.APPROVER, "withdrawing a campaign")
+    _, approvals = parts(service)
+    found = campaign(service, campaign_id)
+    if not reason.strip():
+        raise DeskError(422, "a withdrawal needs a reason; it is kept in the audit log")
+    if campaign_id not in await _latest_publications(service):
+        raise DeskError(409, f"campaign '{campaign_id}' was never published: nothing to withdraw")
+    await approvals.reviews.withdraw(campaign_id, found.revision, session.user.id, reason.strip())
+    # Partners that had it hear `publication.withdrawn`; messages still queued for it (a
+    # slow email fan-out, a retrying partner) never go out.
+    withdrawal = await service.publisher.withdraw(campaign_id, source=PublicationSource.ADMIN)
+    await approvals.audit.record(
+        session.user.name,
+        "campaign.withdrawn",
+        campaign_id=campaign_id,
+        revision=found.revision,
+        detail={
+            "reason": reason.strip(),
+            "cancelled_deliveries": withdrawal.cancelled,
+            "publication": withdrawal.publication_id,
+            "partner_events": withdrawal.deliveries,
+        },
+        ip=ip,
+    )
+    await service.refresh_public()
+
+
+async def schedule(
+    service: Service,
+    session: Session,
+    campaign_id: str,
+    at: str,
+    channels: Sequence[str] | None,
+    ip: str | None,
+) -> str:
+    """Add a one-time schedule for the campaign (approver+); it fires through the approval
+    rule like any other (an unapproved revision is held, not sent)."""
+    need(session, Role.APPROVER, "scheduling")
+    _, approvals = parts(service)
+    found = campaign(service, campaign_id)
+    tz = service.workspace.timezone
+    try:
+        when = datetime.fromisoformat(at.strip())
+    except ValueError:
+        raise DeskError(422, f"{at!r} is not a date and time; write 2021-07-10T08:00") from None
+    when = when.replace(tzinfo=tz) if when.tzinfo is None else when.astimezone(tz)
+    names = list(channels) if channels else list(service.channels)
+    unknown = [name for name in names if name not in service.channels]
+    if unknown:
+        raise DeskError(422, f"no channel {', '.join(unknown)} in channels/")
+    try:
+        schedule_id = await asyncio.to_thread(
+            scheduling.add_one_time,
+            service.settings.root,
+            service.settings,
+            found.id,
+            when,
+            names,
+            datetime.now(tz),
+        )
+    except scheduling.ScheduleRefused as exc:
+        raise DeskError(422, str(exc)) from None
+    await approvals.audit.record(
+        session.user.name,
+        "schedule.added",
+        campaign_id=found.id,
+        revision=found.revision,
+        detail={"schedule": schedule_id, "at": when.isoformat(), "channels": names},
+        ip=ip,
+    )
+    await service.reload()
+    return schedule_id
+
+
+async def emergencies(service: Service, limit: int = 20) -> list[tuple[Review, str | None]]:
+    """Emergency publishes, newest first, each with who approved the revision afterwards
+    (the review after the fact; None while nobody has)."""
+    _, approvals = parts(service)
+    found = []
+    for emergency in await approvals.reviews.emergencies(limit):
+        later = [
+            r.user_name
+            for r in await approvals.reviews.of(emergency.campaign_id, emergency.revision)
+            if r.action == ReviewAction.APPROVED
+            and r.id > emergency.id
+            and r.user_id != emergency.user_id
+        ]
+        found.append((emergency, later[0] if later else None))
+    return found

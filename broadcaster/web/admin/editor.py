@@ -1,0 +1,138 @@
+"""Campaign files written from the admin UI and API: the files stay the source of truth.
+
+A save names the revision it started from; when the files on disk are at another revision
+(a colleague saved, or someone edited them in git) it is refused and nothing is written,
+so no one's work is overwritten. Each file is replaced atomically (write, fsync, rename).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from broadcaster.settings import Settings
+from broadcaster.workspace.diagnostics import Problem
+from broadcaster.workspace.load import load_workspace, revision_of
+from broadcaster.workspace.models import Workspace
+
+EDITABLE = ("campaign.yaml", "vi.md", "en.md")
+CAMPAIGN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+
+NEW_CAMPAIGN = {
+    "campaign.yaml": (
+        "topics: [online-services]\n"
+        "priority: normal\n"
+        "valid_from: 2021-07-09T00:00:00+07:00\n"
+        "issuer: {vi: UBND tỉnh Khánh Hòa, en: Khanh Hoa Provincial People's Committee}\n"
+    ),
+    "vi.md": "---\ntitle: Tiêu đề\nsummary: Tóm tắt một câu.\n---\n\nNội dung.\n",
+    "en.md": "---\ntitle: Title\nsummary: One-sentence summary.\n---\n\nBody.\n",
+}
+
+_locks: dict[str, asyncio.Lock] = {}
+
+
+class EditConflict(Exception):
+    """The files changed since the editor opened them; the message says what to do."""
+
+
+class EditRefused(ValueError):
+    """An edit that cannot be saved as asked (bad id, unknown file)."""
+
+
+def folder_of(root: Path, campaign_id: str) -> Path:
+    """`campaigns/<id>/`, for a valid id."""
+    if not CAMPAIGN_ID.match(campaign_id):
+        raise EditRefused(
+            f"campaign id {campaign_id!r}: use lowercase letters, digits and '-' (like covid-2021)"
+        )
+    return root / "campaigns" / campaign_id
+
+
+def read_files(root: Path, campaign_id: str) -> dict[str, str]:
+    """The editable files' text ('' for a missing one)."""
+    folder = folder_of(root, campaign_id)
+    files = {}
+    for name in EDITABLE:
+        path = folder / name
+        files[name] = path.read_text("utf-8") if path.is_file() else ""
+    return files
+
+
+def current_revision(root: Path, campaign_id: str) -> str | None:
+    """The revision of the files on disk now; None when the campaign does not exist."""
+    folder = folder_of(root, campaign_id)
+    return revision_of(folder) if folder.is_dir() else None
+
+
+def write_atomically(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _save(root: Path, campaign_id: str, base: str | None, files: Mapping[str, str]) -> str:
+    folder = folder_of(root, campaign_id)
+    unknown = sorted(set(files) - set(EDITABLE))
+    if unknown:
+        raise EditRefused(f"cannot edit {', '.join(unknown)}; editable: {', '.join(EDITABLE)}")
+    now = revision_of(folder) if folder.is_dir() else None
+    if base is None and now is not None:
+        raise EditConflict(
+            f"a campaign '{campaign_id}' exists already; choose another id or open it to edit"
+        )
+    if base is not None and now != base:
+        raise EditConflict(
+            f"campaign '{campaign_id}' was changed by someone else since you opened it "
+            f"(you started from revision {base[:12]}, it is now {(now or 'deleted')[:12]}). "
+            "Nothing was saved: your text is still in the form; copy it, reload the campaign "
+            "and apply your changes again."
+        )
+    if not files.get("vi.md", "x").strip():
+        raise EditRefused("vi.md cannot be empty: Vietnamese is the default language")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        path = folder / name
+        if not text.strip():
+            if name == "en.md" and path.exists():
+                path.unlink()  # no English version
+            continue
+        write_atomically(path, text if text.endswith("\n") else text + "\n")
+    return revision_of(folder)
+
+
+async def save_files(
+    root: Path, campaign_id: str, base: str | None, files: Mapping[str, str]
+) -> str:
+    """Write the files if they are still at `base` (None: a new campaign); the new revision."""
+    lock = _locks.setdefault(campaign_id, asyncio.Lock())
+    async with lock:
+        return await asyncio.to_thread(_save, root, campaign_id, base, files)
+
+
+def problems_for(
+    root: Path, settings: Settings, campaign_id: str
+) -> tuple[Workspace | None, list[Problem]]:
+    """The workspace as it is on disk and the `check` errors in this campaign's files.
+
+    Errors elsewhere that stop the workspace loading are included too (they block publishing).
+    """
+    workspace, diag = load_workspace(root, settings)
+    prefix = f"campaigns/{campaign_id}/"
+    mine = [p for p in diag.errors if p.path.startswith(prefix)]
+    others = [p for p in diag.errors if not p.path.startswith(prefix)]
+    return workspace, mine + others

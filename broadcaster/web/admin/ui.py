@@ -1,0 +1,302 @@
+"""The admin pages for campaigns and delivery: plain HTML forms, no JavaScript needed; each
+POST redirects or re-renders. Sign-in and account pages are in ui_account.py."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from broadcaster.partners.commands import webhook_channels
+from broadcaster.publishing.preview import preview
+from broadcaster.service import Service
+from broadcaster.staff.accounts import Session
+from broadcaster.staff.tables import ReviewAction, Role
+from broadcaster.web.admin import dashboard, desk, drafts, editor, media
+from broadcaster.web.admin.auth import client_ip, current
+from broadcaster.web.admin.pages import render
+from broadcaster.web.keys import SERVICE
+
+
+def service_of(request: web.Request) -> Service:
+    return request.config_dict[SERVICE]
+
+
+def signed_in(request: web.Request, role: Role = Role.AUTHOR) -> Session:
+    session = current(request)
+    if session is None:
+        raise web.HTTPSeeOther(f"/admin/login?next={quote(request.path)}")
+    desk.need(session, role, request.path)
+    return session
+
+
+def back(location: str, done: str | None = None) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(location + (f"?done={quote(done)}" if done else ""))
+
+
+async def form_of(request: web.Request) -> dict[str, str]:
+    data = await request.post()
+    return {k: v for k, v in data.items() if isinstance(v, str)}
+
+
+async def campaigns(request: web.Request) -> web.Response:
+    signed_in(request)
+    rows = await desk.campaign_rows(service_of(request))
+    return render(request, "campaigns.html", rows=rows, done=request.query.get("done"))
+
+
+async def create_campaign(request: web.Request) -> web.StreamResponse:
+    session = signed_in(request)
+    form = await form_of(request)
+    campaign_id = form.get("id", "").strip()
+    try:
+        await desk.save(
+            service_of(request),
+            session,
+            campaign_id,
+            None,
+            dict(editor.NEW_CAMPAIGN),
+            client_ip(request),
+        )
+    except desk.DeskError as exc:
+        rows = await desk.campaign_rows(service_of(request))
+        return render(request, "campaigns.html", status=exc.status, rows=rows, message=exc.message)
+    raise back(f"/admin/campaigns/{campaign_id}", "created")
+
+
+async def _editor_context(service: Service, campaign_id: str) -> dict[str, Any]:
+    _, approvals = desk.parts(service)
+    _, problems = editor.problems_for(service.settings.root, service.settings, campaign_id)
+    row = None
+    if campaign_id in service.workspace.campaigns:
+        row = await desk.row(service, campaign_id)
+    return {
+        "campaign_id": campaign_id,
+        "problems": problems,
+        "row": row,
+        "reviews": list(reversed(await approvals.reviews.of(campaign_id))),
+        "channels": list(service.channels),
+    }
+
+
+async def campaign_page(request: web.Request) -> web.Response:
+    signed_in(request)
+    service = service_of(request)
+    campaign_id = request.match_info["campaign"]
+    try:
+        revision = editor.current_revision(service.settings.root, campaign_id)
+    except editor.EditRefused:
+        revision = None
+    if revision is None:
+        raise web.HTTPNotFound(text=f"no campaign '{campaign_id}'")
+    files = editor.read_files(service.settings.root, campaign_id)
+    context = await _editor_context(service, campaign_id)
+    return render(
+        request,
+        "campaign.html",
+        files=files,
+        revision=revision,
+        done=request.query.get("done"),
+        **context,
+    )
+
+
+async def save_campaign(request: web.Request) -> web.StreamResponse:
+    session = signed_in(request)
+    service = service_of(request)
+    campaign_id = request.match_info["campaign"]
+    form = await form_of(request)
+    files = {name: form.get(name, "") for name in editor.EDITABLE}
+    base = form.get("revision", "")
+    try:
+        await desk.save(service, session, campaign_id, base, files, client_ip(request))
+    except desk.DeskError as exc:
+        # Re-render with what they typed: an edit is never lost.
+        context = await _editor_context(service, campaign_id)
+        return render(
+            request,
+            "campaign.html",
+            status=exc.status,
+            files=files,
+            revision=base,
+            message=exc.message,
+            **context,
+        )
+    target = "preview" if form.get("then") == "preview" else ""
+    raise back(f"/admin/campaigns/{campaign_id}/{target}".rstrip("/"), "saved")
+
+
+async def review(request: web.Request) -> web.StreamResponse:
+    session = signed_in(request)
+    form = await form_of(request)
+    action = {
+        "request": ReviewAction.REQUESTED,
+        "approve": ReviewAction.APPROVED,
+        "reject": ReviewAction.REJECTED,
+    }.get(form.get("action", ""))
+    if action is None:
+        raise web.HTTPBadRequest(text="action is request, approve or reject")
+    campaign_id = request.match_info["campaign"]
+    await desk.review(
+        service_of(request),
+        session,
+        campaign_id,
+        form.get("revision", ""),
+        action,
+        form.get("comment"),
+        client_ip(request),
+    )
+    raise back(f"/admin/campaigns/{campaign_id}", str(action))
+
+
+async def publish(request: web.Request) -> web.StreamResponse:
+    session = signed_in(request, Role.APPROVER)
+    form = await form_of(request)
+    campaign_id = request.match_info["campaign"]
+    # The emergency form sends `emergency`; its reason is then required (even if empty).
+    emergency = form.get("emergency_reason", "") if form.get("emergency") else None
+    result = await desk.publish(
+        service_of(request),
+        session,
+        campaign_id,
+        form.get("revision", ""),
+        None,
+        emergency,
+        client_ip(request),
+    )
+    raise back(f"/admin/publications/{result['publication']}", "published")
+
+
+async def schedule(request: web.Request) -> web.StreamResponse:
+    session = signed_in(request, Role.APPROVER)
+    form = await form_of(request)
+    campaign_id = request.match_info["campaign"]
+    await desk.schedule(
+        service_of(request), session, campaign_id, form.get("at", ""), None, client_ip(request)
+    )
+    raise back(f"/admin/campaigns/{campaign_id}", "scheduled")
+
+
+async def withdraw(request: web.Request) -> web.StreamResponse:
+    session = signed_in(request, Role.APPROVER)
+    form = await form_of(request)
+    campaign_id = request.match_info["campaign"]
+    await desk.withdraw(
+        service_of(request), session, campaign_id, form.get("reason", ""), client_ip(request)
+    )
+    raise back(f"/admin/campaigns/{campaign_id}", "withdrawn")
+
+
+async def preview_page(request: web.Request) -> web.Response:
+    signed_in(request)
+    service = service_of(request)
+    found = desk.campaign(service, request.match_info["campaign"])
+    result = await asyncio.to_thread(
+        preview, service.workspace, service.settings, found.id, published_at=datetime.now(UTC)
+    )
+    return render(
+        request,
+        "preview.html",
+        campaign_id=found.id,
+        title=found.doc("vi").title,
+        revision=found.revision,
+        items=drafts.rendition_items(
+            result.renditions, {n: c.type for n, c in service.workspace.channels.items()}
+        ),
+        problems=[],
+        draft=False,
+        done=request.query.get("done"),
+    )
+
+
+async def draft_preview(request: web.Request) -> web.Response:
+    """The editor's unsaved text, rendered; `?fragment=1` answers only the renditions (for
+    the editor's live preview)."""
+    signed_in(request)
+    service = service_of(request)
+    campaign_id = request.match_info["campaign"]
+    form = await form_of(request)
+    try:
+        result = await drafts.preview_draft(
+            service.settings.root,
+            service.settings,
+            campaign_id,
+            {name: form.get(name, "") for name in editor.EDITABLE},
+        )
+    except editor.EditRefused as exc:
+        raise desk.DeskError(422, str(exc)) from None
+    context: dict[str, Any] = {
+        "campaign_id": campaign_id,
+        "title": result.title,
+        "revision": result.revision,
+        "items": result.items,
+        "problems": result.problems,
+        "draft": True,
+    }
+    if request.query.get("fragment"):
+        return render(request, "preview_items.html", **context)
+    return render(request, "preview.html", **context)
+
+
+async def publications(request: web.Request) -> web.Response:
+    signed_in(request)
+    service = service_of(request)
+    return render(
+        request,
+        "publications.html",
+        items=await dashboard.publication_list(service),
+        counts=await dashboard.subscriber_counts(service),
+        emergencies=await desk.emergencies(service),
+        partners=await media.health(service),
+        done=request.query.get("done"),
+    )
+
+
+async def publication(request: web.Request) -> web.Response:
+    signed_in(request)
+    service = service_of(request)
+    try:
+        publication_id = int(request.match_info["publication"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    found = next(
+        (p for p in await dashboard.publication_list(service, 500) if p["id"] == publication_id),
+        None,
+    )
+    if found is None:
+        raise web.HTTPNotFound(text=f"no publication {publication_id}")
+    return render(
+        request,
+        "publication.html",
+        item=found,
+        attempts=await dashboard.attempts(service, publication_id),
+        dead_letters=await dashboard.dead_letters(
+            service, publication_id, webhook_channels(service.workspace)
+        ),
+        done=request.query.get("done"),
+    )
+
+
+async def retry(request: web.Request) -> web.StreamResponse:
+    session = signed_in(request, Role.APPROVER)
+    service = service_of(request)
+    publication_id = int(request.match_info["publication"])
+    count = await dashboard.retry_failed(service, publication_id)
+    await desk.parts(service)[1].audit.record(
+        session.user.name,
+        "publication.retried",
+        detail={"publication": publication_id, "deliveries": count},
+        ip=client_ip(request),
+    )
+    raise back(f"/admin/publications/{publication_id}", "retried")
+
+
+async def release(request: web.Request) -> web.StreamResponse:
+    session = signed_in(request, Role.APPROVER)
+    publication_id = await desk.release_held(
+        service_of(request), session, int(request.match_info["held"]), client_ip(request)
+    )
+    raise back(f"/admin/publications/{publication_id}", "published")

@@ -1,0 +1,1 @@
+"""The workspace: campaigns/, channels/, schedules.yaml read and validated into frozen models."""

@@ -1,0 +1,313 @@
+"""Load and validate a workspace folder into frozen models, collecting every problem."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time
+from pathlib import Path, PurePosixPath
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel
+
+from broadcaster.channels import CHANNEL_TYPES
+from broadcaster.settings import DEFAULT_TIMEZONE, Settings
+from broadcaster.workspace import schema
+from broadcaster.workspace.campaigns import load_campaigns
+from broadcaster.workspace.diagnostics import Diagnostics
+from broadcaster.workspace.envsubst import is_reference, substitute
+from broadcaster.workspace.models import (
+    DEFAULT_LOCALE,
+    ApprovalPolicy,
+    ChannelConfig,
+    Glossary,
+    LocaleSpeech,
+    Schedule,
+    Topic,
+    Workspace,
+)
+from broadcaster.workspace.schedules import check_schedules
+from broadcaster.workspace.validation import validate
+from broadcaster.workspace.yamlsource import Loc, YamlDoc, YamlError, load_yaml
+
+_PACKAGE_DEFAULTS = Path(__file__).parents[1] / "defaults"
+
+
+class Reader:
+    """Reads workspace files as NFC text with LF line endings, reporting what fails."""
+
+    def __init__(self, root: Path, diag: Diagnostics) -> None:
+        self.root = root
+        self.diag = diag
+
+    def rel(self, path: Path) -> str:
+        try:
+            return PurePosixPath(path.relative_to(self.root)).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    def text(self, path: Path, *, required: bool = True) -> str | None:
+        """The file's text, or None (with a problem recorded when `required`)."""
+        rel = self.rel(path)
+        if not path.exists():
+            if required:
+                self.diag.error(rel, 1, "file not found; create it (see campaigns/README.md)")
+            return None
+        if not path.is_file():
+            self.diag.error(rel, 1, "expected a file, found a folder or special file")
+            return None
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            self.diag.error(rel, 1, f"cannot read the file: {exc.strerror or exc}")
+            return None
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            self.diag.error(rel, line, "not valid UTF-8; save the file with UTF-8 encoding")
+            return None
+        if "\0" in text:
+            self.diag.error(rel, text[: text.index("\0")].count("\n") + 1, "contains a NUL byte")
+            return None
+        return unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+    def yaml(self, path: Path, *, required: bool = True) -> YamlDoc | None:
+        """The file parsed as YAML with line numbers, or None when it cannot be read."""
+        text = self.text(path, required=required)
+        if text is None:
+            return None
+        return self.yaml_text(text, self.rel(path))
+
+    def yaml_text(self, text: str, rel: str, line_offset: int = 0) -> YamlDoc | None:
+        try:
+            return load_yaml(text, line_offset=line_offset)
+        except YamlError as exc:
+            self.diag.error(rel, exc.line, exc.message)
+            return None
+
+
+def localize(value: datetime | date, tz: ZoneInfo) -> datetime:
+    """Dates mean midnight and naive date-times mean wall-clock time in the workspace zone."""
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time(0, 0))
+    return value.replace(tzinfo=tz) if value.tzinfo is None else value
+
+
+def _load_timezone(reader: Reader, settings: Settings) -> tuple[ZoneInfo, YamlDoc | None]:
+    doc = reader.yaml(reader.root / "schedules.yaml")
+    name: object = settings.timezone
+    if doc is not None and isinstance(doc.data, dict) and "timezone" in doc.data:
+        name = doc.data["timezone"]
+        try:
+            if not isinstance(name, str):
+                raise ValueError(name)
+            return ZoneInfo(name), doc
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            reader.diag.error(
+                "schedules.yaml",
+                doc.line_of(("timezone",)),
+                f"unknown time zone {name!r}; use an IANA name such as Asia/Ho_Chi_Minh",
+            )
+    try:
+        return ZoneInfo(str(settings.timezone)), doc
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return ZoneInfo(DEFAULT_TIMEZONE), doc
+
+
+def _load_topics(reader: Reader) -> dict[str, Topic]:
+    path = reader.root / "campaigns" / "topics.yaml"
+    doc = reader.yaml(path)
+    if doc is None:
+        return {}
+    rel = reader.rel(path)
+    parsed: dict[str, dict[str, str]] | None = validate(
+        dict[schema.Identifier, schema.LocalizedText], doc, rel, reader.diag
+    )
+    if parsed is None:
+        return {}
+    for topic_id, names in parsed.items():
+        if DEFAULT_LOCALE not in names:
+            reader.diag.error(rel, doc.line_of((topic_id,)), f"topic '{topic_id}' has no 'vi' name")
+    return {tid: Topic(tid, names) for tid, names in parsed.items()}
+
+
+def _load_glossary(reader: Reader) -> Glossary:
+    merged: dict[str, dict[str, Any]] = {}
+    for path, required in (
+        (_PACKAGE_DEFAULTS / "glossary.yaml", True),
+        (reader.root / "campaigns" / "glossary.yaml", False),
+    ):
+        doc = reader.yaml(path, required=required)
+        if doc is None:
+            continue
+        parsed: dict[str, schema.LocaleSpeechFile] | None = validate(
+            dict[schema.Locale, schema.LocaleSpeechFile], doc, reader.rel(path), reader.diag
+        )
+        for locale, speech in (parsed or {}).items():
+            entry = merged.setdefault(locale, {"abbreviations": {}, "domains": {}})
+            entry["words_per_minute"] = speech.words_per_minute
+            entry["abbreviations"].update(speech.abbreviations)
+            entry["domains"].update(speech.domains)
+    locales = {loc: LocaleSpeech(**entry) for loc, entry in merged.items()}
+    locales.setdefault(DEFAULT_LOCALE, LocaleSpeech(150, {}, {}))
+    return Glossary(locales)
+
+
+def _literal_secrets(model: type[BaseModel], data: object, loc: Loc = ()) -> Iterator[Loc]:
+    """Where a secret field holds a literal value instead of a `${VAR}` reference."""
+    if not isinstance(data, dict):
+        return
+    for name, field in model.model_fields.items():
+        key = field.alias or name
+        value = data.get(key)
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        if extra.get("secret") and value and not is_reference(value):
+            yield (*loc, key)
+        nested = field.annotation
+        if isinstance(nested, type) and issubclass(nested, BaseModel):
+            yield from _literal_secrets(nested, value, (*loc, key))
+
+
+def _load_channel(reader: Reader, path: Path, settings: Settings) -> ChannelConfig | None:
+    rel, name = reader.rel(path), path.stem
+    doc = reader.yaml(path)
+    if doc is None:
+        return None
+    if not isinstance(doc.data, dict):
+        reader.diag.error(rel, doc.first_line, "a channel file must be a map with a 'type:' key")
+        return None
+    kinds = ", ".join(sorted(CHANNEL_TYPES))
+    kind = doc.data.get("type")
+    if kind is None:
+        reader.diag.error(rel, doc.first_line, f"missing 'type:'; one of {kinds}")
+        return None
+    channel_type = CHANNEL_TYPES.get(str(kind)) if isinstance(kind, str) else None
+    if channel_type is None:
+        reader.diag.error(
+            rel, doc.line_of(("type",)), f"unknown channel type {kind!r}; use one of {kinds}"
+        )
+        return None
+    options_model = channel_type.Options
+    for loc in _literal_secrets(options_model, doc.data):
+        reader.diag.error(
+            rel,
+            doc.line_of(loc),
+            f"'{loc[-1]}' is a secret: write ${{VARIABLE}} and set it in the environment",
+        )
+    data = substitute(
+        doc.data,
+        settings.environ,
+        lambda loc, message: reader.diag.error(rel, doc.line_of(loc), message),
+    )
+    options = validate(options_model, doc, rel, reader.diag, data=data)
+    if options is None:
+        return None
+    for problem in options.file_problems(reader.root):
+        report = reader.diag.warning if problem.warning else reader.diag.error
+        report(rel, doc.line_of(problem.loc), problem.message)
+    return ChannelConfig(name=name, type=channel_type.type, options=options, path=rel)
+
+
+def _load_channels(reader: Reader, settings: Settings) -> dict[str, ChannelConfig]:
+    folder = reader.root / "channels"
+    if not folder.is_dir():
+        reader.diag.error(
+            "channels", 1, "folder not found; create channels/ with one file a channel"
+        )
+        return {}
+    channels: dict[str, ChannelConfig] = {}
+    for path in sorted(folder.iterdir()):
+        rel = reader.rel(path)
+        if path.name.startswith("."):
+            continue
+        if path.suffix == ".yml":
+            reader.diag.error(rel, 1, "channel files end in .yaml; rename this file")
+            continue
+        if path.suffix != ".yaml":
+            reader.diag.warning(rel, 1, "not a .yaml file; ignored")
+            continue
+        if not re.match(schema.ID_PATTERN, path.stem):
+            reader.diag.error(
+                rel, 1, "a channel name uses lowercase letters, digits and '-'; rename the file"
+            )
+            continue
+        config = _load_channel(reader, path, settings)
+        if config is not None:
+            channels[config.name] = config
+    return channels
+
+
+def _load_policy(reader: Reader) -> ApprovalPolicy:
+    """`workspace.yaml`'s approval policy; two-person when the file or key is absent."""
+    path = reader.root / "workspace.yaml"
+    doc = reader.yaml(path, required=False)
+    if doc is None:
+        return ApprovalPolicy.TWO_PERSON
+    if doc.data is None:
+        return ApprovalPolicy.TWO_PERSON
+    parsed: schema.WorkspaceFile | None = validate(
+        schema.WorkspaceFile, doc, reader.rel(path), reader.diag
+    )
+    return parsed.approval if parsed is not None else ApprovalPolicy.TWO_PERSON
+
+
+def revision_of(folder: Path) -> str:
+    """A stable hash of a campaign's files: sorted paths, LF line endings, NFC text."""
+    digest = hashlib.sha256()
+    files = {
+        unicodedata.normalize("NFC", PurePosixPath(p.relative_to(folder)).as_posix()): p
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+    for rel, path in sorted(files.items()):
+        if any(part.startswith(".") for part in PurePosixPath(rel).parts):
+            continue
+        data = path.read_bytes()
+        try:
+            text = data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+            data = unicodedata.normalize("NFC", text).encode()
+        except UnicodeDecodeError:
+            pass
+        name = rel.encode()
+        digest.update(len(name).to_bytes(4, "big") + name + len(data).to_bytes(8, "big") + data)
+    return digest.hexdigest()
+
+
+def load_workspace(
+    root: Path, settings: Settings | None = None, *, now: datetime | None = None
+) -> tuple[Workspace | None, Diagnostics]:
+    """Load the workspace at `root`; the workspace is None when there are errors."""
+    root = root.resolve()
+    settings = settings or Settings.from_environ(root)
+    diag = Diagnostics()
+    reader = Reader(root, diag)
+    now = now or datetime.now(UTC)
+    if not root.is_dir():
+        diag.error(str(root), 1, "workspace folder not found")
+        return None, diag
+    tz, schedules_doc = _load_timezone(reader, settings)
+    topics = _load_topics(reader)
+    glossary = _load_glossary(reader)
+    campaigns = load_campaigns(reader, topics, tz)
+    channels = _load_channels(reader, settings)
+    approval = _load_policy(reader)
+    schedules: tuple[Schedule, ...] = ()
+    if schedules_doc is not None:
+        schedules = check_schedules(reader, schedules_doc, campaigns, channels, tz, now)
+    if not diag.ok:
+        return None, diag
+    workspace = Workspace(
+        root=root,
+        timezone=tz,
+        topics=topics,
+        campaigns=campaigns,
+        channels=channels,
+        schedules=schedules,
+        glossary=glossary,
+        approval=approval,
+    )
+    return workspace, diag

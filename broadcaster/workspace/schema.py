@@ -1,0 +1,133 @@
+"""The file formats of a workspace as pydantic models: unknown keys are errors."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+
+from broadcaster.workspace.models import ApprovalPolicy, Frequency, Priority
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+LOCALE_PATTERN = r"^[a-z]{2,3}(-[A-Z]{2})?$"
+
+Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN, max_length=80)]
+Locale = Annotated[str, StringConstraints(pattern=LOCALE_PATTERN)]
+Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+LocalizedText = dict[Locale, Text]
+
+
+def _when(value: object) -> datetime | date:
+    if isinstance(value, datetime | date):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError(
+        f"{value!r} is not a date or date-time; write 2021-12-31 or 2021-07-09T08:00:00+07:00"
+    )
+
+
+# A date (midnight in the workspace time zone) or a date-time; naive ones are local.
+When = Annotated[datetime | date, BeforeValidator(_when)]
+
+
+class Strict(BaseModel):
+    """Base for every file format: a misspelt key must never be ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CampaignFile(Strict):
+    """`campaigns/<id>/campaign.yaml`."""
+
+    topics: Annotated[list[Identifier], Field(min_length=1)]
+    priority: Priority = Priority.NORMAL
+    valid_from: When
+    expires: When | None = None
+    issuer: LocalizedText
+    reference: Text | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class FrontMatter(Strict):
+    """The YAML front matter of `campaigns/<id>/<locale>.md`."""
+
+    title: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+    summary: Annotated[str, StringConstraints(min_length=1, max_length=600, strip_whitespace=True)]
+
+
+class LocaleSpeechFile(Strict):
+    words_per_minute: Annotated[int, Field(ge=60, le=400)] = 150
+    abbreviations: dict[Text, Text] = Field(default_factory=dict)
+    domains: dict[Text, Text] = Field(default_factory=dict)
+
+
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*w)?\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*$")
+
+
+def parse_duration(value: object) -> timedelta:
+    """`every:` values: '30m', '6h', '1d', '1w', '1d12h' (whole minutes at least)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError("write a duration with a unit, for example '30m', '6h' or '1d'")
+    match = _DURATION.match(str(value))
+    if not match or not any(match.groups()):
+        raise ValueError(
+            f"{value!r} is not a duration; write for example '30m', '6h', '1d' or '1w'"
+        )
+    weeks, days, hours, minutes = (int(g or 0) for g in match.groups())
+    delta = timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes)
+    if delta < timedelta(minutes=1):
+        raise ValueError("the interval must be at least one minute")
+    return delta
+
+
+class ScheduleEntry(Strict):
+    """One item of `schedules:` in schedules.yaml."""
+
+    id: Identifier
+    campaign: Identifier | None = None
+    digest: Identifier | None = None
+    frequency: Literal[Frequency.DAILY, Frequency.WEEKLY] | None = None
+    channels: list[Identifier] | None = None
+    at: When | None = None
+    cron: Text | None = None
+    every: timedelta | None = None
+    until: When | None = None
+
+    @field_validator("every", mode="before")
+    @classmethod
+    def _every(cls, value: object) -> object:
+        return None if value is None else parse_duration(value)
+
+
+class SchedulesFile(Strict):
+    """schedules.yaml; each entry is validated on its own so one typo hides nothing else."""
+
+    timezone: Text
+    schedules: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class WorkspaceFile(Strict):
+    """`workspace.yaml` (optional): workspace-wide policy."""
+
+    approval: ApprovalPolicy = ApprovalPolicy.TWO_PERSON
+
+
+class ChannelHeader(BaseModel):
+    """Only `type:` is read first; the rest is validated by the channel type's own model."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Text
