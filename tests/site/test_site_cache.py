@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from broadcaster.site import build_site
 from broadcaster.site.build import SiteCache
 from broadcaster.text.render import Publication, Templates
-from tests.test_site import (
+from tests.site.test_build import (
     BASE,
     IN_2021,
     IN_2026,

@@ -7,7 +7,7 @@ from email import message_from_bytes
 
 from broadcaster.staff.tables import Role
 from broadcaster.workspace.models import Schedule
-from tests.admin.conftest import BASE_URL, Staff, wait_delivered
+from tests.web.admin.conftest import BASE_URL, Staff, wait_delivered
 
 CAMPAIGN = "support-contacts"
 

@@ -14,7 +14,7 @@ import pytest
 
 from broadcaster.workspace.load import revision_of
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).parent / "broadcaster"
 
 CAMPAIGN_YAML = """\

@@ -10,7 +10,7 @@ from broadcaster.store.tables import deliveries
 from broadcaster.web.admin.auth import Throttle, set_cookie
 from broadcaster.web.ratelimit import Rate
 from broadcaster.workspace.models import Frequency
-from tests.admin.conftest import Staff, wait_delivered
+from tests.web.admin.conftest import Staff, wait_delivered
 
 PEOPLE = [
     ("a@example.vn", "vi", ["online-services"], Frequency.IMMEDIATE, True),

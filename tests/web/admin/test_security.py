@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from broadcaster.cli.main import main
 from broadcaster.web.admin.routes import ROUTES
 from broadcaster.web.app import STATIC, _other_routes, make_app
-from tests.admin.conftest import (
+from tests.web.admin.conftest import (
     BASE_URL,
     ORIGIN,
     PASSWORD,

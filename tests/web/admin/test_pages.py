@@ -8,7 +8,7 @@ import io
 import lxml.html
 from lxml.html import HtmlElement
 
-from tests.admin.conftest import ORIGIN, Staff
+from tests.web.admin.conftest import ORIGIN, Staff
 
 CAMPAIGN = "support-contacts"
 

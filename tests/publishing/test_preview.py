@@ -29,7 +29,7 @@ from lxml.html import HtmlElement
 from broadcaster.text import strings
 from tests.html import find_all, parse_html
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).parent / "broadcaster"
 CAMPAIGN = "online-submission"
 BASE_URL = "https://thongtin.example.gov.vn"

@@ -14,7 +14,7 @@ from broadcaster.publishing.scheduler import Scheduler
 from broadcaster.store.tables import DeliveryStatus, PublicationStatus, deliveries
 from broadcaster.store.testing import ScratchDatabase
 from broadcaster.workspace.models import Frequency
-from tests.digests.conftest import HCM, World
+from tests.publishing.digests.conftest import HCM, World
 
 CONFIRMED = datetime(2021, 7, 11, 16, tzinfo=HCM)
 MORNING = datetime(2021, 7, 12, 8, tzinfo=HCM)

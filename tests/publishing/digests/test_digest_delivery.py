@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from broadcaster.mail.verp import make_token
 from broadcaster.outbox.workers import Workers
 from broadcaster.workspace.models import Frequency
-from tests.digests.conftest import HCM, SECRET, World, text_of
+from tests.publishing.digests.conftest import HCM, SECRET, World, text_of
 
 COVID_TITLE = "Biện pháp phòng, chống dịch COVID-19 tại Bộ phận Một cửa"
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from email.message import EmailMessage
 
 from broadcaster.workspace.models import Frequency
-from tests.digests.conftest import HCM, World, text_of
+from tests.publishing.digests.conftest import HCM, World, text_of
 
 CONFIRMED = datetime(2021, 7, 11, 16, tzinfo=HCM)
 MORNING = datetime(2021, 7, 12, 8, tzinfo=HCM)

@@ -15,7 +15,7 @@ from aiohttp.typedefs import Handler
 from broadcaster.site.fastpath import FastPath
 from broadcaster.site.static import StaticFiles
 from broadcaster.web.app import STATIC, _FastSite, _other_routes
-from tests.test_static import BUILT, FILES, TIMES
+from tests.site.test_static import BUILT, FILES, TIMES
 
 # (aiohttp only, fast path in front of aiohttp, one entry per connection handed to aiohttp)
 Servers = tuple[int, int, list[int]]

@@ -11,8 +11,8 @@ import pytest
 from lxml.html import HtmlElement
 from standardwebhooks import Webhook
 
-from tests.admin.conftest import ORIGIN, Staff, wait_for
 from tests.partners.conftest import PartnerServer
+from tests.web.admin.conftest import ORIGIN, Staff, wait_for
 
 CAMPAIGN = "support-contacts"
 

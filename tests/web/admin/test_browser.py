@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.admin.conftest import two_person_workspace
-from tests.test_browser import BROADCASTER, browser, free_port, serving
+from tests.site.test_browser import BROADCASTER, browser, free_port, serving
+from tests.web.admin.conftest import two_person_workspace
 
 __all__ = ["browser"]  # the module-scoped Chromium fixture, shared with test_browser
 

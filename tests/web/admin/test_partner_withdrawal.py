@@ -8,12 +8,12 @@ from pathlib import Path
 
 import jsonschema
 
-from tests.admin.conftest import Staff, wait_delivered, wait_for
 from tests.partners.conftest import PartnerServer
+from tests.web.admin.conftest import Staff, wait_delivered, wait_for
 
 CAMPAIGN = "support-contacts"
 SCHEMA = json.loads(
-    (Path(__file__).resolve().parents[2] / "docs" / "webhook-event.schema.json").read_text()
+    (Path(__file__).resolve().parents[3] / "docs" / "webhook-event.schema.json").read_text()
 )
 
 

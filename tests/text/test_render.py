@@ -21,7 +21,7 @@ from broadcaster.settings import Settings
 from broadcaster.workspace.load import load_workspace
 from tests.html import find_all, parse_html
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CAMPAIGN = "online-submission"
 PUBLISHED_AT = datetime(2021, 7, 10, 8, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
 MARKER = "WORKSPACE-TEMPLATE-MARKER-7f3a"

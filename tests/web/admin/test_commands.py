@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from broadcaster.cli.main import main
 from broadcaster.staff.reviews import ReviewStore
 from broadcaster.store import create_engine, upgrade_engine
-from tests.admin.conftest import BASE_URL, settings_for, two_person_workspace
+from tests.web.admin.conftest import BASE_URL, settings_for, two_person_workspace
 
 
 def _env(root: Path) -> dict[str, str]:
