@@ -39,7 +39,7 @@ def _line(partner: Partner) -> str:
 
 @click.group()
 def partners() -> None:
-    """Media partners that receive signed webhooks (see docs/webhooks.md)."""
+    """Media partners that receive signed webhooks (see docs/partners.md)."""
 
 
 @partners.command("add")

@@ -83,7 +83,7 @@ async def vet(
     if not webhook_channels(workspace):
         raise PartnerError(
             "the workspace has no webhook channel: add channels/partners.yaml with "
-            "`type: webhook` (see docs/webhooks.md) so partners are sent anything"
+            "`type: webhook` (see docs/partners.md) so partners are sent anything"
         )
     _check_choices("topic", topics, sorted(workspace.topics), "campaigns/topics.yaml")
     _check_choices("locale", locales, list(workspace.locales), "the campaigns' <locale>.md files")

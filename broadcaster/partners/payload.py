@@ -1,6 +1,6 @@
 """The event partners receive: a Standard Webhooks envelope around one campaign revision.
 
-Schema version 1 is documented in docs/webhooks.md and docs/webhook-event.schema.json.
+Schema version 1 is documented in docs/partners.md and docs/webhook-event.schema.json.
 The `data` object is rendered once per (publication, locale) and stored; the envelope's
 `type` is chosen per delivery (created, updated, withdrawn), and the bytes are built the
 same way every time, so a retry or a replay signs exactly the same body.

@@ -46,7 +46,7 @@ class Partner:
         return not self.topics or bool(set(self.topics) & set(topics))
 
     def locales_for(self, available: Sequence[str], default: str) -> list[str]:
-        """The locales to send a campaign written in `available` in (see docs/webhooks.md).
+        """The locales to send a campaign written in `available` in (see docs/partners.md).
 
         One event per locale the partner asked for that the campaign is written in; when it
         is written in none of them, one event in the default locale, so no one misses it.

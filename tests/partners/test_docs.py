@@ -1,4 +1,4 @@
-"""docs/webhooks.md must stay true: its test vector verifies, its commands exist."""
+"""docs/partners.md must stay true: its test vector verifies, its commands exist."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from standardwebhooks import Webhook
 from broadcaster.channels.webhook import DEFAULT_SCHEDULE
 from broadcaster.cli.main import main
 
-DOC = (Path(__file__).resolve().parents[2] / "docs" / "webhooks.md").read_text(encoding="utf-8")
+DOC = (Path(__file__).resolve().parents[2] / "docs" / "partners.md").read_text(encoding="utf-8")
 
 
 def vector(name: str) -> str:

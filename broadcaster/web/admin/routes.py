@@ -258,7 +258,7 @@ ROUTES: tuple[Route, ...] = (
             "required": ["name", "url"],
             "properties": {
                 "name": {"type": "string"},
-                "url": {"type": "string", "description": "https://...; see docs/webhooks.md"},
+                "url": {"type": "string", "description": "https://...; see docs/partners.md"},
                 "topics": {**_NAMES, "description": "topic ids; none: every topic"},
                 "locales": {**_NAMES, "description": "none: every locale"},
             },
