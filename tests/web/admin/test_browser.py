@@ -3,7 +3,7 @@
 An author sets her password from the one-time link, writes a new campaign in Vietnamese and
 English, previews every channel and asks for review; an approver signs in, approves and
 publishes it; the delivery dashboard shows it delivered and the public page shows it.
-With BROADCASTER_SCREENSHOTS=DIR the main pages are saved there as PNG (docs/ in README).
+With BROADCASTER_SCREENSHOTS=DIR the main pages are saved there as PNG (docs/staff.md shows them).
 """
 
 from __future__ import annotations
