@@ -172,3 +172,33 @@ def test_only_wiring_and_settings_at_the_top_level() -> None:
     """Every stage lives in its wing; broadcaster/ itself holds only the wiring."""
     top = {path.name for path in PACKAGE.glob("*.py")}
     assert top == TOP_LEVEL_MODULES, f"move into a wing: {sorted(top - TOP_LEVEL_MODULES)}"
+
+
+def test_the_checks_see_what_they_claim_to(tmp_path: Path) -> None:
+    """The graph resolves relative, function-level and TYPE_CHECKING imports; a long
+    function is let off only by a reason, above the def or before its first statement."""
+    module = tmp_path / "mod.py"
+    module.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "from . import sibling\n"
+        "from .pkg import thing\n"
+        "if TYPE_CHECKING:\n"
+        "    from broadcaster.pkg.deep import Name\n"
+        "def f() -> None:\n"
+        "    import broadcaster.other.attribute\n"
+    )
+    known = {"broadcaster.sibling", "broadcaster.pkg", "broadcaster.pkg.deep", "broadcaster.other"}
+    assert _imported("broadcaster.mod", module, known) == known
+    package = tmp_path / "__init__.py"
+    package.write_text("from .deep import Name\n")
+    assert _imported("broadcaster.pkg", package, known) == {"broadcaster.pkg.deep"}
+
+    def verdicts(source: str) -> list[bool]:
+        tree = ast.parse(source)
+        defs = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]
+        return [_says_why(source.splitlines(), node) for node in defs]
+
+    assert verdicts("# Long on purpose: one step\n@decorator\ndef f():\n    pass\n") == [True]
+    assert verdicts('def f():\n    # Long on purpose: one step\n    """Doc."""\n') == [True]
+    assert verdicts("# Long on purpose:\ndef f():\n    pass\n") == [False]
+    assert verdicts("# Long on purpose: x\n\ndef f():\n    pass\n") == [False]
