@@ -217,6 +217,28 @@ class FeedCache:
         return made
 
 
+def _feed_files(
+    feed: Feed,
+    title: str,
+    description: str,
+    publisher: str,
+    base_url: str,
+    pieces: Sequence[dict[str, str]],
+) -> dict[str, bytes]:
+    """The feed's three files (RSS, Atom, JSON Feed) from its entries' fragments."""
+    built = {
+        feed.path(fmt): _xml(
+            _skeleton(feed, fmt, title, description, publisher, base_url),
+            fmt,
+            [piece[fmt] for piece in pieces],
+        )
+        for fmt in ("rss", "atom")
+    }
+    items = [piece["json"] for piece in pieces]
+    built[feed.path("json")] = _json(feed, title, description, publisher, base_url, items)
+    return built
+
+
 def build_feeds(
     publications: Sequence[Publication],
     *,
@@ -263,16 +285,7 @@ def build_feeds(
         if known is not None and all(a is b for a, b in zip(known[0], feed.entries, strict=True)):
             built = known[1]
         else:
-            built = {
-                feed.path(fmt): _xml(
-                    _skeleton(feed, fmt, title, description, publisher, base_url),
-                    fmt,
-                    [piece[fmt] for piece in pieces],
-                )
-                for fmt in ("rss", "atom")
-            }
-            items = [piece["json"] for piece in pieces]
-            built[feed.path("json")] = _json(feed, title, description, publisher, base_url, items)
+            built = _feed_files(feed, title, description, publisher, base_url, pieces)
         used_feeds[key] = (feed.entries, built)
         files.update(built)
     # Keep what this build used, drop the rest.

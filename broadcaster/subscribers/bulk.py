@@ -102,23 +102,7 @@ async def _import_batch(
             result.suppressed.append(row.line)
             continue
         candidates.append(email_hash)
-        is_confirmed = confirmed and row.status != SubscriberStatus.PENDING
-        new.append(
-            {
-                "email": row.email,
-                "email_hash": email_hash,
-                "locale": row.locale,
-                "topics": list(row.topics),
-                "frequency": row.frequency,
-                "status": SubscriberStatus.CONFIRMED if is_confirmed else SubscriberStatus.PENDING,
-                "created_at": now,
-                "confirmed_at": now if is_confirmed else None,
-                "last_confirmation_sent_at": None,
-                "confirmation_due_at": None if is_confirmed else now,  # serve sends it
-                "token_version": 0,
-                "bounce_score": 0,
-            }
-        )
+        new.append(_subscriber_row(row, email_hash, confirmed, now))
     if not new:
         return
     insert = insert_or_ignore(conn.dialect, s, "email_hash").returning(
@@ -133,13 +117,40 @@ async def _import_batch(
             result.confirmed += 1
         else:
             result.needs_confirmation.append((record.id, source.email, source.locale))
-    if not added:
-        return
+    if added:
+        await _record_consents(conn, [record.id for record in added], note, now)
+
+
+def _subscriber_row(
+    row: CsvSubscriber, email_hash: str, confirmed: bool, now: datetime
+) -> dict[str, object]:
+    """The subscribers row for one CSV line; pending (confirmation mail due) unless confirmed."""
+    is_confirmed = confirmed and row.status != SubscriberStatus.PENDING
+    return {
+        "email": row.email,
+        "email_hash": email_hash,
+        "locale": row.locale,
+        "topics": list(row.topics),
+        "frequency": row.frequency,
+        "status": SubscriberStatus.CONFIRMED if is_confirmed else SubscriberStatus.PENDING,
+        "created_at": now,
+        "confirmed_at": now if is_confirmed else None,
+        "last_confirmation_sent_at": None,
+        "confirmation_due_at": None if is_confirmed else now,  # serve sends it
+        "token_version": 0,
+        "bounce_score": 0,
+    }
+
+
+async def _record_consents(
+    conn: AsyncConnection, subscriber_ids: Sequence[int], note: str | None, now: datetime
+) -> None:
+    """One import consent record per added subscriber, carrying the import's note."""
     await conn.execute(
         consents.insert(),
         [
             {
-                "subscriber_id": record.id,
+                "subscriber_id": subscriber_id,
                 "action": ConsentAction.IMPORT,
                 "at": now,
                 "ip": None,
@@ -147,7 +158,7 @@ async def _import_batch(
                 "wording_version": None,
                 "note": note,
             }
-            for record in added
+            for subscriber_id in subscriber_ids
         ],
     )
 

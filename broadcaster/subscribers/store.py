@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from broadcaster.outbox.outbox import Clock, utc_now
+from broadcaster.outbox.records import AnyRow
 from broadcaster.store.engine import insert_or_ignore, write_transaction
 from broadcaster.subscribers import queries as q
 from broadcaster.subscribers.addresses import AddressHasher, normalise
@@ -56,6 +57,41 @@ def _locale(locale: str) -> str:
     if not locale or len(locale) > 16:
         raise ValueError(f"locale {locale!r} is not a locale code like 'vi' or 'en'")
     return locale
+
+
+async def _insert_pending(
+    conn: AsyncConnection, address: str, email_hash: str, values: dict[str, Any], now: datetime
+) -> int | None:
+    """Add a pending subscriber whose confirmation goes out now; None if a concurrent
+    request added the address first."""
+    insert = insert_or_ignore(conn.dialect, s, "email_hash").values(
+        email=address,
+        email_hash=email_hash,
+        created_at=now,
+        last_confirmation_sent_at=now,
+        confirmation_due_at=now + CONFIRMATION_SWEEP_AFTER,
+        token_version=0,
+        bounce_score=0,
+        **values,
+    )
+    new_id: int | None = (await conn.execute(insert.returning(s.c.id))).scalar()
+    return new_id
+
+
+async def _request_again(
+    conn: AsyncConnection, row: AnyRow, values: dict[str, Any], now: datetime
+) -> bool:
+    """Make a known, unconfirmed subscriber pending with these choices; True when a new
+    confirmation mail is due (none was sent within RESEND_CONFIRMATION_AFTER)."""
+    last_sent = row.last_confirmation_sent_at
+    send = last_sent is None or now - last_sent >= RESEND_CONFIRMATION_AFTER
+    if send:
+        values["last_confirmation_sent_at"] = now
+        values["confirmation_due_at"] = now + CONFIRMATION_SWEEP_AFTER
+    if row.status == SubscriberStatus.UNSUBSCRIBED:
+        values.update(confirmed_at=None, unsubscribed_at=None)
+    await conn.execute(update(s).where(s.c.id == row.id).values(**values))
+    return bool(send)
 
 
 class SqlSubscriberStore(MailingQueries):
@@ -116,17 +152,7 @@ class SqlSubscriberStore(MailingQueries):
                 return SubscribeOutcome(subscriber_id=None, send_confirmation=False)
             row = await q.find_by_hash(conn, email_hash)
             if row is None:
-                insert = insert_or_ignore(conn.dialect, s, "email_hash").values(
-                    email=address,
-                    email_hash=email_hash,
-                    created_at=now,
-                    last_confirmation_sent_at=now,
-                    confirmation_due_at=now + CONFIRMATION_SWEEP_AFTER,
-                    token_version=0,
-                    bounce_score=0,
-                    **values,
-                )
-                new_id = (await conn.execute(insert.returning(s.c.id))).scalar()
+                new_id = await _insert_pending(conn, address, email_hash, values, now)
                 if new_id is not None:
                     await q.add_consent(
                         conn,
@@ -142,14 +168,7 @@ class SqlSubscriberStore(MailingQueries):
                 assert row is not None
             if row.status == SubscriberStatus.CONFIRMED:
                 return SubscribeOutcome(subscriber_id=row.id, send_confirmation=False)
-            last_sent = row.last_confirmation_sent_at
-            send = last_sent is None or now - last_sent >= RESEND_CONFIRMATION_AFTER
-            if send:
-                values["last_confirmation_sent_at"] = now
-                values["confirmation_due_at"] = now + CONFIRMATION_SWEEP_AFTER
-            if row.status == SubscriberStatus.UNSUBSCRIBED:
-                values.update(confirmed_at=None, unsubscribed_at=None)
-            await conn.execute(update(s).where(s.c.id == row.id).values(**values))
+            send = await _request_again(conn, row, values, now)
             await q.add_consent(
                 conn,
                 row.id,

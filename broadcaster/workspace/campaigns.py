@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from broadcaster.text.render import render_content
 from broadcaster.workspace import schema
 from broadcaster.workspace.models import DEFAULT_LOCALE, Campaign, LocalizedDoc, Topic
+from broadcaster.workspace.reader import Reader, localize
+from broadcaster.workspace.revision import revision_of
 from broadcaster.workspace.sandbox import BodyError, check_body
 from broadcaster.workspace.validation import validate
-
-if TYPE_CHECKING:
-    from broadcaster.workspace.load import Reader
+from broadcaster.workspace.yamlsource import YamlDoc
 
 _FRONT_MATTER_END = re.compile(r"^(---|\.\.\.)[ \t]*$", re.MULTILINE)
 _WORKSPACE_FILES = {"topics.yaml", "glossary.yaml", "README.md"}
@@ -49,16 +48,8 @@ def _load_doc(reader: Reader, path: Path, locale: str) -> LocalizedDoc | None:
     return LocalizedDoc(locale, front.title, front.summary, body, rel, body_line)
 
 
-def _load_campaign(
-    reader: Reader, folder: Path, topics: dict[str, Topic], tz: ZoneInfo
-) -> Campaign | None:
-    from broadcaster.workspace.load import localize, revision_of
-
-    campaign_id = folder.name
-    rel_yaml = reader.rel(folder / "campaign.yaml")
-    doc = reader.yaml(folder / "campaign.yaml")
-    meta = validate(schema.CampaignFile, doc, rel_yaml, reader.diag) if doc else None
-
+def _read_folder(reader: Reader, folder: Path) -> tuple[dict[str, LocalizedDoc], list[str]]:
+    """The campaign's locale files and attachments; anything else is reported."""
     docs: dict[str, LocalizedDoc] = {}
     attachments: list[str] = []
     for path in sorted(folder.iterdir()):
@@ -79,13 +70,18 @@ def _load_campaign(
             reader.diag.warning(
                 rel, 1, "not part of a campaign; ignored (attachments go in files/)"
             )
-    if not (folder / f"{DEFAULT_LOCALE}.md").exists():
-        reader.diag.error(
-            reader.rel(folder), 1, f"campaign '{campaign_id}' has no {DEFAULT_LOCALE}.md"
-        )
-    if meta is None or doc is None or DEFAULT_LOCALE not in docs:
-        return None
+    return docs, attachments
 
+
+def _check_meta(
+    reader: Reader,
+    rel_yaml: str,
+    doc: YamlDoc,
+    meta: schema.CampaignFile,
+    topics: dict[str, Topic],
+    tz: ZoneInfo,
+) -> bool:
+    """Report what campaign.yaml gets wrong beyond its schema; True when nothing."""
     valid_from = localize(meta.valid_from, tz)
     expires = localize(meta.expires, tz) if meta.expires is not None else None
     ok = True
@@ -103,14 +99,43 @@ def _load_campaign(
     if DEFAULT_LOCALE not in meta.issuer:
         reader.diag.error(rel_yaml, doc.line_of(("issuer",)), "issuer needs a 'vi' name")
         ok = False
-    if not ok:
+    return ok
+
+
+def _renders(reader: Reader, campaign: Campaign) -> bool:
+    """Render every locale once, reporting a body that cannot be; True when all can."""
+    ok = True
+    for locale, loc_doc in campaign.docs.items():
+        try:
+            render_content(campaign, locale)
+        except BodyError as exc:
+            reader.diag.error(loc_doc.path, loc_doc.body_line + exc.line - 1, exc.message)
+            ok = False
+    return ok
+
+
+def _load_campaign(
+    reader: Reader, folder: Path, topics: dict[str, Topic], tz: ZoneInfo
+) -> Campaign | None:
+    campaign_id = folder.name
+    rel_yaml = reader.rel(folder / "campaign.yaml")
+    doc = reader.yaml(folder / "campaign.yaml")
+    meta = validate(schema.CampaignFile, doc, rel_yaml, reader.diag) if doc else None
+    docs, attachments = _read_folder(reader, folder)
+    if not (folder / f"{DEFAULT_LOCALE}.md").exists():
+        reader.diag.error(
+            reader.rel(folder), 1, f"campaign '{campaign_id}' has no {DEFAULT_LOCALE}.md"
+        )
+    if meta is None or doc is None or DEFAULT_LOCALE not in docs:
+        return None
+    if not _check_meta(reader, rel_yaml, doc, meta, topics, tz):
         return None
     campaign = Campaign(
         id=campaign_id,
         topics=tuple(meta.topics),
         priority=meta.priority,
-        valid_from=valid_from,
-        expires=expires,
+        valid_from=localize(meta.valid_from, tz),
+        expires=localize(meta.expires, tz) if meta.expires is not None else None,
         issuer=meta.issuer,
         reference=meta.reference,
         data=meta.data,
@@ -118,13 +143,7 @@ def _load_campaign(
         attachments=tuple(attachments),
         revision=revision_of(folder),
     )
-    for locale, loc_doc in docs.items():
-        try:
-            render_content(campaign, locale)
-        except BodyError as exc:
-            reader.diag.error(loc_doc.path, loc_doc.body_line + exc.line - 1, exc.message)
-            ok = False
-    return campaign if ok else None
+    return campaign if _renders(reader, campaign) else None
 
 
 def load_campaigns(reader: Reader, topics: dict[str, Topic], tz: ZoneInfo) -> dict[str, Campaign]:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
-import unicodedata
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time
-from pathlib import Path, PurePosixPath
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -29,72 +27,12 @@ from broadcaster.workspace.models import (
     Topic,
     Workspace,
 )
+from broadcaster.workspace.reader import Reader
 from broadcaster.workspace.schedules import check_schedules
 from broadcaster.workspace.validation import validate
-from broadcaster.workspace.yamlsource import Loc, YamlDoc, YamlError, load_yaml
+from broadcaster.workspace.yamlsource import Loc, YamlDoc
 
 _PACKAGE_DEFAULTS = Path(__file__).parents[1] / "defaults"
-
-
-class Reader:
-    """Reads workspace files as NFC text with LF line endings, reporting what fails."""
-
-    def __init__(self, root: Path, diag: Diagnostics) -> None:
-        self.root = root
-        self.diag = diag
-
-    def rel(self, path: Path) -> str:
-        try:
-            return PurePosixPath(path.relative_to(self.root)).as_posix()
-        except ValueError:
-            return path.as_posix()
-
-    def text(self, path: Path, *, required: bool = True) -> str | None:
-        """The file's text, or None (with a problem recorded when `required`)."""
-        rel = self.rel(path)
-        if not path.exists():
-            if required:
-                self.diag.error(rel, 1, "file not found; create it (see campaigns/README.md)")
-            return None
-        if not path.is_file():
-            self.diag.error(rel, 1, "expected a file, found a folder or special file")
-            return None
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            self.diag.error(rel, 1, f"cannot read the file: {exc.strerror or exc}")
-            return None
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            self.diag.error(rel, line, "not valid UTF-8; save the file with UTF-8 encoding")
-            return None
-        if "\0" in text:
-            self.diag.error(rel, text[: text.index("\0")].count("\n") + 1, "contains a NUL byte")
-            return None
-        return unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-
-    def yaml(self, path: Path, *, required: bool = True) -> YamlDoc | None:
-        """The file parsed as YAML with line numbers, or None when it cannot be read."""
-        text = self.text(path, required=required)
-        if text is None:
-            return None
-        return self.yaml_text(text, self.rel(path))
-
-    def yaml_text(self, text: str, rel: str, line_offset: int = 0) -> YamlDoc | None:
-        try:
-            return load_yaml(text, line_offset=line_offset)
-        except YamlError as exc:
-            self.diag.error(rel, exc.line, exc.message)
-            return None
-
-
-def localize(value: datetime | date, tz: ZoneInfo) -> datetime:
-    """Dates mean midnight and naive date-times mean wall-clock time in the workspace zone."""
-    if not isinstance(value, datetime):
-        value = datetime.combine(value, time(0, 0))
-    return value.replace(tzinfo=tz) if value.tzinfo is None else value
 
 
 def _load_timezone(reader: Reader, settings: Settings) -> tuple[ZoneInfo, YamlDoc | None]:
@@ -253,28 +191,6 @@ def _load_policy(reader: Reader) -> ApprovalPolicy:
         schema.WorkspaceFile, doc, reader.rel(path), reader.diag
     )
     return parsed.approval if parsed is not None else ApprovalPolicy.TWO_PERSON
-
-
-def revision_of(folder: Path) -> str:
-    """A stable hash of a campaign's files: sorted paths, LF line endings, NFC text."""
-    digest = hashlib.sha256()
-    files = {
-        unicodedata.normalize("NFC", PurePosixPath(p.relative_to(folder)).as_posix()): p
-        for p in folder.rglob("*")
-        if p.is_file()
-    }
-    for rel, path in sorted(files.items()):
-        if any(part.startswith(".") for part in PurePosixPath(rel).parts):
-            continue
-        data = path.read_bytes()
-        try:
-            text = data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
-            data = unicodedata.normalize("NFC", text).encode()
-        except UnicodeDecodeError:
-            pass
-        name = rel.encode()
-        digest.update(len(name).to_bytes(4, "big") + name + len(data).to_bytes(8, "big") + data)
-    return digest.hexdigest()
 
 
 def load_workspace(

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
 from broadcaster.workspace import schema
 from broadcaster.workspace.models import Campaign, ChannelConfig, Frequency, Schedule
+from broadcaster.workspace.reader import Reader, localize
 from broadcaster.workspace.validation import validate
 from broadcaster.workspace.yamlsource import YamlDoc
-
-if TYPE_CHECKING:
-    from broadcaster.workspace.load import Reader
 
 _PATH = "schedules.yaml"
 
@@ -24,30 +22,16 @@ def cron_trigger(expression: str, tz: ZoneInfo) -> CronTrigger:
     return CronTrigger.from_crontab(expression, timezone=tz)
 
 
-def _check_entry(
+def _check_targets(
     reader: Reader,
     doc: YamlDoc,
     index: int,
     entry: schema.ScheduleEntry,
     campaigns: dict[str, Campaign],
     channels: dict[str, ChannelConfig],
-    tz: ZoneInfo,
-    now: datetime,
-) -> Schedule | None:
-    from broadcaster.workspace.load import localize
-
-    def error(key: str | None, message: str) -> None:
-        loc = ("schedules", index) if key is None else ("schedules", index, key)
-        reader.diag.error(_PATH, doc.line_of(loc), f"schedule '{entry.id}': {message}")
-
-    errors_before = len(reader.diag.errors)
-    timing = [key for key in ("at", "cron", "every") if getattr(entry, key) is not None]
-    if len(timing) != 1:
-        error(
-            None,
-            "give exactly one of at:, cron: or every:"
-            + (f" (found {', '.join(timing)})" if timing else ""),
-        )
+    error: Callable[[str | None, str], None],
+) -> None:
+    """Report what the entry publishes (a campaign or a digest) and where, if it is wrong."""
     if (entry.campaign is None) == (entry.digest is None):
         error(None, "give exactly one of campaign: or digest:")
     if entry.campaign is not None:
@@ -78,6 +62,31 @@ def _check_entry(
             error("digest", f"no channel '{entry.digest}' in channels/")
         elif config is not None and not config.options.accepts_digest():
             error("digest", f"channel '{entry.digest}' is not an email channel to subscribers")
+
+
+def _check_entry(
+    reader: Reader,
+    doc: YamlDoc,
+    index: int,
+    entry: schema.ScheduleEntry,
+    campaigns: dict[str, Campaign],
+    channels: dict[str, ChannelConfig],
+    tz: ZoneInfo,
+    now: datetime,
+) -> Schedule | None:
+    def error(key: str | None, message: str) -> None:
+        loc = ("schedules", index) if key is None else ("schedules", index, key)
+        reader.diag.error(_PATH, doc.line_of(loc), f"schedule '{entry.id}': {message}")
+
+    errors_before = len(reader.diag.errors)
+    timing = [key for key in ("at", "cron", "every") if getattr(entry, key) is not None]
+    if len(timing) != 1:
+        error(
+            None,
+            "give exactly one of at:, cron: or every:"
+            + (f" (found {', '.join(timing)})" if timing else ""),
+        )
+    _check_targets(reader, doc, index, entry, campaigns, channels, error)
     if entry.cron is not None:
         try:
             cron_trigger(entry.cron, tz)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from broadcaster.workspace.load import revision_of
+from broadcaster.workspace.revision import revision_of
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).parent / "broadcaster"

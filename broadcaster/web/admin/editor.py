@@ -17,8 +17,9 @@ from pathlib import Path
 
 from broadcaster.settings import Settings
 from broadcaster.workspace.diagnostics import Problem
-from broadcaster.workspace.load import load_workspace, revision_of
+from broadcaster.workspace.load import load_workspace
 from broadcaster.workspace.models import Workspace
+from broadcaster.workspace.revision import revision_of
 
 EDITABLE = ("campaign.yaml", "vi.md", "en.md")
 CAMPAIGN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")

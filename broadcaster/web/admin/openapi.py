@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
 
-if TYPE_CHECKING:
-    from broadcaster.web.admin.routes import Route
+from aiohttp import web
+
+from broadcaster.staff.tables import Role
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation of the API: what registers it and what the document says of it."""
+
+    method: str
+    path: str  # below /admin/api
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    summary: str
+    role: Role | None = Role.AUTHOR  # None: no sign-in needed
+    body: dict[str, Any] | None = None  # JSON Schema of the request body
+    responses: dict[str, str] = field(default_factory=dict)
+
 
 _ERROR = {
     "description": "refused; `error` says why and what to do",

@@ -3,14 +3,10 @@ entries, by the OpenAPI document (a test checks the two against each other)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 from aiohttp import web
 
 from broadcaster.staff.tables import ReviewAction, Role
 from broadcaster.web.admin.api import (
-    Handler,
     add_schedule,
     create_campaign,
     get_campaign,
@@ -45,22 +41,10 @@ from broadcaster.web.admin.api_partners import (
     replay_delivery,
     rotate_secret,
 )
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path: str  # below /admin/api
-    handler: Handler
-    summary: str
-    role: Role | None = Role.AUTHOR  # None: no sign-in needed
-    body: dict[str, Any] | None = None  # JSON Schema of the request body
-    responses: dict[str, str] = field(default_factory=dict)
+from broadcaster.web.admin.openapi import Route, document
 
 
 async def openapi_document(request: web.Request) -> web.Response:
-    from broadcaster.web.admin.openapi import document
-
     return web.json_response(document(ROUTES))
 
 

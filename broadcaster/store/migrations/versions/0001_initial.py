@@ -31,6 +31,7 @@ ATTEMPT_OUTCOMES = (
 )
 
 
+# Long on purpose: a migration is one schema step, read top to bottom as the tables it makes.
 def upgrade() -> None:
     """Create the five tables."""
     op.create_table(

@@ -30,6 +30,7 @@ def _user_fk(table: str, ondelete: str) -> sa.ForeignKeyConstraint:
     )
 
 
+# Long on purpose: a migration is one schema step, read top to bottom as the tables it makes.
 def upgrade() -> None:
     """Create the staff tables."""
     op.create_table(

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from broadcaster.secrets import SECRET_KEY_FILE, secret_key
-from broadcaster.settings import Settings, SettingsError
+from broadcaster.settings import SECRET_KEY_FILE, Settings, SettingsError, secret_key
 
 
 def test_the_key_is_generated_once_with_mode_0600(tmp_path: Path) -> None:
