@@ -60,9 +60,9 @@ def _path_value(node: ast.expr, module: Path) -> PathValue | None:
 
 
 def _root_aliases(tree: ast.Module, module: Path) -> set[str]:
-    """Module-level names bound to the repository root: `from tests.conftest import REPO`, etc."""
+    """Names bound to the repository root anywhere in the module (scopes ignored, to be safe)."""
     aliases: set[str] = set()
-    for statement in tree.body:
+    for statement in ast.walk(tree):
         if isinstance(statement, ast.ImportFrom) and statement.module == "tests.conftest":
             aliases |= {a.asname or a.name for a in statement.names if a.name == "REPO"}
         elif isinstance(statement, ast.Assign) and _path_value(statement.value, module) == REPO:
@@ -117,8 +117,11 @@ b = ["check", "--root", str(ROOT)]
 c = Path(__file__).parent.parent.parent.parent / "schedules.yaml"
 d = run(["ruff"], cwd=ROOT)
 e = load(conftest.REPO)
+def g():
+    here = Path(__file__).resolve().parents[3]
+    return load(here)
 f = HERE / "tests" / "fixtures" / "workspace" / "campaigns"
 """
     module = TESTS / "web" / "admin" / "test_example.py"  # three folders below the root
     lines = sorted(int(use.split(":")[1]) for use in root_uses(source, module))
-    assert lines == [5, 6, 7, 9]
+    assert lines == [5, 6, 7, 9, 12]
