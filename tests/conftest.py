@@ -1,4 +1,4 @@
-"""Shared fixtures: a copy of the repository's own workspace to break on purpose."""
+"""Shared fixtures: a copy of the frozen test workspace to break on purpose."""
 
 from __future__ import annotations
 
@@ -21,13 +21,15 @@ from broadcaster.store.testing import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
+# A frozen copy of the example workspace: offices edit the root example freely, tests read this.
+FIXTURE = REPO / "tests" / "fixtures" / "workspace"
 WORKSPACE_PARTS = ("campaigns", "channels", "schedules.yaml", "workspace.yaml")
 
 
 def copy_workspace(target: Path) -> Path:
-    """Copy the example workspace (campaigns/, channels/, schedules.yaml) into `target`."""
+    """Copy the fixture workspace (campaigns/, channels/, schedules.yaml, ...) into `target`."""
     for part in WORKSPACE_PARTS:
-        source = REPO / part
+        source = FIXTURE / part
         if source.is_dir():
             shutil.copytree(source, target / part)
         else:
@@ -37,7 +39,7 @@ def copy_workspace(target: Path) -> Path:
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
-    """A fresh copy of the example workspace."""
+    """A fresh copy of the fixture workspace."""
     return copy_workspace(tmp_path / "ws")
 
 

@@ -1,6 +1,6 @@
 """A real SMTP server (aiosmtpd) that can misbehave on cue, and a service-like rig around it.
 
-The rig is the repository's workspace copied to a temp folder, a migrated SQLite store
+The rig is the fixture workspace copied to a temp folder, a migrated SQLite store
 with the real subscriber store and token signer, the publisher and the delivery workers:
 what `serve` runs, minus the web and the scheduler.
 """

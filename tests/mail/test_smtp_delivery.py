@@ -19,9 +19,8 @@ from broadcaster.channels.email import EmailChannel
 from broadcaster.mail.verp import read_token
 from broadcaster.store.tables import DeliveryStatus
 from broadcaster.text.strings import text
+from tests.conftest import FIXTURE
 from tests.mail.conftest import CAMPAIGN, Handler, Rig, make_rig, pipelined_sends, write_channel
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def parse(data: bytes) -> EmailMessage:
@@ -249,9 +248,9 @@ async def test_locale_fallback_says_so_in_one_line(
     assert message["Content-Language"] == "vi"
 
 
-def test_channel_file_still_matches_repo() -> None:
+def test_channel_file_still_matches_fixture() -> None:
     # The tests above edit copies of this file by text; fail loudly if its lines change.
-    source = (REPO / "channels" / "citizens.yaml").read_text(encoding="utf-8")
+    source = (FIXTURE / "channels" / "citizens.yaml").read_text(encoding="utf-8")
     assert "rate_per_second: 0" in source
     assert "connections: 8" in source
     assert write_channel is not None

@@ -1,4 +1,4 @@
-"""`broadcaster preview` end to end: the real command on the repository workspace.
+"""`broadcaster preview` end to end: the real command on the fixture workspace.
 
 Every rendition is parsed back with a real parser (email, lxml, json) and checked for
 what a reader, a newsroom or a partner system would actually see.
@@ -27,9 +27,9 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from broadcaster.text import strings
+from tests.conftest import FIXTURE as ROOT
 from tests.html import find_all, parse_html
 
-ROOT = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).parent / "broadcaster"
 CAMPAIGN = "online-submission"
 BASE_URL = "https://thongtin.example.gov.vn"
@@ -47,7 +47,7 @@ RENDITIONS = {
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the installed `broadcaster` command on the repository workspace."""
+    """Run the installed `broadcaster` command on the fixture workspace."""
     env = {
         key: value
         for key, value in os.environ.items()

@@ -31,7 +31,7 @@ from broadcaster.text.render import Publication, Templates
 from broadcaster.text.strings import text
 from broadcaster.workspace.load import load_workspace
 from broadcaster.workspace.models import Priority, Workspace
-from tests.conftest import REPO, copy_workspace
+from tests.conftest import FIXTURE, copy_workspace
 from tests.html import find_all
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -59,7 +59,7 @@ def load(root: Path) -> Workspace:
 
 @cache
 def repo_workspace() -> Workspace:
-    return load(REPO)
+    return load(FIXTURE)
 
 
 def publications(workspace: Workspace) -> list[Publication]:

@@ -1,4 +1,4 @@
-"""Whole feeds from the repository's workspace, read back the way aggregators read them.
+"""Whole feeds from the fixture workspace, read back the way aggregators read them.
 
 RSS and Atom go through `feedparser` (what many newsroom tools use); JSON Feed through `json`.
 """
@@ -33,7 +33,7 @@ from broadcaster.site.feeds import (
 from broadcaster.text.render import Publication
 from broadcaster.workspace.load import load_workspace
 from broadcaster.workspace.models import Workspace
-from tests.conftest import REPO, copy_workspace
+from tests.conftest import FIXTURE, copy_workspace
 
 BASE_URL = "https://thongtin.example.gov.vn"
 LOCALES = ("vi", "en")
@@ -100,7 +100,7 @@ def entry_ids(files: dict[str, bytes], locale: str, topic: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def workspace() -> Workspace:
-    return load(REPO)
+    return load(FIXTURE)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import email
 import email.message
 import email.policy
 import json
-import shutil
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,9 +18,9 @@ from lxml.html import HtmlElement
 from broadcaster.publishing.preview import preview, write_preview
 from broadcaster.settings import Settings
 from broadcaster.workspace.load import load_workspace
+from tests.conftest import copy_workspace
 from tests.html import find_all, parse_html
 
-REPO = Path(__file__).resolve().parents[2]
 CAMPAIGN = "online-submission"
 PUBLISHED_AT = datetime(2021, 7, 10, 8, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
 MARKER = "WORKSPACE-TEMPLATE-MARKER-7f3a"
@@ -29,13 +28,8 @@ MARKER = "WORKSPACE-TEMPLATE-MARKER-7f3a"
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    """A copy of the repository workspace that a test may edit."""
-    workspace = tmp_path / "workspace"
-    workspace.mkdir()
-    shutil.copytree(REPO / "campaigns", workspace / "campaigns")
-    shutil.copytree(REPO / "channels", workspace / "channels")
-    shutil.copy2(REPO / "schedules.yaml", workspace / "schedules.yaml")
-    return workspace
+    """A copy of the fixture workspace that a test may edit."""
+    return copy_workspace(tmp_path / "workspace")
 
 
 def render(

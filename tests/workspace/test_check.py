@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from broadcaster.cli.main import main
-from tests.conftest import REPO
+from tests.conftest import FIXTURE
 
 BROADCASTER = Path(sys.executable).parent / "broadcaster"
 
@@ -46,9 +46,9 @@ def line_of(root: Path, rel: str, needle: str) -> int:
     raise AssertionError(f"{needle!r} not in {rel}")
 
 
-def test_repository_workspace_passes_as_a_real_command() -> None:
+def test_fixture_workspace_passes_as_a_real_command() -> None:
     done = subprocess.run(
-        [str(BROADCASTER), "check", "--root", str(REPO)],
+        [str(BROADCASTER), "check", "--root", str(FIXTURE)],
         capture_output=True,
         text=True,
         check=False,

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from broadcaster.workspace.revision import revision_of
+from tests.conftest import FIXTURE
 
-REPO = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).parent / "broadcaster"
 
 CAMPAIGN_YAML = """\
@@ -171,8 +171,8 @@ def test_adding_renaming_or_moving_content_changes_the_revision(tmp_path: Path) 
 def test_check_lists_each_campaign_with_its_revision() -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith("BROADCASTER_")}
     result = subprocess.run(
-        [str(CLI), "check", "--root", str(REPO)],
-        cwd=REPO,
+        [str(CLI), "check", "--root", str(FIXTURE)],
+        cwd=FIXTURE,
         env=env,
         capture_output=True,
         text=True,
@@ -183,7 +183,7 @@ def test_check_lists_each_campaign_with_its_revision() -> None:
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     campaigns = sorted(
-        path.parent for path in (REPO / "campaigns").glob("*/campaign.yaml") if path.is_file()
+        path.parent for path in (FIXTURE / "campaigns").glob("*/campaign.yaml") if path.is_file()
     )
     assert len(campaigns) >= 4
     lines = result.stdout.splitlines()
