@@ -22,6 +22,7 @@ from broadcaster.channels.website import WebsiteChannel
 from broadcaster.outbox.content import ContentStore
 from broadcaster.outbox.outbox import Outbox
 from broadcaster.outbox.retry import RetryPolicy
+from broadcaster.outbox.tables import deliveries
 from broadcaster.outbox.workers import Workers, WorkerSettings
 from broadcaster.partners.store import PartnerStore
 from broadcaster.publishing.approval import Approvals
@@ -38,7 +39,6 @@ from broadcaster.staff.reviews import ReviewStore
 from broadcaster.staff.tables import Role
 from broadcaster.store import create_engine, upgrade_engine
 from broadcaster.store.engine import dispose_engine
-from broadcaster.store.tables import deliveries
 from broadcaster.subscribers.confirmations import ChannelMailer, Confirmations
 from broadcaster.subscribers.store import SqlSubscriberStore
 from broadcaster.subscribers.tokens import SignedTokens

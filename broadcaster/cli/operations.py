@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.outbox.outbox import Outbox
+from broadcaster.outbox.tables import DeliveryStatus, PublicationSource, deliveries
 from broadcaster.partners.store import PartnerStore, partner_id_of
 from broadcaster.publishing.approval import NotApproved
 from broadcaster.publishing.publisher import Published, PublishRefused
@@ -19,7 +20,6 @@ from broadcaster.settings import Settings
 from broadcaster.staff.reviews import ReviewStore
 from broadcaster.store import create_engine, upgrade, upgrade_engine
 from broadcaster.store.engine import dispose_engine
-from broadcaster.store.tables import DeliveryStatus, PublicationSource, deliveries
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from broadcaster.outbox.records import AnyRow, ClaimedDelivery
-from broadcaster.store.tables import (
+from broadcaster.outbox.tables import (
     AttemptOutcome,
     DeliveryStatus,
     deliveries,

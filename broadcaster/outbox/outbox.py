@@ -43,8 +43,7 @@ from broadcaster.outbox.records import (
     load_publications,
 )
 from broadcaster.outbox.retry import RetryPolicy
-from broadcaster.store.engine import write_transaction
-from broadcaster.store.tables import (
+from broadcaster.outbox.tables import (
     AttemptOutcome,
     DeliveryStatus,
     FiringOutcome,
@@ -54,6 +53,7 @@ from broadcaster.store.tables import (
     deliveries,
     publications,
 )
+from broadcaster.store.engine import write_transaction
 
 __all__ = ["ClaimedDelivery", "Clock", "Outbox", "RetryPolicy", "Settlement", "utc_now"]
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Text, bindparam, case, delete, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from broadcaster.store.tables import DeliveryStatus, deliveries, delivery_attempts
+from broadcaster.outbox.tables import DeliveryStatus, deliveries, delivery_attempts
 from broadcaster.store.types import UTCDateTime
 
 d, a = deliveries, delivery_attempts

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.channels.webhook import WebhookOptions
 from broadcaster.outbox.outbox import Outbox
+from broadcaster.outbox.tables import DeliveryStatus, deliveries, publications
 from broadcaster.partners.guard import EndpointRefused, Network, check_endpoint
 from broadcaster.partners.store import (
     DEFAULT_GRACE,
@@ -23,7 +24,6 @@ from broadcaster.partners.store import (
 from broadcaster.partners.tables import webhook_events
 from broadcaster.settings import Settings
 from broadcaster.store import create_engine, upgrade_engine
-from broadcaster.store.tables import DeliveryStatus, deliveries, publications
 from broadcaster.workspace.models import Workspace
 
 

@@ -22,9 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.outbox.records import AnyRow, ClaimedDelivery
+from broadcaster.outbox.tables import DeliveryStatus, PublicationKind, deliveries, publications
 from broadcaster.partners.tables import EventType, webhook_events
 from broadcaster.store.engine import insert_or_ignore, write_transaction
-from broadcaster.store.tables import DeliveryStatus, PublicationKind, deliveries, publications
 
 PENDING = (DeliveryStatus.CREATED, DeliveryStatus.SENDING, DeliveryStatus.TEMPORARY_FAILURE)
 # How soon a delivery waiting behind one in flight looks again.

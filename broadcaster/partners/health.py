@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from broadcaster.outbox.tables import DeliveryStatus, deliveries
 from broadcaster.partners.store import Partner, partner_id_of
-from broadcaster.store.tables import DeliveryStatus, deliveries
 
 WINDOW = timedelta(days=7)
 # Which counter each status adds to; created and sending are `pending`, cancelled nothing.

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from broadcaster.outbox import leases
 from broadcaster.outbox.records import AnyRow
+from broadcaster.outbox.tables import deliveries, delivery_attempts
 from broadcaster.store.engine import insert_or_ignore
-from broadcaster.store.tables import deliveries, delivery_attempts
 from broadcaster.subscribers.api import Recipient, Subscriber, SubscriberStatus
 from broadcaster.subscribers.tables import (
     ConsentAction,

@@ -25,6 +25,7 @@ from broadcaster.channels.base import Rendition
 from broadcaster.channels.email import EmailChannel
 from broadcaster.outbox.content import ContentStore
 from broadcaster.outbox.outbox import Outbox
+from broadcaster.outbox.tables import PublicationSource
 from broadcaster.publishing.digests.compose import DigestRenderer, Reader, sections_for, variant_key
 from broadcaster.publishing.digests.snapshot import DigestSnapshot, entries_from
 from broadcaster.publishing.digests.store import (
@@ -34,7 +35,6 @@ from broadcaster.publishing.digests.store import (
     published_between,
 )
 from broadcaster.settings import Settings
-from broadcaster.store.tables import PublicationSource
 from broadcaster.workspace.models import Frequency, Schedule, Workspace
 
 log = logging.getLogger(__name__)

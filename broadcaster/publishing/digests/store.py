@@ -15,9 +15,9 @@ from typing import Protocol
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from broadcaster.outbox.tables import publications
 from broadcaster.publishing.digests.snapshot import DIGEST_CAMPAIGN_PREFIX, PublishedRow
 from broadcaster.store.engine import write_transaction
-from broadcaster.store.tables import publications
 from broadcaster.subscribers.api import SubscriberStore
 from broadcaster.subscribers.tables import subscribers
 from broadcaster.workspace.models import Frequency

@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import and_, select, update
 
+from broadcaster.outbox.tables import DeliveryStatus, deliveries, delivery_attempts
 from broadcaster.service import Service
 from broadcaster.store.engine import write_transaction
-from broadcaster.store.tables import DeliveryStatus, deliveries, delivery_attempts
 from broadcaster.subscribers.tables import subscribers
 
 # The four columns staff watch; each delivery status falls in one.

@@ -14,13 +14,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from broadcaster.outbox.tables import PublicationKind, PublicationSource, publications
 from broadcaster.publishing.approval import Approvals, NotApproved, Verdict
 from broadcaster.publishing.publisher import PublishError
 from broadcaster.service import Service
 from broadcaster.staff.accounts import Accounts, Session
 from broadcaster.staff.reviews import Review
 from broadcaster.staff.tables import ReviewAction, Role
-from broadcaster.store.tables import PublicationKind, PublicationSource, publications
 from broadcaster.web.admin import editor, scheduling
 from broadcaster.workspace.models import Campaign
 
