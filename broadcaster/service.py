@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.bounces.receiver import bounce_receiver
@@ -22,7 +22,6 @@ from broadcaster.channels.website import WebsiteChannel
 from broadcaster.outbox.content import ContentStore
 from broadcaster.outbox.outbox import Outbox
 from broadcaster.outbox.retry import RetryPolicy
-from broadcaster.outbox.tables import deliveries
 from broadcaster.outbox.workers import Workers, WorkerSettings
 from broadcaster.partners.store import PartnerStore
 from broadcaster.publishing.approval import Approvals
@@ -277,10 +276,7 @@ class Service:
 
     async def count_deliveries(self) -> dict[tuple[str, str], int]:
         """Deliveries by (channel, status), for /metrics (which decides how often)."""
-        d = deliveries.c
-        query = select(d.channel, d.status, func.count()).group_by(d.channel, d.status)
-        async with self.engine.connect() as conn:
-            return {(row[0], row[1]): int(row[2]) for row in await conn.execute(query)}
+        return await self.outbox.count_by_channel_and_status()
 
 
 @contextlib.asynccontextmanager

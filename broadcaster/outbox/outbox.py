@@ -31,17 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from broadcaster.outbox import leases, requeue
 from broadcaster.outbox import publications as publishing
 from broadcaster.outbox.leases import Settlement
-from broadcaster.outbox.records import (
-    Attempt,
-    ClaimedDelivery,
-    Delivery,
-    Progress,
-    Publication,
-    load_attempts,
-    load_delivery,
-    load_progress,
-    load_publications,
-)
+from broadcaster.outbox.records import ClaimedDelivery
 from broadcaster.outbox.retry import RetryPolicy
 from broadcaster.outbox.tables import (
     AttemptOutcome,
@@ -49,10 +39,10 @@ from broadcaster.outbox.tables import (
     FiringOutcome,
     PublicationKind,
     PublicationSource,
-    PublicationStatus,
     deliveries,
     publications,
 )
+from broadcaster.outbox.views import OutboxViews
 from broadcaster.store.engine import write_transaction
 
 __all__ = ["ClaimedDelivery", "Clock", "Outbox", "RetryPolicy", "Settlement", "utc_now"]
@@ -67,7 +57,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Outbox:
+class Outbox(OutboxViews):
     """Publications, their deliveries, and lease-based claiming of those deliveries."""
 
     def __init__(
@@ -348,6 +338,16 @@ class Outbox:
         async with write_transaction(self._engine) as conn:
             return await requeue.requeue(conn, delivery_id, now)
 
+    async def retry_failed(self, publication_id: int) -> int:
+        """Queue a publication's deliveries that failed for good again, now; returns how many.
+
+        Unlike `replay`, their earlier attempts still count towards the retry policy.
+        Their dedup keys (Message-ID, webhook-id) stay the same.
+        """
+        now = self._now()
+        async with write_transaction(self._engine) as conn:
+            return await requeue.requeue_failed(conn, publication_id, now)
+
     async def release(self, worker_id: str) -> int:
         """Hand back every delivery leased to `worker_id`, not counted as an attempt."""
         now = self._now()
@@ -389,35 +389,6 @@ class Outbox:
         now = self._now()
         async with write_transaction(self._engine) as conn:
             return await leases.cancel_matching(conn, conditions, delivery_ids, now, reason)
-
-    async def publications(
-        self, limit: int = 50, status: PublicationStatus | None = None
-    ) -> list[Publication]:
-        """The newest publications, optionally only those with `status`."""
-        async with self._engine.connect() as conn:
-            return await load_publications(conn, limit, status)
-
-    async def unfinished_publications(self, limit: int = 1000) -> list[Publication]:
-        """Publications whose deliveries are not all enqueued yet (a crash), oldest first."""
-        async with self._engine.connect() as conn:
-            return await load_publications(
-                conn, limit, PublicationStatus.CREATED, oldest_first=True
-            )
-
-    async def progress(self, publication_id: int) -> Progress:
-        """Per channel, how many deliveries of a publication are in each status."""
-        async with self._engine.connect() as conn:
-            return await load_progress(conn, publication_id)
-
-    async def delivery(self, delivery_id: int) -> Delivery | None:
-        """One delivery, or None."""
-        async with self._engine.connect() as conn:
-            return await load_delivery(conn, delivery_id)
-
-    async def attempts(self, delivery_id: int) -> list[Attempt]:
-        """Every attempt at a delivery, oldest first, with its outcome and error."""
-        async with self._engine.connect() as conn:
-            return await load_attempts(conn, delivery_id)
 
     async def _settle(
         self,

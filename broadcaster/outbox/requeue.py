@@ -67,6 +67,8 @@ FINAL = (
     DeliveryStatus.CANCELLED,
 )
 
+FAILED = (DeliveryStatus.PERMANENT_FAILURE, DeliveryStatus.TECHNICAL_FAILURE)
+
 
 async def requeue(conn: AsyncConnection, delivery_id: int, now: datetime) -> bool:
     """Make a finished delivery due now, its retry count starting afresh (a replay)."""
@@ -81,3 +83,13 @@ async def requeue(conn: AsyncConnection, delivery_id: int, now: datetime) -> boo
         )
     )
     return bool(result.rowcount)
+
+
+async def requeue_failed(conn: AsyncConnection, publication_id: int, now: datetime) -> int:
+    """Make a publication's permanently or technically failed deliveries due now."""
+    result = await conn.execute(
+        update(d)
+        .where(d.c.publication_id == publication_id, d.c.status.in_(FAILED))
+        .values(status=DeliveryStatus.CREATED, next_attempt_at=now, updated_at=now)
+    )
+    return int(result.rowcount or 0)

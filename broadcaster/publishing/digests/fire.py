@@ -84,7 +84,7 @@ class Digests:
         """Create the digest publication for this firing (once) and queue its deliveries."""
         email = _digest_channel(schedule.digest, channel)
         window_start = fire_time - LOOKBACK
-        rows = await published_between(self.engine, window_start, fire_time)
+        rows = await published_between(self.outbox, window_start, fire_time)
         snapshot = DigestSnapshot(
             schedule_id=schedule.id,
             channel=email.name,
@@ -138,7 +138,7 @@ class Digests:
             workspace.topics,
             workspace.timezone,
         )
-        floor = await previous_digest(self.engine, snapshot.schedule_id, snapshot.fire_time)
+        floor = await previous_digest(self.outbox, snapshot.schedule_id, snapshot.fire_time)
         if floor is None:
             floor = snapshot.fire_time - PERIOD.get(snapshot.frequency, PERIOD[Frequency.DAILY])
         topic_order = list(workspace.topics)
