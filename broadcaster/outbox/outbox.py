@@ -66,7 +66,7 @@ class Outbox(OutboxViews):
         jitter: Callable[[], float] = random.random,
         batch_size: int = 5000,
     ) -> None:
-        self._engine = engine
+        super().__init__(engine)
         self._clock = clock
         self._retry = retry or RetryPolicy()
         self._policies: dict[str, RetryPolicy] = {}

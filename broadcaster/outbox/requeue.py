@@ -1,4 +1,5 @@
-"""Putting deliveries back in the queue: held ones not tried yet, finished ones replayed.
+"""Putting deliveries back in the queue: held ones not tried yet, finished ones replayed,
+failed ones retried.
 
 Each function runs inside the caller's write transaction (see `write_transaction`).
 """
@@ -67,6 +68,7 @@ FINAL = (
     DeliveryStatus.CANCELLED,
 )
 
+# Failed for good: gave up, rejected, or our own fault.
 FAILED = (DeliveryStatus.PERMANENT_FAILURE, DeliveryStatus.TECHNICAL_FAILURE)
 
 

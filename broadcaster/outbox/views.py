@@ -25,6 +25,7 @@ from broadcaster.outbox.records import (
     load_progress,
     load_publications,
 )
+from broadcaster.outbox.requeue import FAILED
 from broadcaster.outbox.tables import (
     DeliveryStatus,
     PublicationKind,
@@ -34,8 +35,6 @@ from broadcaster.outbox.tables import (
     publications,
 )
 
-# Failed for good: gave up, rejected, or our own fault.
-FAILED = (DeliveryStatus.PERMANENT_FAILURE, DeliveryStatus.TECHNICAL_FAILURE)
 # Finished at least once: what a partner's "last delivery" is.
 FINISHED = (DeliveryStatus.DELIVERED, DeliveryStatus.TEMPORARY_FAILURE, *FAILED)
 
