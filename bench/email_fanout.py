@@ -131,11 +131,11 @@ async def fanout(root: Path, env: dict[str, str], limit: float) -> dict[str, flo
     from broadcaster.channels import build_channels
     from broadcaster.outbox.content import ContentStore
     from broadcaster.outbox.outbox import Outbox
+    from broadcaster.outbox.tables import DeliveryStatus, PublicationSource
     from broadcaster.outbox.workers import Workers, WorkerSettings
     from broadcaster.publishing.publisher import Publisher
     from broadcaster.settings import Settings
     from broadcaster.store import create_engine
-    from broadcaster.store.tables import DeliveryStatus, PublicationSource
     from broadcaster.subscribers.store import SqlSubscriberStore
     from broadcaster.subscribers.tokens import SignedTokens
     from broadcaster.workspace.load import load_workspace

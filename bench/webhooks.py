@@ -121,9 +121,9 @@ async def register(root: Path, env: dict[str, str], count: int, ports: list[int]
 
 async def publish_and_deliver(root: Path, env: dict[str, str]) -> tuple[float, int]:
     """(time.time() just before publish, deliveries made)."""
+    from broadcaster.outbox.tables import PublicationSource
     from broadcaster.service import open_service
     from broadcaster.settings import Settings
-    from broadcaster.store.tables import PublicationSource
 
     settings = Settings.from_environ(root, env)
     async with open_service(settings, schedule=False, deliver=False) as service:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.bounces.receiver import bounce_receiver
@@ -38,7 +38,6 @@ from broadcaster.staff.reviews import ReviewStore
 from broadcaster.staff.tables import Role
 from broadcaster.store import create_engine, upgrade_engine
 from broadcaster.store.engine import dispose_engine
-from broadcaster.store.tables import deliveries
 from broadcaster.subscribers.confirmations import ChannelMailer, Confirmations
 from broadcaster.subscribers.store import SqlSubscriberStore
 from broadcaster.subscribers.tokens import SignedTokens
@@ -277,10 +276,7 @@ class Service:
 
     async def count_deliveries(self) -> dict[tuple[str, str], int]:
         """Deliveries by (channel, status), for /metrics (which decides how often)."""
-        d = deliveries.c
-        query = select(d.channel, d.status, func.count()).group_by(d.channel, d.status)
-        async with self.engine.connect() as conn:
-            return {(row[0], row[1]): int(row[2]) for row in await conn.execute(query)}
+        return await self.outbox.count_by_channel_and_status()
 
 
 @contextlib.asynccontextmanager

@@ -34,8 +34,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
+from broadcaster.outbox.tables import deliveries
 from broadcaster.store import create_engine, upgrade_engine
-from broadcaster.store.tables import deliveries
 from broadcaster.store.testing import TEST_DATABASE_ENV, postgres_fresh_database, postgres_url
 from tests.test_service import attempt_outcomes
 

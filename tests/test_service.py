@@ -33,10 +33,15 @@ from sqlalchemy.pool import NullPool
 
 from broadcaster.cli.operations import publish_now, status_report
 from broadcaster.outbox.outbox import Outbox
+from broadcaster.outbox.tables import (
+    PublicationSource,
+    deliveries,
+    delivery_attempts,
+    schedule_firings,
+)
 from broadcaster.service import Service, open_service
 from broadcaster.settings import Settings
-from broadcaster.store import PublicationSource, create_engine, upgrade_engine
-from broadcaster.store.tables import deliveries, delivery_attempts, schedule_firings
+from broadcaster.store import create_engine, upgrade_engine
 from broadcaster.store.testing import TEST_DATABASE_ENV, postgres_fresh_database, postgres_url
 from broadcaster.web.app import SERVICE, make_app
 

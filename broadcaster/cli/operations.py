@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from broadcaster.outbox.outbox import Outbox
+from broadcaster.outbox.tables import PublicationSource
+from broadcaster.outbox.views import OutboxViews
 from broadcaster.partners.store import PartnerStore, partner_id_of
 from broadcaster.publishing.approval import NotApproved
 from broadcaster.publishing.publisher import Published, PublishRefused
@@ -19,7 +18,6 @@ from broadcaster.settings import Settings
 from broadcaster.staff.reviews import ReviewStore
 from broadcaster.store import create_engine, upgrade, upgrade_engine
 from broadcaster.store.engine import dispose_engine
-from broadcaster.store.tables import DeliveryStatus, PublicationSource, deliveries
 
 
 @dataclass(frozen=True)
@@ -99,7 +97,7 @@ async def status_report(settings: Settings, limit: int) -> list[dict[str, Any]]:
             )
         for publication in await outbox.publications(limit):
             progress = await outbox.progress(publication.id)
-            failed = await dead_letters(engine, partners, publication.id)
+            failed = await dead_letters(outbox, partners, publication.id)
             report.append(
                 {
                     "id": publication.id,
@@ -127,21 +125,10 @@ async def status_report(settings: Settings, limit: int) -> list[dict[str, Any]]:
 
 
 async def dead_letters(
-    engine: AsyncEngine, partners: PartnerStore, publication_id: int, limit: int = 20
+    outbox: OutboxViews, partners: PartnerStore, publication_id: int, limit: int = 20
 ) -> list[dict[str, Any]]:
     """Deliveries of a publication that failed for good (gave up, rejected, or our fault)."""
-    d = deliveries.c
-    query = (
-        select(d.id, d.channel, d.recipient, d.status, d.attempts, d.last_error)
-        .where(
-            d.publication_id == publication_id,
-            d.status.in_([DeliveryStatus.PERMANENT_FAILURE, DeliveryStatus.TECHNICAL_FAILURE]),
-        )
-        .order_by(d.id)
-        .limit(limit)
-    )
-    async with engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
+    rows = await outbox.dead_letters(publication_id, limit=limit)
     names = await partners.by_ids(
         i for i in (partner_id_of(row.recipient) for row in rows) if i is not None
     )

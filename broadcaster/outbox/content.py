@@ -8,8 +8,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.channels.base import Rendition
-from broadcaster.store.engine import insert_or_ignore, write_transaction
-from broadcaster.store.tables import (
+from broadcaster.outbox.tables import (
     CHANNEL_WIDE,
     DeliveryStatus,
     PublicationKind,
@@ -17,6 +16,7 @@ from broadcaster.store.tables import (
     publications,
     renditions,
 )
+from broadcaster.store.engine import insert_or_ignore, write_transaction
 
 
 class ContentStore:

@@ -1,22 +1,22 @@
-"""Queries that lease deliveries to workers and settle them, guarded by "still mine".
+"""Queries that lease due deliveries to workers, hand leases back, and cancel deliveries.
+
+Settling a lease is in `settlement`.
 
 Each function runs inside the caller's write transaction (see `write_transaction`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Callable, Collection, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Text,
+    Select,
     bindparam,
     case,
     delete,
-    func,
     insert,
     or_,
     select,
@@ -25,14 +25,14 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from broadcaster.outbox.records import AnyRow, ClaimedDelivery
-from broadcaster.store.tables import (
+from broadcaster.outbox.tables import (
     AttemptOutcome,
     DeliveryStatus,
+    PublicationKind,
     deliveries,
     delivery_attempts,
     publications,
 )
-from broadcaster.store.types import UTCDateTime
 
 QUEUED = (DeliveryStatus.CREATED, DeliveryStatus.TEMPORARY_FAILURE)
 IN_CHUNK = 1000  # ids per IN (...) list, well under PostgreSQL's parameter limit
@@ -63,27 +63,13 @@ async def any_due(
     return (await conn.execute(query)).first() is not None
 
 
-def held(delivery_id: int, worker_id: str) -> tuple[ColumnElement[bool], ...]:
-    """The delivery is `sending` under a lease owned by `worker_id`."""
-    return (
-        d.c.id == delivery_id,
-        d.c.status == DeliveryStatus.SENDING,
-        d.c.lease_owner == worker_id,
-    )
-
-
-async def claim_due(
-    conn: AsyncConnection,
-    *,
-    worker_id: str,
-    limit: int,
+def _due_query(
     now: datetime,
-    lease_expires: datetime,
+    limit: int,
     channels: Collection[str] | None,
-    max_attempts: Callable[[str], int],
-    exclude: Collection[str] | None = None,
-) -> list[ClaimedDelivery]:
-    """Lease up to `limit` due deliveries, longest-waiting first (see `Outbox.claim`)."""
+    exclude: Collection[str] | None,
+) -> Select[Any]:
+    """Up to `limit` due deliveries with their campaign, longest-waiting first, locked."""
     query = (
         select(
             d.c.id,
@@ -112,8 +98,17 @@ async def claim_due(
         query = query.where(d.c.channel.in_(sorted(channels)))
     if exclude:
         query = query.where(d.c.channel.not_in(sorted(exclude)))
-    rows = (await conn.execute(query)).all()
-    await close_abandoned(conn, rows, now)
+    return query
+
+
+async def _give_up_exhausted(
+    conn: AsyncConnection,
+    rows: Sequence[AnyRow],
+    now: datetime,
+    max_attempts: Callable[[str], int],
+) -> set[int]:
+    """Make technical-failures of the abandoned rows whose lease expired on their last
+    allowed attempt; returns their ids."""
     abandoned = [row for row in rows if row.status == DeliveryStatus.SENDING]
     exhausted = [
         row for row in abandoned if row.attempts - row.attempt_base >= max_attempts(row.channel)
@@ -127,10 +122,17 @@ async def claim_due(
             last_error=f"gave up: the lease expired on all {row.attempts - row.attempt_base} "
             "attempts",
         )
-    exhausted_ids = {row.id for row in exhausted}
-    candidates = [row.id for row in rows if row.id not in exhausted_ids]
-    if not candidates:
-        return []
+    return {row.id for row in exhausted}
+
+
+async def _lease(
+    conn: AsyncConnection,
+    candidates: Sequence[int],
+    worker_id: str,
+    now: datetime,
+    lease_expires: datetime,
+) -> set[int]:
+    """Lease the candidates still due to `worker_id`; returns the ids it got."""
     # Re-checking "still due" makes a double claim impossible even without the row locks.
     taken = await conn.execute(
         update(d)
@@ -145,15 +147,11 @@ async def claim_due(
         )
         .returning(d.c.id)
     )
-    taken_ids = set(taken.scalars())
-    claimed = [row for row in rows if row.id in taken_ids]
-    if not claimed:
-        return []
-    attempt_rows = [
-        {"delivery_id": r.id, "attempt": r.attempts + 1, "worker": worker_id, "started_at": now}
-        for r in claimed
-    ]
-    await conn.execute(insert(a), attempt_rows)
+    return set(taken.scalars())
+
+
+def _claimed(rows: Sequence[AnyRow], lease_expires: datetime) -> list[ClaimedDelivery]:
+    """The leased rows (in `_due_query`'s column order) as ClaimedDelivery."""
     # Plain tuples: a Row's attribute lookups cost more than the rest of a large claim.
     return [
         ClaimedDelivery(
@@ -181,168 +179,38 @@ async def claim_due(
             _owner,
             dedup_key,
             _base,
-        ) in claimed
+        ) in rows
     ]
 
 
-@dataclass(frozen=True)
-class Held:
-    """A delivery a worker still holds: its channel, attempts so far and since the last replay."""
-
-    channel: str
-    attempts: int
-    counted: int  # attempts since the last replay: what the retry policy counts
-
-
-async def held_attempts(conn: AsyncConnection, delivery_id: int, worker_id: str) -> Held | None:
-    """The attempt counts of a delivery `worker_id` still holds (row locked), else None."""
-    query = (
-        select(d.c.channel, d.c.attempts, d.c.attempt_base)
-        .where(*held(delivery_id, worker_id))
-        .with_for_update()
-    )
-    row = (await conn.execute(query)).first()
-    return None if row is None else Held(row.channel, row.attempts, row.attempts - row.attempt_base)
-
-
-async def settle(
+async def claim_due(
     conn: AsyncConnection,
-    delivery_id: int,
+    *,
     worker_id: str,
+    limit: int,
     now: datetime,
-    outcome: AttemptOutcome,
-    error: str | None,
-    values: Mapping[str, Any],
-) -> bool:
-    """End the lease with `values` and close the attempt, only if `worker_id` holds it."""
-    result = await conn.execute(
-        update(d)
-        .where(*held(delivery_id, worker_id))
-        .values(lease_owner=None, lease_expires_at=None, updated_at=now, **values)
-        .returning(d.c.attempts)
-    )
-    attempt = result.scalar_one_or_none()
-    if attempt is None:
-        return False
-    await conn.execute(
-        update(a)
-        .where(a.c.delivery_id == delivery_id, a.c.attempt == attempt)
-        .values(finished_at=now, outcome=outcome, error=error)
-    )
-    return True
-
-
-@dataclass(frozen=True)
-class Settlement:
-    """One outcome for `Outbox.settle_many`: what `complete`, `retry_later`, `fail` or
-    `withdraw` would record for that delivery."""
-
-    delivery_id: int
-    outcome: AttemptOutcome  # any but LEASE_EXPIRED
-    detail: str | None = None  # the receipt when delivered, else the error or reason
-    after: timedelta | None = None  # temporary failures: not before (Retry-After)
-    # Not tried at all (it waits for an earlier delivery): the attempt is not counted.
-    deferred: bool = False
-
-
-def settled_row(
-    s: Settlement,
-    held_row: Held,
-    now: datetime,
-    max_attempts: int,
-    backoff: Callable[[int, timedelta | None], timedelta],
-) -> dict[str, Any]:
-    """The `settle_many` parameters for one settlement (as the one-at-a-time methods do)."""
-    outcome, detail = s.outcome, s.detail
-    attempts, counted = held_row.attempts, held_row.counted
-    row: dict[str, Any] = {
-        "b_id": s.delivery_id,
-        "b_attempt": attempts,
-        "b_next": None,
-        "b_receipt": None,
-        "b_error": detail,
-        "b_outcome": outcome.value,
-        "b_attempt_error": detail,
-    }
-    if outcome is AttemptOutcome.DELIVERED:
-        row.update(b_status=DeliveryStatus.DELIVERED.value, b_receipt=detail)
-        row.update(b_error=None, b_attempt_error=None)
-    elif outcome is AttemptOutcome.TEMPORARY_FAILURE:
-        if counted >= max_attempts:
-            row["b_status"] = DeliveryStatus.PERMANENT_FAILURE.value
-            row["b_error"] = f"{detail} (gave up after {counted} attempts)"
-        else:
-            row["b_status"] = DeliveryStatus.TEMPORARY_FAILURE.value
-            row["b_next"] = now + backoff(counted, s.after)
-    elif outcome is AttemptOutcome.LEASE_EXPIRED:
-        raise ValueError("lease-expired is recorded by claims, not reported by workers")
-    else:  # permanent-failure, technical-failure, cancelled
-        row["b_status"] = DeliveryStatus(outcome.value).value
-    return row
-
-
-async def held_attempts_many(
-    conn: AsyncConnection, delivery_ids: Sequence[int], worker_id: str
-) -> dict[int, Held]:
-    """Of `delivery_ids`, those `worker_id` still holds (rows locked), by id."""
-    held_rows: dict[int, Held] = {}
-    for start in range(0, len(delivery_ids), IN_CHUNK):
-        chunk = list(delivery_ids[start : start + IN_CHUNK])
-        query = (
-            select(d.c.id, d.c.channel, d.c.attempts, d.c.attempt_base)
-            .where(
-                d.c.id.in_(chunk),
-                d.c.status == DeliveryStatus.SENDING,
-                d.c.lease_owner == worker_id,
-            )
-            .with_for_update()
-        )
-        held_rows.update(
-            (row.id, Held(row.channel, row.attempts, row.attempts - row.attempt_base))
-            for row in await conn.execute(query)
-        )
-    return held_rows
-
-
-async def settle_many(
-    conn: AsyncConnection, worker_id: str, now: datetime, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    """`settle` for many held deliveries in two statements (executemany).
-
-    Each row: b_id, b_attempt, b_status, b_next, b_receipt (None keeps the old one),
-    b_error (None keeps the old last_error), b_outcome, b_attempt_error.
-    """
-    if not rows:
-        return
-    params = [{**row, "b_owner": worker_id, "b_now": now} for row in rows]
-    await conn.execute(
-        update(d)
-        .where(
-            d.c.id == bindparam("b_id"),
-            d.c.status == DeliveryStatus.SENDING,
-            d.c.lease_owner == bindparam("b_owner"),
-        )
-        .values(
-            status=bindparam("b_status"),
-            next_attempt_at=bindparam("b_next", type_=UTCDateTime()),
-            receipt=func.coalesce(bindparam("b_receipt", type_=Text()), d.c.receipt),
-            last_error=func.coalesce(bindparam("b_error", type_=Text()), d.c.last_error),
-            lease_owner=None,
-            lease_expires_at=None,
-            updated_at=bindparam("b_now", type_=UTCDateTime()),
-        ),
-        params,
-    )
-    await conn.execute(
-        update(a)
-        .where(a.c.delivery_id == bindparam("b_id"), a.c.attempt == bindparam("b_attempt"))
-        .values(
-            finished_at=bindparam("b_now", type_=UTCDateTime()),
-            outcome=bindparam("b_outcome"),
-            error=bindparam("b_attempt_error", type_=Text()),
-        ),
-        params,
-    )
+    lease_expires: datetime,
+    channels: Collection[str] | None,
+    max_attempts: Callable[[str], int],
+    exclude: Collection[str] | None = None,
+) -> list[ClaimedDelivery]:
+    """Lease up to `limit` due deliveries, longest-waiting first (see `Outbox.claim`)."""
+    rows = (await conn.execute(_due_query(now, limit, channels, exclude))).all()
+    await close_abandoned(conn, rows, now)
+    exhausted_ids = await _give_up_exhausted(conn, rows, now, max_attempts)
+    candidates = [row.id for row in rows if row.id not in exhausted_ids]
+    if not candidates:
+        return []
+    taken_ids = await _lease(conn, candidates, worker_id, now, lease_expires)
+    claimed = [row for row in rows if row.id in taken_ids]
+    if not claimed:
+        return []
+    attempt_rows = [
+        {"delivery_id": r.id, "attempt": r.attempts + 1, "worker": worker_id, "started_at": now}
+        for r in claimed
+    ]
+    await conn.execute(insert(a), attempt_rows)
+    return _claimed(claimed, lease_expires)
 
 
 async def release_leases(conn: AsyncConnection, worker_id: str, now: datetime) -> int:
@@ -375,6 +243,30 @@ async def release_leases(conn: AsyncConnection, worker_id: str, now: datetime) -
         )
     )
     return len(rows)
+
+
+def matching(
+    recipient: str | None,
+    channel: str | None,
+    publication_id: int | None,
+    campaign_id: str | None,
+) -> list[ColumnElement[bool]]:
+    """Conditions for `cancel_matching`: the deliveries to a recipient, on a channel, of a
+    publication, or of every publication (not withdrawal) of a campaign; they combine."""
+    conditions: list[ColumnElement[bool]] = []
+    if recipient is not None:
+        conditions.append(d.c.recipient == recipient)
+    if channel is not None:
+        conditions.append(d.c.channel == channel)
+    if publication_id is not None:
+        conditions.append(d.c.publication_id == publication_id)
+    if campaign_id is not None:
+        p = publications.c
+        of_campaign = select(p.id).where(
+            p.campaign_id == campaign_id, p.kind == PublicationKind.PUBLICATION
+        )
+        conditions.append(d.c.publication_id.in_(of_campaign))
+    return conditions
 
 
 async def cancel_matching(

@@ -25,35 +25,22 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from broadcaster.outbox import leases, requeue
+from broadcaster.outbox import leases, requeue, settlement
 from broadcaster.outbox import publications as publishing
-from broadcaster.outbox.leases import Settlement
-from broadcaster.outbox.records import (
-    Attempt,
-    ClaimedDelivery,
-    Delivery,
-    Progress,
-    Publication,
-    load_attempts,
-    load_delivery,
-    load_progress,
-    load_publications,
-)
+from broadcaster.outbox.records import ClaimedDelivery
 from broadcaster.outbox.retry import RetryPolicy
-from broadcaster.store.engine import write_transaction
-from broadcaster.store.tables import (
+from broadcaster.outbox.settlement import Settlement
+from broadcaster.outbox.tables import (
     AttemptOutcome,
     DeliveryStatus,
     FiringOutcome,
     PublicationKind,
     PublicationSource,
-    PublicationStatus,
-    deliveries,
-    publications,
 )
+from broadcaster.outbox.views import OutboxViews
+from broadcaster.store.engine import write_transaction
 
 __all__ = ["ClaimedDelivery", "Clock", "Outbox", "RetryPolicy", "Settlement", "utc_now"]
 
@@ -67,7 +54,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Outbox:
+class Outbox(OutboxViews):
     """Publications, their deliveries, and lease-based claiming of those deliveries."""
 
     def __init__(
@@ -79,7 +66,7 @@ class Outbox:
         jitter: Callable[[], float] = random.random,
         batch_size: int = 5000,
     ) -> None:
-        self._engine = engine
+        super().__init__(engine)
         self._clock = clock
         self._retry = retry or RetryPolicy()
         self._policies: dict[str, RetryPolicy] = {}
@@ -251,27 +238,16 @@ class Outbox:
         """
         now = self._now()
         async with write_transaction(self._engine) as conn:
-            held = await leases.held_attempts(conn, delivery_id, worker_id)
+            held = await settlement.held_attempts(conn, delivery_id, worker_id)
             if held is None:
                 self._log_lost(delivery_id, worker_id, AttemptOutcome.TEMPORARY_FAILURE)
                 return False
             policy = self.policy(held.channel)
-            values: dict[str, Any]
-            if held.counted >= policy.max_attempts:
-                values = {
-                    "status": DeliveryStatus.PERMANENT_FAILURE,
-                    "next_attempt_at": None,
-                    "last_error": f"{error} (gave up after {held.counted} attempts)",
-                }
-            else:
-                delay = policy.delay(held.counted, self._jitter(), after)
-                values = {
-                    "status": DeliveryStatus.TEMPORARY_FAILURE,
-                    "next_attempt_at": now + delay,
-                    "last_error": error,
-                }
+            values = settlement.retry_values(held, policy, now, error, self._jitter, after)
             outcome = AttemptOutcome.TEMPORARY_FAILURE
-            return await leases.settle(conn, delivery_id, worker_id, now, outcome, error, values)
+            return await settlement.settle(
+                conn, delivery_id, worker_id, now, outcome, error, values
+            )
 
     async def fail(
         self, delivery_id: int, worker_id: str, error: str, technical: bool = False
@@ -307,34 +283,34 @@ class Outbox:
         now = self._now()
         async with write_transaction(self._engine) as conn:
             ids = [s.delivery_id for s in settlements]
-            held = await leases.held_attempts_many(conn, ids, worker_id)
+            held = await settlement.held_attempts_many(conn, ids, worker_id)
             rows, deferred = [], []
-            for settlement in settlements:
-                holding = held.pop(settlement.delivery_id, None)
+            for reported in settlements:
+                holding = held.pop(reported.delivery_id, None)
                 if holding is None:
-                    self._log_lost(settlement.delivery_id, worker_id, settlement.outcome)
-                elif settlement.deferred:
-                    after = settlement.after or timedelta(seconds=1)
+                    self._log_lost(reported.delivery_id, worker_id, reported.outcome)
+                elif reported.deferred:
+                    after = reported.after or timedelta(seconds=1)
                     deferred.append(
                         {
-                            "b_id": settlement.delivery_id,
+                            "b_id": reported.delivery_id,
                             "b_attempt": holding.attempts,
                             "b_next": now + after,
-                            "b_error": settlement.detail,
+                            "b_error": reported.detail,
                         }
                     )
                 else:
                     policy = self.policy(holding.channel)
                     rows.append(
-                        leases.settled_row(
-                            settlement,
+                        settlement.settled_row(
+                            reported,
                             holding,
                             now,
                             policy.max_attempts,
                             self._backoff(policy),
                         )
                     )
-            await leases.settle_many(conn, worker_id, now, rows)
+            await settlement.settle_many(conn, worker_id, now, rows)
             await requeue.defer_many(conn, worker_id, now, deferred)
         return len(rows) + len(deferred)
 
@@ -347,6 +323,16 @@ class Outbox:
         now = self._now()
         async with write_transaction(self._engine) as conn:
             return await requeue.requeue(conn, delivery_id, now)
+
+    async def retry_failed(self, publication_id: int) -> int:
+        """Queue a publication's deliveries that failed for good again, now; returns how many.
+
+        Unlike `replay`, their earlier attempts still count towards the retry policy.
+        Their dedup keys (Message-ID, webhook-id) stay the same.
+        """
+        now = self._now()
+        async with write_transaction(self._engine) as conn:
+            return await requeue.requeue_failed(conn, publication_id, now)
 
     async def release(self, worker_id: str) -> int:
         """Hand back every delivery leased to `worker_id`, not counted as an attempt."""
@@ -372,52 +358,10 @@ class Outbox:
         """
         if (delivery_ids, recipient, publication_id, campaign_id) == (None, None, None, None):
             raise ValueError("cancel needs delivery ids, a recipient, a publication or a campaign")
-        d = deliveries
-        conditions: list[ColumnElement[bool]] = []
-        if recipient is not None:
-            conditions.append(d.c.recipient == recipient)
-        if channel is not None:
-            conditions.append(d.c.channel == channel)
-        if publication_id is not None:
-            conditions.append(d.c.publication_id == publication_id)
-        if campaign_id is not None:
-            p = publications.c
-            of_campaign = select(p.id).where(
-                p.campaign_id == campaign_id, p.kind == PublicationKind.PUBLICATION
-            )
-            conditions.append(d.c.publication_id.in_(of_campaign))
+        conditions = leases.matching(recipient, channel, publication_id, campaign_id)
         now = self._now()
         async with write_transaction(self._engine) as conn:
             return await leases.cancel_matching(conn, conditions, delivery_ids, now, reason)
-
-    async def publications(
-        self, limit: int = 50, status: PublicationStatus | None = None
-    ) -> list[Publication]:
-        """The newest publications, optionally only those with `status`."""
-        async with self._engine.connect() as conn:
-            return await load_publications(conn, limit, status)
-
-    async def unfinished_publications(self, limit: int = 1000) -> list[Publication]:
-        """Publications whose deliveries are not all enqueued yet (a crash), oldest first."""
-        async with self._engine.connect() as conn:
-            return await load_publications(
-                conn, limit, PublicationStatus.CREATED, oldest_first=True
-            )
-
-    async def progress(self, publication_id: int) -> Progress:
-        """Per channel, how many deliveries of a publication are in each status."""
-        async with self._engine.connect() as conn:
-            return await load_progress(conn, publication_id)
-
-    async def delivery(self, delivery_id: int) -> Delivery | None:
-        """One delivery, or None."""
-        async with self._engine.connect() as conn:
-            return await load_delivery(conn, delivery_id)
-
-    async def attempts(self, delivery_id: int) -> list[Attempt]:
-        """Every attempt at a delivery, oldest first, with its outcome and error."""
-        async with self._engine.connect() as conn:
-            return await load_attempts(conn, delivery_id)
 
     async def _settle(
         self,
@@ -429,7 +373,9 @@ class Outbox:
     ) -> bool:
         now = self._now()
         async with write_transaction(self._engine) as conn:
-            settled = await leases.settle(conn, delivery_id, worker_id, now, outcome, error, values)
+            settled = await settlement.settle(
+                conn, delivery_id, worker_id, now, outcome, error, values
+            )
         if not settled:
             self._log_lost(delivery_id, worker_id, outcome)
         return settled

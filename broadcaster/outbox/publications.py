@@ -9,8 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from broadcaster.store.engine import insert_or_ignore
-from broadcaster.store.tables import (
+from broadcaster.outbox.tables import (
     DeliveryStatus,
     FiringOutcome,
     PublicationKind,
@@ -20,6 +19,7 @@ from broadcaster.store.tables import (
     publications,
     schedule_firings,
 )
+from broadcaster.store.engine import insert_or_ignore
 
 # After this many new deliveries PostgreSQL's row estimates are refreshed at once: until
 # autovacuum gets to it, the planner would sort the whole table for every claim.

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from broadcaster.store.tables import (
+from broadcaster.outbox.tables import (
     AttemptOutcome,
     DeliveryStatus,
     PublicationKind,

@@ -1,4 +1,5 @@
-"""Putting deliveries back in the queue: held ones not tried yet, finished ones replayed.
+"""Putting deliveries back in the queue: held ones not tried yet, finished ones replayed,
+failed ones retried.
 
 Each function runs inside the caller's write transaction (see `write_transaction`).
 """
@@ -12,7 +13,7 @@ from typing import Any
 from sqlalchemy import Text, bindparam, case, delete, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from broadcaster.store.tables import DeliveryStatus, deliveries, delivery_attempts
+from broadcaster.outbox.tables import DeliveryStatus, deliveries, delivery_attempts
 from broadcaster.store.types import UTCDateTime
 
 d, a = deliveries, delivery_attempts
@@ -67,6 +68,9 @@ FINAL = (
     DeliveryStatus.CANCELLED,
 )
 
+# Failed for good: gave up, rejected, or our own fault.
+FAILED = (DeliveryStatus.PERMANENT_FAILURE, DeliveryStatus.TECHNICAL_FAILURE)
+
 
 async def requeue(conn: AsyncConnection, delivery_id: int, now: datetime) -> bool:
     """Make a finished delivery due now, its retry count starting afresh (a replay)."""
@@ -81,3 +85,13 @@ async def requeue(conn: AsyncConnection, delivery_id: int, now: datetime) -> boo
         )
     )
     return bool(result.rowcount)
+
+
+async def requeue_failed(conn: AsyncConnection, publication_id: int, now: datetime) -> int:
+    """Make a publication's permanently or technically failed deliveries due now."""
+    result = await conn.execute(
+        update(d)
+        .where(d.c.publication_id == publication_id, d.c.status.in_(FAILED))
+        .values(status=DeliveryStatus.CREATED, next_attempt_at=now, updated_at=now)
+    )
+    return int(result.rowcount or 0)

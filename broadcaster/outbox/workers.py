@@ -23,7 +23,7 @@ from broadcaster.channels.base import (
 from broadcaster.outbox.content import ContentStore
 from broadcaster.outbox.outbox import Outbox, Settlement
 from broadcaster.outbox.records import ClaimedDelivery
-from broadcaster.store.tables import AttemptOutcome
+from broadcaster.outbox.tables import AttemptOutcome
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.channels.webhook import WebhookOptions
 from broadcaster.outbox.outbox import Outbox
+from broadcaster.outbox.tables import DeliveryStatus
+from broadcaster.outbox.views import OutboxViews
+from broadcaster.partners.events import stored_event_types
 from broadcaster.partners.guard import EndpointRefused, Network, check_endpoint
 from broadcaster.partners.store import (
     DEFAULT_GRACE,
@@ -20,10 +22,8 @@ from broadcaster.partners.store import (
     PartnerStore,
     partner_id_of,
 )
-from broadcaster.partners.tables import webhook_events
 from broadcaster.settings import Settings
 from broadcaster.store import create_engine, upgrade_engine
-from broadcaster.store.tables import DeliveryStatus, deliveries, publications
 from broadcaster.workspace.models import Workspace
 
 
@@ -153,41 +153,22 @@ async def partner_log(
     engine: AsyncEngine, partner: Partner, limit: int | None
 ) -> list[PartnerDelivery]:
     """The partner's deliveries, newest first (at most `limit`)."""
-    d, p, e = deliveries.c, publications.c, webhook_events.c
-    query = (
-        select(
-            d.id,
-            d.publication_id,
-            p.campaign_id,
-            d.locale,
-            e.event_type,
-            d.status,
-            d.attempts,
-            d.updated_at,
-            d.last_error,
+    rows = await OutboxViews(engine).deliveries_to(f"{partner.id}/", limit)
+    events = await stored_event_types(engine, [row.id for row in rows])
+    return [
+        PartnerDelivery(
+            row.id,
+            row.publication_id,
+            row.campaign_id,
+            row.locale,
+            events.get(row.id),
+            DeliveryStatus(row.status),
+            row.attempts,
+            row.updated_at,
+            row.last_error,
         )
-        .join_from(deliveries, publications, d.publication_id == p.id)
-        .outerjoin(webhook_events, e.delivery_id == d.id)
-        .where(d.recipient.like(f"{partner.id}/%"))
-        .order_by(d.id.desc())
-    )
-    if limit is not None:
-        query = query.limit(limit)
-    async with engine.connect() as conn:
-        return [
-            PartnerDelivery(
-                row.id,
-                row.publication_id,
-                row.campaign_id,
-                row.locale,
-                row.event_type,
-                DeliveryStatus(row.status),
-                row.attempts,
-                row.updated_at,
-                row.last_error,
-            )
-            for row in await conn.execute(query)
-        ]
+        for row in rows
+    ]
 
 
 async def replay(settings: Settings, workspace: Workspace, delivery_id: int) -> Partner:

@@ -22,13 +22,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.outbox.records import AnyRow, ClaimedDelivery
+from broadcaster.outbox.tables import DeliveryStatus, PublicationKind
+from broadcaster.outbox.views import OutboxViews
 from broadcaster.partners.tables import EventType, webhook_events
 from broadcaster.store.engine import insert_or_ignore, write_transaction
-from broadcaster.store.tables import DeliveryStatus, PublicationKind, deliveries, publications
 
 PENDING = (DeliveryStatus.CREATED, DeliveryStatus.SENDING, DeliveryStatus.TEMPORARY_FAILURE)
 # How soon a delivery waiting behind one in flight looks again.
 IN_FLIGHT_WAIT = timedelta(seconds=1)
+ID_CHUNK = 1000  # ids per IN (...) list, well under every driver's parameter limit
 
 
 @dataclass(frozen=True)
@@ -51,19 +53,12 @@ async def event_types(
     """For each claimed delivery (by id): the event type it carries, or why it waits."""
     if not jobs:
         return {}
-    d, p, e = deliveries, publications, webhook_events
+    e = webhook_events
     recipients = sorted({job.recipient for job in jobs})
     campaigns = sorted({job.campaign_id for job in jobs})
     ids = [job.id for job in jobs]
-    same = (
-        select(d.c.id, d.c.recipient, p.c.campaign_id, p.c.kind, d.c.status, d.c.next_attempt_at)
-        .join_from(d, p, d.c.publication_id == p.c.id)
-        .where(
-            d.c.channel == channel, d.c.recipient.in_(recipients), p.c.campaign_id.in_(campaigns)
-        )
-    )
+    history = await OutboxViews(engine).campaign_history(channel, recipients, campaigns)
     async with engine.connect() as conn:
-        history = (await conn.execute(same)).all()
         frozen = {
             row.delivery_id: EventType(row.event_type)
             for row in await conn.execute(select(e).where(e.c.delivery_id.in_(ids)))
@@ -120,17 +115,7 @@ async def told_about(
     """(recipient, locale) of every partner that was sent, was tried or is still queued an
     event of the campaign on `channel` since it was last withdrawn: who must hear of a
     withdrawal. Only publications older than `before` count, when given."""
-    d, p = deliveries.c, publications.c
-    query = (
-        select(d.id, d.recipient, d.locale, d.status, d.attempts, p.kind)
-        .join_from(deliveries, publications, d.publication_id == p.id)
-        .where(d.channel == channel, p.campaign_id == campaign_id)
-        .order_by(d.id)
-    )
-    if before is not None:
-        query = query.where(p.id < before)
-    async with engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
+    rows = await OutboxViews(engine).campaign_deliveries(channel, campaign_id, before)
     told: dict[tuple[str, str], bool] = {}
     for row in rows:
         key = (row.recipient, row.locale)
@@ -139,3 +124,15 @@ async def told_about(
         elif row.status in (*PENDING, DeliveryStatus.DELIVERED) or row.attempts > 0:
             told[key] = True
     return list(told)
+
+
+async def stored_event_types(engine: AsyncEngine, delivery_ids: Sequence[int]) -> dict[int, str]:
+    """The event type decided for each of `delivery_ids` that has one (by delivery id)."""
+    e = webhook_events.c
+    found: dict[int, str] = {}
+    async with engine.connect() as conn:
+        for start in range(0, len(delivery_ids), ID_CHUNK):
+            chunk = list(delivery_ids[start : start + ID_CHUNK])
+            query = select(e.delivery_id, e.event_type).where(e.delivery_id.in_(chunk))
+            found.update((row.delivery_id, row.event_type) for row in await conn.execute(query))
+    return found

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from broadcaster.outbox.tables import DeliveryStatus
+from broadcaster.outbox.views import OutboxViews
 from broadcaster.partners.store import Partner, partner_id_of
-from broadcaster.store.tables import DeliveryStatus, deliveries
 
 WINDOW = timedelta(days=7)
 # Which counter each status adds to; created and sending are `pending`, cancelled nothing.
@@ -58,30 +58,7 @@ async def partner_health(
     found = {p.id: Health(p) for p in partners}
     if not found or not channels:
         return list(found.values())
-    d = deliveries.c
-    finished = [
-        DeliveryStatus.DELIVERED,
-        DeliveryStatus.TEMPORARY_FAILURE,
-        DeliveryStatus.PERMANENT_FAILURE,
-        DeliveryStatus.TECHNICAL_FAILURE,
-    ]
-    week = (
-        select(d.recipient, d.status, func.count())
-        .where(d.channel.in_(list(channels)), d.updated_at >= now - WINDOW)
-        .group_by(d.recipient, d.status)
-    )
-    newest = (
-        select(func.max(d.id))
-        .where(
-            d.channel.in_(list(channels)),
-            d.status.in_(finished),
-        )
-        .group_by(d.recipient)
-    )
-    last = select(d.recipient, d.status, d.updated_at, d.last_error).where(d.id.in_(newest))
-    async with engine.connect() as conn:
-        counts = (await conn.execute(week)).all()
-        lasts = (await conn.execute(last)).all()
+    counts, lasts = await OutboxViews(engine).recipient_summary(channels, now - WINDOW)
     for recipient, status, count in counts:
         health = found.get(partner_id_of(recipient) or 0)
         counter = _COUNTED.get(DeliveryStatus(status))

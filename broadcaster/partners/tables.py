@@ -21,7 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from broadcaster.store.tables import Id, metadata
+from broadcaster.store.schema import Id, metadata
 from broadcaster.store.types import UTCDateTime
 
 

@@ -1,4 +1,8 @@
-"""The durable store: schema, engines and migrations (SQLAlchemy Core, async)."""
+"""The durable store: engines, the shared MetaData and migrations (SQLAlchemy Core, async).
+
+The tables themselves belong to the wings that use them (`outbox`, `subscribers`,
+`partners`, `staff`), declared on `schema.metadata`; `registry` gathers them all.
+"""
 
 from broadcaster.store.engine import (
     create_engine,
@@ -7,29 +11,13 @@ from broadcaster.store.engine import (
     write_transaction,
 )
 from broadcaster.store.migrate import current_revision, head_revision, upgrade, upgrade_engine
-from broadcaster.store.tables import (
-    AttemptOutcome,
-    DeliveryStatus,
-    FiringOutcome,
-    PublicationKind,
-    PublicationSource,
-    PublicationStatus,
-    metadata,
-)
 
 __all__ = [
-    "AttemptOutcome",
-    "DeliveryStatus",
-    "FiringOutcome",
-    "PublicationKind",
-    "PublicationSource",
-    "PublicationStatus",
     "create_engine",
     "current_revision",
     "database_url",
     "dispose_engine",
     "head_revision",
-    "metadata",
     "upgrade",
     "upgrade_engine",
     "write_transaction",

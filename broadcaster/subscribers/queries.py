@@ -7,13 +7,12 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from broadcaster.outbox import leases
+from broadcaster.outbox import recipients
 from broadcaster.outbox.records import AnyRow
 from broadcaster.store.engine import insert_or_ignore
-from broadcaster.store.tables import deliveries, delivery_attempts
 from broadcaster.subscribers.api import Recipient, Subscriber, SubscriberStatus
 from broadcaster.subscribers.tables import (
     ConsentAction,
@@ -131,15 +130,6 @@ async def add_consent(
     )
 
 
-def _deliveries_of(
-    subscriber_id: int, channels: Collection[str] | None
-) -> list[ColumnElement[bool]]:
-    conditions = [deliveries.c.recipient == str(subscriber_id)]
-    if channels is not None:
-        conditions.append(deliveries.c.channel.in_(list(channels)))
-    return conditions
-
-
 async def cancel_queued(
     conn: AsyncConnection,
     subscriber_id: int,
@@ -147,53 +137,19 @@ async def cancel_queued(
     now: datetime,
     reason: str,
 ) -> int:
-    """Cancel the subscriber's deliveries still waiting to go out (what Outbox.cancel does).
-
-    A delivery a worker holds under a live lease is not interrupted: the worker's
-    `sendable()` check right before sending stops it.
-    """
-    return await leases.cancel_matching(
-        conn, _deliveries_of(subscriber_id, channels), None, now, reason
-    )
+    """Cancel the subscriber's deliveries still waiting to go out (what Outbox.cancel does)."""
+    return await recipients.cancel_queued(conn, str(subscriber_id), channels, now, reason)
 
 
 async def scrub_delivery_texts(
     conn: AsyncConnection, subscriber_id: int, channels: Collection[str] | None, email: str
 ) -> None:
     """Blank the address out of the subscriber's delivery errors and receipts (SMTP replies
-    quote it, in any case), so that erasure leaves it nowhere in the store.
-
-    Done in Python: SQLite has no case-insensitive replace, and a subscriber has only a
-    few deliveries (one per publication).
-    """
-    d, a = deliveries, delivery_attempts
+    quote it, in any case), so that erasure leaves it nowhere in the store."""
     pattern = re.compile(re.escape(email), re.IGNORECASE)
-
-    def scrub(text: str | None) -> str | None:
-        return None if text is None else pattern.sub(ERASED, text)
-
-    mine = select(d.c.id).where(*_deliveries_of(subscriber_id, channels))
-    texts = await conn.execute(
-        select(d.c.id, d.c.last_error, d.c.receipt).where(
-            d.c.id.in_(mine), or_(d.c.last_error.is_not(None), d.c.receipt.is_not(None))
-        )
+    await recipients.scrub_texts(
+        conn, str(subscriber_id), channels, lambda text: pattern.sub(ERASED, text)
     )
-    for row in texts.all():
-        values = {"last_error": scrub(row.last_error), "receipt": scrub(row.receipt)}
-        if values != {"last_error": row.last_error, "receipt": row.receipt}:
-            await conn.execute(update(d).where(d.c.id == row.id).values(**values))
-    errors = await conn.execute(
-        select(a.c.delivery_id, a.c.attempt, a.c.error).where(
-            a.c.delivery_id.in_(mine), a.c.error.is_not(None)
-        )
-    )
-    for row in errors.all():
-        if (cleaned := scrub(row.error)) != row.error:
-            await conn.execute(
-                update(a)
-                .where(a.c.delivery_id == row.delivery_id, a.c.attempt == row.attempt)
-                .values(error=cleaned)
-            )
 
 
 def personal_data(row: AnyRow, records: Sequence[AnyRow], *, suppressed: bool) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from broadcaster.store.tables import Id, metadata
+from broadcaster.store.schema import Id, metadata
 from broadcaster.store.types import UTCDateTime
 from broadcaster.subscribers.api import SubscriberStatus
 from broadcaster.workspace.models import Frequency

@@ -25,12 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from broadcaster.channels import Channel, build_channels
 from broadcaster.outbox.content import ContentStore
 from broadcaster.outbox.outbox import Outbox
+from broadcaster.outbox.tables import PublicationSource
 from broadcaster.outbox.workers import Workers, WorkerSettings
 from broadcaster.publishing.publisher import Publisher
 from broadcaster.settings import Settings
 from broadcaster.store import upgrade_engine
 from broadcaster.store.engine import dispose_engine
-from broadcaster.store.tables import PublicationSource
 from broadcaster.store.testing import sqlite_database
 from broadcaster.subscribers.store import SqlSubscriberStore
 from broadcaster.subscribers.tokens import SignedTokens

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from broadcaster.mail.compose import MessageTemplate, Slot, list_message
 from broadcaster.mail.dkim import DkimKey, DkimSigner
 from broadcaster.mail.verp import Verp, read_token
-from broadcaster.store.tables import DeliveryStatus, PublicationSource
+from broadcaster.outbox.tables import DeliveryStatus, PublicationSource
 from tests.conftest import copy_workspace
 from tests.mail.conftest import Handler, make_rig
 

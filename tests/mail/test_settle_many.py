@@ -10,8 +10,8 @@ import pytest
 import pytest_asyncio
 
 from broadcaster.outbox.outbox import Outbox, RetryPolicy, Settlement
+from broadcaster.outbox.tables import AttemptOutcome, DeliveryStatus, PublicationSource
 from broadcaster.store import upgrade_engine
-from broadcaster.store.tables import AttemptOutcome, DeliveryStatus, PublicationSource
 from broadcaster.store.testing import (
     ManualClock,
     ScratchDatabase,

@@ -17,7 +17,7 @@ from aiosmtpd.controller import Controller
 
 from broadcaster.channels.email import EmailChannel
 from broadcaster.mail.verp import read_token
-from broadcaster.store.tables import DeliveryStatus
+from broadcaster.outbox.tables import DeliveryStatus
 from broadcaster.text.strings import text
 from tests.conftest import FIXTURE
 from tests.mail.conftest import CAMPAIGN, Handler, Rig, make_rig, pipelined_sends, write_channel

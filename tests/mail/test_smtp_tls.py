@@ -19,7 +19,7 @@ import pytest_asyncio
 import trustme
 from aiosmtpd.controller import Controller
 
-from broadcaster.store.tables import DeliveryStatus
+from broadcaster.outbox.tables import DeliveryStatus
 from tests.conftest import copy_workspace
 from tests.mail.conftest import Handler, Rig, free_port, make_rig, write_channel
 

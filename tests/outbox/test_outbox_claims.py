@@ -11,7 +11,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.outbox.outbox import Outbox, RetryPolicy
-from broadcaster.store import AttemptOutcome, DeliveryStatus, PublicationSource, upgrade_engine
+from broadcaster.outbox.tables import AttemptOutcome, DeliveryStatus, PublicationSource
+from broadcaster.store import upgrade_engine
 from broadcaster.store.engine import dispose_engine
 from broadcaster.store.testing import ManualClock, ScratchDatabase, sqlite_database
 

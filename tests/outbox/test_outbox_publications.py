@@ -13,9 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from broadcaster.outbox.content import ContentStore
 from broadcaster.outbox.outbox import Outbox
 from broadcaster.outbox.publications import insert_deliveries
-from broadcaster.store import DeliveryStatus, PublicationSource, PublicationStatus
+from broadcaster.outbox.tables import (
+    DeliveryStatus,
+    PublicationSource,
+    PublicationStatus,
+    deliveries,
+    publications,
+)
 from broadcaster.store.engine import write_transaction
-from broadcaster.store.tables import deliveries, publications
 from broadcaster.store.testing import ManualClock, ScratchDatabase
 
 pytestmark = pytest.mark.asyncio

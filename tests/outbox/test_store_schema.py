@@ -14,19 +14,10 @@ from sqlalchemy.engine import Connection
 
 from broadcaster.outbox.outbox import Outbox
 from broadcaster.outbox.records import load_publications
-from broadcaster.partners import tables as _partner_tables  # noqa: F401  (registers them)
-from broadcaster.staff import tables as _staff_tables  # noqa: F401  (registers them)
-from broadcaster.store import (
-    PublicationSource,
-    create_engine,
-    current_revision,
-    head_revision,
-    metadata,
-    upgrade,
-)
-from broadcaster.store.tables import PublicationKind, publications
+from broadcaster.outbox.tables import PublicationKind, PublicationSource, publications
+from broadcaster.store import create_engine, current_revision, head_revision, upgrade
+from broadcaster.store.registry import metadata  # every wing's tables
 from broadcaster.store.testing import ManualClock, ScratchDatabase, sqlite_database
-from broadcaster.subscribers import tables as _subscriber_tables  # noqa: F401  (registers them)
 
 pytestmark = pytest.mark.asyncio
 

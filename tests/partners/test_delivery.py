@@ -17,10 +17,10 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from broadcaster.cli.operations import status_report
+from broadcaster.outbox.tables import PublicationSource, deliveries
 from broadcaster.partners.commands import replay
 from broadcaster.partners.store import PartnerError
 from broadcaster.service import Service
-from broadcaster.store.tables import PublicationSource, deliveries
 from tests.partners.conftest import BASE_URL, PartnerServer, add_partner, deliver_until
 
 SCHEMA = json.loads(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from broadcaster.outbox.tables import PublicationSource
 from broadcaster.service import open_service
-from broadcaster.store.tables import PublicationSource
 from tests.test_service import settings_for, title
 
 PAGE = "vi/online-submission/index.html"

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from broadcaster.outbox.tables import PublicationSource
 from broadcaster.service import open_service
 from broadcaster.site import build_site, public
 from broadcaster.site.feeds import build_feeds
 from broadcaster.site.sources import StateReader, StoreState, Withdrawn
-from broadcaster.store.tables import PublicationSource
 from broadcaster.text.render import Publication
 from tests.test_service import set_title, settings_for, title
 

@@ -8,8 +8,8 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.outbox.outbox import Outbox
-from broadcaster.store import DeliveryStatus, PublicationSource, metadata
-from broadcaster.store.tables import deliveries
+from broadcaster.outbox.tables import DeliveryStatus, PublicationSource, deliveries
+from broadcaster.store.registry import metadata
 from broadcaster.store.testing import ManualClock
 from broadcaster.subscribers.addresses import AddressHasher
 from broadcaster.subscribers.store import SOFT_BOUNCE_WINDOW, SqlSubscriberStore

@@ -25,6 +25,7 @@ from broadcaster.channels.base import Rendition
 from broadcaster.channels.email import EmailChannel
 from broadcaster.outbox.content import ContentStore
 from broadcaster.outbox.outbox import Outbox
+from broadcaster.outbox.tables import PublicationSource
 from broadcaster.publishing.digests.compose import DigestRenderer, Reader, sections_for, variant_key
 from broadcaster.publishing.digests.snapshot import DigestSnapshot, entries_from
 from broadcaster.publishing.digests.store import (
@@ -34,7 +35,6 @@ from broadcaster.publishing.digests.store import (
     published_between,
 )
 from broadcaster.settings import Settings
-from broadcaster.store.tables import PublicationSource
 from broadcaster.workspace.models import Frequency, Schedule, Workspace
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class Digests:
         """Create the digest publication for this firing (once) and queue its deliveries."""
         email = _digest_channel(schedule.digest, channel)
         window_start = fire_time - LOOKBACK
-        rows = await published_between(self.engine, window_start, fire_time)
+        rows = await published_between(self.outbox, window_start, fire_time)
         snapshot = DigestSnapshot(
             schedule_id=schedule.id,
             channel=email.name,
@@ -138,7 +138,7 @@ class Digests:
             workspace.topics,
             workspace.timezone,
         )
-        floor = await previous_digest(self.engine, snapshot.schedule_id, snapshot.fire_time)
+        floor = await previous_digest(self.outbox, snapshot.schedule_id, snapshot.fire_time)
         if floor is None:
             floor = snapshot.fire_time - PERIOD.get(snapshot.frequency, PERIOD[Frequency.DAILY])
         topic_order = list(workspace.topics)

@@ -8,10 +8,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
-import broadcaster.partners.tables  # registers the partner tables
-import broadcaster.subscribers.tables  # noqa: F401 - registers the subscriber tables
 from broadcaster.store.engine import create_engine
-from broadcaster.store.tables import metadata
+from broadcaster.store.registry import metadata
 
 
 def run_on(connection: Connection) -> None:

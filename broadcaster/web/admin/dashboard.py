@@ -5,17 +5,12 @@ Subscriber figures are aggregates only: no address ever reaches the dashboard.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Collection
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
-
+from broadcaster.outbox.tables import DeliveryStatus
 from broadcaster.service import Service
-from broadcaster.store.engine import write_transaction
-from broadcaster.store.tables import DeliveryStatus, deliveries, delivery_attempts
-from broadcaster.subscribers.tables import subscribers
+from broadcaster.subscribers.counts import confirmed_counts
 
 # The four columns staff watch; each delivery status falls in one.
 BUCKETS = {
@@ -27,7 +22,6 @@ BUCKETS = {
     DeliveryStatus.TECHNICAL_FAILURE: "failed",
     DeliveryStatus.CANCELLED: "cancelled",
 }
-FAILED = (DeliveryStatus.PERMANENT_FAILURE, DeliveryStatus.TECHNICAL_FAILURE)
 
 
 async def publication_list(service: Service, limit: int = 50) -> list[dict[str, Any]]:
@@ -101,16 +95,6 @@ async def progress(service: Service, publication_id: int) -> dict[str, dict[str,
 
 async def attempts(service: Service, publication_id: int, limit: int = 200) -> list[dict[str, Any]]:
     """The newest attempts of a publication's deliveries, with their errors."""
-    d, a = deliveries.c, delivery_attempts.c
-    query = (
-        select(d.id, d.channel, d.recipient, d.status, a.attempt, a.outcome, a.error, a.started_at)
-        .join(delivery_attempts, a.delivery_id == d.id)
-        .where(d.publication_id == publication_id)
-        .order_by(a.started_at.desc(), d.id.desc())
-        .limit(limit)
-    )
-    async with service.engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
     return [
         {
             "delivery": row.id,
@@ -123,7 +107,7 @@ async def attempts(service: Service, publication_id: int, limit: int = 200) -> l
             "error": row.error,
             "at": row.started_at.isoformat(),
         }
-        for row in rows
+        for row in await service.outbox.attempt_log(publication_id, limit)
     ]
 
 
@@ -131,18 +115,6 @@ async def dead_letters(
     service: Service, publication_id: int, channels: Collection[str]
 ) -> list[dict[str, Any]]:
     """A publication's deliveries on `channels` (the webhook ones) that failed for good."""
-    d = deliveries.c
-    query = (
-        select(d.id, d.channel, d.recipient, d.status, d.last_error)
-        .where(
-            d.publication_id == publication_id,
-            d.channel.in_(sorted(channels)),
-            d.status.in_(FAILED),
-        )
-        .order_by(d.id)
-    )
-    async with service.engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
     return [
         {
             "delivery": row.id,
@@ -151,42 +123,17 @@ async def dead_letters(
             "status": row.status,
             "error": row.last_error,
         }
-        for row in rows
+        for row in await service.outbox.dead_letters(publication_id, channels)
     ]
 
 
 async def retry_failed(service: Service, publication_id: int) -> int:
     """Queue a publication's failed deliveries again (same Message-ID / webhook-id)."""
-    now = datetime.now(UTC)
-    d = deliveries.c
-    async with write_transaction(service.engine) as conn:
-        result = await conn.execute(
-            update(deliveries)
-            .where(and_(d.publication_id == publication_id, d.status.in_(FAILED)))
-            .values(status=DeliveryStatus.CREATED, next_attempt_at=now, updated_at=now)
-        )
+    retried = await service.outbox.retry_failed(publication_id)
     service.workers.wake()
-    return int(result.rowcount or 0)
+    return retried
 
 
 async def subscriber_counts(service: Service) -> dict[str, dict[str, int]]:
     """Confirmed subscribers by topic, language and frequency (counts only)."""
-    s = subscribers.c
-    query = select(s.topics, s.locale, s.frequency).where(s.status == "confirmed")
-    topics: Counter[str] = Counter()
-    locales: Counter[str] = Counter()
-    frequencies: Counter[str] = Counter()
-    total = 0
-    async with service.engine.connect() as conn:
-        result = await conn.stream(query.execution_options(yield_per=5000))
-        async for row in result:
-            total += 1
-            topics.update(row.topics or [])
-            locales[row.locale] += 1
-            frequencies[row.frequency] += 1
-    return {
-        "total": {"confirmed": total},
-        "topic": dict(sorted(topics.items())),
-        "language": dict(sorted(locales.items())),
-        "frequency": dict(sorted(frequencies.items())),
-    }
+    return await confirmed_counts(service.engine)

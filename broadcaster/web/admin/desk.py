@@ -12,15 +12,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
-
+from broadcaster.outbox.tables import PublicationSource
 from broadcaster.publishing.approval import Approvals, NotApproved, Verdict
 from broadcaster.publishing.publisher import PublishError
 from broadcaster.service import Service
 from broadcaster.staff.accounts import Accounts, Session
 from broadcaster.staff.reviews import Review
 from broadcaster.staff.tables import ReviewAction, Role
-from broadcaster.store.tables import PublicationKind, PublicationSource, publications
 from broadcaster.web.admin import editor, scheduling
 from broadcaster.workspace.models import Campaign
 
@@ -81,18 +79,7 @@ def _current(service: Service, campaign_id: str, revision: str) -> Campaign:
 
 
 async def _latest_publications(service: Service) -> dict[str, tuple[str, datetime]]:
-    p = publications.c
-    query = (
-        select(p.campaign_id, p.revision, p.created_at)
-        .where(p.kind == PublicationKind.PUBLICATION)
-        .order_by(p.id.desc())
-        .limit(5000)
-    )
-    latest: dict[str, tuple[str, datetime]] = {}
-    async with service.engine.connect() as conn:
-        for row in await conn.execute(query):
-            latest.setdefault(row.campaign_id, (row.revision, row.created_at))
-    return latest
+    return await service.outbox.latest_revisions(limit=5000)
 
 
 async def campaign_rows(service: Service) -> list[CampaignRow]:

@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from broadcaster.channels import build_channels
 from broadcaster.outbox.content import ContentStore
 from broadcaster.outbox.outbox import Outbox
+from broadcaster.outbox.tables import PublicationSource, deliveries, publications
 from broadcaster.publishing.digests import DigestFired, Digests, StoreAudience
 from broadcaster.publishing.publisher import Publisher
 from broadcaster.settings import Settings
-from broadcaster.store.tables import PublicationSource, deliveries, publications
 from broadcaster.store.testing import (
     ManualClock,
 )

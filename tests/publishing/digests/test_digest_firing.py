@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from broadcaster.outbox.tables import DeliveryStatus, PublicationStatus, deliveries
 from broadcaster.publishing.digests import Digests, Member, StoreAudience
 from broadcaster.publishing.scheduler import Scheduler
-from broadcaster.store.tables import DeliveryStatus, PublicationStatus, deliveries
 from broadcaster.store.testing import ScratchDatabase
 from broadcaster.workspace.models import Frequency
 from tests.publishing.digests.conftest import HCM, World

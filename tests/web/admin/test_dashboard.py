@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import update
 
+from broadcaster.outbox.tables import deliveries
 from broadcaster.store.engine import write_transaction
-from broadcaster.store.tables import deliveries
 from broadcaster.web.admin.auth import Throttle, set_cookie
 from broadcaster.web.ratelimit import Rate
 from broadcaster.workspace.models import Frequency

@@ -1,6 +1,8 @@
-"""The database schema (SQLAlchemy Core) and the status vocabularies stored in it.
+"""The outbox's tables (publications, firings, deliveries, attempts, renditions) and the
+status vocabularies stored in them.
 
-Migrations in `migrations/versions/` must produce exactly this schema; a test compares them.
+Only modules of `broadcaster.outbox` use these tables; other wings call the Outbox (a test
+checks it). Their enums are vocabulary, free to import.
 """
 
 from __future__ import annotations
@@ -9,14 +11,12 @@ import enum
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     CheckConstraint,
     Column,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -25,6 +25,7 @@ from sqlalchemy import (
     text,
 )
 
+from broadcaster.store.schema import Id, metadata
 from broadcaster.store.types import UTCDateTime
 
 
@@ -82,20 +83,6 @@ class FiringOutcome(enum.StrEnum):
 def _one_of(column: str, values: type[enum.StrEnum]) -> str:
     return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
 
-
-# Named constraints keep their names stable across dialects and Alembic migrations.
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
-
-# SQLite only auto-increments an INTEGER PRIMARY KEY.
-Id = BigInteger().with_variant(Integer(), "sqlite")
 
 publications = Table(
     "publications",

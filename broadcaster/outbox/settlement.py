@@ -1,0 +1,221 @@
+"""Settling leased deliveries: the outcome a worker reports counts only while it still
+holds the lease ("still mine"), one at a time or many in one transaction.
+
+Each function runs inside the caller's write transaction (see `write_transaction`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Text, bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from broadcaster.outbox.retry import RetryPolicy
+from broadcaster.outbox.tables import (
+    AttemptOutcome,
+    DeliveryStatus,
+    deliveries,
+    delivery_attempts,
+)
+from broadcaster.store.types import UTCDateTime
+
+IN_CHUNK = 1000  # ids per IN (...) list, well under PostgreSQL's parameter limit
+
+d, a = deliveries, delivery_attempts
+
+
+def held(delivery_id: int, worker_id: str) -> tuple[ColumnElement[bool], ...]:
+    """The delivery is `sending` under a lease owned by `worker_id`."""
+    return (
+        d.c.id == delivery_id,
+        d.c.status == DeliveryStatus.SENDING,
+        d.c.lease_owner == worker_id,
+    )
+
+
+@dataclass(frozen=True)
+class Held:
+    """A delivery a worker still holds: its channel, attempts so far and since the last replay."""
+
+    channel: str
+    attempts: int
+    counted: int  # attempts since the last replay: what the retry policy counts
+
+
+async def held_attempts(conn: AsyncConnection, delivery_id: int, worker_id: str) -> Held | None:
+    """The attempt counts of a delivery `worker_id` still holds (row locked), else None."""
+    query = (
+        select(d.c.channel, d.c.attempts, d.c.attempt_base)
+        .where(*held(delivery_id, worker_id))
+        .with_for_update()
+    )
+    row = (await conn.execute(query)).first()
+    return None if row is None else Held(row.channel, row.attempts, row.attempts - row.attempt_base)
+
+
+async def settle(
+    conn: AsyncConnection,
+    delivery_id: int,
+    worker_id: str,
+    now: datetime,
+    outcome: AttemptOutcome,
+    error: str | None,
+    values: Mapping[str, Any],
+) -> bool:
+    """End the lease with `values` and close the attempt, only if `worker_id` holds it."""
+    result = await conn.execute(
+        update(d)
+        .where(*held(delivery_id, worker_id))
+        .values(lease_owner=None, lease_expires_at=None, updated_at=now, **values)
+        .returning(d.c.attempts)
+    )
+    attempt = result.scalar_one_or_none()
+    if attempt is None:
+        return False
+    await conn.execute(
+        update(a)
+        .where(a.c.delivery_id == delivery_id, a.c.attempt == attempt)
+        .values(finished_at=now, outcome=outcome, error=error)
+    )
+    return True
+
+
+def retry_values(
+    held_row: Held,
+    policy: RetryPolicy,
+    now: datetime,
+    error: str,
+    jitter: Callable[[], float],
+    after: timedelta | None,
+) -> dict[str, Any]:
+    """What `settle` writes for a temporary failure: due again after backoff (at least
+    `after`), or permanent-failure once the policy's attempts are used up."""
+    if held_row.counted >= policy.max_attempts:
+        return {
+            "status": DeliveryStatus.PERMANENT_FAILURE,
+            "next_attempt_at": None,
+            "last_error": f"{error} (gave up after {held_row.counted} attempts)",
+        }
+    delay = policy.delay(held_row.counted, jitter(), after)
+    return {
+        "status": DeliveryStatus.TEMPORARY_FAILURE,
+        "next_attempt_at": now + delay,
+        "last_error": error,
+    }
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """One outcome for `Outbox.settle_many`: what `complete`, `retry_later`, `fail` or
+    `withdraw` would record for that delivery."""
+
+    delivery_id: int
+    outcome: AttemptOutcome  # any but LEASE_EXPIRED
+    detail: str | None = None  # the receipt when delivered, else the error or reason
+    after: timedelta | None = None  # temporary failures: not before (Retry-After)
+    # Not tried at all (it waits for an earlier delivery): the attempt is not counted.
+    deferred: bool = False
+
+
+def settled_row(
+    s: Settlement,
+    held_row: Held,
+    now: datetime,
+    max_attempts: int,
+    backoff: Callable[[int, timedelta | None], timedelta],
+) -> dict[str, Any]:
+    """The `settle_many` parameters for one settlement (as the one-at-a-time methods do)."""
+    outcome, detail = s.outcome, s.detail
+    attempts, counted = held_row.attempts, held_row.counted
+    row: dict[str, Any] = {
+        "b_id": s.delivery_id,
+        "b_attempt": attempts,
+        "b_next": None,
+        "b_receipt": None,
+        "b_error": detail,
+        "b_outcome": outcome.value,
+        "b_attempt_error": detail,
+    }
+    if outcome is AttemptOutcome.DELIVERED:
+        row.update(b_status=DeliveryStatus.DELIVERED.value, b_receipt=detail)
+        row.update(b_error=None, b_attempt_error=None)
+    elif outcome is AttemptOutcome.TEMPORARY_FAILURE:
+        if counted >= max_attempts:
+            row["b_status"] = DeliveryStatus.PERMANENT_FAILURE.value
+            row["b_error"] = f"{detail} (gave up after {counted} attempts)"
+        else:
+            row["b_status"] = DeliveryStatus.TEMPORARY_FAILURE.value
+            row["b_next"] = now + backoff(counted, s.after)
+    elif outcome is AttemptOutcome.LEASE_EXPIRED:
+        raise ValueError("lease-expired is recorded by claims, not reported by workers")
+    else:  # permanent-failure, technical-failure, cancelled
+        row["b_status"] = DeliveryStatus(outcome.value).value
+    return row
+
+
+async def held_attempts_many(
+    conn: AsyncConnection, delivery_ids: Sequence[int], worker_id: str
+) -> dict[int, Held]:
+    """Of `delivery_ids`, those `worker_id` still holds (rows locked), by id."""
+    held_rows: dict[int, Held] = {}
+    for start in range(0, len(delivery_ids), IN_CHUNK):
+        chunk = list(delivery_ids[start : start + IN_CHUNK])
+        query = (
+            select(d.c.id, d.c.channel, d.c.attempts, d.c.attempt_base)
+            .where(
+                d.c.id.in_(chunk),
+                d.c.status == DeliveryStatus.SENDING,
+                d.c.lease_owner == worker_id,
+            )
+            .with_for_update()
+        )
+        held_rows.update(
+            (row.id, Held(row.channel, row.attempts, row.attempts - row.attempt_base))
+            for row in await conn.execute(query)
+        )
+    return held_rows
+
+
+async def settle_many(
+    conn: AsyncConnection, worker_id: str, now: datetime, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """`settle` for many held deliveries in two statements (executemany).
+
+    Each row: b_id, b_attempt, b_status, b_next, b_receipt (None keeps the old one),
+    b_error (None keeps the old last_error), b_outcome, b_attempt_error.
+    """
+    if not rows:
+        return
+    params = [{**row, "b_owner": worker_id, "b_now": now} for row in rows]
+    await conn.execute(
+        update(d)
+        .where(
+            d.c.id == bindparam("b_id"),
+            d.c.status == DeliveryStatus.SENDING,
+            d.c.lease_owner == bindparam("b_owner"),
+        )
+        .values(
+            status=bindparam("b_status"),
+            next_attempt_at=bindparam("b_next", type_=UTCDateTime()),
+            receipt=func.coalesce(bindparam("b_receipt", type_=Text()), d.c.receipt),
+            last_error=func.coalesce(bindparam("b_error", type_=Text()), d.c.last_error),
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=bindparam("b_now", type_=UTCDateTime()),
+        ),
+        params,
+    )
+    await conn.execute(
+        update(a)
+        .where(a.c.delivery_id == bindparam("b_id"), a.c.attempt == bindparam("b_attempt"))
+        .values(
+            finished_at=bindparam("b_now", type_=UTCDateTime()),
+            outcome=bindparam("b_outcome"),
+            error=bindparam("b_attempt_error", type_=Text()),
+        ),
+        params,
+    )
