@@ -15,16 +15,16 @@ from broadcaster.service import Service, open_service
 from broadcaster.settings import Settings
 from broadcaster.site.fastpath import FastPath
 from broadcaster.site.static import StaticFiles
+from broadcaster.store.engine import answers
+from broadcaster.subscribers.confirmations import ConfirmationMailer
 from broadcaster.web.admin.app import make_admin
 from broadcaster.web.forwarded import STATIC_SAFE, forwarded_for
+from broadcaster.web.keys import COUNT_DELIVERIES, ENGINE, LIVE, METRICS, expose
 from broadcaster.web.keys import SERVICE as SERVICE
 from broadcaster.web.keys import STATIC as STATIC
 from broadcaster.web.metrics import CONTENT_TYPE
-from broadcaster.web.subscriptions import (
-    SubscriptionsFactory,
-    add_subscriptions,
-    open_subscriptions,
-)
+from broadcaster.web.subscription_routes import add_subscriptions
+from broadcaster.web.subscriptions import Limits
 
 log = logging.getLogger(__name__)
 
@@ -33,22 +33,21 @@ WATCHED = ("campaigns", "channels", "templates", "schedules.yaml")
 
 async def healthz(request: web.Request) -> web.Response:
     """200 with JSON when the store answers, 503 when it does not."""
-    service = request.app[SERVICE]
-    ok = await service.healthy()
+    ok = await answers(request.app[ENGINE])
     body = {
         "status": "ok" if ok else "unavailable",
         "store": "ok" if ok else "not answering",
-        "campaigns": len(service.workspace.campaigns),
+        "campaigns": len(request.app[LIVE].workspace.campaigns),
     }
     return web.json_response(body, status=200 if ok else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text format."""
-    service = request.app[SERVICE]
+    counts = request.app[METRICS]
     with contextlib.suppress(Exception):
-        await service.metrics.refresh_deliveries(service.count_deliveries)
-    return web.Response(body=service.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+        await counts.refresh_deliveries(request.app[COUNT_DELIVERIES])
+    return web.Response(body=counts.render(), headers={"Content-Type": CONTENT_TYPE})
 
 
 def _signature(root: Path) -> tuple[tuple[str, int, int], ...]:
@@ -79,13 +78,13 @@ def make_app(
     settings: Settings,
     *,
     watch: bool = False,
-    subscriptions: SubscriptionsFactory = open_subscriptions,
+    mailer: ConfirmationMailer | None = None,
+    limits: Limits | None = None,
 ) -> web.Application:
     """The application; the service opens on startup and closes on cleanup.
 
-    `subscriptions` builds the subscription pages from the open service; the default uses
-    the SQL subscriber store, signed tokens and the subscriber email channel for
-    confirmations (tests pass one with a recording mailer).
+    `mailer` sends the confirmation emails (default: the subscriber email channel; tests
+    pass one that records); `limits` are the subscribe form's rate limits.
     """
     app = web.Application()
     if settings.trusted_proxies:
@@ -94,8 +93,8 @@ def make_app(
     app[STATIC] = static
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
-        async with open_service(settings, static=static, settle=True) as service:
-            app[SERVICE] = service
+        async with open_service(settings, static=static, settle=True, mailer=mailer) as service:
+            expose(app, service)
             loop = asyncio.get_running_loop()
             reloads: set[asyncio.Task[bool]] = set()
             stopping = False
@@ -127,7 +126,7 @@ def make_app(
                 await asyncio.gather(*reloads, return_exceptions=True)
 
     app.cleanup_ctx.append(lifetime)
-    add_subscriptions(app, SERVICE, subscriptions)
+    add_subscriptions(app, limits)
     app.add_subapp("/admin", make_admin())
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
