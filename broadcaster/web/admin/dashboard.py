@@ -11,8 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from broadcaster.service import Service
+from broadcaster.outbox.outbox import Outbox
+from broadcaster.outbox.workers import Workers
+from broadcaster.publishing.approval import Approvals
 from broadcaster.store.engine import write_transaction
 from broadcaster.store.tables import DeliveryStatus, deliveries, delivery_attempts
 from broadcaster.subscribers.tables import subscribers
@@ -30,31 +33,30 @@ BUCKETS = {
 FAILED = (DeliveryStatus.PERMANENT_FAILURE, DeliveryStatus.TECHNICAL_FAILURE)
 
 
-async def publication_list(service: Service, limit: int = 50) -> list[dict[str, Any]]:
+async def publication_list(
+    approvals: Approvals, outbox: Outbox, limit: int = 50
+) -> list[dict[str, Any]]:
     """Newest publications (held ones first) with per-channel progress buckets."""
-    approvals = service.approvals
     items: list[dict[str, Any]] = []
-    emergencies: set[tuple[str, str]] = set()
-    if approvals is not None:
-        emergencies = {(e.campaign_id, e.revision) for e in await approvals.reviews.emergencies()}
-        for held in await approvals.reviews.held(pending_only=True, limit=limit):
-            items.append(
-                {
-                    "id": None,
-                    "held_id": held.id,
-                    "campaign": held.campaign_id,
-                    "revision": held.revision,
-                    "status": "held",
-                    "source": "schedule",
-                    "kind": "publication",
-                    "schedule": held.schedule_id,
-                    "created_at": held.created_at.isoformat(),
-                    "emergency": False,
-                    "channels": {name: {} for name in held.channels},
-                }
-            )
-    for publication in await service.outbox.publications(limit):
-        channels = await progress(service, publication.id)
+    emergencies = {(e.campaign_id, e.revision) for e in await approvals.reviews.emergencies()}
+    for held in await approvals.reviews.held(pending_only=True, limit=limit):
+        items.append(
+            {
+                "id": None,
+                "held_id": held.id,
+                "campaign": held.campaign_id,
+                "revision": held.revision,
+                "status": "held",
+                "source": "schedule",
+                "kind": "publication",
+                "schedule": held.schedule_id,
+                "created_at": held.created_at.isoformat(),
+                "emergency": False,
+                "channels": {name: {} for name in held.channels},
+            }
+        )
+    for publication in await outbox.publications(limit):
+        channels = await progress(outbox, publication.id)
         items.append(
             {
                 "id": publication.id,
@@ -87,10 +89,10 @@ def overall(status: str, channels: dict[str, dict[str, int]]) -> str:
     return "delivered"
 
 
-async def progress(service: Service, publication_id: int) -> dict[str, dict[str, int]]:
+async def progress(outbox: Outbox, publication_id: int) -> dict[str, dict[str, int]]:
     """Per channel: delivered, pending, retrying, failed (and cancelled) counts."""
     result: dict[str, dict[str, int]] = {}
-    for channel, counts in (await service.outbox.progress(publication_id)).items():
+    for channel, counts in (await outbox.progress(publication_id)).items():
         buckets = dict.fromkeys(("delivered", "pending", "retrying", "failed"), 0)
         for status, count in counts.items():
             key = BUCKETS[DeliveryStatus(status)]
@@ -99,7 +101,9 @@ async def progress(service: Service, publication_id: int) -> dict[str, dict[str,
     return result
 
 
-async def attempts(service: Service, publication_id: int, limit: int = 200) -> list[dict[str, Any]]:
+async def attempts(
+    engine: AsyncEngine, publication_id: int, limit: int = 200
+) -> list[dict[str, Any]]:
     """The newest attempts of a publication's deliveries, with their errors."""
     d, a = deliveries.c, delivery_attempts.c
     query = (
@@ -109,7 +113,7 @@ async def attempts(service: Service, publication_id: int, limit: int = 200) -> l
         .order_by(a.started_at.desc(), d.id.desc())
         .limit(limit)
     )
-    async with service.engine.connect() as conn:
+    async with engine.connect() as conn:
         rows = (await conn.execute(query)).all()
     return [
         {
@@ -128,7 +132,7 @@ async def attempts(service: Service, publication_id: int, limit: int = 200) -> l
 
 
 async def dead_letters(
-    service: Service, publication_id: int, channels: Collection[str]
+    engine: AsyncEngine, publication_id: int, channels: Collection[str]
 ) -> list[dict[str, Any]]:
     """A publication's deliveries on `channels` (the webhook ones) that failed for good."""
     d = deliveries.c
@@ -141,7 +145,7 @@ async def dead_letters(
         )
         .order_by(d.id)
     )
-    async with service.engine.connect() as conn:
+    async with engine.connect() as conn:
         rows = (await conn.execute(query)).all()
     return [
         {
@@ -155,21 +159,21 @@ async def dead_letters(
     ]
 
 
-async def retry_failed(service: Service, publication_id: int) -> int:
+async def retry_failed(engine: AsyncEngine, workers: Workers, publication_id: int) -> int:
     """Queue a publication's failed deliveries again (same Message-ID / webhook-id)."""
     now = datetime.now(UTC)
     d = deliveries.c
-    async with write_transaction(service.engine) as conn:
+    async with write_transaction(engine) as conn:
         result = await conn.execute(
             update(deliveries)
             .where(and_(d.publication_id == publication_id, d.status.in_(FAILED)))
             .values(status=DeliveryStatus.CREATED, next_attempt_at=now, updated_at=now)
         )
-    service.workers.wake()
+    workers.wake()
     return int(result.rowcount or 0)
 
 
-async def subscriber_counts(service: Service) -> dict[str, dict[str, int]]:
+async def subscriber_counts(engine: AsyncEngine) -> dict[str, dict[str, int]]:
     """Confirmed subscribers by topic, language and frequency (counts only)."""
     s = subscribers.c
     query = select(s.topics, s.locale, s.frequency).where(s.status == "confirmed")
@@ -177,7 +181,7 @@ async def subscriber_counts(service: Service) -> dict[str, dict[str, int]]:
     locales: Counter[str] = Counter()
     frequencies: Counter[str] = Counter()
     total = 0
-    async with service.engine.connect() as conn:
+    async with engine.connect() as conn:
         result = await conn.stream(query.execution_options(yield_per=5000))
         async for row in result:
             total += 1
