@@ -6,7 +6,8 @@ Handlers read the parts they need through these typed keys, set once the service
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -26,7 +27,8 @@ from broadcaster.subscribers.store import SqlSubscriberStore
 from broadcaster.subscribers.tokens import SignedTokens
 from broadcaster.web.metrics import Metrics
 
-Reload = Callable[[], Awaitable[bool]]
+# A coroutine, not just an awaitable: SIGHUP runs it as a task.
+Reload = Callable[[], Coroutine[Any, Any, bool]]
 Refresh = Callable[[], Awaitable[None]]
 Counts = Callable[[], Awaitable[dict[tuple[str, str], int]]]
 
