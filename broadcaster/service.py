@@ -1,24 +1,25 @@
-"""Everything `serve` runs, opened in one place and closed in reverse order."""
+"""Everything `serve` runs, opened in one `AsyncExitStack` and so closed in reverse order.
+
+`Service` is the frozen bundle of those open parts; `Live` holds what a reload replaces.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.bounces.receiver import bounce_receiver
 from broadcaster.channels import Channel, build_channels
 from broadcaster.channels.email import EmailChannel
-from broadcaster.channels.feed import FeedChannel
-from broadcaster.channels.website import WebsiteChannel
 from broadcaster.outbox.content import ContentStore
 from broadcaster.outbox.outbox import Outbox
 from broadcaster.outbox.retry import RetryPolicy
@@ -32,13 +33,14 @@ from broadcaster.publishing.scheduler import Scheduler
 from broadcaster.settings import Settings
 from broadcaster.site.public import PublicSite
 from broadcaster.site.static import StaticFiles
+from broadcaster.site.upkeep import PublicUpkeep
 from broadcaster.staff.accounts import Accounts
 from broadcaster.staff.audit import AuditLog
 from broadcaster.staff.reviews import ReviewStore
 from broadcaster.staff.tables import Role
 from broadcaster.store import create_engine, upgrade_engine
 from broadcaster.store.engine import dispose_engine
-from broadcaster.subscribers.confirmations import ChannelMailer, Confirmations
+from broadcaster.subscribers.confirmations import ChannelMailer, ConfirmationMailer, Confirmations
 from broadcaster.subscribers.store import SqlSubscriberStore
 from broadcaster.subscribers.tokens import SignedTokens
 from broadcaster.web.metrics import Metrics
@@ -47,9 +49,6 @@ from broadcaster.workspace.load import load_workspace
 from broadcaster.workspace.models import Workspace
 
 log = logging.getLogger(__name__)
-
-# The site is checked at least this often for campaigns starting or expiring.
-REFRESH_CEILING = timedelta(hours=1)
 
 
 def load_or_raise(root: Path, settings: Settings) -> Workspace:
@@ -81,32 +80,33 @@ def retry_policies(channels: Mapping[str, Channel]) -> dict[str, RetryPolicy]:
     return policies
 
 
-@dataclass
-class Service:
-    """The running parts of Broadcaster and the one workspace they all use."""
+class Live:
+    """The workspace in use, the channels built from it and their open resources.
 
-    settings: Settings
-    workspace: Workspace
-    engine: AsyncEngine
-    outbox: Outbox
-    content: ContentStore
-    public: PublicSite
-    publisher: Publisher
-    workers: Workers
-    metrics: Metrics
-    scheduler: Scheduler | None = None
-    channels: Mapping[str, Channel] = field(default_factory=dict)
-    subscribers: SqlSubscriberStore | None = None
-    tokens: SignedTokens | None = None
-    partners: PartnerStore | None = None
-    # Sends the double opt-in emails owed (subscribes whose email failed, imports).
-    confirmations: Confirmations | None = None
-    # Long-lived channel resources (SMTP pools); replaced, and the old closed, on reload.
-    channel_resources: contextlib.AsyncExitStack | None = None
-    # Whether to call settle_heap() once started and after each reload (`serve` does).
-    settle: bool = False
-    accounts: Accounts | None = None
-    approvals: Approvals | None = None
+    The one part that changes while running: a reload replaces all three together.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        workspace: Workspace,
+        stores: tuple[SqlSubscriberStore, SignedTokens, PartnerStore],
+        public: PublicSite,
+        outbox: Outbox,
+        publisher: Publisher,
+        workers: Workers,
+    ) -> None:
+        self.settings = settings
+        # What the channels are built over: subscribers, token signer, partners.
+        self.subscribers, self.tokens, self.partners = stores
+        self.public = public
+        self.outbox = outbox
+        self.publisher = publisher
+        self.workers = workers
+        self.workspace = workspace
+        self.channels: Mapping[str, Channel] = {}
+        # Long-lived channel resources (SMTP pools); replaced, and the old closed, on reload.
+        self.channel_resources: contextlib.AsyncExitStack | None = None
 
     def use(self, workspace: Workspace) -> None:
         """Switch every part to `workspace` (start and reload)."""
@@ -135,6 +135,85 @@ class Service:
         if previous is not None:
             await previous.aclose()
 
+    async def close_channels(self) -> None:
+        """Close the current channels' resources (once the workers have stopped)."""
+        if self.channel_resources is not None:
+            await self.channel_resources.aclose()
+
+
+def verp_domains(live: Live) -> set[str]:
+    """The domains bounces come back to: those of the email channels to subscribers."""
+    return {
+        channel.options.domain
+        for channel in live.channels.values()
+        if isinstance(channel, EmailChannel) and channel.options.audience == "subscribers"
+    }
+
+
+async def notify_approvers(
+    live: Live, accounts: Accounts, base_url: str, subject: str, text: str
+) -> int:
+    """Email every enabled approver and admin who has an address; how many were sent.
+
+    Sent through the press-desk email channel (else the subscribers' one), so it uses
+    the workspace's own mail settings; without an email channel nobody is emailed.
+    """
+    mailers = [c for c in live.channels.values() if isinstance(c, EmailChannel)]
+    mailers.sort(key=lambda c: c.options.audience != "desk")
+    if not mailers:
+        return 0
+    link = f"{base_url}/admin/"
+    sent = 0
+    for user in await accounts.list_users():
+        if user.email and not user.disabled and user.role.allows(Role.APPROVER):
+            await mailers[0].send_notice(user.email, subject, text.replace("/admin/", link, 1))
+            sent += 1
+    return sent
+
+
+@dataclass(frozen=True)
+class Service:
+    """The open parts of Broadcaster; `live` holds the one workspace they all use."""
+
+    settings: Settings
+    engine: AsyncEngine
+    live: Live
+    outbox: Outbox
+    content: ContentStore
+    public: PublicSite
+    upkeep: PublicUpkeep
+    publisher: Publisher
+    workers: Workers
+    metrics: Metrics
+    subscribers: SqlSubscriberStore
+    tokens: SignedTokens
+    partners: PartnerStore
+    accounts: Accounts
+    approvals: Approvals
+    # Sends the double opt-in emails owed (subscribes whose email failed, imports).
+    confirmations: Confirmations
+    scheduler: Scheduler | None
+    # Whether to call settle_heap() after each reload (`serve` does).
+    settle: bool
+
+    @property
+    def workspace(self) -> Workspace:
+        """The workspace in use (replaced on reload)."""
+        return self.live.workspace
+
+    @property
+    def channels(self) -> Mapping[str, Channel]:
+        """The channels built from the workspace in use."""
+        return self.live.channels
+
+    async def refresh_public(self) -> None:
+        """Rebuild the website and feeds from the store."""
+        await self.upkeep.refresh_public()
+
+    async def queued(self, names: Sequence[str]) -> None:
+        """Deliveries on `names` were just queued here (see PublicUpkeep.queued)."""
+        await self.upkeep.queued(names)
+
     async def reload(self) -> bool:
         """Reload the workspace; an invalid edit keeps the last good one running."""
         # The environment the service started with (serve: os.environ), not whatever
@@ -146,8 +225,8 @@ class Service:
                 log.error("reload refused: %s", problem)
             log.error("the last good workspace keeps running; fix the errors and reload again")
             return False
-        self.use(workspace)
-        await self.start_channels()
+        self.live.use(workspace)
+        await self.live.start_channels()
         if self.scheduler is not None:
             await self.scheduler.load(workspace)
         await self.refresh_public()
@@ -156,127 +235,99 @@ class Service:
         log.info("workspace reloaded: %s campaigns", len(workspace.campaigns))
         return True
 
-    async def refresh_public(self) -> None:
-        """Rebuild the website and feeds from the store (start, reload, expiry times)."""
-        for channel in self.channels.values():
-            if isinstance(channel, WebsiteChannel | FeedChannel):
-                await self._rebuild(channel)
-
-    async def queued(self, names: Sequence[str]) -> None:
-        """Deliveries on channels `names` were just queued here: rebuild the website and
-        feeds now, not once a worker has claimed them (their delivery then finds them so).
-        Returns once the store read of those rebuilds is done: the workers, woken next,
-        would otherwise keep the loop busy with their claims while it is made."""
-        found = [self.channels.get(name) for name in names]
-        public = [c for c in found if isinstance(c, WebsiteChannel | FeedChannel)]
-        for channel in sorted(public, key=lambda c: isinstance(c, FeedChannel)):
-            self.public.prebuild(self._rebuild(channel))
-        if public:
-            with contextlib.suppress(Exception):  # the rebuilds log it; the delivery retries
-                await self.public.state.read(public[0].name)
-
-    def _rebuild(self, channel: WebsiteChannel | FeedChannel) -> Awaitable[str]:
-        if isinstance(channel, WebsiteChannel):
-            return self.public.rebuild_site(channel.name, channel.options, channel.templates)
-        return self.public.rebuild_feeds(channel.name, channel.options)
-
-    async def next_public_change(self) -> datetime | None:
-        """When a campaign on the website or in the feeds next starts or expires."""
-        moments = [
-            await self.public.next_change(channel.name)
-            for channel in self.channels.values()
-            if isinstance(channel, WebsiteChannel | FeedChannel)
-        ]
-        return min((m for m in moments if m is not None), default=None)
-
-    def verp_domains(self) -> set[str]:
-        """The domains bounces come back to: those of the email channels to subscribers."""
-        return {
-            channel.options.domain
-            for channel in self.channels.values()
-            if isinstance(channel, EmailChannel) and channel.options.audience == "subscribers"
-        }
-
-    async def follow_store(self, interval: float = 2.0) -> None:
-        """Rebuild when another host delivered a newer website or feeds publication."""
-        names = [
-            channel.name
-            for channel in self.channels.values()
-            if isinstance(channel, WebsiteChannel | FeedChannel)
-        ]
-        seen = await self._public_state(names)
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                latest = await self._public_state(names)
-                if latest != seen:
-                    seen = latest
-                    await self.refresh_public()
-            except Exception:
-                log.exception("could not check the store for newer publications")
-
-    async def notify_approvers(self, subject: str, text: str) -> int:
-        """Email every enabled approver and admin who has an address; how many were sent.
-
-        Sent through the press-desk email channel (else the subscribers' one), so it uses
-        the workspace's own mail settings; without an email channel nobody is emailed.
-        """
-        mailers = [c for c in self.channels.values() if isinstance(c, EmailChannel)]
-        mailers.sort(key=lambda c: c.options.audience != "desk")
-        if not mailers or self.accounts is None:
-            return 0
-        link = f"{self.settings.base_url}/admin/"
-        sent = 0
-        for user in await self.accounts.list_users():
-            if user.email and not user.disabled and user.role.allows(Role.APPROVER):
-                await mailers[0].send_notice(user.email, subject, text.replace("/admin/", link, 1))
-                sent += 1
-        return sent
-
-    async def _public_state(self, names: list[str]) -> tuple[tuple[int, int | None], int | None]:
-        """What the website and feeds are built from: deliveries gone out, newest withdrawal."""
-        withdrawn = None
-        if self.approvals is not None:
-            withdrawn = await self.approvals.reviews.latest_withdrawal()
-        return await self.content.delivered_state(names), withdrawn
-
-    async def keep_public_current(self) -> None:
-        """Rebuild the site when a campaign starts or expires, without anyone acting."""
-        while True:
-            try:
-                await self._keep_public_current_once()
-            except Exception:
-                log.exception("could not rebuild the website and feeds; trying again shortly")
-                await asyncio.sleep(5)
-
-    async def _keep_public_current_once(self) -> None:
-        while True:
-            upcoming = await self.next_public_change()
-            now = datetime.now(UTC)
-            wait = REFRESH_CEILING if upcoming is None else min(upcoming - now, REFRESH_CEILING)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.public.changed(), max(wait.total_seconds(), 0.05))
-                continue  # a delivery rebuilt it; recompute the next boundary
-            if upcoming is not None and upcoming <= datetime.now(UTC) + timedelta(seconds=0.05):
-                log.info("a campaign starts or expires now; rebuilding the website and feeds")
-                # A timer may wake a hair early: build as of the boundary itself.
-                await asyncio.sleep(max(0.0, (upcoming - datetime.now(UTC)).total_seconds()))
-                await self.refresh_public()
-
-    async def healthy(self) -> bool:
-        """True when the store answers within two seconds."""
-        try:
-            async with asyncio.timeout(2):
-                async with self.engine.connect() as conn:
-                    await conn.execute(text("SELECT 1"))
-        except Exception:
-            log.warning("health check: the store does not answer", exc_info=True)
-            return False
-        return True
-
     async def count_deliveries(self) -> dict[tuple[str, str], int]:
         """Deliveries by (channel, status), for /metrics (which decides how often)."""
         return await self.outbox.count_by_channel_and_status()
+
+
+async def _open_engine(stack: contextlib.AsyncExitStack, settings: Settings) -> AsyncEngine:
+    """The engine, migrated to the newest schema; disposed last."""
+    engine = create_engine(settings.database_url)
+    stack.push_async_callback(dispose_engine, engine)
+    await upgrade_engine(engine)
+    return engine
+
+
+def _workers(
+    settings: Settings, outbox: Outbox, content: ContentStore, metrics: Metrics
+) -> Workers:
+    """The delivery workers (not started); they get their channels from `Live.use`."""
+    lease = timedelta(seconds=settings.lease_seconds)
+    return Workers(
+        outbox,
+        content,
+        {},
+        WorkerSettings(concurrency=settings.workers, lease=lease),
+        observe=metrics.observe_delivery,
+    )
+
+
+def _publisher(
+    settings: Settings,
+    engine: AsyncEngine,
+    parts: tuple[Outbox, ContentStore, SqlSubscriberStore, Workers, Metrics, PublicSite],
+) -> Publisher:
+    """The publisher, with the digests of subscribers who chose daily or weekly."""
+    outbox, content, subscribers, workers, metrics, public = parts
+    audience = StoreAudience(subscribers, engine)
+    digests = Digests(outbox, content, engine, audience, settings, on_enqueued=workers.wake)
+    return Publisher(
+        outbox,
+        content,
+        settings,
+        on_enqueued=workers.wake,
+        digests=digests,
+        on_published=lambda source: metrics.publications.labels(source).inc(),
+        on_created=public.created,
+    )
+
+
+def _staff(
+    engine: AsyncEngine, live: Live, settings: Settings, publisher: Publisher, public: PublicSite
+) -> tuple[Accounts, ReviewStore, Approvals]:
+    """Staff accounts and the approval rule, enforced by the publisher and shown on the site."""
+    accounts, reviews = Accounts(engine), ReviewStore(engine)
+    notify = functools.partial(notify_approvers, live, accounts, settings.base_url)
+    approvals = publisher.approvals = Approvals(reviews, AuditLog(engine), notify=notify)
+    public.state.withdrawals = reviews.withdrawals
+    return accounts, reviews, approvals
+
+
+async def _deliver(stack: contextlib.AsyncExitStack, service: Service) -> None:
+    """Resume queued publications, start the workers, the bounce receiver and the jobs
+    that keep the site current and send confirmations owed."""
+    publisher, upkeep = service.publisher, service.upkeep
+    publisher.on_queued = upkeep.queued
+    await publisher.resume()
+    await upkeep.refresh_public()
+    service.workers.start()
+    receiver = bounce_receiver(
+        service.settings, service.subscribers, domains=verp_domains(service.live)
+    )
+    await stack.enter_async_context(receiver)
+    jobs = {
+        "follow-public": service.public.follow(),
+        "keep-public-current": upkeep.keep_public_current(),
+        "follow-store": upkeep.follow_store(),
+        "confirmations": service.confirmations.run(),
+    }
+    tasks = [asyncio.create_task(job, name=name) for name, job in jobs.items()]
+    stack.push_async_callback(_cancel, tasks)
+
+
+async def _cancel(tasks: Sequence[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _start_scheduler(
+    stack: contextlib.AsyncExitStack, service: Service, scheduler: Scheduler
+) -> None:
+    """Catch up on missed firings and run the schedules; the scheduler stops first on close."""
+    stack.push_async_callback(scheduler.stop, service.settings.shutdown_timeout)
+    await scheduler.start(service.workspace)
+    service.metrics.snapshot.next_fire = scheduler.next_fire_times
 
 
 @contextlib.asynccontextmanager
@@ -287,104 +338,49 @@ async def open_service(
     deliver: bool = True,
     static: StaticFiles | None = None,
     settle: bool = False,
+    mailer: ConfirmationMailer | None = None,
 ) -> AsyncIterator[Service]:
     """Open the store, public site, publisher, workers and (optionally) the scheduler.
 
     `settle`: freeze the heap once started and after each reload (see settle_heap); for a
-    long-running `serve`, not for short-lived embedding such as tests.
+    long-running `serve`, not for short-lived embedding such as tests. `mailer` sends the
+    confirmation emails (default: the workspace's subscriber email channel).
     """
     workspace = load_or_raise(settings.root, settings)
-    engine = create_engine(settings.database_url)
-    background: list[asyncio.Task[None]] = []
-    service: Service | None = None
-    stack = contextlib.AsyncExitStack()
-    try:
-        await upgrade_engine(engine)
-        outbox = Outbox(engine)
-        content = ContentStore(engine)
-        metrics = Metrics()
+    async with contextlib.AsyncExitStack() as stack:
+        engine = await _open_engine(stack, settings)
+        outbox, content, metrics = Outbox(engine), ContentStore(engine), Metrics()
         public = PublicSite(settings.root / "public", content, settings.base_url, static=static)
-        workers = Workers(
-            outbox,
-            content,
-            {},
-            WorkerSettings(
-                concurrency=settings.workers, lease=timedelta(seconds=settings.lease_seconds)
-            ),
-            observe=metrics.observe_delivery,
-        )
+        workers = _workers(settings, outbox, content, metrics)
         subscribers = SqlSubscriberStore(engine, settings.secret_key)
-        digests = Digests(
-            outbox,
-            content,
-            engine,
-            StoreAudience(subscribers, engine),
-            settings,
-            on_enqueued=workers.wake,
+        tokens = SignedTokens(settings.secret_key)
+        partners = PartnerStore(engine, lambda: settings.secret_key)
+        publisher = _publisher(
+            settings, engine, (outbox, content, subscribers, workers, metrics, public)
         )
-        publisher = Publisher(
-            outbox,
-            content,
-            settings,
-            on_enqueued=workers.wake,
-            digests=digests,
-            on_published=lambda source: metrics.publications.labels(source).inc(),
-            on_created=public.created,
+        live = Live(
+            settings, workspace, (subscribers, tokens, partners), public, outbox, publisher, workers
         )
-        service = Service(
-            settings, workspace, engine, outbox, content, public, publisher, workers, metrics
-        )
-        service.subscribers = subscribers
-        service.tokens = SignedTokens(settings.secret_key)
-        service.partners = PartnerStore(engine, lambda: settings.secret_key)
-        service.accounts = Accounts(engine)
-        reviews = ReviewStore(engine)
-        service.approvals = publisher.approvals = Approvals(
-            reviews, AuditLog(engine), notify=service.notify_approvers
-        )
-        public.state.withdrawals = reviews.withdrawals
-        service.confirmations = Confirmations(
-            subscribers,
-            service.tokens,
-            ChannelMailer(lambda: service.channels if service else {}),
-            settings.base_url,
-        )
-        service.use(workspace)
-        await service.start_channels()
+        accounts, reviews, approvals = _staff(engine, live, settings, publisher, public)
+        mailer = mailer or ChannelMailer(lambda: live.channels)
+        confirmations = Confirmations(subscribers, tokens, mailer, settings.base_url)
+        upkeep = PublicUpkeep(lambda: live.channels, public, content, reviews)
+        live.use(workspace)
+        stack.push_async_callback(live.close_channels)
+        await live.start_channels()
+        stack.push_async_callback(public.flush)
+        stack.push_async_callback(workers.stop, settings.shutdown_timeout)
         await public.reload()
+        scheduler = Scheduler(publisher, grace=settings.catch_up_grace) if schedule else None
+        service = Service(
+            settings, engine, live, outbox, content, public, upkeep, publisher, workers, metrics,
+            subscribers, tokens, partners, accounts, approvals, confirmations, scheduler,
+            settle,
+        )  # fmt: skip
         if deliver:
-            publisher.on_queued = service.queued
-            await publisher.resume()
-            await service.refresh_public()
-            workers.start()
-            await stack.enter_async_context(
-                bounce_receiver(settings, subscribers, domains=service.verp_domains())
-            )
-            for name, job in (
-                ("follow-public", public.follow()),
-                ("keep-public-current", service.keep_public_current()),
-                ("follow-store", service.follow_store()),
-                ("confirmations", service.confirmations.run()),
-            ):
-                background.append(asyncio.create_task(job, name=name))
-        if schedule:
-            service.scheduler = Scheduler(publisher, grace=settings.catch_up_grace)
-            await service.scheduler.start(workspace)
-            metrics.snapshot.next_fire = service.scheduler.next_fire_times
-        service.settle = settle
+            await _deliver(stack, service)
+        if scheduler is not None:
+            await _start_scheduler(stack, service, scheduler)
         if settle:
             settle_heap()
         yield service
-    finally:
-        if service is not None:
-            if service.scheduler is not None:
-                await service.scheduler.stop(settings.shutdown_timeout)
-            await service.workers.stop(settings.shutdown_timeout)
-            await service.public.flush()
-            if service.channel_resources is not None:
-                await service.channel_resources.aclose()
-        for task in background:
-            task.cancel()
-        await asyncio.gather(*background, return_exceptions=True)
-        await stack.aclose()
-        await dispose_engine(engine)

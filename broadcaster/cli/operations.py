@@ -38,16 +38,16 @@ async def publish_now(
     reports: list[PublishReport] = []
     async with open_service(settings, schedule=False, deliver=False) as service:
         names = list(channels) if channels else list(service.channels)
-        if service.approvals is not None:  # refuse, naming every one, before anything goes out
-            refused = []
-            for campaign in campaigns:
-                revision = service.workspace.campaigns[campaign].revision
-                try:
-                    await service.approvals.require(service.workspace.approval, campaign, revision)
-                except NotApproved as exc:
-                    refused.append(str(exc))
-            if refused:
-                raise PublishRefused("\n".join(refused) + "\nnothing was published.")
+        # Refuse, naming every one, before anything goes out.
+        refused = []
+        for campaign in campaigns:
+            revision = service.workspace.campaigns[campaign].revision
+            try:
+                await service.approvals.require(service.workspace.approval, campaign, revision)
+            except NotApproved as exc:
+                refused.append(str(exc))
+        if refused:
+            raise PublishRefused("\n".join(refused) + "\nnothing was published.")
         results = [
             (
                 campaign,

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, event
+from sqlalchemy import Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -189,3 +189,15 @@ async def dispose_engine(engine: AsyncEngine, wait: float = 5.0) -> None:
     if closing:
         await asyncio.wait(closing, timeout=wait)
     await engine.dispose()
+
+
+async def answers(engine: AsyncEngine) -> bool:
+    """True when the store answers a trivial query within two seconds (health checks)."""
+    try:
+        async with asyncio.timeout(2):
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+    except Exception:
+        log.warning("health check: the store does not answer", exc_info=True)
+        return False
+    return True

@@ -6,49 +6,59 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from aiohttp import web
 
-from broadcaster.service import Service, open_service
+from broadcaster.service import open_service
 from broadcaster.settings import Settings
 from broadcaster.site.fastpath import FastPath
 from broadcaster.site.static import StaticFiles
+from broadcaster.store.engine import answers
+from broadcaster.subscribers.confirmations import ConfirmationMailer
 from broadcaster.web.admin.app import make_admin
 from broadcaster.web.forwarded import STATIC_SAFE, forwarded_for
+from broadcaster.web.keys import (
+    COUNT_DELIVERIES,
+    ENGINE,
+    LIVE,
+    METRICS,
+    RELOAD,
+    SETTINGS,
+    Reload,
+    expose,
+)
 from broadcaster.web.keys import SERVICE as SERVICE
 from broadcaster.web.keys import STATIC as STATIC
 from broadcaster.web.metrics import CONTENT_TYPE
-from broadcaster.web.subscriptions import (
-    SubscriptionsFactory,
-    add_subscriptions,
-    open_subscriptions,
-)
+from broadcaster.web.subscription_routes import add_subscriptions
+from broadcaster.web.subscriptions import Limits
 
 log = logging.getLogger(__name__)
 
 WATCHED = ("campaigns", "channels", "templates", "schedules.yaml")
 
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+
 
 async def healthz(request: web.Request) -> web.Response:
     """200 with JSON when the store answers, 503 when it does not."""
-    service = request.app[SERVICE]
-    ok = await service.healthy()
+    ok = await answers(request.app[ENGINE])
     body = {
         "status": "ok" if ok else "unavailable",
         "store": "ok" if ok else "not answering",
-        "campaigns": len(service.workspace.campaigns),
+        "campaigns": len(request.app[LIVE].workspace.campaigns),
     }
     return web.json_response(body, status=200 if ok else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text format."""
-    service = request.app[SERVICE]
+    registry = request.app[METRICS]
     with contextlib.suppress(Exception):
-        await service.metrics.refresh_deliveries(service.count_deliveries)
-    return web.Response(body=service.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+        await registry.refresh_deliveries(request.app[COUNT_DELIVERIES])
+    return web.Response(body=registry.render(), headers={"Content-Type": CONTENT_TYPE})
 
 
 def _signature(root: Path) -> tuple[tuple[str, int, int], ...]:
@@ -63,8 +73,7 @@ def _signature(root: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(entries)
 
 
-async def _watch(service: Service, interval: float = 1.0) -> None:
-    root = service.settings.root
+async def _watch(root: Path, reload: Reload, interval: float = 1.0) -> None:
     seen = await asyncio.to_thread(_signature, root)
     while True:
         await asyncio.sleep(interval)
@@ -72,62 +81,83 @@ async def _watch(service: Service, interval: float = 1.0) -> None:
         if now != seen:
             seen = now
             log.info("workspace files changed; reloading")
-            await service.reload()
+            await reload()
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def _service_context(
+    settings: Settings, static: StaticFiles, mailer: ConfirmationMailer | None
+) -> CleanupContext:
+    """Open the service on startup and put its parts under their keys; close it on cleanup."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        async with open_service(settings, static=static, settle=True, mailer=mailer) as service:
+            expose(app, service)
+            yield
+
+    return context
+
+
+def _reloading(watch: bool) -> CleanupContext:
+    """Reload the workspace on SIGHUP (and, with `watch`, when its files change)."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        reload, settings = app[RELOAD], app[SETTINGS]
+        reloads: set[asyncio.Task[bool]] = set()
+        stopping = asyncio.Event()
+
+        def on_hangup() -> None:
+            if stopping.is_set():
+                log.info("SIGHUP while stopping: ignored")
+                return
+            log.info("SIGHUP: reloading the workspace")
+            task = asyncio.create_task(reload())
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        async with contextlib.AsyncExitStack() as stack:
+            # A reload still running (SIGHUP just before SIGTERM) finishes last, before the
+            # service closes: it would otherwise load jobs into a scheduler already stopped.
+            stack.push_async_callback(lambda: asyncio.gather(*reloads, return_exceptions=True))
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, on_hangup)
+            if watch:
+                watcher = asyncio.create_task(_watch(settings.root, reload))
+                stack.push_async_callback(_cancel, watcher)
+            # The handler stays: removing it would let a late SIGHUP terminate the process
+            # (or, on uvloop, fail with "ignored due to race condition"); it ignores it.
+            stack.callback(stopping.set)
+            log.info("serving %s on http://%s", settings.root, settings.listen)
+            yield
+
+    return context
 
 
 def make_app(
     settings: Settings,
     *,
     watch: bool = False,
-    subscriptions: SubscriptionsFactory = open_subscriptions,
+    mailer: ConfirmationMailer | None = None,
+    limits: Limits | None = None,
 ) -> web.Application:
     """The application; the service opens on startup and closes on cleanup.
 
-    `subscriptions` builds the subscription pages from the open service; the default uses
-    the SQL subscriber store, signed tokens and the subscriber email channel for
-    confirmations (tests pass one with a recording mailer).
+    `mailer` sends the confirmation emails (default: the subscriber email channel; tests
+    pass one that records); `limits` are the subscribe form's rate limits.
     """
     app = web.Application()
     if settings.trusted_proxies:
         app.middlewares.append(forwarded_for(settings.trusted_proxies))
     static = StaticFiles()
     app[STATIC] = static
-
-    async def lifetime(app: web.Application) -> AsyncIterator[None]:
-        async with open_service(settings, static=static, settle=True) as service:
-            app[SERVICE] = service
-            loop = asyncio.get_running_loop()
-            reloads: set[asyncio.Task[bool]] = set()
-            stopping = False
-
-            def on_hangup() -> None:
-                if stopping:
-                    log.info("SIGHUP while stopping: ignored")
-                    return
-                log.info("SIGHUP: reloading the workspace")
-                task = asyncio.create_task(service.reload())
-                reloads.add(task)
-                task.add_done_callback(reloads.discard)
-
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(signal.SIGHUP, on_hangup)
-            watcher = asyncio.create_task(_watch(service)) if watch else None
-            log.info("serving %s on http://%s", settings.root, settings.listen)
-            try:
-                yield
-            finally:
-                # The handler stays: removing it would let a late SIGHUP terminate the
-                # process (or, on uvloop, fail with "ignored due to race condition").
-                stopping = True
-                if watcher is not None:
-                    watcher.cancel()
-                    await asyncio.gather(watcher, return_exceptions=True)
-                # A reload still running (SIGHUP just before SIGTERM) finishes first: it
-                # would otherwise load jobs into the scheduler open_service shuts down next.
-                await asyncio.gather(*reloads, return_exceptions=True)
-
-    app.cleanup_ctx.append(lifetime)
-    add_subscriptions(app, SERVICE, subscriptions)
+    # Cleanup contexts start in this order and stop in reverse: the service outlives both.
+    app.cleanup_ctx.append(_service_context(settings, static, mailer))
+    app.cleanup_ctx.append(_reloading(watch))
+    add_subscriptions(app, limits)
     app.add_subapp("/admin", make_admin())
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)

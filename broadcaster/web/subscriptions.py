@@ -17,21 +17,16 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from broadcaster.subscribers.api import Subscriber, SubscriberStore, TokenPurpose, Tokens
-from broadcaster.subscribers.confirmations import ChannelMailer, ConfirmationMailer, Confirmations
-from broadcaster.subscribers.store import SqlSubscriberStore
-from broadcaster.subscribers.tokens import SignedTokens
+from broadcaster.subscribers.confirmations import Confirmations
 from broadcaster.text.render import Templates
 from broadcaster.text.strings import text
-from broadcaster.web import token_pages
 from broadcaster.web.ratelimit import Rate, RateLimiter
 from broadcaster.web.subscription_form import (
     BodyTooLarge,
@@ -43,9 +38,6 @@ from broadcaster.web.subscription_form import (
 )
 from broadcaster.web.subscription_pages import Pages, root_of
 from broadcaster.workspace.models import Workspace
-
-if TYPE_CHECKING:
-    from broadcaster.service import Service
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +67,15 @@ class Resolved:
 
 
 class Subscriptions:
-    """The subscription pages over a subscriber store, token signer and confirmation mailer."""
+    """The subscription pages over the service's subscriber store, token signer and
+    confirmation emails (one of each per process)."""
 
     def __init__(
         self,
         *,
         store: SubscriberStore,
         tokens: Tokens,
-        mailer: ConfirmationMailer,
+        confirmations: Confirmations,
         workspace: Callable[[], Workspace],
         base_url: str,
         templates: Templates,
@@ -91,14 +84,13 @@ class Subscriptions:
     ) -> None:
         self.store = store
         self.tokens = tokens
-        self.mailer = mailer
         self.workspace = workspace
         self.base_url = base_url.rstrip("/")
         self.pages = Pages(templates, workspace)
         self.per_ip = RateLimiter(limits.per_ip, clock=clock)
         self.per_address = RateLimiter(limits.per_address, clock=clock)
         self.confirm_max_age = CONFIRM_MAX_AGE
-        self.confirmations = Confirmations(store, tokens, mailer, base_url)
+        self.confirmations = confirmations
         self._mailing: set[asyncio.Task[bool]] = set()
 
     # --- lifetime ------------------------------------------------------------------------
@@ -235,104 +227,31 @@ class Subscriptions:
         )
 
 
-# --- routes and wiring -------------------------------------------------------------------
-
 SUBSCRIPTIONS = web.AppKey("subscriptions", Subscriptions)
-SubscriptionsFactory = Callable[["Service"], AbstractAsyncContextManager[Subscriptions]]
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Action = Callable[[Subscriptions, web.Request], Awaitable[web.Response]]
-
-
-def _on(action: Action) -> Handler:
-    async def handle(request: web.Request) -> web.StreamResponse:
-        return await action(request.app[SUBSCRIPTIONS], request)
-
-    return handle
-
-
-def _only(allow: str) -> Handler:
-    """405 with `Allow` and a page that points to the form, for any other method."""
-
-    async def handle(request: web.Request) -> web.StreamResponse:
-        subs = request.app[SUBSCRIPTIONS]
-        locale = subs.pages.pick_locale(request.query.get("lang"))
-        return subs.pages.message(
-            request,
-            locale=locale,
-            heading=text("sub_method_title", locale),
-            paragraphs=[text("sub_method", locale)],
-            links=[subs.pages.form_link(request, locale)],
-            status=405,
-            headers={"Allow": allow},
-        )
-
-    return handle
-
-
-def subscription_routes() -> list[web.RouteDef]:
-    """Every subscription route; the handlers use the app's SUBSCRIPTIONS."""
-    confirm = "/confirm/{token}"
-    unsubscribe = "/unsubscribe/{token}"
-    preferences = "/preferences/{token}"
-    return [
-        web.post("/subscribe", _on(Subscriptions.subscribe)),
-        web.route("*", "/subscribe", _only("POST")),
-        web.get(confirm, _on(token_pages.confirm_page)),
-        web.post(confirm, _on(token_pages.confirm)),
-        web.route("*", confirm, _only("GET, HEAD, POST")),
-        web.get(unsubscribe, _on(token_pages.unsubscribe_page)),
-        web.post(unsubscribe, _on(token_pages.unsubscribe)),
-        web.route("*", unsubscribe, _only("GET, HEAD, POST")),
-        web.get(preferences, _on(token_pages.preferences_page)),
-        web.post(preferences, _on(token_pages.update_preferences)),
-        web.route("*", preferences, _only("GET, HEAD, POST")),
-        web.get(f"{preferences}/data", _on(token_pages.download_data)),
-        web.route("*", f"{preferences}/data", _only("GET, HEAD")),
-        web.get(f"{preferences}/delete", _on(token_pages.delete_page)),
-        web.post(f"{preferences}/delete", _on(token_pages.delete)),
-        web.route("*", f"{preferences}/delete", _only("GET, HEAD, POST")),
-    ]
 
 
 @contextlib.asynccontextmanager
 async def open_subscriptions(
-    service: Service,
     *,
-    mailer: ConfirmationMailer | None = None,
+    store: SubscriberStore,
+    tokens: Tokens,
+    confirmations: Confirmations,
+    workspace: Callable[[], Workspace],
+    base_url: str,
+    templates: Templates,
     limits: Limits = Limits(),
 ) -> AsyncIterator[Subscriptions]:
-    """Subscriptions over the service's database and secret key; closed after use."""
-    secret = service.settings.secret_key
+    """Subscriptions over the parts the service opened; confirmations in flight finish on close."""
     subscriptions = Subscriptions(
-        store=SqlSubscriberStore(service.engine, secret),
-        tokens=SignedTokens(secret),
-        mailer=mailer or ChannelMailer(lambda: service.channels),
-        workspace=lambda: service.workspace,
-        base_url=service.settings.base_url,
-        templates=Templates(service.settings.root / "templates"),
+        store=store,
+        tokens=tokens,
+        confirmations=confirmations,
+        workspace=workspace,
+        base_url=base_url,
+        templates=templates,
         limits=limits,
     )
     try:
         yield subscriptions
     finally:
         await subscriptions.close()
-
-
-def add_subscriptions(
-    app: web.Application,
-    service_key: web.AppKey[Service],
-    factory: SubscriptionsFactory = open_subscriptions,
-) -> None:
-    """Serve the subscription routes; `factory` builds them once `app[service_key]` is open.
-
-    Call it before adding any catch-all route, and after the cleanup context that opens
-    the service (cleanup contexts start in order and stop in reverse).
-    """
-
-    async def lifetime(app: web.Application) -> AsyncIterator[None]:
-        async with factory(app[service_key]) as subscriptions:
-            app[SUBSCRIPTIONS] = subscriptions
-            yield
-
-    app.cleanup_ctx.append(lifetime)
-    app.router.add_routes(subscription_routes())

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -24,9 +23,7 @@ from broadcaster.web.subscription_form import (
     read_fields,
 )
 from broadcaster.web.subscription_pages import PRIVATE_HEADERS
-
-if TYPE_CHECKING:
-    from broadcaster.web.subscriptions import Subscriptions
+from broadcaster.web.subscriptions import Subscriptions
 
 # RFC 8058's body, urlencoded (`List-Unsubscribe=One-Click`) or as multipart/form-data.
 ONE_CLICK = b"One-Click"

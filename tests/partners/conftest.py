@@ -169,7 +169,6 @@ async def deliver_until(
 
 async def add_partner(service: Service, server: PartnerServer, name: str, **options: Any) -> str:
     """Register an endpoint of `server` and tell the server its secret; returns the secret."""
-    assert service.partners is not None
     _, secret = await service.partners.add(name, server.url(name), **options)
     server.secrets[name] = [secret]
     return secret

@@ -8,7 +8,6 @@ tested with the mail engine).
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from broadcaster.settings import Settings
 from broadcaster.subscribers.api import Subscriber, SubscriberStatus, TokenPurpose
 from broadcaster.web.app import make_app
 from broadcaster.web.ratelimit import Rate
-from broadcaster.web.subscriptions import SUBSCRIPTIONS, Limits, Subscriptions, open_subscriptions
+from broadcaster.web.subscriptions import SUBSCRIPTIONS, Limits, Subscriptions
 from tests.conftest import copy_workspace
 
 BASE_URL = "http://broadcaster.test"
@@ -152,8 +151,8 @@ async def running(
     """The app `serve` runs on `workspace`, behind a test client, with a recording mailer."""
     settings = settings_for(workspace, environ)
     mailer = RecordingMailer()
-    factory = functools.partial(open_subscriptions, mailer=mailer, limits=limits)
-    async with TestClient(TestServer(make_app(settings, subscriptions=factory))) as client:
+    app = make_app(settings, mailer=mailer, limits=limits)
+    async with TestClient(TestServer(app)) as client:
         yield Site(client, mailer, settings)
 
 

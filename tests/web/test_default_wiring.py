@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from aiohttp.test_utils import TestClient, TestServer
 
 from broadcaster.text.strings import text
-from broadcaster.web.app import make_app
+from broadcaster.web.app import SERVICE, make_app
 from broadcaster.web.subscriptions import SUBSCRIPTIONS
 from tests.conftest import copy_workspace
 from tests.web.conftest import BASE_URL, FORM, TOPIC, form_body, heading, page, settings_for
@@ -61,3 +61,15 @@ async def test_the_confirmation_email_arrives_and_its_link_confirms(tmp_path: Pa
         subscriber = await subscriptions.store.get(found[0])
         assert subscriber is not None
         assert (subscriber.email, subscriber.status) == ("hoa@example.vn", "confirmed")
+
+
+async def test_the_pages_use_the_services_own_store_signer_and_confirmations(
+    tmp_path: Path,
+) -> None:
+    """One subscriber store, token signer and Confirmations per process, not a second set."""
+    app = make_app(settings_for(copy_workspace(tmp_path / "ws")))
+    async with TestClient(TestServer(app)):
+        subscriptions, service = app[SUBSCRIPTIONS], app[SERVICE]
+        assert subscriptions.store is service.subscribers
+        assert subscriptions.tokens is service.tokens
+        assert subscriptions.confirmations is service.confirmations

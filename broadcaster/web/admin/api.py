@@ -12,12 +12,11 @@ from typing import Any
 from aiohttp import web
 
 from broadcaster.publishing.preview import preview
-from broadcaster.service import Service
 from broadcaster.staff.accounts import Session
 from broadcaster.staff.tables import ReviewAction, Role
 from broadcaster.web.admin import desk, editor
 from broadcaster.web.admin.auth import client_ip, current
-from broadcaster.web.keys import SERVICE
+from broadcaster.web.admin.parts import Desk
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -54,10 +53,6 @@ def optional_field(data: dict[str, Any], key: str) -> str | None:
     return value
 
 
-def service_of(request: web.Request) -> Service:
-    return request.config_dict[SERVICE]
-
-
 def _row(found: desk.CampaignRow) -> dict[str, Any]:
     return {
         "id": found.id,
@@ -78,19 +73,19 @@ def _row(found: desk.CampaignRow) -> dict[str, Any]:
 
 async def me(request: web.Request) -> web.Response:
     session = session_of(request, Role.AUTHOR)
-    service = service_of(request)
+    staff_desk = Desk.of(request)
     return web.json_response(
         {
             "name": session.user.name,
             "role": session.role,
-            "approval_policy": str(service.workspace.approval),
+            "approval_policy": str(staff_desk.workspace.approval),
         }
     )
 
 
 async def list_campaigns(request: web.Request) -> web.Response:
     session_of(request, Role.AUTHOR)
-    rows = await desk.campaign_rows(service_of(request))
+    rows = await desk.campaign_rows(Desk.of(request))
     return web.json_response({"campaigns": [_row(r) for r in rows]})
 
 
@@ -100,7 +95,7 @@ async def create_campaign(request: web.Request) -> web.Response:
     campaign_id = text_field(data, "id")
     files = data.get("files") or dict(editor.NEW_CAMPAIGN)
     revision = await desk.save(
-        service_of(request), session, campaign_id, None, _files(files), client_ip(request)
+        Desk.of(request), session, campaign_id, None, _files(files), client_ip(request)
     )
     return web.json_response({"id": campaign_id, "revision": revision}, status=201)
 
@@ -117,21 +112,21 @@ def _files(value: object) -> dict[str, str]:
 
 async def get_campaign(request: web.Request) -> web.Response:
     session_of(request, Role.AUTHOR)
-    service = service_of(request)
+    staff_desk = Desk.of(request)
     campaign_id = request.match_info["campaign"]
     try:
-        files = editor.read_files(service.settings.root, campaign_id)
-        on_disk = editor.current_revision(service.settings.root, campaign_id)
+        files = editor.read_files(staff_desk.settings.root, campaign_id)
+        on_disk = editor.current_revision(staff_desk.settings.root, campaign_id)
     except editor.EditRefused as exc:
         raise desk.DeskError(404, str(exc)) from None
     if on_disk is None:
         raise desk.DeskError(404, f"no campaign '{campaign_id}'")
-    _, problems = editor.problems_for(service.settings.root, service.settings, campaign_id)
+    _, problems = editor.problems_for(staff_desk.settings.root, staff_desk.settings, campaign_id)
     body: dict[str, Any] = {"id": campaign_id, "revision": on_disk, "files": files}
     body["problems"] = [str(p) for p in problems]
-    if campaign_id in service.workspace.campaigns:
-        body |= {"status": _row(await desk.row(service, campaign_id))}
-    _, approvals = desk.parts(service)
+    if campaign_id in staff_desk.workspace.campaigns:
+        body |= {"status": _row(await desk.row(staff_desk, campaign_id))}
+    _, approvals = desk.parts(staff_desk)
     body["reviews"] = [
         {
             "revision": r.revision,
@@ -149,23 +144,23 @@ async def put_campaign(request: web.Request) -> web.Response:
     session = session_of(request, Role.AUTHOR)
     data = await json_body(request)
     base = text_field(data, "revision")
-    service = service_of(request)
+    staff_desk = Desk.of(request)
     campaign_id = request.match_info["campaign"]
     revision = await desk.save(
-        service, session, campaign_id, base, _files(data.get("files")), client_ip(request)
+        staff_desk, session, campaign_id, base, _files(data.get("files")), client_ip(request)
     )
-    _, problems = editor.problems_for(service.settings.root, service.settings, campaign_id)
+    _, problems = editor.problems_for(staff_desk.settings.root, staff_desk.settings, campaign_id)
     return web.json_response({"revision": revision, "problems": [str(p) for p in problems]})
 
 
 async def get_preview(request: web.Request) -> web.Response:
     session_of(request, Role.AUTHOR)
-    service = service_of(request)
-    found = desk.campaign(service, request.match_info["campaign"])
+    staff_desk = Desk.of(request)
+    found = desk.campaign(staff_desk, request.match_info["campaign"])
     result = await asyncio.to_thread(
         preview,
-        service.workspace,
-        service.settings,
+        staff_desk.workspace,
+        staff_desk.settings,
         found.id,
         published_at=datetime.now(UTC).replace(microsecond=0),
     )
@@ -187,7 +182,7 @@ def review_handler(action: ReviewAction) -> Handler:
         data = await json_body(request)
         revision = text_field(data, "revision")
         verdict = await desk.review(
-            service_of(request),
+            Desk.of(request),
             session,
             request.match_info["campaign"],
             revision,
@@ -215,7 +210,7 @@ async def publish(request: web.Request) -> web.Response:
     if emergency is not None and not isinstance(emergency, str):
         raise desk.DeskError(422, "'emergency_reason' must be a string")
     result = await desk.publish(
-        service_of(request),
+        Desk.of(request),
         session,
         request.match_info["campaign"],
         revision,
@@ -231,7 +226,7 @@ async def withdraw(request: web.Request) -> web.Response:
     data = await json_body(request)
     reason = text_field(data, "reason")
     await desk.withdraw(
-        service_of(request), session, request.match_info["campaign"], reason, client_ip(request)
+        Desk.of(request), session, request.match_info["campaign"], reason, client_ip(request)
     )
     return web.json_response({"withdrawn": request.match_info["campaign"]}, status=201)
 
@@ -245,7 +240,7 @@ async def add_schedule(request: web.Request) -> web.Response:
     ):
         raise desk.DeskError(422, "'channels' must be a list of channel names")
     schedule_id = await desk.schedule(
-        service_of(request),
+        Desk.of(request),
         session,
         request.match_info["campaign"],
         text_field(data, "at"),

@@ -8,15 +8,17 @@ from broadcaster.partners.commands import webhook_channels
 from broadcaster.staff.accounts import AccountError
 from broadcaster.staff.tables import Role
 from broadcaster.web.admin import dashboard, desk, people
-from broadcaster.web.admin.api import json_body, optional_field, service_of, session_of, text_field
+from broadcaster.web.admin.api import json_body, optional_field, session_of, text_field
 from broadcaster.web.admin.auth import client_ip
+from broadcaster.web.admin.parts import Desk
+from broadcaster.web.keys import ACCOUNTS, APPROVALS, ENGINE, LIVE, OUTBOX, WORKERS
 
 
 async def list_publications(request: web.Request) -> web.Response:
     session_of(request, Role.AUTHOR)
-    return web.json_response(
-        {"publications": await dashboard.publication_list(service_of(request))}
-    )
+    app = request.config_dict
+    listed = await dashboard.publication_list(app[APPROVALS], app[OUTBOX])
+    return web.json_response({"publications": listed})
 
 
 def _publication_id(request: web.Request) -> int:
@@ -28,15 +30,15 @@ def _publication_id(request: web.Request) -> int:
 
 async def get_publication(request: web.Request) -> web.Response:
     session_of(request, Role.AUTHOR)
-    service = service_of(request)
+    app = request.config_dict
     publication_id = _publication_id(request)
     return web.json_response(
         {
             "id": publication_id,
-            "channels": await dashboard.progress(service, publication_id),
-            "attempts": await dashboard.attempts(service, publication_id),
+            "channels": await dashboard.progress(app[OUTBOX], publication_id),
+            "attempts": await dashboard.attempts(app[OUTBOX], publication_id),
             "dead_letters": await dashboard.dead_letters(
-                service, publication_id, webhook_channels(service.workspace)
+                app[OUTBOX], publication_id, webhook_channels(app[LIVE].workspace)
             ),
         }
     )
@@ -44,11 +46,10 @@ async def get_publication(request: web.Request) -> web.Response:
 
 async def retry_publication(request: web.Request) -> web.Response:
     session = session_of(request, Role.APPROVER)
-    service = service_of(request)
+    app = request.config_dict
     publication_id = _publication_id(request)
-    count = await dashboard.retry_failed(service, publication_id)
-    _, approvals = desk.parts(service)
-    await approvals.audit.record(
+    count = await dashboard.retry_failed(app[OUTBOX], app[WORKERS], publication_id)
+    await app[APPROVALS].audit.record(
         session.user.name,
         "publication.retried",
         detail={"publication": publication_id, "deliveries": count},
@@ -63,20 +64,18 @@ async def release_held(request: web.Request) -> web.Response:
         held_id = int(request.match_info["held"])
     except ValueError:
         raise desk.DeskError(404, "a held publication id is a number") from None
-    publication_id = await desk.release_held(
-        service_of(request), session, held_id, client_ip(request)
-    )
+    publication_id = await desk.release_held(Desk.of(request), session, held_id, client_ip(request))
     return web.json_response({"publication": publication_id}, status=201)
 
 
 async def subscriber_counts(request: web.Request) -> web.Response:
     session_of(request, Role.AUTHOR)
-    return web.json_response(await dashboard.subscriber_counts(service_of(request)))
+    return web.json_response(await dashboard.subscriber_counts(request.config_dict[ENGINE]))
 
 
 async def audit_entries(request: web.Request) -> web.Response:
     session_of(request, Role.ADMIN)
-    _, approvals = desk.parts(service_of(request))
+    approvals = request.config_dict[APPROVALS]
     entries = await approvals.audit.entries(limit=500)
     return web.json_response(
         {
@@ -99,7 +98,7 @@ async def audit_entries(request: web.Request) -> web.Response:
 
 async def audit_csv(request: web.Request) -> web.Response:
     session_of(request, Role.ADMIN)
-    _, approvals = desk.parts(service_of(request))
+    approvals = request.config_dict[APPROVALS]
     return web.Response(
         text=await approvals.audit.csv(),
         content_type="text/csv",
@@ -110,7 +109,7 @@ async def audit_csv(request: web.Request) -> web.Response:
 
 async def list_users(request: web.Request) -> web.Response:
     session_of(request, Role.ADMIN)
-    accounts, _ = desk.parts(service_of(request))
+    accounts = request.config_dict[ACCOUNTS]
     return web.json_response(
         {
             "users": [
@@ -131,7 +130,7 @@ async def add_user(request: web.Request) -> web.Response:
     session = session_of(request, Role.ADMIN)
     data = await json_body(request)
     user, link = await people.add(
-        service_of(request),
+        Desk.of(request),
         session,
         text_field(data, "name"),
         text_field(data, "role"),
@@ -148,7 +147,7 @@ async def change_user(request: web.Request) -> web.Response:
     if disabled is not None and not isinstance(disabled, bool):
         raise desk.DeskError(422, "'disabled' is true or false")
     user = await people.change(
-        service_of(request),
+        Desk.of(request),
         session,
         request.match_info["name"],
         role=optional_field(data, "role"),
@@ -161,7 +160,7 @@ async def change_user(request: web.Request) -> web.Response:
 async def user_setup_link(request: web.Request) -> web.Response:
     session = session_of(request, Role.ADMIN)
     link = await people.new_link(
-        service_of(request), session, request.match_info["name"], client_ip(request)
+        Desk.of(request), session, request.match_info["name"], client_ip(request)
     )
     return web.json_response({"setup_link": link}, status=201)
 
@@ -170,7 +169,7 @@ async def change_password(request: web.Request) -> web.Response:
     session = session_of(request, Role.AUTHOR)
     data = await json_body(request)
     old, new = text_field(data, "current_password"), text_field(data, "new_password")
-    accounts, approvals = desk.parts(service_of(request))
+    accounts, approvals = request.config_dict[ACCOUNTS], request.config_dict[APPROVALS]
     try:
         await accounts.change_password(session.user.id, old, new)
     except AccountError as exc:

@@ -12,8 +12,9 @@ from broadcaster.partners.health import Health
 from broadcaster.partners.store import Partner
 from broadcaster.staff.tables import Role
 from broadcaster.web.admin import desk, media
-from broadcaster.web.admin.api import json_body, service_of, session_of, text_field
+from broadcaster.web.admin.api import json_body, session_of, text_field
 from broadcaster.web.admin.auth import client_ip
+from broadcaster.web.admin.parts import PartnerDesk
 
 
 def partner_json(partner: Partner) -> dict[str, Any]:
@@ -72,7 +73,7 @@ def _strings(data: dict[str, Any], key: str) -> list[str]:
 
 async def list_partners(request: web.Request) -> web.Response:
     session_of(request, Role.ADMIN)
-    found = await media.health(service_of(request))
+    found = await media.health(PartnerDesk.of(request))
     return web.json_response({"partners": [health_json(h) for h in found]})
 
 
@@ -80,7 +81,7 @@ async def add_partner(request: web.Request) -> web.Response:
     session = session_of(request, Role.ADMIN)
     data = await json_body(request)
     partner, secret = await media.add(
-        service_of(request),
+        PartnerDesk.of(request),
         session,
         text_field(data, "name"),
         text_field(data, "url"),
@@ -95,7 +96,7 @@ async def add_partner(request: web.Request) -> web.Response:
 
 async def get_partner(request: web.Request) -> web.Response:
     session = session_of(request, Role.ADMIN)
-    partner, log = await media.log(service_of(request), session, request.match_info["name"])
+    partner, log = await media.log(PartnerDesk.of(request), session, request.match_info["name"])
     return web.json_response(
         {**partner_json(partner), "deliveries": [delivery_json(d) for d in log]}
     )
@@ -108,7 +109,7 @@ async def change_partner(request: web.Request) -> web.Response:
     if not isinstance(enabled, bool):
         raise desk.DeskError(422, 'send {"enabled": true} or {"enabled": false}')
     partner = await media.set_enabled(
-        service_of(request), session, request.match_info["name"], enabled, client_ip(request)
+        PartnerDesk.of(request), session, request.match_info["name"], enabled, client_ip(request)
     )
     return web.json_response(partner_json(partner))
 
@@ -120,7 +121,7 @@ async def rotate_secret(request: web.Request) -> web.Response:
     if hours is not None and (isinstance(hours, bool) or not isinstance(hours, int | float)):
         raise desk.DeskError(422, "'grace_hours' is a number of hours, like 24")
     partner, secret = await media.rotate(
-        service_of(request), session, request.match_info["name"], hours, client_ip(request)
+        PartnerDesk.of(request), session, request.match_info["name"], hours, client_ip(request)
     )
     body = {**partner_json(partner), "secret": secret}
     return web.json_response(body, status=201, headers={"Cache-Control": "no-store"})
@@ -129,7 +130,7 @@ async def rotate_secret(request: web.Request) -> web.Response:
 async def remove_partner(request: web.Request) -> web.Response:
     session = session_of(request, Role.ADMIN)
     partner = await media.remove(
-        service_of(request), session, request.match_info["name"], client_ip(request)
+        PartnerDesk.of(request), session, request.match_info["name"], client_ip(request)
     )
     return web.json_response({"removed": partner.name})
 
@@ -137,5 +138,5 @@ async def remove_partner(request: web.Request) -> web.Response:
 async def replay_delivery(request: web.Request) -> web.Response:
     session = session_of(request, Role.ADMIN)
     delivery_id = int(request.match_info["delivery"])
-    partner = await media.replay(service_of(request), session, delivery_id, client_ip(request))
+    partner = await media.replay(PartnerDesk.of(request), session, delivery_id, client_ip(request))
     return web.json_response({"replayed": delivery_id, "partner": partner.name}, status=201)

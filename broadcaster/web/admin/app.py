@@ -12,17 +12,17 @@ from broadcaster.web.admin.desk import DeskError
 from broadcaster.web.admin.pages import render
 from broadcaster.web.admin.routes import add_api_routes
 from broadcaster.web.admin.ui_routes import add_ui_routes
-from broadcaster.web.keys import SERVICE
+from broadcaster.web.keys import ACCOUNTS, SETTINGS
 
 log = logging.getLogger(__name__)
 
 
 def _accounts(request: web.Request) -> Accounts | None:
-    return request.config_dict[SERVICE].accounts
+    return request.config_dict[ACCOUNTS]
 
 
 def _base_url(request: web.Request) -> str:
-    return request.config_dict[SERVICE].settings.base_url
+    return request.config_dict[SETTINGS].base_url
 
 
 def _is_api(request: web.Request) -> bool:

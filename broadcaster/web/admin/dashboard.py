@@ -8,8 +8,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from broadcaster.outbox.outbox import Outbox
 from broadcaster.outbox.tables import DeliveryStatus
-from broadcaster.service import Service
+from broadcaster.outbox.workers import Workers
+from broadcaster.publishing.approval import Approvals
 from broadcaster.subscribers.counts import confirmed_counts
 
 # The four columns staff watch; each delivery status falls in one.
@@ -24,31 +28,30 @@ BUCKETS = {
 }
 
 
-async def publication_list(service: Service, limit: int = 50) -> list[dict[str, Any]]:
+async def publication_list(
+    approvals: Approvals, outbox: Outbox, limit: int = 50
+) -> list[dict[str, Any]]:
     """Newest publications (held ones first) with per-channel progress buckets."""
-    approvals = service.approvals
     items: list[dict[str, Any]] = []
-    emergencies: set[tuple[str, str]] = set()
-    if approvals is not None:
-        emergencies = {(e.campaign_id, e.revision) for e in await approvals.reviews.emergencies()}
-        for held in await approvals.reviews.held(pending_only=True, limit=limit):
-            items.append(
-                {
-                    "id": None,
-                    "held_id": held.id,
-                    "campaign": held.campaign_id,
-                    "revision": held.revision,
-                    "status": "held",
-                    "source": "schedule",
-                    "kind": "publication",
-                    "schedule": held.schedule_id,
-                    "created_at": held.created_at.isoformat(),
-                    "emergency": False,
-                    "channels": {name: {} for name in held.channels},
-                }
-            )
-    for publication in await service.outbox.publications(limit):
-        channels = await progress(service, publication.id)
+    emergencies = {(e.campaign_id, e.revision) for e in await approvals.reviews.emergencies()}
+    for held in await approvals.reviews.held(pending_only=True, limit=limit):
+        items.append(
+            {
+                "id": None,
+                "held_id": held.id,
+                "campaign": held.campaign_id,
+                "revision": held.revision,
+                "status": "held",
+                "source": "schedule",
+                "kind": "publication",
+                "schedule": held.schedule_id,
+                "created_at": held.created_at.isoformat(),
+                "emergency": False,
+                "channels": {name: {} for name in held.channels},
+            }
+        )
+    for publication in await outbox.publications(limit):
+        channels = await progress(outbox, publication.id)
         items.append(
             {
                 "id": publication.id,
@@ -81,10 +84,10 @@ def overall(status: str, channels: dict[str, dict[str, int]]) -> str:
     return "delivered"
 
 
-async def progress(service: Service, publication_id: int) -> dict[str, dict[str, int]]:
+async def progress(outbox: Outbox, publication_id: int) -> dict[str, dict[str, int]]:
     """Per channel: delivered, pending, retrying, failed (and cancelled) counts."""
     result: dict[str, dict[str, int]] = {}
-    for channel, counts in (await service.outbox.progress(publication_id)).items():
+    for channel, counts in (await outbox.progress(publication_id)).items():
         buckets = dict.fromkeys(("delivered", "pending", "retrying", "failed"), 0)
         for status, count in counts.items():
             key = BUCKETS[DeliveryStatus(status)]
@@ -93,7 +96,7 @@ async def progress(service: Service, publication_id: int) -> dict[str, dict[str,
     return result
 
 
-async def attempts(service: Service, publication_id: int, limit: int = 200) -> list[dict[str, Any]]:
+async def attempts(outbox: Outbox, publication_id: int, limit: int = 200) -> list[dict[str, Any]]:
     """The newest attempts of a publication's deliveries, with their errors."""
     return [
         {
@@ -107,12 +110,12 @@ async def attempts(service: Service, publication_id: int, limit: int = 200) -> l
             "error": row.error,
             "at": row.started_at.isoformat(),
         }
-        for row in await service.outbox.attempt_log(publication_id, limit)
+        for row in await outbox.attempt_log(publication_id, limit)
     ]
 
 
 async def dead_letters(
-    service: Service, publication_id: int, channels: Collection[str]
+    outbox: Outbox, publication_id: int, channels: Collection[str]
 ) -> list[dict[str, Any]]:
     """A publication's deliveries on `channels` (the webhook ones) that failed for good."""
     return [
@@ -123,17 +126,17 @@ async def dead_letters(
             "status": row.status,
             "error": row.last_error,
         }
-        for row in await service.outbox.dead_letters(publication_id, channels)
+        for row in await outbox.dead_letters(publication_id, channels)
     ]
 
 
-async def retry_failed(service: Service, publication_id: int) -> int:
+async def retry_failed(outbox: Outbox, workers: Workers, publication_id: int) -> int:
     """Queue a publication's failed deliveries again (same Message-ID / webhook-id)."""
-    retried = await service.outbox.retry_failed(publication_id)
-    service.workers.wake()
+    retried = await outbox.retry_failed(publication_id)
+    workers.wake()
     return retried
 
 
-async def subscriber_counts(service: Service) -> dict[str, dict[str, int]]:
+async def subscriber_counts(engine: AsyncEngine) -> dict[str, dict[str, int]]:
     """Confirmed subscribers by topic, language and frequency (counts only)."""
-    return await confirmed_counts(service.engine)
+    return await confirmed_counts(engine)

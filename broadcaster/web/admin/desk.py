@@ -15,11 +15,11 @@ from typing import Any
 from broadcaster.outbox.tables import PublicationSource
 from broadcaster.publishing.approval import Approvals, NotApproved, Verdict
 from broadcaster.publishing.publisher import PublishError
-from broadcaster.service import Service
 from broadcaster.staff.accounts import Accounts, Session
 from broadcaster.staff.reviews import Review
 from broadcaster.staff.tables import ReviewAction, Role
 from broadcaster.web.admin import editor, scheduling
+from broadcaster.web.admin.parts import Desk
 from broadcaster.workspace.models import Campaign
 
 
@@ -45,11 +45,9 @@ class CampaignRow:
     held: int = 0  # schedule firings held for approval, not yet sent
 
 
-def parts(service: Service) -> tuple[Accounts, Approvals]:
-    """The staff store of a running service."""
-    if service.accounts is None or service.approvals is None:
-        raise DeskError(503, "the staff store is not open")
-    return service.accounts, service.approvals
+def parts(desk: Desk) -> tuple[Accounts, Approvals]:
+    """The staff store: accounts and the approval rule."""
+    return desk.accounts, desk.approvals
 
 
 def need(session: Session, role: Role, what: str) -> None:
@@ -58,17 +56,17 @@ def need(session: Session, role: Role, what: str) -> None:
         raise DeskError(403, f"{what} needs the {role} role; you are {session.role}")
 
 
-def campaign(service: Service, campaign_id: str) -> Campaign:
+def campaign(desk: Desk, campaign_id: str) -> Campaign:
     """A campaign of the running workspace, or 404."""
-    found = service.workspace.campaigns.get(campaign_id)
+    found = desk.workspace.campaigns.get(campaign_id)
     if found is None:
         raise DeskError(404, f"no campaign '{campaign_id}' (or its files have errors: see check)")
     return found
 
 
-def _current(service: Service, campaign_id: str, revision: str) -> Campaign:
-    found = campaign(service, campaign_id)
-    on_disk = editor.current_revision(service.settings.root, campaign_id)
+def _current(desk: Desk, campaign_id: str, revision: str) -> Campaign:
+    found = campaign(desk, campaign_id)
+    on_disk = editor.current_revision(desk.settings.root, campaign_id)
     if revision != found.revision or on_disk != found.revision:
         raise DeskError(
             409,
@@ -78,20 +76,20 @@ def _current(service: Service, campaign_id: str, revision: str) -> Campaign:
     return found
 
 
-async def _latest_publications(service: Service) -> dict[str, tuple[str, datetime]]:
-    return await service.outbox.latest_revisions(limit=5000)
+async def _latest_publications(desk: Desk) -> dict[str, tuple[str, datetime]]:
+    return await desk.outbox.latest_revisions(limit=5000)
 
 
-async def campaign_rows(service: Service) -> list[CampaignRow]:
+async def campaign_rows(desk: Desk) -> list[CampaignRow]:
     """Every campaign of the workspace with its status."""
-    _, approvals = parts(service)
-    workspace = service.workspace
-    latest = await _latest_publications(service)
+    _, approvals = parts(desk)
+    workspace = desk.workspace
+    latest = await _latest_publications(desk)
     withdrawals = await approvals.reviews.withdrawals()
     held: dict[str, int] = {}
     for hold in await approvals.reviews.held(pending_only=True, limit=1000):
         held[hold.campaign_id] = held.get(hold.campaign_id, 0) + 1
-    next_fire = service.scheduler.next_fire_times() if service.scheduler else {}
+    next_fire = desk.scheduler.next_fire_times() if desk.scheduler else {}
     now = datetime.now(UTC)
     rows = []
     for c in workspace.campaigns.values():
@@ -133,16 +131,16 @@ async def campaign_rows(service: Service) -> list[CampaignRow]:
     return rows
 
 
-async def row(service: Service, campaign_id: str) -> CampaignRow:
+async def row(desk: Desk, campaign_id: str) -> CampaignRow:
     """One campaign's status row."""
-    for found in await campaign_rows(service):
+    for found in await campaign_rows(desk):
         if found.id == campaign_id:
             return found
     raise DeskError(404, f"no campaign '{campaign_id}'")
 
 
 async def save(
-    service: Service,
+    desk: Desk,
     session: Session,
     campaign_id: str,
     base: str | None,
@@ -151,9 +149,9 @@ async def save(
 ) -> str:
     """Write the campaign's files (author+); returns the new revision."""
     need(session, Role.AUTHOR, "editing a campaign")
-    _, approvals = parts(service)
+    _, approvals = parts(desk)
     try:
-        revision = await editor.save_files(service.settings.root, campaign_id, base, files)
+        revision = await editor.save_files(desk.settings.root, campaign_id, base, files)
     except editor.EditConflict as exc:
         raise DeskError(409, str(exc)) from None
     except editor.EditRefused as exc:
@@ -167,12 +165,12 @@ async def save(
         detail={"from": base},
         ip=ip,
     )
-    await service.reload()
+    await desk.reload()
     return revision
 
 
 async def review(
-    service: Service,
+    desk: Desk,
     session: Session,
     campaign_id: str,
     revision: str,
@@ -181,13 +179,13 @@ async def review(
     ip: str | None,
 ) -> Verdict:
     """Request review (author+), approve or reject (approver+, never one's own revision)."""
-    _, approvals = parts(service)
+    _, approvals = parts(desk)
     comment = (comment or "").strip() or None
     if action == ReviewAction.REQUESTED:
         need(session, Role.AUTHOR, "asking for review")
     else:
         need(session, Role.APPROVER, "approving or rejecting a revision")
-    found = _current(service, campaign_id, revision)
+    found = _current(desk, campaign_id, revision)
     if action == ReviewAction.REJECTED and not comment:
         raise DeskError(422, "say what needs to change: a rejection needs a comment")
     if action == ReviewAction.APPROVED:
@@ -207,11 +205,11 @@ async def review(
         detail={"comment": comment} if comment else {},
         ip=ip,
     )
-    return await approvals.verdict(service.workspace.approval, campaign_id, found.revision)
+    return await approvals.verdict(desk.workspace.approval, campaign_id, found.revision)
 
 
 async def publish(
-    service: Service,
+    desk: Desk,
     session: Session,
     campaign_id: str,
     revision: str,
@@ -221,9 +219,9 @@ async def publish(
 ) -> dict[str, Any]:
     """Publish an approved revision now (approver+); an emergency needs a reason."""
     need(session, Role.APPROVER, "publishing")
-    _, approvals = parts(service)
-    found = _current(service, campaign_id, revision)
-    names = list(channels) if channels else list(service.channels)
+    _, approvals = parts(desk)
+    found = _current(desk, campaign_id, revision)
+    names = list(channels) if channels else list(desk.channels)
     reason = (emergency_reason or "").strip()
     if emergency_reason is not None and not reason:
         raise DeskError(422, "an emergency publish needs a reason; it is reviewed afterwards")
@@ -240,7 +238,7 @@ async def publish(
             ip=ip,
         )
     try:
-        published = await service.publisher.publish(
+        published = await desk.publisher.publish(
             campaign_id,
             names,
             source=PublicationSource.ADMIN,
@@ -256,19 +254,19 @@ async def publish(
     }
 
 
-async def release_held(service: Service, session: Session, held_id: int, ip: str | None) -> int:
+async def release_held(desk: Desk, session: Session, held_id: int, ip: str | None) -> int:
     """Send a held firing now that its revision is approved (approver+)."""
     need(session, Role.APPROVER, "releasing a held publication")
-    _, approvals = parts(service)
+    _, approvals = parts(desk)
     held = next((h for h in await approvals.reviews.held(limit=1000) if h.id == held_id), None)
     if held is None or held.released_publication_id is not None:
         raise DeskError(404, f"no held publication {held_id} waiting")
-    found = campaign(service, held.campaign_id)
+    found = campaign(desk, held.campaign_id)
     try:
-        await approvals.require(service.workspace.approval, found.id, found.revision)
-        published = await service.publisher.publish(
+        await approvals.require(desk.workspace.approval, found.id, found.revision)
+        published = await desk.publisher.publish(
             found.id,
-            [c for c in held.channels if c in service.channels],
+            [c for c in held.channels if c in desk.channels],
             source=PublicationSource.ADMIN,
             actor=session.user.name,
         )
@@ -287,22 +285,22 @@ async def release_held(service: Service, session: Session, held_id: int, ip: str
 
 
 async def withdraw(
-    service: Service, session: Session, campaign_id: str, reason: str, ip: str | None
+    desk: Desk, session: Session, campaign_id: str, reason: str, ip: str | None
 ) -> None:
     """Take a published campaign off every channel (approver+): the site moves it to the
     archive with a note, the feeds mark the entry withdrawn, partners that had it get
     `publication.withdrawn`."""
     need(session, Role.APPROVER, "withdrawing a campaign")
-    _, approvals = parts(service)
-    found = campaign(service, campaign_id)
+    _, approvals = parts(desk)
+    found = campaign(desk, campaign_id)
     if not reason.strip():
         raise DeskError(422, "a withdrawal needs a reason; it is kept in the audit log")
-    if campaign_id not in await _latest_publications(service):
+    if campaign_id not in await _latest_publications(desk):
         raise DeskError(409, f"campaign '{campaign_id}' was never published: nothing to withdraw")
     await approvals.reviews.withdraw(campaign_id, found.revision, session.user.id, reason.strip())
     # Partners that had it hear `publication.withdrawn`; messages still queued for it (a
     # slow email fan-out, a retrying partner) never go out.
-    withdrawal = await service.publisher.withdraw(campaign_id, source=PublicationSource.ADMIN)
+    withdrawal = await desk.publisher.withdraw(campaign_id, source=PublicationSource.ADMIN)
     await approvals.audit.record(
         session.user.name,
         "campaign.withdrawn",
@@ -316,11 +314,11 @@ async def withdraw(
         },
         ip=ip,
     )
-    await service.refresh_public()
+    await desk.refresh_public()
 
 
 async def schedule(
-    service: Service,
+    desk: Desk,
     session: Session,
     campaign_id: str,
     at: str,
@@ -330,23 +328,23 @@ async def schedule(
     """Add a one-time schedule for the campaign (approver+); it fires through the approval
     rule like any other (an unapproved revision is held, not sent)."""
     need(session, Role.APPROVER, "scheduling")
-    _, approvals = parts(service)
-    found = campaign(service, campaign_id)
-    tz = service.workspace.timezone
+    _, approvals = parts(desk)
+    found = campaign(desk, campaign_id)
+    tz = desk.workspace.timezone
     try:
         when = datetime.fromisoformat(at.strip())
     except ValueError:
         raise DeskError(422, f"{at!r} is not a date and time; write 2021-07-10T08:00") from None
     when = when.replace(tzinfo=tz) if when.tzinfo is None else when.astimezone(tz)
-    names = list(channels) if channels else list(service.channels)
-    unknown = [name for name in names if name not in service.channels]
+    names = list(channels) if channels else list(desk.channels)
+    unknown = [name for name in names if name not in desk.channels]
     if unknown:
         raise DeskError(422, f"no channel {', '.join(unknown)} in channels/")
     try:
         schedule_id = await asyncio.to_thread(
             scheduling.add_one_time,
-            service.settings.root,
-            service.settings,
+            desk.settings.root,
+            desk.settings,
             found.id,
             when,
             names,
@@ -362,14 +360,14 @@ async def schedule(
         detail={"schedule": schedule_id, "at": when.isoformat(), "channels": names},
         ip=ip,
     )
-    await service.reload()
+    await desk.reload()
     return schedule_id
 
 
-async def emergencies(service: Service, limit: int = 20) -> list[tuple[Review, str | None]]:
+async def emergencies(desk: Desk, limit: int = 20) -> list[tuple[Review, str | None]]:
     """Emergency publishes, newest first, each with who approved the revision afterwards
     (the review after the fact; None while nobody has)."""
-    _, approvals = parts(service)
+    _, approvals = parts(desk)
     found = []
     for emergency in await approvals.reviews.emergencies(limit):
         later = [

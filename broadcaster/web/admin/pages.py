@@ -10,7 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from broadcaster.web.admin.auth import current
 from broadcaster.web.admin.i18n import DEFAULT, LOCALES, translations
-from broadcaster.web.keys import SERVICE
+from broadcaster.web.keys import LIVE
 
 TEMPLATES = Path(__file__).parents[2] / "templates" / "admin"
 LANG_COOKIE = "broadcaster_admin_lang"
@@ -42,12 +42,12 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     env = _env.overlay()
     env.install_gettext_translations(gettext, newstyle=True)  # type: ignore[attr-defined]
     session = current(request)
-    service = request.config_dict[SERVICE]
+    workspace = request.config_dict[LIVE].workspace
     body = env.get_template(template).render(
         lang=lang,
         session=session,
         csrf=session.csrf_token if session else "",
-        policy=str(service.workspace.approval),
+        policy=str(workspace.approval),
         path=request.path,
         **context,
     )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from broadcaster.service import Service
 from broadcaster.staff.accounts import AccountError, Session, User
 from broadcaster.staff.tables import Role
 from broadcaster.web.admin.desk import DeskError, need, parts
+from broadcaster.web.admin.parts import Desk
 
 
 def _role(value: str) -> Role:
@@ -14,16 +14,16 @@ def _role(value: str) -> Role:
     return Role(value)
 
 
-def _link(service: Service, token: str) -> str:
-    return f"{service.settings.base_url}/admin/setup/{token}"
+def _link(desk: Desk, token: str) -> str:
+    return f"{desk.settings.base_url}/admin/setup/{token}"
 
 
 async def add(
-    service: Service, session: Session, name: str, role: str, email: str | None, ip: str | None
+    desk: Desk, session: Session, name: str, role: str, email: str | None, ip: str | None
 ) -> tuple[User, str]:
     """Create a user; (the user, their one-time setup link)."""
     need(session, Role.ADMIN, "adding users")
-    accounts, approvals = parts(service)
+    accounts, approvals = parts(desk)
     try:
         user, token = await accounts.add_user(name.strip(), _role(role), (email or "").strip())
     except AccountError as exc:
@@ -31,11 +31,11 @@ async def add(
     await approvals.audit.record(
         session.user.name, "user.added", detail={"user": user.name, "role": role}, ip=ip
     )
-    return user, _link(service, token)
+    return user, _link(desk, token)
 
 
 async def change(
-    service: Service,
+    desk: Desk,
     session: Session,
     name: str,
     *,
@@ -45,7 +45,7 @@ async def change(
 ) -> User:
     """Change a user's role, or disable or enable them; never one's own (no lock-outs)."""
     need(session, Role.ADMIN, "changing users")
-    accounts, approvals = parts(service)
+    accounts, approvals = parts(desk)
     if name == session.user.name:
         raise DeskError(
             403, "you cannot change your own role or disable yourself; ask another admin"
@@ -68,13 +68,13 @@ async def change(
     return user
 
 
-async def new_link(service: Service, session: Session, name: str, ip: str | None) -> str:
+async def new_link(desk: Desk, session: Session, name: str, ip: str | None) -> str:
     """A fresh one-time setup link (a lost password)."""
     need(session, Role.ADMIN, "resetting passwords")
-    accounts, approvals = parts(service)
+    accounts, approvals = parts(desk)
     try:
         token = await accounts.new_setup_link(name)
     except AccountError as exc:
         raise DeskError(404, str(exc)) from None
     await approvals.audit.record(session.user.name, "user.setup-link", detail={"user": name}, ip=ip)
-    return _link(service, token)
+    return _link(desk, token)

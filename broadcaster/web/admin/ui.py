@@ -12,17 +12,13 @@ from aiohttp import web
 
 from broadcaster.partners.commands import webhook_channels
 from broadcaster.publishing.preview import preview
-from broadcaster.service import Service
 from broadcaster.staff.accounts import Session
 from broadcaster.staff.tables import ReviewAction, Role
 from broadcaster.web.admin import dashboard, desk, drafts, editor, media
 from broadcaster.web.admin.auth import client_ip, current
 from broadcaster.web.admin.pages import render
-from broadcaster.web.keys import SERVICE
-
-
-def service_of(request: web.Request) -> Service:
-    return request.config_dict[SERVICE]
+from broadcaster.web.admin.parts import Desk, PartnerDesk
+from broadcaster.web.keys import APPROVALS, OUTBOX, WORKERS
 
 
 def signed_in(request: web.Request, role: Role = Role.AUTHOR) -> Session:
@@ -44,7 +40,7 @@ async def form_of(request: web.Request) -> dict[str, str]:
 
 async def campaigns(request: web.Request) -> web.Response:
     signed_in(request)
-    rows = await desk.campaign_rows(service_of(request))
+    rows = await desk.campaign_rows(Desk.of(request))
     return render(request, "campaigns.html", rows=rows, done=request.query.get("done"))
 
 
@@ -54,7 +50,7 @@ async def create_campaign(request: web.Request) -> web.StreamResponse:
     campaign_id = form.get("id", "").strip()
     try:
         await desk.save(
-            service_of(request),
+            Desk.of(request),
             session,
             campaign_id,
             None,
@@ -62,38 +58,38 @@ async def create_campaign(request: web.Request) -> web.StreamResponse:
             client_ip(request),
         )
     except desk.DeskError as exc:
-        rows = await desk.campaign_rows(service_of(request))
+        rows = await desk.campaign_rows(Desk.of(request))
         return render(request, "campaigns.html", status=exc.status, rows=rows, message=exc.message)
     raise back(f"/admin/campaigns/{campaign_id}", "created")
 
 
-async def _editor_context(service: Service, campaign_id: str) -> dict[str, Any]:
-    _, approvals = desk.parts(service)
-    _, problems = editor.problems_for(service.settings.root, service.settings, campaign_id)
+async def _editor_context(staff_desk: Desk, campaign_id: str) -> dict[str, Any]:
+    _, approvals = desk.parts(staff_desk)
+    _, problems = editor.problems_for(staff_desk.settings.root, staff_desk.settings, campaign_id)
     row = None
-    if campaign_id in service.workspace.campaigns:
-        row = await desk.row(service, campaign_id)
+    if campaign_id in staff_desk.workspace.campaigns:
+        row = await desk.row(staff_desk, campaign_id)
     return {
         "campaign_id": campaign_id,
         "problems": problems,
         "row": row,
         "reviews": list(reversed(await approvals.reviews.of(campaign_id))),
-        "channels": list(service.channels),
+        "channels": list(staff_desk.channels),
     }
 
 
 async def campaign_page(request: web.Request) -> web.Response:
     signed_in(request)
-    service = service_of(request)
+    staff_desk = Desk.of(request)
     campaign_id = request.match_info["campaign"]
     try:
-        revision = editor.current_revision(service.settings.root, campaign_id)
+        revision = editor.current_revision(staff_desk.settings.root, campaign_id)
     except editor.EditRefused:
         revision = None
     if revision is None:
         raise web.HTTPNotFound(text=f"no campaign '{campaign_id}'")
-    files = editor.read_files(service.settings.root, campaign_id)
-    context = await _editor_context(service, campaign_id)
+    files = editor.read_files(staff_desk.settings.root, campaign_id)
+    context = await _editor_context(staff_desk, campaign_id)
     return render(
         request,
         "campaign.html",
@@ -106,16 +102,16 @@ async def campaign_page(request: web.Request) -> web.Response:
 
 async def save_campaign(request: web.Request) -> web.StreamResponse:
     session = signed_in(request)
-    service = service_of(request)
+    staff_desk = Desk.of(request)
     campaign_id = request.match_info["campaign"]
     form = await form_of(request)
     files = {name: form.get(name, "") for name in editor.EDITABLE}
     base = form.get("revision", "")
     try:
-        await desk.save(service, session, campaign_id, base, files, client_ip(request))
+        await desk.save(staff_desk, session, campaign_id, base, files, client_ip(request))
     except desk.DeskError as exc:
         # Re-render with what they typed: an edit is never lost.
-        context = await _editor_context(service, campaign_id)
+        context = await _editor_context(staff_desk, campaign_id)
         return render(
             request,
             "campaign.html",
@@ -141,7 +137,7 @@ async def review(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(text="action is request, approve or reject")
     campaign_id = request.match_info["campaign"]
     await desk.review(
-        service_of(request),
+        Desk.of(request),
         session,
         campaign_id,
         form.get("revision", ""),
@@ -159,7 +155,7 @@ async def publish(request: web.Request) -> web.StreamResponse:
     # The emergency form sends `emergency`; its reason is then required (even if empty).
     emergency = form.get("emergency_reason", "") if form.get("emergency") else None
     result = await desk.publish(
-        service_of(request),
+        Desk.of(request),
         session,
         campaign_id,
         form.get("revision", ""),
@@ -175,7 +171,7 @@ async def schedule(request: web.Request) -> web.StreamResponse:
     form = await form_of(request)
     campaign_id = request.match_info["campaign"]
     await desk.schedule(
-        service_of(request), session, campaign_id, form.get("at", ""), None, client_ip(request)
+        Desk.of(request), session, campaign_id, form.get("at", ""), None, client_ip(request)
     )
     raise back(f"/admin/campaigns/{campaign_id}", "scheduled")
 
@@ -185,17 +181,17 @@ async def withdraw(request: web.Request) -> web.StreamResponse:
     form = await form_of(request)
     campaign_id = request.match_info["campaign"]
     await desk.withdraw(
-        service_of(request), session, campaign_id, form.get("reason", ""), client_ip(request)
+        Desk.of(request), session, campaign_id, form.get("reason", ""), client_ip(request)
     )
     raise back(f"/admin/campaigns/{campaign_id}", "withdrawn")
 
 
 async def preview_page(request: web.Request) -> web.Response:
     signed_in(request)
-    service = service_of(request)
-    found = desk.campaign(service, request.match_info["campaign"])
+    staff_desk = Desk.of(request)
+    found = desk.campaign(staff_desk, request.match_info["campaign"])
     result = await asyncio.to_thread(
-        preview, service.workspace, service.settings, found.id, published_at=datetime.now(UTC)
+        preview, staff_desk.workspace, staff_desk.settings, found.id, published_at=datetime.now(UTC)
     )
     return render(
         request,
@@ -204,7 +200,7 @@ async def preview_page(request: web.Request) -> web.Response:
         title=found.doc("vi").title,
         revision=found.revision,
         items=drafts.rendition_items(
-            result.renditions, {n: c.type for n, c in service.workspace.channels.items()}
+            result.renditions, {n: c.type for n, c in staff_desk.workspace.channels.items()}
         ),
         problems=[],
         draft=False,
@@ -216,13 +212,13 @@ async def draft_preview(request: web.Request) -> web.Response:
     """The editor's unsaved text, rendered; `?fragment=1` answers only the renditions (for
     the editor's live preview)."""
     signed_in(request)
-    service = service_of(request)
+    staff_desk = Desk.of(request)
     campaign_id = request.match_info["campaign"]
     form = await form_of(request)
     try:
         result = await drafts.preview_draft(
-            service.settings.root,
-            service.settings,
+            staff_desk.settings.root,
+            staff_desk.settings,
             campaign_id,
             {name: form.get(name, "") for name in editor.EDITABLE},
         )
@@ -243,27 +239,28 @@ async def draft_preview(request: web.Request) -> web.Response:
 
 async def publications(request: web.Request) -> web.Response:
     signed_in(request)
-    service = service_of(request)
+    staff_desk, outbox = Desk.of(request), request.config_dict[OUTBOX]
     return render(
         request,
         "publications.html",
-        items=await dashboard.publication_list(service),
-        counts=await dashboard.subscriber_counts(service),
-        emergencies=await desk.emergencies(service),
-        partners=await media.health(service),
+        items=await dashboard.publication_list(staff_desk.approvals, outbox),
+        counts=await dashboard.subscriber_counts(staff_desk.engine),
+        emergencies=await desk.emergencies(staff_desk),
+        partners=await media.health(PartnerDesk.of(request)),
         done=request.query.get("done"),
     )
 
 
 async def publication(request: web.Request) -> web.Response:
     signed_in(request)
-    service = service_of(request)
+    staff_desk, outbox = Desk.of(request), request.config_dict[OUTBOX]
     try:
         publication_id = int(request.match_info["publication"])
     except ValueError:
         raise web.HTTPNotFound() from None
+    listed = await dashboard.publication_list(staff_desk.approvals, outbox, 500)
     found = next(
-        (p for p in await dashboard.publication_list(service, 500) if p["id"] == publication_id),
+        (p for p in listed if p["id"] == publication_id),
         None,
     )
     if found is None:
@@ -272,9 +269,9 @@ async def publication(request: web.Request) -> web.Response:
         request,
         "publication.html",
         item=found,
-        attempts=await dashboard.attempts(service, publication_id),
+        attempts=await dashboard.attempts(outbox, publication_id),
         dead_letters=await dashboard.dead_letters(
-            service, publication_id, webhook_channels(service.workspace)
+            outbox, publication_id, webhook_channels(staff_desk.workspace)
         ),
         done=request.query.get("done"),
     )
@@ -282,10 +279,10 @@ async def publication(request: web.Request) -> web.Response:
 
 async def retry(request: web.Request) -> web.StreamResponse:
     session = signed_in(request, Role.APPROVER)
-    service = service_of(request)
+    outbox, workers = request.config_dict[OUTBOX], request.config_dict[WORKERS]
     publication_id = int(request.match_info["publication"])
-    count = await dashboard.retry_failed(service, publication_id)
-    await desk.parts(service)[1].audit.record(
+    count = await dashboard.retry_failed(outbox, workers, publication_id)
+    await request.config_dict[APPROVALS].audit.record(
         session.user.name,
         "publication.retried",
         detail={"publication": publication_id, "deliveries": count},
@@ -297,6 +294,6 @@ async def retry(request: web.Request) -> web.StreamResponse:
 async def release(request: web.Request) -> web.StreamResponse:
     session = signed_in(request, Role.APPROVER)
     publication_id = await desk.release_held(
-        service_of(request), session, int(request.match_info["held"]), client_ip(request)
+        Desk.of(request), session, int(request.match_info["held"]), client_ip(request)
     )
     raise back(f"/admin/publications/{publication_id}", "published")

@@ -9,7 +9,9 @@ from broadcaster.staff.tables import Role
 from broadcaster.web.admin import desk, people
 from broadcaster.web.admin.auth import COOKIE, THROTTLE, client_ip, current, set_cookie
 from broadcaster.web.admin.pages import render
-from broadcaster.web.admin.ui import back, form_of, service_of, signed_in
+from broadcaster.web.admin.parts import Desk
+from broadcaster.web.admin.ui import back, form_of, signed_in
+from broadcaster.web.keys import ACCOUNTS, APPROVALS
 
 
 async def home(request: web.Request) -> web.StreamResponse:
@@ -23,8 +25,8 @@ async def login_page(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.StreamResponse:
     form = await form_of(request)
     name, password = form.get("name", "").strip().lower(), form.get("password", "")
-    service = service_of(request)
-    accounts, approvals = desk.parts(service)
+    staff_desk = Desk.of(request)
+    accounts, approvals = desk.parts(staff_desk)
     ip = client_ip(request)
     wait = request.config_dict[THROTTLE].wait(name, ip)
     if wait:
@@ -42,13 +44,13 @@ async def login(request: web.Request) -> web.StreamResponse:
     await approvals.audit.record(user.name, "login", ip=ip)
     target = form.get("next", "")
     response = web.HTTPSeeOther(target if target.startswith("/admin/") else "/admin/campaigns")
-    set_cookie(response, token, service.settings.base_url)
+    set_cookie(response, token, staff_desk.settings.base_url)
     raise response
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
     token = request.cookies.get(COOKIE)
-    accounts, _ = desk.parts(service_of(request))
+    accounts = request.config_dict[ACCOUNTS]
     if token:
         await accounts.close_session(token)
     response = web.HTTPSeeOther("/admin/login")
@@ -62,7 +64,7 @@ async def setup_page(request: web.Request) -> web.Response:
 
 async def setup(request: web.Request) -> web.StreamResponse:
     form = await form_of(request)
-    accounts, approvals = desk.parts(service_of(request))
+    accounts, approvals = request.config_dict[ACCOUNTS], request.config_dict[APPROVALS]
     token = request.match_info["token"]
     if form.get("password", "") != form.get("confirm", ""):
         return render(request, "setup.html", status=422, token=token, error="mismatch")
@@ -82,7 +84,7 @@ async def account_page(request: web.Request) -> web.Response:
 async def change_password(request: web.Request) -> web.StreamResponse:
     session = signed_in(request)
     form = await form_of(request)
-    accounts, approvals = desk.parts(service_of(request))
+    accounts, approvals = request.config_dict[ACCOUNTS], request.config_dict[APPROVALS]
     try:
         await accounts.change_password(
             session.user.id, form.get("current", ""), form.get("password", "")
@@ -95,13 +97,13 @@ async def change_password(request: web.Request) -> web.StreamResponse:
 
 async def audit(request: web.Request) -> web.Response:
     signed_in(request, Role.ADMIN)
-    entries = await desk.parts(service_of(request))[1].audit.entries(limit=300)
+    entries = await request.config_dict[APPROVALS].audit.entries(limit=300)
     return render(request, "audit.html", entries=entries)
 
 
 async def audit_csv(request: web.Request) -> web.Response:
     signed_in(request, Role.ADMIN)
-    text = await desk.parts(service_of(request))[1].audit.csv()
+    text = await request.config_dict[APPROVALS].audit.csv()
     return web.Response(
         text=text,
         content_type="text/csv",
@@ -112,44 +114,44 @@ async def audit_csv(request: web.Request) -> web.Response:
 
 async def users(request: web.Request) -> web.Response:
     signed_in(request, Role.ADMIN)
-    accounts, _ = desk.parts(service_of(request))
+    accounts = request.config_dict[ACCOUNTS]
     return render(request, "users.html", users=await accounts.list_users())
 
 
 async def add_user(request: web.Request) -> web.Response:
     session = signed_in(request, Role.ADMIN)
     form = await form_of(request)
-    service = service_of(request)
+    staff_desk = Desk.of(request)
     _, link = await people.add(
-        service,
+        staff_desk,
         session,
         form.get("name", ""),
         form.get("role", ""),
         form.get("email"),
         client_ip(request),
     )
-    accounts, _ = desk.parts(service)
+    accounts, _ = desk.parts(staff_desk)
     return render(request, "users.html", users=await accounts.list_users(), link=link)
 
 
 async def change_user(request: web.Request) -> web.Response:
     session = signed_in(request, Role.ADMIN)
     form = await form_of(request)
-    service = service_of(request)
+    staff_desk = Desk.of(request)
     name = request.match_info["name"]
     action = form.get("action", "")
     link = None
     if action == "role":
         await people.change(
-            service, session, name, role=form.get("role", ""), ip=client_ip(request)
+            staff_desk, session, name, role=form.get("role", ""), ip=client_ip(request)
         )
     elif action in ("disable", "enable"):
         await people.change(
-            service, session, name, disabled=action == "disable", ip=client_ip(request)
+            staff_desk, session, name, disabled=action == "disable", ip=client_ip(request)
         )
     elif action == "link":
-        link = await people.new_link(service, session, name, client_ip(request))
+        link = await people.new_link(staff_desk, session, name, client_ip(request))
     else:
         raise desk.DeskError(422, "action is role, disable, enable or link")
-    accounts, _ = desk.parts(service)
+    accounts, _ = desk.parts(staff_desk)
     return render(request, "users.html", users=await accounts.list_users(), link=link, done=action)

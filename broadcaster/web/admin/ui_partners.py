@@ -12,7 +12,8 @@ from broadcaster.staff.tables import Role
 from broadcaster.web.admin import desk, media
 from broadcaster.web.admin.auth import client_ip
 from broadcaster.web.admin.pages import language, render
-from broadcaster.web.admin.ui import back, service_of, signed_in
+from broadcaster.web.admin.parts import PartnerDesk
+from broadcaster.web.admin.ui import back, signed_in
 
 # Deliveries that may be replayed: finished ones (a replay of a queued one is refused).
 FINISHED = ("delivered", "permanent-failure", "technical-failure", "cancelled")
@@ -21,15 +22,15 @@ FINISHED = ("delivered", "permanent-failure", "technical-failure", "cancelled")
 async def _page(
     request: web.Request, status: int = 200, form: dict[str, Any] | None = None, **context: Any
 ) -> web.Response:
-    service = service_of(request)
-    workspace = service.workspace
+    partner_desk = PartnerDesk.of(request)
+    workspace = partner_desk.workspace
     lang = language(request)
     topics = [(topic_id, topic.name(lang)) for topic_id, topic in sorted(workspace.topics.items())]
     return render(
         request,
         "partners.html",
         status=status,
-        partners=await media.health(service),
+        partners=await media.health(partner_desk),
         topics=topics,
         locales=list(workspace.locales),
         form=form or {"topics": [], "locales": []},
@@ -51,7 +52,7 @@ async def add_partner(request: web.Request) -> web.Response:
     form: dict[str, Any] = {"name": name, "url": url, "topics": topics, "locales": locales}
     try:
         partner, secret = await media.add(
-            service_of(request), session, name, url, topics, locales, client_ip(request)
+            PartnerDesk.of(request), session, name, url, topics, locales, client_ip(request)
         )
     except desk.DeskError as exc:
         if exc.status != 422:
@@ -64,20 +65,20 @@ async def add_partner(request: web.Request) -> web.Response:
 async def change_partner(request: web.Request) -> web.StreamResponse:
     session = signed_in(request, Role.ADMIN)
     data = await request.post()
-    service = service_of(request)
+    partner_desk = PartnerDesk.of(request)
     name = request.match_info["name"]
     action = str(data.get("action", ""))
     ip = client_ip(request)
     if action == "rotate":
         return await _rotate(request, session, name, str(data.get("grace_hours", "")))
     if action in ("enable", "disable"):
-        await media.set_enabled(service, session, name, action == "enable", ip)
+        await media.set_enabled(partner_desk, session, name, action == "enable", ip)
     elif action == "remove":
         if data.get("confirm") != "yes":
             return await _page(
                 request, status=422, message=f"tick “really remove” to remove {name}"
             )
-        await media.remove(service, session, name, ip)
+        await media.remove(partner_desk, session, name, ip)
     else:
         raise desk.DeskError(422, "action is rotate, enable, disable or remove")
     raise back("/admin/partners", {"enable": "enabled", "disable": "disabled"}.get(action, action))
@@ -89,7 +90,7 @@ async def _rotate(request: web.Request, session: Session, name: str, grace: str)
     except ValueError:
         raise desk.DeskError(422, f"{grace!r} is not a number of hours, like 24") from None
     partner, secret = await media.rotate(
-        service_of(request), session, name, hours, client_ip(request)
+        PartnerDesk.of(request), session, name, hours, client_ip(request)
     )
     until = partner.previous_until.strftime("%Y-%m-%d %H:%M UTC") if partner.previous_until else ""
     return await _page(request, secret=secret, secret_for=name, rotated=until, done="rotated")
@@ -97,7 +98,7 @@ async def _rotate(request: web.Request, session: Session, name: str, grace: str)
 
 async def partner(request: web.Request) -> web.Response:
     session = signed_in(request, Role.ADMIN)
-    found, log = await media.log(service_of(request), session, request.match_info["name"])
+    found, log = await media.log(PartnerDesk.of(request), session, request.match_info["name"])
     return render(
         request,
         "partner.html",
@@ -112,7 +113,7 @@ async def replay(request: web.Request) -> web.StreamResponse:
     session = signed_in(request, Role.ADMIN)
     data = await request.post()
     delivery_id = int(request.match_info["delivery"])
-    await media.replay(service_of(request), session, delivery_id, client_ip(request))
+    await media.replay(PartnerDesk.of(request), session, delivery_id, client_ip(request))
     target = str(data.get("next", ""))
     if not target.startswith("/admin/") or target.startswith("//"):
         target = "/admin/partners"

@@ -70,7 +70,6 @@ class Staff:
 
     @property
     def accounts(self) -> Accounts:
-        assert self.service.accounts is not None
         return self.service.accounts
 
     async def api(
@@ -106,7 +105,6 @@ async def staff(tmp_path: Path) -> AsyncIterator[Staff]:
     app = make_app(settings_for(root))
     async with TestClient(TestServer(app)) as client:
         service = app[SERVICE]
-        assert service.accounts is not None
         tokens = {}
         for name, role in PEOPLE.items():
             _, setup = await service.accounts.add_user(name, role)
@@ -152,7 +150,6 @@ async def _staff_on(root: Path, database_url: str | None) -> AsyncIterator[Staff
     app = make_app(settings_for(root, database_url))
     async with TestClient(TestServer(app)) as client:
         service = app[SERVICE]
-        assert service.accounts is not None
         tokens = {}
         for name, role in PEOPLE.items():
             _, setup = await service.accounts.add_user(name, role)
