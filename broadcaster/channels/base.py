@@ -2,55 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
-# Delivery outcomes live in their own module (the mail engine needs them, not channels).
+# Outcomes, renditions and jobs live with the outbox, which stores and hands them over;
+# the channels and the engines behind them import them from there.
+from broadcaster.outbox.jobs import DeliveryJob as DeliveryJob
+from broadcaster.outbox.jobs import Rendition as Rendition
 from broadcaster.outbox.outcomes import Deferred as Deferred
 from broadcaster.outbox.outcomes import DeliveryRejected as DeliveryRejected
 from broadcaster.outbox.outcomes import Outcome as Outcome
 from broadcaster.outbox.outcomes import RetryLater as RetryLater
 from broadcaster.outbox.outcomes import Withdrawn as Withdrawn
+from broadcaster.workspace.options import ChannelOptions as ChannelOptions
+from broadcaster.workspace.options import FileProblem as FileProblem
 
 if TYPE_CHECKING:
-    from broadcaster.outbox.content import ContentStore
-    from broadcaster.outbox.records import ClaimedDelivery
     from broadcaster.partners.store import PartnerStore
     from broadcaster.settings import Settings
     from broadcaster.site.public import PublicSite
     from broadcaster.subscribers.api import SubscriberStore, Tokens
     from broadcaster.text.render import Publication, Templates
-
-
-class ChannelOptions(BaseModel):
-    """Base of every channel type's options: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    type: str
-
-    def accepts_digest(self) -> bool:
-        """True for channels a `digest:` schedule may name (email to subscribers)."""
-        return False
-
-    def file_problems(self, root: Path) -> Iterator[FileProblem]:
-        """Problems with files the options name (keys, CA files), for `check`."""
-        return iter(())
-
-
-@dataclass(frozen=True)
-class FileProblem:
-    """A file named in a channel's options that will not work: where, how bad, why."""
-
-    loc: tuple[str, ...]  # the key in the channel file, e.g. ("dkim", "key_file")
-    message: str
-    warning: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,35 +41,6 @@ class Resources:
     subscribers: SubscriberStore | None = None
     tokens: Tokens | None = None
     partners: PartnerStore | None = None
-
-
-@dataclass(frozen=True)
-class Rendition:
-    """What one channel sends for one publication in one locale, rendered once."""
-
-    channel: str
-    locale: str
-    media_type: str
-    body: bytes
-    summary: str
-    # What `broadcaster preview --out` writes for this rendition (file name -> bytes).
-    files: Mapping[str, bytes] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class DeliveryJob:
-    """One claimed delivery, with access to what was rendered for it."""
-
-    delivery: ClaimedDelivery
-    content: ContentStore
-
-    async def rendition(self) -> bytes:
-        """The stored rendition for this delivery's channel and locale."""
-        d = self.delivery
-        body = await self.content.rendition(d.publication_id, d.channel, d.locale)
-        if body is None:
-            raise DeliveryRejected(f"no rendition stored for {d.channel}/{d.locale}")
-        return body
 
 
 class Channel(Protocol):

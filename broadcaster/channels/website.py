@@ -16,7 +16,7 @@ from broadcaster.channels.base import (
     masked,
 )
 from broadcaster.text.render import Publication
-from broadcaster.text.strings import text
+from broadcaster.text.strings import localized, text
 from broadcaster.workspace.models import DEFAULT_LOCALE
 from broadcaster.workspace.schema import LocalizedText
 
@@ -25,11 +25,6 @@ class WebsiteOptions(ChannelOptions):
     type: Literal["website"]
     title: LocalizedText
     description: LocalizedText = Field(default_factory=dict)
-
-
-def localized(values: Mapping[str, str], locale: str) -> str:
-    """`values[locale]`, else the default locale's, else any."""
-    return values.get(locale) or values.get("vi") or next(iter(values.values()), "")
 
 
 class WebsiteChannel:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Protocol
 
-from broadcaster.channels.base import DeliveryRejected
+from broadcaster.outbox.outcomes import DeliveryRejected
 from broadcaster.subscribers.api import Recipient, Tokens
 
 log = logging.getLogger(__name__)
