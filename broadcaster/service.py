@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,9 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.bounces.receiver import bounce_receiver
 from broadcaster.channels import Channel, build_channels
+from broadcaster.channels.base import PublicChannel, RetryingChannel
 from broadcaster.channels.email import EmailChannel
-from broadcaster.channels.feed import FeedChannel
-from broadcaster.channels.website import WebsiteChannel
 from broadcaster.outbox.content import ContentStore
 from broadcaster.outbox.outbox import Outbox
 from broadcaster.outbox.retry import RetryPolicy
@@ -76,9 +75,8 @@ def retry_policies(channels: Mapping[str, Channel]) -> dict[str, RetryPolicy]:
     """The channels that bring their own retry policy (webhooks: a fixed schedule)."""
     policies: dict[str, RetryPolicy] = {}
     for name, channel in channels.items():
-        policy = getattr(channel, "retry_policy", None)
-        if callable(policy):
-            policies[name] = policy()
+        if isinstance(channel, RetryingChannel):
+            policies[name] = channel.retry_policy()
     return policies
 
 
@@ -129,9 +127,7 @@ class Service:
         """Open the current channels' resources; close those of the channels they replace."""
         stack = contextlib.AsyncExitStack()
         for channel in self.channels.values():
-            start = getattr(channel, "start", None)
-            if start is not None:
-                await start(stack)
+            await channel.start(stack)
         previous, self.channel_resources = self.channel_resources, stack
         if previous is not None:
             await previous.aclose()
@@ -160,33 +156,30 @@ class Service:
     async def refresh_public(self) -> None:
         """Rebuild the website and feeds from the store (start, reload, expiry times)."""
         for channel in self.channels.values():
-            if isinstance(channel, WebsiteChannel | FeedChannel):
-                await self._rebuild(channel)
+            if isinstance(channel, PublicChannel):
+                await channel.rebuild()
 
     async def queued(self, names: Sequence[str]) -> None:
         """Deliveries on channels `names` were just queued here: rebuild the website and
         feeds now, not once a worker has claimed them (their delivery then finds them so).
         Returns once the store read of those rebuilds is done: the workers, woken next,
         would otherwise keep the loop busy with their claims while it is made."""
-        found = [self.channels.get(name) for name in names]
-        public = [c for c in found if isinstance(c, WebsiteChannel | FeedChannel)]
-        for channel in sorted(public, key=lambda c: isinstance(c, FeedChannel)):
-            self.public.prebuild(self._rebuild(channel))
+        public: list[PublicChannel] = []
+        for name in names:
+            if isinstance(found := self.channels.get(name), PublicChannel):
+                public.append(found)
+        for channel in sorted(public, key=lambda c: c.rebuild_order):
+            self.public.prebuild(channel.rebuild())
         if public:
             with contextlib.suppress(Exception):  # the rebuilds log it; the delivery retries
                 await self.public.state.read(public[0].name)
-
-    def _rebuild(self, channel: WebsiteChannel | FeedChannel) -> Awaitable[str]:
-        if isinstance(channel, WebsiteChannel):
-            return self.public.rebuild_site(channel.name, channel.options, channel.templates)
-        return self.public.rebuild_feeds(channel.name, channel.options)
 
     async def next_public_change(self) -> datetime | None:
         """When a campaign on the website or in the feeds next starts or expires."""
         moments = [
             await self.public.next_change(channel.name)
             for channel in self.channels.values()
-            if isinstance(channel, WebsiteChannel | FeedChannel)
+            if isinstance(channel, PublicChannel)
         ]
         return min((m for m in moments if m is not None), default=None)
 
@@ -201,9 +194,7 @@ class Service:
     async def follow_store(self, interval: float = 2.0) -> None:
         """Rebuild when another host delivered a newer website or feeds publication."""
         names = [
-            channel.name
-            for channel in self.channels.values()
-            if isinstance(channel, WebsiteChannel | FeedChannel)
+            channel.name for channel in self.channels.values() if isinstance(channel, PublicChannel)
         ]
         seen = await self._public_state(names)
         while True:

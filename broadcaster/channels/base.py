@@ -1,8 +1,8 @@
-"""What every channel type provides: options, rendering, and (later) delivery."""
+"""What every channel type provides (options, rendering, delivery) and what some add."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,6 +23,7 @@ from broadcaster.workspace.options import ChannelOptions as ChannelOptions
 from broadcaster.workspace.options import FileProblem as FileProblem
 
 if TYPE_CHECKING:
+    from broadcaster.outbox.retry import RetryPolicy
     from broadcaster.partners.store import PartnerStore
     from broadcaster.settings import Settings
     from broadcaster.site.public import PublicSite
@@ -44,7 +45,7 @@ class Resources:
 
 
 class Channel(Protocol):
-    """A channel type: built from `channels/<name>.yaml`, renders publications."""
+    """A channel type: built from `channels/<name>.yaml`; renders publications, delivers."""
 
     Options: ClassVar[type[ChannelOptions]]
     type: ClassVar[str]
@@ -63,19 +64,39 @@ class Channel(Protocol):
         """The channel's configuration with secrets masked, for logs and the admin UI."""
         ...
 
-
-class DeliveringChannel(Channel, Protocol):
-    """A channel that also sends: long-lived resources opened in `start`."""
-
-    async def start(self, stack: AsyncExitStack) -> None: ...
+    async def start(self, stack: AsyncExitStack) -> None:
+        """Open long-lived resources (SMTP pool, HTTP session), closed with `stack`."""
+        ...
 
     async def deliver(self, job: DeliveryJob) -> str:
         """Send one delivery; return a receipt, or raise RetryLater / DeliveryRejected."""
         ...
 
 
-class BatchDeliveringChannel(DeliveringChannel, Protocol):
-    """A channel that sends many deliveries at once (email fan-out)."""
+class ChannelType(Protocol):
+    """What the registry holds per `type:`: the options model and how to build a channel.
+
+    A channel class is one; so is a type that builds a different class per option
+    (email: one per `audience:`)."""
+
+    @property
+    def Options(self) -> type[ChannelOptions]: ...
+
+    @property
+    def type(self) -> str: ...
+
+    def from_config(self, name: str, options: Any, resources: Resources) -> Channel: ...
+
+
+# Capabilities some channels have besides `Channel`; call sites check for them with
+# isinstance, so a new channel type gains one by having the methods.
+
+
+@runtime_checkable
+class BatchDeliveringChannel(Protocol):
+    """A channel that sends many deliveries at once (email fan-out, webhooks)."""
+
+    name: str
 
     async def deliver_many(self, jobs: Sequence[DeliveryJob]) -> list[Outcome]:
         """One outcome per job, in order; never raises for a single job's failure."""
@@ -84,6 +105,40 @@ class BatchDeliveringChannel(DeliveringChannel, Protocol):
     def batch_limit(self, lease: timedelta) -> int:
         """The most deliveries one batch should hold so it finishes well within `lease`."""
         ...
+
+
+@runtime_checkable
+class RetryingChannel(Protocol):
+    """A channel with its own retry schedule (webhooks), instead of the outbox's backoff."""
+
+    name: str
+
+    def retry_policy(self) -> RetryPolicy:
+        """When a temporary failure on this channel is tried again."""
+        ...
+
+
+@runtime_checkable
+class PublicChannel(Protocol):
+    """A channel whose delivery rebuilds part of the public site (website, feeds)."""
+
+    name: str
+    # Rebuilt in this order when queued together: the pages, then the feeds.
+    rebuild_order: ClassVar[int]
+
+    def rebuild(self) -> Awaitable[str]:
+        """Rebuild this part of the site from the store and swap it in; a receipt."""
+        ...
+
+
+@runtime_checkable
+class ListMailChannel(Protocol):
+    """Mail to the subscriber list: bounces come back to VERP addresses at `bounce_domain`."""
+
+    name: str
+
+    @property
+    def bounce_domain(self) -> str: ...
 
 
 @runtime_checkable

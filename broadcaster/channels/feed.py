@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from pydantic import Field
@@ -43,6 +44,7 @@ class FeedChannel:
 
     Options: ClassVar[type[ChannelOptions]] = FeedOptions
     type: ClassVar[str] = "feed"
+    rebuild_order: ClassVar[int] = 1
 
     def __init__(self, name: str, options: FeedOptions, resources: Resources) -> None:
         self.name = name
@@ -53,11 +55,18 @@ class FeedChannel:
     def from_config(cls, name: str, options: Any, resources: Resources) -> Self:
         return cls(name, options, resources)
 
-    async def deliver(self, job: DeliveryJob) -> str:
+    async def start(self, stack: AsyncExitStack) -> None:
+        """Nothing to open: the public site belongs to the service."""
+
+    async def rebuild(self) -> str:
         """Rebuild every feed from the store and swap them in atomically."""
         if self.public is None:
             raise DeliveryRejected("feeds are only built by `broadcaster serve`")
         return await self.public.rebuild_feeds(self.name, self.options)
+
+    async def deliver(self, job: DeliveryJob) -> str:
+        """Rebuild the feeds: they list every campaign delivered so far."""
+        return await self.rebuild()
 
     def _generator(self, publication: Publication, locale: str) -> FeedGenerator:
         from feedgen.feed import FeedGenerator
