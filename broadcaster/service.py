@@ -15,9 +15,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.bounces.receiver import bounce_receiver
-from broadcaster.channels import Channel, build_channels
-from broadcaster.channels.base import PublicChannel, RetryingChannel
-from broadcaster.channels.email import EmailChannel
+from broadcaster.channels import Channel, build_channels, postboxes
+from broadcaster.channels.base import ListMailChannel, PublicChannel, RetryingChannel
+from broadcaster.mail.notices import Notices
 from broadcaster.outbox.content import ContentStore
 from broadcaster.outbox.outbox import Outbox
 from broadcaster.outbox.retry import RetryPolicy
@@ -34,11 +34,10 @@ from broadcaster.site.static import StaticFiles
 from broadcaster.staff.accounts import Accounts
 from broadcaster.staff.audit import AuditLog
 from broadcaster.staff.reviews import ReviewStore
-from broadcaster.staff.tables import Role
 from broadcaster.store import create_engine, upgrade_engine
 from broadcaster.store.engine import dispose_engine
 from broadcaster.store.tables import deliveries
-from broadcaster.subscribers.confirmations import ChannelMailer, Confirmations
+from broadcaster.subscribers.confirmations import Confirmations
 from broadcaster.subscribers.store import SqlSubscriberStore
 from broadcaster.subscribers.tokens import SignedTokens
 from broadcaster.web.metrics import Metrics
@@ -186,9 +185,9 @@ class Service:
     def verp_domains(self) -> set[str]:
         """The domains bounces come back to: those of the email channels to subscribers."""
         return {
-            channel.options.domain
+            channel.bounce_domain
             for channel in self.channels.values()
-            if isinstance(channel, EmailChannel) and channel.options.audience == "subscribers"
+            if isinstance(channel, ListMailChannel)
         }
 
     async def follow_store(self, interval: float = 2.0) -> None:
@@ -206,24 +205,6 @@ class Service:
                     await self.refresh_public()
             except Exception:
                 log.exception("could not check the store for newer publications")
-
-    async def notify_approvers(self, subject: str, text: str) -> int:
-        """Email every enabled approver and admin who has an address; how many were sent.
-
-        Sent through the press-desk email channel (else the subscribers' one), so it uses
-        the workspace's own mail settings; without an email channel nobody is emailed.
-        """
-        mailers = [c for c in self.channels.values() if isinstance(c, EmailChannel)]
-        mailers.sort(key=lambda c: c.options.audience != "desk")
-        if not mailers or self.accounts is None:
-            return 0
-        link = f"{self.settings.base_url}/admin/"
-        sent = 0
-        for user in await self.accounts.list_users():
-            if user.email and not user.disabled and user.role.allows(Role.APPROVER):
-                await mailers[0].send_notice(user.email, subject, text.replace("/admin/", link, 1))
-                sent += 1
-        return sent
 
     async def _public_state(self, names: list[str]) -> tuple[tuple[int, int | None], int | None]:
         """What the website and feeds are built from: deliveries gone out, newest withdrawal."""
@@ -333,15 +314,21 @@ async def open_service(
         service.tokens = SignedTokens(settings.secret_key)
         service.partners = PartnerStore(engine, lambda: settings.secret_key)
         service.accounts = Accounts(engine)
+        # Confirmation and approver mail, through the email channels of the moment.
+        notices = Notices(
+            lambda: postboxes(service.channels if service else {}),
+            service.accounts,
+            settings.base_url,
+        )
         reviews = ReviewStore(engine)
         service.approvals = publisher.approvals = Approvals(
-            reviews, AuditLog(engine), notify=service.notify_approvers
+            reviews, AuditLog(engine), notify=notices.notify_approvers
         )
         public.state.withdrawals = reviews.withdrawals
         service.confirmations = Confirmations(
             subscribers,
             service.tokens,
-            ChannelMailer(lambda: service.channels if service else {}),
+            notices,
             settings.base_url,
         )
         service.use(workspace)

@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from broadcaster.channels import postboxes
+from broadcaster.mail.notices import Notices
 from broadcaster.subscribers.api import Subscriber, SubscriberStore, TokenPurpose, Tokens
-from broadcaster.subscribers.confirmations import ChannelMailer, ConfirmationMailer, Confirmations
+from broadcaster.subscribers.confirmations import ConfirmationMailer, Confirmations
 from broadcaster.subscribers.store import SqlSubscriberStore
 from broadcaster.subscribers.tokens import SignedTokens
 from broadcaster.text.render import Templates
@@ -306,7 +308,7 @@ async def open_subscriptions(
     subscriptions = Subscriptions(
         store=SqlSubscriberStore(service.engine, secret),
         tokens=SignedTokens(secret),
-        mailer=mailer or ChannelMailer(lambda: service.channels),
+        mailer=mailer or Notices(lambda: postboxes(service.channels)),
         workspace=lambda: service.workspace,
         base_url=service.settings.base_url,
         templates=Templates(service.settings.root / "templates"),
