@@ -1,8 +1,9 @@
 """The email channel type: `audience:` picks list mail to subscribers or the press desk.
 
 The options are one model for both (the `audience:` key and what each needs); the
-channels themselves are `email_subscribers.py` and `email_desk.py`, sharing the mail
-engine (`broadcaster.mail`) rather than code of their own.
+channels themselves are `email_subscribers.py` and `email_desk.py`. What they share is
+the mail engine (`broadcaster.mail`: transport, DKIM, message bodies), reached through
+`EmailDelivery` below; confirmation and staff mail are `broadcaster.mail.notices`.
 """
 
 from __future__ import annotations
