@@ -33,7 +33,8 @@ async def _run_variant(variant: str, port: int, body: bytes) -> None:
     from aiohttp import web
 
     from broadcaster.site.static import FastPath, StaticFiles
-    from broadcaster.web.app import STATIC, _FastSite, _other_routes
+    from broadcaster.web.app import _FastSite, _other_routes
+    from broadcaster.web.keys import STATIC
 
     files = StaticFiles()
     files.replace({FEED.lstrip("/"): body}, last_modified={})

@@ -7,56 +7,67 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import gc
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
+from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.bounces.receiver import bounce_receiver
-from broadcaster.channels import Channel, build_channels
-from broadcaster.channels.email import EmailChannel
+from broadcaster.channels import Channel, postboxes
+from broadcaster.mail.notices import Notices
 from broadcaster.outbox.content import ContentStore
 from broadcaster.outbox.outbox import Outbox
-from broadcaster.outbox.retry import RetryPolicy
 from broadcaster.outbox.workers import Workers, WorkerSettings
 from broadcaster.partners.store import PartnerStore
 from broadcaster.publishing.approval import Approvals
 from broadcaster.publishing.digests.fire import Digests
 from broadcaster.publishing.digests.store import StoreAudience
+from broadcaster.publishing.live import Live, load_or_raise
 from broadcaster.publishing.publisher import Publisher
 from broadcaster.publishing.scheduler import Scheduler
+from broadcaster.publishing.upkeep import PublicUpkeep
 from broadcaster.settings import Settings
 from broadcaster.site.public import PublicSite
 from broadcaster.site.static import StaticFiles
-from broadcaster.site.upkeep import PublicUpkeep
 from broadcaster.staff.accounts import Accounts
 from broadcaster.staff.audit import AuditLog
 from broadcaster.staff.reviews import ReviewStore
-from broadcaster.staff.tables import Role
 from broadcaster.store import create_engine, upgrade_engine
 from broadcaster.store.engine import dispose_engine
-from broadcaster.subscribers.confirmations import ChannelMailer, ConfirmationMailer, Confirmations
+from broadcaster.subscribers.confirmations import ConfirmationMailer, Confirmations
 from broadcaster.subscribers.store import SqlSubscriberStore
 from broadcaster.subscribers.tokens import SignedTokens
+from broadcaster.web.app import CleanupContext, Opener
+from broadcaster.web.app import make_app as build_app
+from broadcaster.web.keys import (
+    ACCOUNTS,
+    APPROVALS,
+    CONFIRMATIONS,
+    COUNT_DELIVERIES,
+    ENGINE,
+    LIVE,
+    METRICS,
+    OUTBOX,
+    PARTNERS,
+    PUBLISHER,
+    REFRESH_PUBLIC,
+    RELOAD,
+    SCHEDULER,
+    SETTINGS,
+    SUBSCRIBERS,
+    TOKENS,
+    WORKERS,
+)
 from broadcaster.web.metrics import Metrics
-from broadcaster.workspace.diagnostics import WorkspaceError
+from broadcaster.web.subscriptions import Limits
 from broadcaster.workspace.load import load_workspace
 from broadcaster.workspace.models import Workspace
 
 log = logging.getLogger(__name__)
-
-
-def load_or_raise(root: Path, settings: Settings) -> Workspace:
-    """The workspace, or WorkspaceError carrying every problem `check` would report."""
-    workspace, diag = load_workspace(root, settings)
-    if workspace is None:
-        raise WorkspaceError(diag.errors)
-    return workspace
 
 
 def settle_heap() -> None:
@@ -68,107 +79,6 @@ def settle_heap() -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
-
-
-def retry_policies(channels: Mapping[str, Channel]) -> dict[str, RetryPolicy]:
-    """The channels that bring their own retry policy (webhooks: a fixed schedule)."""
-    policies: dict[str, RetryPolicy] = {}
-    for name, channel in channels.items():
-        policy = getattr(channel, "retry_policy", None)
-        if callable(policy):
-            policies[name] = policy()
-    return policies
-
-
-class Live:
-    """The workspace in use, the channels built from it and their open resources.
-
-    The one part that changes while running: a reload replaces all three together.
-    """
-
-    def __init__(
-        self,
-        settings: Settings,
-        workspace: Workspace,
-        stores: tuple[SqlSubscriberStore, SignedTokens, PartnerStore],
-        public: PublicSite,
-        outbox: Outbox,
-        publisher: Publisher,
-        workers: Workers,
-    ) -> None:
-        self.settings = settings
-        # What the channels are built over: subscribers, token signer, partners.
-        self.subscribers, self.tokens, self.partners = stores
-        self.public = public
-        self.outbox = outbox
-        self.publisher = publisher
-        self.workers = workers
-        self.workspace = workspace
-        self.channels: Mapping[str, Channel] = {}
-        # Long-lived channel resources (SMTP pools); replaced, and the old closed, on reload.
-        self.channel_resources: contextlib.AsyncExitStack | None = None
-
-    def use(self, workspace: Workspace) -> None:
-        """Switch every part to `workspace` (start and reload)."""
-        self.workspace = workspace
-        self.public.use(workspace)
-        self.channels = build_channels(
-            workspace,
-            self.settings,
-            self.public,
-            subscribers=self.subscribers,
-            tokens=self.tokens,
-            partners=self.partners,
-        )
-        self.outbox.use_policies(retry_policies(self.channels))
-        self.publisher.use(workspace, self.channels)
-        self.workers.channels = self.channels
-
-    async def start_channels(self) -> None:
-        """Open the current channels' resources; close those of the channels they replace."""
-        stack = contextlib.AsyncExitStack()
-        for channel in self.channels.values():
-            start = getattr(channel, "start", None)
-            if start is not None:
-                await start(stack)
-        previous, self.channel_resources = self.channel_resources, stack
-        if previous is not None:
-            await previous.aclose()
-
-    async def close_channels(self) -> None:
-        """Close the current channels' resources (once the workers have stopped)."""
-        if self.channel_resources is not None:
-            await self.channel_resources.aclose()
-
-
-def verp_domains(live: Live) -> set[str]:
-    """The domains bounces come back to: those of the email channels to subscribers."""
-    return {
-        channel.options.domain
-        for channel in live.channels.values()
-        if isinstance(channel, EmailChannel) and channel.options.audience == "subscribers"
-    }
-
-
-async def notify_approvers(
-    live: Live, accounts: Accounts, base_url: str, subject: str, text: str
-) -> int:
-    """Email every enabled approver and admin who has an address; how many were sent.
-
-    Sent through the press-desk email channel (else the subscribers' one), so it uses
-    the workspace's own mail settings; without an email channel nobody is emailed.
-    """
-    mailers = [c for c in live.channels.values() if isinstance(c, EmailChannel)]
-    mailers.sort(key=lambda c: c.options.audience != "desk")
-    if not mailers:
-        return 0
-    link = f"{base_url}/admin/"
-    sent = 0
-    for user in await accounts.list_users():
-        if user.email and not user.disabled and user.role.allows(Role.APPROVER):
-            await mailers[0].send_notice(user.email, subject, text.replace("/admin/", link, 1))
-            sent += 1
-    return sent
 
 
 @dataclass(frozen=True)
@@ -284,13 +194,15 @@ def _publisher(
 
 def _staff(
     engine: AsyncEngine, live: Live, settings: Settings, publisher: Publisher, public: PublicSite
-) -> tuple[Accounts, ReviewStore, Approvals]:
-    """Staff accounts and the approval rule, enforced by the publisher and shown on the site."""
+) -> tuple[Accounts, ReviewStore, Approvals, Notices]:
+    """Staff accounts and the approval rule, enforced by the publisher and shown on the site;
+    the notices (confirmations, approver mail) go out through the email channels of the moment."""
     accounts, reviews = Accounts(engine), ReviewStore(engine)
-    notify = functools.partial(notify_approvers, live, accounts, settings.base_url)
-    approvals = publisher.approvals = Approvals(reviews, AuditLog(engine), notify=notify)
+    notices = Notices(lambda: postboxes(live.channels), accounts, settings.base_url)
+    approvals = Approvals(reviews, AuditLog(engine), notify=notices.notify_approvers)
+    publisher.approvals = approvals
     public.state.withdrawals = reviews.withdrawals
-    return accounts, reviews, approvals
+    return accounts, reviews, approvals, notices
 
 
 async def _deliver(stack: contextlib.AsyncExitStack, service: Service) -> None:
@@ -302,7 +214,7 @@ async def _deliver(stack: contextlib.AsyncExitStack, service: Service) -> None:
     await upkeep.refresh_public()
     service.workers.start()
     receiver = bounce_receiver(
-        service.settings, service.subscribers, domains=verp_domains(service.live)
+        service.settings, service.subscribers, domains=service.live.bounce_domains()
     )
     await stack.enter_async_context(receiver)
     jobs = {
@@ -361,9 +273,8 @@ async def open_service(
         live = Live(
             settings, workspace, (subscribers, tokens, partners), public, outbox, publisher, workers
         )
-        accounts, reviews, approvals = _staff(engine, live, settings, publisher, public)
-        mailer = mailer or ChannelMailer(lambda: live.channels)
-        confirmations = Confirmations(subscribers, tokens, mailer, settings.base_url)
+        accounts, reviews, approvals, notices = _staff(engine, live, settings, publisher, public)
+        confirmations = Confirmations(subscribers, tokens, mailer or notices, settings.base_url)
         upkeep = PublicUpkeep(lambda: live.channels, public, content, reviews)
         live.use(workspace)
         stack.push_async_callback(live.close_channels)
@@ -384,3 +295,59 @@ async def open_service(
         if settle:
             settle_heap()
         yield service
+
+
+# The whole bundle, for whoever embeds the app (tests, `serve`); handlers use the parts.
+SERVICE = web.AppKey("service", Service)
+
+
+def expose(app: web.Application, service: Service) -> None:
+    """Put each open part of `service` under its key (on startup, before any request)."""
+    app[SERVICE] = service
+    app[SETTINGS] = service.settings
+    app[LIVE] = service.live
+    app[ENGINE] = service.engine
+    app[OUTBOX] = service.outbox
+    app[WORKERS] = service.workers
+    app[PUBLISHER] = service.publisher
+    app[METRICS] = service.metrics
+    app[SUBSCRIBERS] = service.subscribers
+    app[TOKENS] = service.tokens
+    app[CONFIRMATIONS] = service.confirmations
+    app[PARTNERS] = service.partners
+    app[ACCOUNTS] = service.accounts
+    app[APPROVALS] = service.approvals
+    if service.scheduler is not None:
+        app[SCHEDULER] = service.scheduler
+    app[RELOAD] = service.reload
+    app[REFRESH_PUBLIC] = service.refresh_public
+    app[COUNT_DELIVERIES] = service.count_deliveries
+
+
+def _serving(settings: Settings, mailer: ConfirmationMailer | None) -> Opener:
+    """Open the service when the app starts, its parts under their keys; close it on cleanup."""
+
+    def opener(static: StaticFiles) -> CleanupContext:
+        async def context(app: web.Application) -> AsyncIterator[None]:
+            async with open_service(settings, static=static, settle=True, mailer=mailer) as service:
+                expose(app, service)
+                yield
+
+        return context
+
+    return opener
+
+
+def make_app(
+    settings: Settings,
+    *,
+    watch: bool = False,
+    mailer: ConfirmationMailer | None = None,
+    limits: Limits | None = None,
+) -> web.Application:
+    """The `serve` application: the service opens on startup and closes on cleanup.
+
+    `mailer` sends the confirmation emails (default: the subscriber email channel; tests
+    pass one that records); `limits` are the subscribe form's rate limits.
+    """
+    return build_app(settings, _serving(settings, mailer), watch=watch, limits=limits)

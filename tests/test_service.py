@@ -39,11 +39,10 @@ from broadcaster.outbox.tables import (
     delivery_attempts,
     schedule_firings,
 )
-from broadcaster.service import Service, open_service
+from broadcaster.service import SERVICE, Service, make_app, open_service
 from broadcaster.settings import Settings
 from broadcaster.store import create_engine, upgrade_engine
 from broadcaster.store.testing import TEST_DATABASE_ENV, postgres_fresh_database, postgres_url
-from broadcaster.web.app import SERVICE, make_app
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")  # the example workspace's time zone
 BASE_URL = "http://broadcaster.test"

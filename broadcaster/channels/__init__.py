@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from broadcaster.channels.base import (
     Channel,
     ChannelOptions,
+    ChannelType,
     DeliveryRejected,
     Rendition,
     Resources,
     RetryLater,
 )
-from broadcaster.channels.email import EmailChannel
+from broadcaster.channels.email import EmailType
+from broadcaster.channels.email_desk import DeskEmailChannel
+from broadcaster.channels.email_subscribers import SubscriberEmailChannel
 from broadcaster.channels.feed import FeedChannel
 from broadcaster.channels.webhook import WebhookChannel
 from broadcaster.channels.website import WebsiteChannel
+from broadcaster.mail.notices import Postbox, Postboxes
 from broadcaster.text.render import Templates
 
 if TYPE_CHECKING:
@@ -25,10 +30,10 @@ if TYPE_CHECKING:
     from broadcaster.subscribers.api import SubscriberStore, Tokens
     from broadcaster.workspace.models import Workspace
 
-CHANNEL_TYPES: dict[str, type[Channel]] = {
+CHANNEL_TYPES: dict[str, ChannelType] = {
     WebsiteChannel.type: WebsiteChannel,
     FeedChannel.type: FeedChannel,
-    EmailChannel.type: EmailChannel,
+    EmailType.type: EmailType(subscribers=SubscriberEmailChannel, desk=DeskEmailChannel),
     WebhookChannel.type: WebhookChannel,
 }
 
@@ -51,6 +56,21 @@ def build_channels(
     }
 
 
+def postboxes(channels: Mapping[str, Channel]) -> Postboxes:
+    """Where one-off mail goes out: confirmations through the first subscriber list (by
+    name), staff notices through the first press desk, else the first subscriber list."""
+    lists = [c for c in channels.values() if isinstance(c, SubscriberEmailChannel)]
+    desks = [c for c in channels.values() if isinstance(c, DeskEmailChannel)]
+    by_name = sorted(lists, key=lambda c: c.name)
+    confirmations = Postbox(by_name[0].outbound, by_name[0].templates) if by_name else None
+    senders: list[DeskEmailChannel | SubscriberEmailChannel] = [*desks, *lists]
+    staff = senders[0] if senders else None
+    return Postboxes(
+        confirmations=confirmations,
+        staff=Postbox(staff.outbound, staff.templates) if staff is not None else None,
+    )
+
+
 __all__ = [
     "CHANNEL_TYPES",
     "Channel",
@@ -60,4 +80,5 @@ __all__ = [
     "Resources",
     "RetryLater",
     "build_channels",
+    "postboxes",
 ]

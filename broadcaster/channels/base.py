@@ -1,56 +1,34 @@
-"""What every channel type provides: options, rendering, and (later) delivery."""
+"""What every channel type provides (options, rendering, delivery) and what some add."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
-# Delivery outcomes live in their own module (the mail engine needs them, not channels).
+# Outcomes, renditions and jobs live with the outbox, which stores and hands them over;
+# the channels and the engines behind them import them from there.
+from broadcaster.outbox.jobs import DeliveryJob as DeliveryJob
+from broadcaster.outbox.jobs import Rendition as Rendition
 from broadcaster.outbox.outcomes import Deferred as Deferred
 from broadcaster.outbox.outcomes import DeliveryRejected as DeliveryRejected
 from broadcaster.outbox.outcomes import Outcome as Outcome
 from broadcaster.outbox.outcomes import RetryLater as RetryLater
 from broadcaster.outbox.outcomes import Withdrawn as Withdrawn
+from broadcaster.workspace.options import ChannelOptions as ChannelOptions
+from broadcaster.workspace.options import FileProblem as FileProblem
 
 if TYPE_CHECKING:
-    from broadcaster.outbox.content import ContentStore
-    from broadcaster.outbox.records import ClaimedDelivery
+    from broadcaster.outbox.retry import RetryPolicy
     from broadcaster.partners.store import PartnerStore
     from broadcaster.settings import Settings
     from broadcaster.site.public import PublicSite
     from broadcaster.subscribers.api import SubscriberStore, Tokens
     from broadcaster.text.render import Publication, Templates
-
-
-class ChannelOptions(BaseModel):
-    """Base of every channel type's options: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    type: str
-
-    def accepts_digest(self) -> bool:
-        """True for channels a `digest:` schedule may name (email to subscribers)."""
-        return False
-
-    def file_problems(self, root: Path) -> Iterator[FileProblem]:
-        """Problems with files the options name (keys, CA files), for `check`."""
-        return iter(())
-
-
-@dataclass(frozen=True)
-class FileProblem:
-    """A file named in a channel's options that will not work: where, how bad, why."""
-
-    loc: tuple[str, ...]  # the key in the channel file, e.g. ("dkim", "key_file")
-    message: str
-    warning: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,37 +44,8 @@ class Resources:
     partners: PartnerStore | None = None
 
 
-@dataclass(frozen=True)
-class Rendition:
-    """What one channel sends for one publication in one locale, rendered once."""
-
-    channel: str
-    locale: str
-    media_type: str
-    body: bytes
-    summary: str
-    # What `broadcaster preview --out` writes for this rendition (file name -> bytes).
-    files: Mapping[str, bytes] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class DeliveryJob:
-    """One claimed delivery, with access to what was rendered for it."""
-
-    delivery: ClaimedDelivery
-    content: ContentStore
-
-    async def rendition(self) -> bytes:
-        """The stored rendition for this delivery's channel and locale."""
-        d = self.delivery
-        body = await self.content.rendition(d.publication_id, d.channel, d.locale)
-        if body is None:
-            raise DeliveryRejected(f"no rendition stored for {d.channel}/{d.locale}")
-        return body
-
-
 class Channel(Protocol):
-    """A channel type: built from `channels/<name>.yaml`, renders publications."""
+    """A channel type: built from `channels/<name>.yaml`; renders publications, delivers."""
 
     Options: ClassVar[type[ChannelOptions]]
     type: ClassVar[str]
@@ -115,19 +64,39 @@ class Channel(Protocol):
         """The channel's configuration with secrets masked, for logs and the admin UI."""
         ...
 
-
-class DeliveringChannel(Channel, Protocol):
-    """A channel that also sends: long-lived resources opened in `start`."""
-
-    async def start(self, stack: AsyncExitStack) -> None: ...
+    async def start(self, stack: AsyncExitStack) -> None:
+        """Open long-lived resources (SMTP pool, HTTP session), closed with `stack`."""
+        ...
 
     async def deliver(self, job: DeliveryJob) -> str:
         """Send one delivery; return a receipt, or raise RetryLater / DeliveryRejected."""
         ...
 
 
-class BatchDeliveringChannel(DeliveringChannel, Protocol):
-    """A channel that sends many deliveries at once (email fan-out)."""
+class ChannelType(Protocol):
+    """What the registry holds per `type:`: the options model and how to build a channel.
+
+    A channel class is one; so is a type that builds a different class per option
+    (email: one per `audience:`)."""
+
+    @property
+    def Options(self) -> type[ChannelOptions]: ...
+
+    @property
+    def type(self) -> str: ...
+
+    def from_config(self, name: str, options: Any, resources: Resources) -> Channel: ...
+
+
+# Capabilities some channels have besides `Channel`; call sites check for them with
+# isinstance, so a new channel type gains one by having the methods.
+
+
+@runtime_checkable
+class BatchDeliveringChannel(Protocol):
+    """A channel that sends many deliveries at once (email fan-out, webhooks)."""
+
+    name: str
 
     async def deliver_many(self, jobs: Sequence[DeliveryJob]) -> list[Outcome]:
         """One outcome per job, in order; never raises for a single job's failure."""
@@ -136,6 +105,40 @@ class BatchDeliveringChannel(DeliveringChannel, Protocol):
     def batch_limit(self, lease: timedelta) -> int:
         """The most deliveries one batch should hold so it finishes well within `lease`."""
         ...
+
+
+@runtime_checkable
+class RetryingChannel(Protocol):
+    """A channel with its own retry schedule (webhooks), instead of the outbox's backoff."""
+
+    name: str
+
+    def retry_policy(self) -> RetryPolicy:
+        """When a temporary failure on this channel is tried again."""
+        ...
+
+
+@runtime_checkable
+class PublicChannel(Protocol):
+    """A channel whose delivery rebuilds part of the public site (website, feeds)."""
+
+    name: str
+    # Rebuilt in this order when queued together: the pages, then the feeds.
+    rebuild_order: ClassVar[int]
+
+    def rebuild(self) -> Awaitable[str]:
+        """Rebuild this part of the site from the store and swap it in; a receipt."""
+        ...
+
+
+@runtime_checkable
+class ListMailChannel(Protocol):
+    """Mail to the subscriber list: bounces come back to VERP addresses at `bounce_domain`."""
+
+    name: str
+
+    @property
+    def bounce_domain(self) -> str: ...
 
 
 @runtime_checkable

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from html import escape
+from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from pydantic import Field
@@ -19,9 +17,9 @@ from broadcaster.channels.base import (
     Resources,
     masked,
 )
-from broadcaster.channels.website import localized
-from broadcaster.text import strings
+from broadcaster.site.entries import add_entry, json_item
 from broadcaster.text.render import Publication
+from broadcaster.text.strings import localized
 from broadcaster.workspace.models import DEFAULT_LOCALE
 from broadcaster.workspace.schema import LocalizedText
 
@@ -41,95 +39,12 @@ class FeedOptions(ChannelOptions):
     max_entries: int = Field(default=50, ge=1, le=1000)
 
 
-@dataclass(frozen=True)
-class EntryText:
-    """What an entry says: the campaign's text, or the withdrawal note in its place."""
-
-    title: str
-    summary: str
-    html: str
-    text: str
-    updated: datetime
-
-
-def entry_text(publication: Publication, locale: str, withdrawn_at: datetime | None) -> EntryText:
-    """The entry's title, summary and content; once withdrawn, the title is marked in the
-    feed's language and the content is the withdrawal note with a link to the archived page."""
-    content = publication.content(locale)
-    if withdrawn_at is None:
-        return EntryText(
-            content.title, content.summary, content.html, content.text, publication.published_at
-        )
-    note = strings.text("site_withdrawn_notice", locale)
-    url = publication.url(locale)
-    link = strings.text("feed_withdrawn_link", locale)
-    return EntryText(
-        title=strings.text("feed_withdrawn_title", locale).format(title=content.title),
-        summary=note,
-        html=f'<p>{escape(note)}</p>\n<p><a href="{escape(url)}">{escape(link)}</a></p>\n',
-        text=f"{note}\n\n{link}: {url}\n",
-        updated=withdrawn_at,
-    )
-
-
-def add_entry(
-    fg: FeedGenerator, publication: Publication, locale: str, withdrawn_at: datetime | None = None
-) -> None:
-    """Add the campaign as one entry of `fg`; its id never changes across revisions (nor
-    when it is withdrawn: then it is marked so, updated at `withdrawn_at`)."""
-    content = publication.content(locale)
-    said = entry_text(publication, locale, withdrawn_at)
-    campaign = publication.campaign
-    entry = fg.add_entry(order="append")
-    entry.id(publication.entry_id(locale))
-    entry.guid(publication.entry_id(locale), permalink=False)
-    entry.title(said.title)
-    entry.link(href=publication.url(locale), rel="alternate", hreflang=content.locale)
-    entry.summary(said.summary)
-    entry.content(said.html, type="html")
-    entry.published(campaign.valid_from)
-    entry.updated(said.updated)
-    entry.author({"name": campaign.issuer_name(locale)})
-    for topic_id, name in zip(campaign.topics, publication.topic_names(locale), strict=True):
-        entry.category(term=topic_id, label=name)
-
-
-def json_item(
-    publication: Publication, locale: str, withdrawn_at: datetime | None = None
-) -> dict[str, Any]:
-    """The campaign as a JSON Feed 1.1 item (marked withdrawn at `withdrawn_at`, if given)."""
-    content = publication.content(locale)
-    said = entry_text(publication, locale, withdrawn_at)
-    campaign = publication.campaign
-    item: dict[str, Any] = {
-        "id": publication.entry_id(locale),
-        "url": publication.url(locale),
-        "title": said.title,
-        "summary": said.summary,
-        "content_html": said.html,
-        "content_text": said.text,
-        "date_published": campaign.valid_from.isoformat(),
-        "date_modified": said.updated.isoformat(),
-        "authors": [{"name": campaign.issuer_name(locale)}],
-        "tags": list(campaign.topics),
-        "language": content.locale,
-        "_broadcaster": {
-            "priority": str(campaign.priority),
-            "reference": campaign.reference,
-            "revision": campaign.revision,
-            "expires": campaign.expires.isoformat() if campaign.expires else None,
-        },
-    }
-    if withdrawn_at is not None:
-        item["_broadcaster"]["withdrawn"] = withdrawn_at.isoformat()
-    return item
-
-
 class FeedChannel:
     """Renders feed entries; whole feeds per locale and topic are built by `serve`."""
 
     Options: ClassVar[type[ChannelOptions]] = FeedOptions
     type: ClassVar[str] = "feed"
+    rebuild_order: ClassVar[int] = 1
 
     def __init__(self, name: str, options: FeedOptions, resources: Resources) -> None:
         self.name = name
@@ -140,11 +55,18 @@ class FeedChannel:
     def from_config(cls, name: str, options: Any, resources: Resources) -> Self:
         return cls(name, options, resources)
 
-    async def deliver(self, job: DeliveryJob) -> str:
+    async def start(self, stack: AsyncExitStack) -> None:
+        """Nothing to open: the public site belongs to the service."""
+
+    async def rebuild(self) -> str:
         """Rebuild every feed from the store and swap them in atomically."""
         if self.public is None:
             raise DeliveryRejected("feeds are only built by `broadcaster serve`")
         return await self.public.rebuild_feeds(self.name, self.options)
+
+    async def deliver(self, job: DeliveryJob) -> str:
+        """Rebuild the feeds: they list every campaign delivered so far."""
+        return await self.rebuild()
 
     def _generator(self, publication: Publication, locale: str) -> FeedGenerator:
         from feedgen.feed import FeedGenerator

@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal, Self
 
@@ -65,6 +65,17 @@ LEASE_MARGIN = timedelta(seconds=5)
 Duration = Annotated[float, BeforeValidator(_seconds), Field(ge=0)]
 # Standard Webhooks' suggested schedule: after the first attempt, wait these in turn.
 DEFAULT_SCHEDULE: list[float] = [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
+
+
+@dataclass(frozen=True)
+class _Send:
+    """One post to make: the job at `index`, to `partner`'s endpoint, as `event_type`."""
+
+    index: int
+    url: str
+    partner: str
+    event_type: EventType
+    secrets: Sequence[str]
 
 
 class RetryOptions(BaseModel):
@@ -190,14 +201,27 @@ class WebhookChannel:
         """Check order, sign and post a batch concurrently; one outcome per job."""
         if self.partners is None:
             return [RetryLater(f"channel {self.name}: no partner registry") for _ in jobs]
-        partners = self.partners
+        now = datetime.now(UTC)
+        outcomes, sends = await self._sort(self.partners, jobs, now)
+        results = await self._post(jobs, sends)
+        for send, result in zip(sends, results, strict=True):
+            outcomes[send.index] = result
+            partner_id = partner_id_of(jobs[send.index].delivery.recipient)
+            if isinstance(result, Gone) and partner_id is not None:
+                await self.partners.disable(partner_id, f"{result} at {now:%Y-%m-%d %H:%M} UTC")
+                log.warning("partner %s disabled: %s", send.partner, result)
+        return [o if o is not None else RetryLater("not attempted") for o in outcomes]
+
+    async def _sort(
+        self, partners: PartnerStore, jobs: Sequence[DeliveryJob], now: datetime
+    ) -> tuple[list[Outcome | None], list[_Send]]:
+        """What is settled without a request (partner removed or disabled, an earlier event
+        still on its way), and the posts to make for the rest."""
         ids = {partner_id_of(job.delivery.recipient) for job in jobs}
         keys = await partners.signing_keys(i for i in ids if i is not None)
         types = await partners.event_types(self.name, [job.delivery for job in jobs])
-        bodies: dict[tuple[int, str, EventType], bytes] = {}
         outcomes: list[Outcome | None] = [None] * len(jobs)
-        sends: list[tuple[int, str, str, EventType, tuple[str, ...]]] = []
-        now = datetime.now(UTC)
+        sends: list[_Send] = []
         for index, job in enumerate(jobs):
             d = job.delivery
             partner_id = partner_id_of(d.recipient)
@@ -215,39 +239,32 @@ class WebhookChannel:
                     decided.wait(now),
                 )
             else:
-                sends.append((index, key.partner.url, key.partner.name, decided, key.secrets))
-        for index, _, _, decided, _ in sends:
-            d = jobs[index].delivery
-            cache_key = (d.publication_id, d.locale, decided)
+                sends.append(_Send(index, key.partner.url, key.partner.name, decided, key.secrets))
+        return outcomes, sends
+
+    async def _post(self, jobs: Sequence[DeliveryJob], sends: Sequence[_Send]) -> list[Outcome]:
+        """Sign and post each send, at most `connections` at once; one outcome per send."""
+        bodies: dict[tuple[int, str, EventType], bytes] = {}
+        for send in sends:
+            d = jobs[send.index].delivery
+            cache_key = (d.publication_id, d.locale, send.event_type)
             if cache_key not in bodies:
-                bodies[cache_key] = with_type(await jobs[index].rendition(), decided)
+                bodies[cache_key] = with_type(await jobs[send.index].rendition(), send.event_type)
         # Requests start while there is time for them to end (their timeout) well before the
         # lease does; later ones are handed back untried, due again at once.
         lease_ends = min(job.delivery.lease_expires_at for job in jobs)
         start_before = lease_ends - timedelta(seconds=self.options.timeout) - LEASE_MARGIN
         gate = asyncio.Semaphore(self.options.connections)
 
-        async def send(
-            index: int, url: str, event_type: EventType, secrets: Sequence[str]
-        ) -> Outcome:
-            d = jobs[index].delivery
+        async def post(send: _Send) -> Outcome:
+            d = jobs[send.index].delivery
             async with gate:
                 if datetime.now(UTC) > start_before:
                     return Deferred("the batch ran out of time before this was sent")
-                body = bodies[d.publication_id, d.locale, event_type]
-                return await self.sender.send(url, f"msg_{d.dedup_key}", body, secrets)
+                body = bodies[d.publication_id, d.locale, send.event_type]
+                return await self.sender.send(send.url, f"msg_{d.dedup_key}", body, send.secrets)
 
-        results = await asyncio.gather(
-            *(send(index, url, t, secrets) for index, url, _, t, secrets in sends)
-        )
-        for (index, _, name, _, _), result in zip(sends, results, strict=True):
-            outcomes[index] = result
-            if isinstance(result, Gone):
-                partner_id = partner_id_of(jobs[index].delivery.recipient)
-                if partner_id is not None:
-                    await partners.disable(partner_id, f"{result} at {now:%Y-%m-%d %H:%M} UTC")
-                    log.warning("partner %s disabled: %s", name, result)
-        return [o if o is not None else RetryLater("not attempted") for o in outcomes]
+        return list(await asyncio.gather(*(post(send) for send in sends)))
 
     async def deliver(self, job: DeliveryJob) -> str:
         """Send one delivery; a receipt, or RetryLater / Deferred / DeliveryRejected."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack
 from typing import Any, ClassVar, Literal, Self
 
 from pydantic import Field
@@ -16,7 +17,7 @@ from broadcaster.channels.base import (
     masked,
 )
 from broadcaster.text.render import Publication
-from broadcaster.text.strings import text
+from broadcaster.text.strings import localized, text
 from broadcaster.workspace.models import DEFAULT_LOCALE
 from broadcaster.workspace.schema import LocalizedText
 
@@ -27,16 +28,12 @@ class WebsiteOptions(ChannelOptions):
     description: LocalizedText = Field(default_factory=dict)
 
 
-def localized(values: Mapping[str, str], locale: str) -> str:
-    """`values[locale]`, else the default locale's, else any."""
-    return values.get(locale) or values.get("vi") or next(iter(values.values()), "")
-
-
 class WebsiteChannel:
     """Renders a campaign page; delivering rebuilds the whole site from the store."""
 
     Options: ClassVar[type[ChannelOptions]] = WebsiteOptions
     type: ClassVar[str] = "website"
+    rebuild_order: ClassVar[int] = 0  # the pages first: the feeds link to them
 
     def __init__(self, name: str, options: WebsiteOptions, resources: Resources) -> None:
         self.name = name
@@ -48,11 +45,18 @@ class WebsiteChannel:
     def from_config(cls, name: str, options: Any, resources: Resources) -> Self:
         return cls(name, options, resources)
 
-    async def deliver(self, job: DeliveryJob) -> str:
+    async def start(self, stack: AsyncExitStack) -> None:
+        """Nothing to open: the public site belongs to the service."""
+
+    async def rebuild(self) -> str:
         """Rebuild the whole site from the store and swap it in atomically."""
         if self.public is None:
             raise DeliveryRejected("the website is only built by `broadcaster serve`")
         return await self.public.rebuild_site(self.name, self.options, self.templates)
+
+    async def deliver(self, job: DeliveryJob) -> str:
+        """Rebuild the site: it shows every campaign delivered so far, this one included."""
+        return await self.rebuild()
 
     async def recipients(self, publication: Publication) -> AsyncIterator[list[tuple[str, str]]]:
         """One delivery: rebuilding the site covers every locale."""

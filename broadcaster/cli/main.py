@@ -108,7 +108,8 @@ def preview_command(
 def serve(listen: str | None, watch: bool, root: Path) -> None:
     """Serve the website and feeds, run the schedules and deliver the outbox."""
     from broadcaster.cli import logs
-    from broadcaster.web.app import make_app, run
+    from broadcaster.service import make_app
+    from broadcaster.web.app import run
 
     settings = _settings(root)
     if listen:

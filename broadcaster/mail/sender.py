@@ -28,7 +28,7 @@ from broadcaster.mail.verp import Verp
 from broadcaster.outbox.outcomes import DeliveryRejected, RetryLater, Withdrawn
 
 if TYPE_CHECKING:
-    from broadcaster.channels.base import DeliveryJob
+    from broadcaster.outbox.jobs import DeliveryJob
     from broadcaster.subscribers.api import Recipient, SubscriberStore, Tokens
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Sequence
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from broadcaster.channels.base import Rendition
+from broadcaster.outbox.jobs import Rendition
 from broadcaster.outbox.tables import (
     CHANNEL_WIDE,
     DeliveryStatus,

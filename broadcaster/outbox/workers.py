@@ -12,16 +12,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from broadcaster.channels.base import (
-    Deferred,
-    DeliveryJob,
-    DeliveryRejected,
-    Outcome,
-    RetryLater,
-    Withdrawn,
-)
+from broadcaster.channels.base import BatchDeliveringChannel, Channel
 from broadcaster.outbox.content import ContentStore
+from broadcaster.outbox.jobs import DeliveryJob
 from broadcaster.outbox.outbox import Outbox, Settlement
+from broadcaster.outbox.outcomes import Deferred, DeliveryRejected, Outcome, RetryLater, Withdrawn
 from broadcaster.outbox.records import ClaimedDelivery
 from broadcaster.outbox.tables import AttemptOutcome
 
@@ -64,13 +59,14 @@ class Workers:
         self,
         outbox: Outbox,
         content: ContentStore,
-        channels: Mapping[str, object],
+        channels: Mapping[str, Channel],
         settings: WorkerSettings | None = None,
         *,
         observe: Callable[[str, str, float], None] = lambda channel, status, seconds: None,
     ) -> None:
         self.outbox = outbox
         self.content = content
+        self._bulk: dict[str, BatchDeliveringChannel] = {}
         self.channels = channels
         self.settings = settings or WorkerSettings()
         self.observe = observe
@@ -78,6 +74,21 @@ class Workers:
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._prefix = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+
+    @property
+    def channels(self) -> Mapping[str, Channel]:
+        """The channels deliveries go out on (replaced when the workspace is reloaded)."""
+        return self._channels
+
+    @channels.setter
+    def channels(self, channels: Mapping[str, Channel]) -> None:
+        self._channels = channels
+        # Picked out once here, not at every claim.
+        self._bulk = {
+            name: channel
+            for name, channel in channels.items()
+            if isinstance(channel, BatchDeliveringChannel)
+        }
 
     def wake(self) -> None:
         """New work was queued in this process: look now instead of at the next poll.
@@ -98,20 +109,13 @@ class Workers:
             worker_id = f"{self._prefix}:bulk{index}"
             self._tasks.append(asyncio.create_task(self._bulk_loop(worker_id), name=worker_id))
 
-    def _bulk_channels(self) -> dict[str, object]:
+    def _bulk_channels(self) -> dict[str, BatchDeliveringChannel]:
         """Channels that take batches (`deliver_many`), by name."""
-        return {
-            name: channel
-            for name, channel in self.channels.items()
-            if callable(getattr(channel, "deliver_many", None))
-        }
+        return self._bulk
 
-    def _bulk_limit(self, bulk: Mapping[str, object]) -> int:
+    def _bulk_limit(self, bulk: Mapping[str, BatchDeliveringChannel]) -> int:
         limits = [self.settings.bulk_batch]
-        for channel in bulk.values():
-            batch_limit = getattr(channel, "batch_limit", None)
-            if callable(batch_limit):
-                limits.append(int(batch_limit(self.settings.lease)))
+        limits += [channel.batch_limit(self.settings.lease) for channel in bulk.values()]
         return max(1, min(limits))
 
     async def stop(self, grace: float) -> None:
@@ -199,10 +203,12 @@ class Workers:
             by_channel.setdefault(delivery.channel, []).append(delivery)
         settlements: list[Settlement] = []
         for name, deliveries in by_channel.items():
-            channel = self.channels.get(name)
+            channel = self._bulk.get(name)
             jobs = [DeliveryJob(d, self.content) for d in deliveries]
             try:
-                outcomes = await getattr(channel, "deliver_many")(jobs)  # noqa: B009
+                if channel is None:  # a reload removed it since the claim
+                    raise LookupError(f"channel '{name}' is not configured or takes no batches")
+                outcomes = await channel.deliver_many(jobs)
                 if len(outcomes) != len(jobs):
                     raise RuntimeError(f"{len(outcomes)} outcomes for {len(jobs)} deliveries")
             except asyncio.CancelledError:
@@ -246,8 +252,7 @@ class Workers:
     async def _deliver(self, worker_id: str, delivery: ClaimedDelivery) -> None:
         started = time.perf_counter()
         channel = self.channels.get(delivery.channel)
-        deliver = getattr(channel, "deliver", None)
-        if deliver is None:
+        if channel is None:
             await self.outbox.fail(
                 delivery.id,
                 worker_id,
@@ -259,7 +264,7 @@ class Workers:
         job = DeliveryJob(delivery, self.content)
         status = "delivered"
         try:
-            receipt = await deliver(job)
+            receipt = await channel.deliver(job)
         except Deferred as exc:
             status = "deferred"
             await self.outbox.settle_many(worker_id, [settlement(delivery.id, exc)])

@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from broadcaster.channels.webhook import WebhookOptions
 from broadcaster.outbox.outbox import Outbox
 from broadcaster.outbox.tables import DeliveryStatus
 from broadcaster.outbox.views import OutboxViews
@@ -42,12 +42,21 @@ class PartnerDelivery:
     last_error: str | None
 
 
-def webhook_channels(workspace: Workspace) -> dict[str, WebhookOptions]:
+@runtime_checkable
+class PartnerDefaults(Protocol):
+    """What these commands read from a webhook channel's options (the channel adapts this
+    engine, so the engine names what it needs rather than importing the channel)."""
+
+    @property
+    def allow_networks(self) -> Sequence[Network]: ...
+
+
+def webhook_channels(workspace: Workspace) -> dict[str, PartnerDefaults]:
     """The workspace's webhook channel files, by name."""
     return {
         name: config.options
         for name, config in workspace.channels.items()
-        if isinstance(config.options, WebhookOptions)
+        if config.type == "webhook" and isinstance(config.options, PartnerDefaults)
     }
 
 

@@ -17,7 +17,7 @@ from email.utils import parsedate_to_datetime
 
 import aiohttp
 
-from broadcaster.channels.base import DeliveryRejected, Outcome, RetryLater
+from broadcaster.outbox.outcomes import DeliveryRejected, Outcome, RetryLater
 from broadcaster.partners.guard import (
     Address,
     EndpointRefused,

@@ -9,7 +9,6 @@ from typing import Any
 
 from markupsafe import Markup
 
-from broadcaster.channels.website import WebsiteOptions, localized
 from broadcaster.site.model import (
     Entry,
     Item,
@@ -22,7 +21,9 @@ from broadcaster.site.model import (
     site_locales,
     topic_groups,
 )
+from broadcaster.site.options import SiteTitles
 from broadcaster.text.render import Publication, Templates
+from broadcaster.text.strings import localized
 from broadcaster.workspace.models import DEFAULT_LOCALE
 
 SECTIONS = ("home", "contacts", "archive")
@@ -64,7 +65,7 @@ class SiteBuilder:
     def __init__(
         self,
         entries: list[Entry],
-        options: WebsiteOptions,
+        options: SiteTitles,
         templates: Templates,
         base_url: str,
         cache: SiteCache | None = None,
@@ -270,7 +271,7 @@ def build_site(
     *,
     withdrawn: Collection[str],
     now: datetime,
-    options: WebsiteOptions,
+    options: SiteTitles,
     templates: Templates,
     base_url: str,
     cache: SiteCache | None = None,

@@ -11,9 +11,10 @@ from typing import Any
 
 from feedgen.feed import FeedGenerator
 
-from broadcaster.channels.feed import FeedOptions, add_entry, json_item
-from broadcaster.channels.website import localized
+from broadcaster.site.entries import add_entry, json_item
+from broadcaster.site.options import FeedSettings
 from broadcaster.text.render import Publication
+from broadcaster.text.strings import localized
 from broadcaster.workspace.models import Topic
 
 ALL_TOPICS = "all"
@@ -61,7 +62,7 @@ def select_feeds(
     *,
     withdrawn: Mapping[str, datetime],
     now: datetime,
-    options: FeedOptions,
+    options: FeedSettings,
     topics: Mapping[str, Topic],
     locales: Sequence[str],
 ) -> Iterator[Feed]:
@@ -108,7 +109,7 @@ def select_feeds(
             yield Feed(locale, topic, entries, max(changes, default=EPOCH), marked)
 
 
-def _title(options: FeedOptions, topics: Mapping[str, Topic], feed: Feed) -> str:
+def _title(options: FeedSettings, topics: Mapping[str, Topic], feed: Feed) -> str:
     title = localized(options.title, feed.locale)
     if feed.topic == ALL_TOPICS:
         return title
@@ -244,7 +245,7 @@ def build_feeds(
     *,
     withdrawn: Mapping[str, datetime],
     now: datetime,
-    options: FeedOptions,
+    options: FeedSettings,
     base_url: str,
     topics: Mapping[str, Topic],
     locales: Sequence[str],
@@ -299,7 +300,7 @@ def feed_times(
     *,
     withdrawn: Mapping[str, datetime],
     now: datetime,
-    options: FeedOptions,
+    options: FeedSettings,
     topics: Mapping[str, Topic],
     locales: Sequence[str],
 ) -> dict[str, datetime]:

@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from broadcaster.channels.feed import FeedOptions
-from broadcaster.channels.website import WebsiteOptions
 from broadcaster.outbox.content import ContentStore
 from broadcaster.publishing.snapshot import from_snapshot
 from broadcaster.site import build_site, next_change, write_site, write_subtree
 from broadcaster.site.build import SiteCache
 from broadcaster.site.feeds import FeedCache, build_feeds
+from broadcaster.site.options import FeedSettings, SiteTitles
 from broadcaster.site.sources import StateReader, StoreState
 from broadcaster.site.static import StaticFiles
 from broadcaster.site.writer import LatestWriter
@@ -163,9 +162,7 @@ class PublicSite:
         while not self._quiet.is_set():
             await self._quiet.wait()
 
-    async def rebuild_site(
-        self, channel: str, options: WebsiteOptions, templates: Templates
-    ) -> str:
+    async def rebuild_site(self, channel: str, options: SiteTitles, templates: Templates) -> str:
         """Rebuild the website from the store and swap it in; returns a receipt."""
         async with self._build(self._site_lock, channel) as state:
             publications = state.publications[channel]
@@ -222,7 +219,7 @@ class PublicSite:
             self._withdrawn_last[channel] = found
         return self._withdrawn_last[channel]
 
-    async def rebuild_feeds(self, channel: str, options: FeedOptions) -> str:
+    async def rebuild_feeds(self, channel: str, options: FeedSettings) -> str:
         """Rebuild every feed from the store and swap them in; returns a receipt."""
         workspace = self._workspace()
         async with self._build(self._feeds_lock, channel) as state:

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Protocol
 
-from broadcaster.channels.base import DeliveryRejected
+from broadcaster.outbox.outcomes import DeliveryRejected
 from broadcaster.subscribers.api import Recipient, Tokens
 
 log = logging.getLogger(__name__)
@@ -26,7 +25,7 @@ SWEEP_INTERVAL = 30.0  # seconds between looks at the store for confirmations du
 
 
 class ConfirmationMailer(Protocol):
-    """Sends the double opt-in email (the subscriber email channel implements it)."""
+    """Sends the double opt-in email (mail/notices.py implements it)."""
 
     async def send_confirmation(
         self, subscriber_id: int, email: str, locale: str, confirm_url: str
@@ -45,29 +44,6 @@ class ConfirmationStore(Protocol):
     async def postpone_confirmation(self, ids: list[int], until: datetime | None) -> None: ...
 
     async def pending_recipient(self, subscriber_id: int) -> Recipient | None: ...
-
-
-class ChannelMailer:
-    """Confirmation emails through the workspace's subscriber email channel (as reloaded)."""
-
-    def __init__(self, channels: Callable[[], Mapping[str, object]]) -> None:
-        self.channels = channels
-
-    async def send_confirmation(
-        self, subscriber_id: int, email: str, locale: str, confirm_url: str
-    ) -> None:
-        channels = self.channels()
-        for name in sorted(channels):
-            channel = channels[name]
-            options = getattr(channel, "options", None)
-            send = getattr(channel, "send_confirmation", None)
-            if send is not None and getattr(options, "audience", None) == "subscribers":
-                await send(subscriber_id, email, locale, confirm_url)
-                return
-        raise LookupError(
-            "no email channel with audience: subscribers in channels/; "
-            "add one so confirmation emails can be sent"
-        )
 
 
 class Confirmations:

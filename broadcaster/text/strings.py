@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -28,6 +29,11 @@ def text(key: str, locale: str) -> str:
     # A reader of a language we have no strings for is better served by English.
     chosen = table.get(locale) or table.get("en") or {}
     return chosen.get(key) or table[DEFAULT_LOCALE][key]
+
+
+def localized(values: Mapping[str, str], locale: str) -> str:
+    """`values[locale]`, else the default locale's, else any (a title written per locale)."""
+    return values.get(locale) or values.get(DEFAULT_LOCALE) or next(iter(values.values()), "")
 
 
 def _babel_locale(locale: str) -> Locale:

@@ -11,12 +11,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from broadcaster.service import open_service
 from broadcaster.settings import Settings
 from broadcaster.site.fastpath import FastPath
 from broadcaster.site.static import StaticFiles
 from broadcaster.store.engine import answers
-from broadcaster.subscribers.confirmations import ConfirmationMailer
 from broadcaster.web.admin.app import make_admin
 from broadcaster.web.forwarded import STATIC_SAFE, forwarded_for
 from broadcaster.web.keys import (
@@ -26,11 +24,9 @@ from broadcaster.web.keys import (
     METRICS,
     RELOAD,
     SETTINGS,
+    STATIC,
     Reload,
-    expose,
 )
-from broadcaster.web.keys import SERVICE as SERVICE
-from broadcaster.web.keys import STATIC as STATIC
 from broadcaster.web.metrics import CONTENT_TYPE
 from broadcaster.web.subscription_routes import add_subscriptions
 from broadcaster.web.subscriptions import Limits
@@ -40,6 +36,8 @@ log = logging.getLogger(__name__)
 WATCHED = ("campaigns", "channels", "templates", "schedules.yaml")
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+# Given the app's static files, what opens the parts on startup and puts them under their keys.
+Opener = Callable[[StaticFiles], CleanupContext]
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -89,19 +87,6 @@ async def _cancel(task: asyncio.Task[None]) -> None:
     await asyncio.gather(task, return_exceptions=True)
 
 
-def _service_context(
-    settings: Settings, static: StaticFiles, mailer: ConfirmationMailer | None
-) -> CleanupContext:
-    """Open the service on startup and put its parts under their keys; close it on cleanup."""
-
-    async def context(app: web.Application) -> AsyncIterator[None]:
-        async with open_service(settings, static=static, settle=True, mailer=mailer) as service:
-            expose(app, service)
-            yield
-
-    return context
-
-
 def _reloading(watch: bool) -> CleanupContext:
     """Reload the workspace on SIGHUP (and, with `watch`, when its files change)."""
 
@@ -139,15 +124,14 @@ def _reloading(watch: bool) -> CleanupContext:
 
 def make_app(
     settings: Settings,
+    open_parts: Opener,
     *,
     watch: bool = False,
-    mailer: ConfirmationMailer | None = None,
     limits: Limits | None = None,
 ) -> web.Application:
-    """The application; the service opens on startup and closes on cleanup.
-
-    `mailer` sends the confirmation emails (default: the subscriber email channel; tests
-    pass one that records); `limits` are the subscribe form's rate limits.
+    """The application; `open_parts` opens what it serves on startup and closes it on cleanup
+    (broadcaster.service.make_app passes the whole service). `limits` are the subscribe
+    form's rate limits.
     """
     app = web.Application()
     if settings.trusted_proxies:
@@ -155,7 +139,7 @@ def make_app(
     static = StaticFiles()
     app[STATIC] = static
     # Cleanup contexts start in this order and stop in reverse: the service outlives both.
-    app.cleanup_ctx.append(_service_context(settings, static, mailer))
+    app.cleanup_ctx.append(open_parts(static))
     app.cleanup_ctx.append(_reloading(watch))
     add_subscriptions(app, limits)
     app.add_subapp("/admin", make_admin())

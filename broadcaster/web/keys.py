@@ -16,9 +16,9 @@ from broadcaster.outbox.outbox import Outbox
 from broadcaster.outbox.workers import Workers
 from broadcaster.partners.store import PartnerStore
 from broadcaster.publishing.approval import Approvals
+from broadcaster.publishing.live import Live
 from broadcaster.publishing.publisher import Publisher
 from broadcaster.publishing.scheduler import Scheduler
-from broadcaster.service import Live, Service
 from broadcaster.settings import Settings
 from broadcaster.site.static import StaticFiles
 from broadcaster.staff.accounts import Accounts
@@ -32,8 +32,6 @@ Reload = Callable[[], Coroutine[Any, Any, bool]]
 Refresh = Callable[[], Awaitable[None]]
 Counts = Callable[[], Awaitable[dict[tuple[str, str], int]]]
 
-# The whole bundle, for whoever embeds the app (tests, `serve`); handlers use the parts.
-SERVICE = web.AppKey("service", Service)
 STATIC = web.AppKey("static", StaticFiles)
 SETTINGS = web.AppKey("settings", Settings)
 # The workspace in use and the channels built from it (a reload replaces them).
@@ -54,26 +52,3 @@ SCHEDULER = web.AppKey("scheduler", Scheduler)
 RELOAD: web.AppKey[Reload] = web.AppKey("reload")
 REFRESH_PUBLIC: web.AppKey[Refresh] = web.AppKey("refresh_public")
 COUNT_DELIVERIES: web.AppKey[Counts] = web.AppKey("count_deliveries")
-
-
-def expose(app: web.Application, service: Service) -> None:
-    """Put each open part of `service` under its key (on startup, before any request)."""
-    app[SERVICE] = service
-    app[SETTINGS] = service.settings
-    app[LIVE] = service.live
-    app[ENGINE] = service.engine
-    app[OUTBOX] = service.outbox
-    app[WORKERS] = service.workers
-    app[PUBLISHER] = service.publisher
-    app[METRICS] = service.metrics
-    app[SUBSCRIBERS] = service.subscribers
-    app[TOKENS] = service.tokens
-    app[CONFIRMATIONS] = service.confirmations
-    app[PARTNERS] = service.partners
-    app[ACCOUNTS] = service.accounts
-    app[APPROVALS] = service.approvals
-    if service.scheduler is not None:
-        app[SCHEDULER] = service.scheduler
-    app[RELOAD] = service.reload
-    app[REFRESH_PUBLIC] = service.refresh_public
-    app[COUNT_DELIVERIES] = service.count_deliveries

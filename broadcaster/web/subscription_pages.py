@@ -9,9 +9,9 @@ from typing import Any
 
 from aiohttp import web
 
-from broadcaster.channels.website import WebsiteOptions, localized
+from broadcaster.channels.website import WebsiteOptions
 from broadcaster.text.render import Templates
-from broadcaster.text.strings import text
+from broadcaster.text.strings import localized, text
 from broadcaster.web.subscription_form import Fields
 from broadcaster.workspace.models import DEFAULT_LOCALE, Workspace
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
-    from broadcaster.channels.base import ChannelOptions
+    from broadcaster.workspace.options import ChannelOptions
 
 DEFAULT_LOCALE = "vi"
 

@@ -223,6 +223,6 @@ async def smtp_rig(tmp_path: Path, smtp_server: Controller) -> AsyncIterator[Rig
 
 def pipelined_sends(channel: object) -> bool:
     """True when the channel's SMTP connections were taken over for pipelining."""
-    sender = getattr(channel, "_sender", None)
+    sender = getattr(getattr(channel, "outbound", None), "_sender", None)
     pool = getattr(getattr(sender, "transport", None), "pool", None)
     return bool(pool is not None and getattr(pool, "pipelined", 0))

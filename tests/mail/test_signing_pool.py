@@ -60,7 +60,7 @@ async def test_a_large_batch_is_signed_in_processes_and_verifies(
             await rig.subscribe(f"ky{number}@example.vn", locale="en" if number % 2 else "vi")
         await rig.publish()
         await rig.workers.run_until_idle()
-        mail = rig.channels["citizens"]._sender  # type: ignore[attr-defined]
+        mail = rig.channels["citizens"].outbound._sender  # type: ignore[attr-defined]
         pool = mail._pool
         assert pool is not None
         assert pool._children, "no signing process was used"

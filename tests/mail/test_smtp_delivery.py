@@ -15,7 +15,9 @@ import pytest
 import yaml
 from aiosmtpd.controller import Controller
 
-from broadcaster.channels.email import EmailChannel
+from broadcaster.channels import postboxes
+from broadcaster.channels.email_subscribers import SubscriberEmailChannel
+from broadcaster.mail.notices import Notices
 from broadcaster.mail.verp import read_token
 from broadcaster.outbox.tables import DeliveryStatus
 from broadcaster.text.strings import text
@@ -259,10 +261,10 @@ def test_channel_file_still_matches_fixture() -> None:
 async def test_confirmation_mail_goes_out_through_the_channel(
     smtp_rig: Rig, handler: Handler
 ) -> None:
-    channel = smtp_rig.channels["citizens"]
-    assert isinstance(channel, EmailChannel)
+    assert isinstance(smtp_rig.channels["citizens"], SubscriberEmailChannel)
+    notices = Notices(lambda: postboxes(smtp_rig.channels))
     url = "https://tb.example.gov.vn/confirm/TOKEN123"
-    await channel.send_confirmation(7, "moi@example.vn", "vi", url)
+    await notices.send_confirmation(7, "moi@example.vn", "vi", url)
     (received,) = handler.delivered()
     assert received.recipients == ["moi@example.vn"]
     message = parse(received.data)

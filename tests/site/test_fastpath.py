@@ -14,7 +14,8 @@ from aiohttp.typedefs import Handler
 
 from broadcaster.site.fastpath import FastPath
 from broadcaster.site.static import StaticFiles
-from broadcaster.web.app import STATIC, _FastSite, _other_routes
+from broadcaster.web.app import _FastSite, _other_routes
+from broadcaster.web.keys import STATIC
 from tests.site.test_static import BUILT, FILES, TIMES
 
 # (aiohttp only, fast path in front of aiohttp, one entry per connection handed to aiohttp)

@@ -18,9 +18,9 @@ import pytest
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from broadcaster.channels.feed import FeedOptions, add_entry
-from broadcaster.channels.website import localized
+from broadcaster.channels.feed import FeedOptions
 from broadcaster.settings import Settings
+from broadcaster.site.entries import add_entry
 from broadcaster.site.feeds import (
     ALL_TOPICS,
     EPOCH,
@@ -31,6 +31,7 @@ from broadcaster.site.feeds import (
     select_feeds,
 )
 from broadcaster.text.render import Publication
+from broadcaster.text.strings import localized
 from broadcaster.workspace.load import load_workspace
 from broadcaster.workspace.models import Workspace
 from tests.conftest import FIXTURE, copy_workspace

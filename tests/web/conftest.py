@@ -20,9 +20,9 @@ from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 from lxml.html import HtmlElement
 
+from broadcaster.service import make_app
 from broadcaster.settings import Settings
 from broadcaster.subscribers.api import Subscriber, SubscriberStatus, TokenPurpose
-from broadcaster.web.app import make_app
 from broadcaster.web.ratelimit import Rate
 from broadcaster.web.subscriptions import SUBSCRIPTIONS, Limits, Subscriptions
 from tests.conftest import copy_workspace

@@ -19,10 +19,10 @@ from urllib.parse import urlsplit
 from aiohttp.test_utils import TestClient, TestServer
 from aiosmtpd.controller import Controller
 
+from broadcaster.service import SERVICE, make_app
 from broadcaster.settings import Settings
 from broadcaster.subscribers.mailing import CONFIRMATION_SWEEP_AFTER
 from broadcaster.text.strings import text
-from broadcaster.web.app import SERVICE, make_app
 from broadcaster.web.subscriptions import SUBSCRIPTIONS
 from tests.conftest import copy_workspace
 from tests.mail.conftest import Handler, free_port

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from broadcaster.service import SERVICE, make_app
 from broadcaster.text.strings import text
-from broadcaster.web.app import SERVICE, make_app
 from broadcaster.web.subscriptions import SUBSCRIPTIONS
 from tests.conftest import copy_workspace
 from tests.web.conftest import BASE_URL, FORM, TOPIC, form_body, heading, page, settings_for

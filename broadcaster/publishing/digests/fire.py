@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.channels.base import Rendition
-from broadcaster.channels.email import EmailChannel
+from broadcaster.channels.email_subscribers import SubscriberEmailChannel
 from broadcaster.outbox.content import ContentStore
 from broadcaster.outbox.outbox import Outbox
 from broadcaster.outbox.tables import PublicationSource
@@ -127,7 +127,7 @@ class Digests:
         self,
         publication_id: int,
         snapshot: DigestSnapshot,
-        channel: EmailChannel,
+        channel: SubscriberEmailChannel,
         workspace: Workspace,
     ) -> int:
         renderer = DigestRenderer(
@@ -191,7 +191,7 @@ def _since(member: Member, snapshot: DigestSnapshot, floor: datetime) -> datetim
     return max(since, snapshot.window_start)
 
 
-def _digest_channel(name: str | None, channel: object) -> EmailChannel:
-    if not isinstance(channel, EmailChannel) or channel.options.audience != "subscribers":
+def _digest_channel(name: str | None, channel: object) -> SubscriberEmailChannel:
+    if not isinstance(channel, SubscriberEmailChannel):
         raise DigestError(f"digest channel '{name}' is not an email channel to subscribers")
     return channel

@@ -13,9 +13,9 @@ from broadcaster.outbox.outbox import Outbox
 from broadcaster.outbox.workers import Workers
 from broadcaster.partners.store import PartnerStore
 from broadcaster.publishing.approval import Approvals
+from broadcaster.publishing.live import Live
 from broadcaster.publishing.publisher import Publisher
 from broadcaster.publishing.scheduler import Scheduler
-from broadcaster.service import Live
 from broadcaster.settings import Settings
 from broadcaster.staff.accounts import Accounts
 from broadcaster.web.keys import (

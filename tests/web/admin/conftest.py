@@ -14,12 +14,11 @@ import pytest_asyncio
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
-from broadcaster.service import Service
+from broadcaster.service import SERVICE, Service, make_app
 from broadcaster.settings import Settings
 from broadcaster.staff.accounts import Accounts
 from broadcaster.staff.tables import Role
 from broadcaster.store.testing import TEST_DATABASE_ENV, postgres_fresh_database, postgres_url
-from broadcaster.web.app import SERVICE, make_app
 from tests.conftest import copy_workspace
 from tests.partners.conftest import PartnerServer, partner_server, use_test_channel
 

@@ -12,8 +12,10 @@ import lxml.html
 from click.testing import CliRunner
 
 from broadcaster.cli.main import main
+from broadcaster.service import make_app
 from broadcaster.web.admin.routes import ROUTES
-from broadcaster.web.app import STATIC, _other_routes, make_app
+from broadcaster.web.app import _other_routes
+from broadcaster.web.keys import STATIC
 from tests.web.admin.conftest import (
     BASE_URL,
     ORIGIN,

@@ -6,12 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from broadcaster.channels import Channel
-from broadcaster.channels.feed import FeedChannel
-from broadcaster.channels.website import WebsiteChannel
+from broadcaster.channels.base import PublicChannel
 from broadcaster.outbox.content import ContentStore
 from broadcaster.site.public import PublicSite
 from broadcaster.staff.reviews import ReviewStore
@@ -42,33 +41,30 @@ class PublicUpkeep:
     async def refresh_public(self) -> None:
         """Rebuild the website and feeds from the store (start, reload, expiry times)."""
         for channel in self.channels().values():
-            if isinstance(channel, WebsiteChannel | FeedChannel):
-                await self._rebuild(channel)
+            if isinstance(channel, PublicChannel):
+                await channel.rebuild()
 
     async def queued(self, names: Sequence[str]) -> None:
         """Deliveries on channels `names` were just queued here: rebuild the website and
         feeds now, not once a worker has claimed them (their delivery then finds them so).
         Returns once the store read of those rebuilds is done: the workers, woken next,
         would otherwise keep the loop busy with their claims while it is made."""
-        found = [self.channels().get(name) for name in names]
-        public = [c for c in found if isinstance(c, WebsiteChannel | FeedChannel)]
-        for channel in sorted(public, key=lambda c: isinstance(c, FeedChannel)):
-            self.public.prebuild(self._rebuild(channel))
+        public: list[PublicChannel] = []
+        for name in names:
+            if isinstance(found := self.channels().get(name), PublicChannel):
+                public.append(found)
+        for channel in sorted(public, key=lambda c: c.rebuild_order):
+            self.public.prebuild(channel.rebuild())
         if public:
             with contextlib.suppress(Exception):  # the rebuilds log it; the delivery retries
                 await self.public.state.read(public[0].name)
-
-    def _rebuild(self, channel: WebsiteChannel | FeedChannel) -> Awaitable[str]:
-        if isinstance(channel, WebsiteChannel):
-            return self.public.rebuild_site(channel.name, channel.options, channel.templates)
-        return self.public.rebuild_feeds(channel.name, channel.options)
 
     async def next_public_change(self) -> datetime | None:
         """When a campaign on the website or in the feeds next starts or expires."""
         moments = [
             await self.public.next_change(channel.name)
             for channel in self.channels().values()
-            if isinstance(channel, WebsiteChannel | FeedChannel)
+            if isinstance(channel, PublicChannel)
         ]
         return min((m for m in moments if m is not None), default=None)
 
@@ -77,7 +73,7 @@ class PublicUpkeep:
         names = [
             channel.name
             for channel in self.channels().values()
-            if isinstance(channel, WebsiteChannel | FeedChannel)
+            if isinstance(channel, PublicChannel)
         ]
         seen = await self._public_state(names)
         while True:
