@@ -180,14 +180,14 @@ def _publisher(
     """The publisher, with the digests of subscribers who chose daily or weekly."""
     outbox, content, subscribers, workers, metrics, public = parts
     audience = StoreAudience(subscribers, engine)
-    digests = Digests(outbox, content, engine, audience, settings, on_enqueued=workers.wake)
+    digests = Digests(outbox, content, audience, settings, on_enqueued=workers.wake)
     return Publisher(
         outbox,
         content,
         settings,
         on_enqueued=workers.wake,
         digests=digests,
-        on_published=lambda source: metrics.publications.labels(source).inc(),
+        on_published=metrics.count_publication,
         on_created=public.created,
     )
 

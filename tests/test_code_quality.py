@@ -128,6 +128,18 @@ def test_no_import_cycles() -> None:
     )
 
 
+def test_only_the_command_line_opens_the_service() -> None:
+    """service.py wires every wing together; a wing that imported it would climb back up."""
+    modules = _sources()
+    importers = sorted(
+        name
+        for name, path in modules.items()
+        if "broadcaster.service" in _imported(name, path, set(modules))
+        and not name.startswith("broadcaster.cli.")
+    )
+    assert importers == [], f"only broadcaster.cli may import broadcaster.service: {importers}"
+
+
 def test_no_module_is_long() -> None:
     """A module past 400 lines does more than one thing its name says."""
     long = {

@@ -86,6 +86,10 @@ class Metrics:
                 self.snapshot.deliveries = await count()
                 self._counted_at = now
 
+    def count_publication(self, source: str) -> None:
+        """Count one publication created here, by its source (schedule, cli, admin)."""
+        self.publications.labels(source).inc()
+
     def observe_delivery(self, channel: str, status: str, seconds: float) -> None:
         """Record one finished delivery attempt."""
         self.delivered.labels(channel, status).inc()

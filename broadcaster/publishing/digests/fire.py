@@ -19,8 +19,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from broadcaster.channels.base import Rendition
 from broadcaster.channels.email_subscribers import SubscriberEmailChannel
 from broadcaster.outbox.content import ContentStore
@@ -63,7 +61,6 @@ class Digests:
         self,
         outbox: Outbox,
         content: ContentStore,
-        engine: AsyncEngine,
         audience: DigestAudience,
         settings: Settings,
         *,
@@ -72,7 +69,6 @@ class Digests:
     ) -> None:
         self.outbox = outbox
         self.content = content
-        self.engine = engine
         self.audience = audience
         self.settings = settings
         self.batch = batch

@@ -53,7 +53,7 @@ class World:
         outbox = Outbox(engine, clock=clock)
         content = ContentStore(engine)
         store = SqlSubscriberStore(engine, SECRET, clock)
-        digests = Digests(outbox, content, engine, StoreAudience(store, engine), settings)
+        digests = Digests(outbox, content, StoreAudience(store, engine), settings)
         publisher = Publisher(outbox, content, settings, clock=clock, digests=digests)
         tokens = SignedTokens(SECRET, clock)
         channels = build_channels(workspace, settings, subscribers=store, tokens=tokens)

@@ -96,7 +96,7 @@ async def test_a_digest_interrupted_midway_is_finished_once_on_restart(world: Wo
     first, second = await two_daily_readers(world)
     audience = CrashOnce(StoreAudience(world.store, world.engine))
     world.publisher.digests = Digests(
-        world.outbox, world.content, world.engine, audience, world.settings, batch=1
+        world.outbox, world.content, audience, world.settings, batch=1
     )
     world.at(EVENING)
     with pytest.raises(RuntimeError, match="killed"):
