@@ -158,3 +158,17 @@ def test_the_readme_test_command_is_the_one_ci_runs() -> None:
     command = ci.strip().splitlines()[-1]
     assert command.startswith("python3 -m venv .venv")
     assert f"```sh\n{command}\n```" in README
+
+
+def test_architecture_lists_every_module() -> None:
+    """docs/architecture.md names each module under its wing's `### broadcaster/<wing>/`."""
+    architecture = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    missing = []
+    for path in sorted((REPO / "broadcaster").rglob("*.py")):
+        folder = path.parent.relative_to(REPO)
+        if path.name == "__init__.py" or "versions" in folder.parts:
+            continue
+        heading = f"### `{folder.as_posix()}/`" if folder.parts[1:] else "### `broadcaster/`"
+        if f"- `{path.name}`:" not in section(architecture, heading):
+            missing.append(str(path.relative_to(REPO)))
+    assert missing == [], f"describe these in docs/architecture.md: {missing}"
