@@ -6,16 +6,16 @@ through one `BounceProcessor`.
 """
 
 from broadcaster.bounces.classify import Finding, Kind, classify
-from broadcaster.bounces.process import BounceProcessor, MessageResult, Outcome, Report
+from broadcaster.bounces.process import BounceOutcome, BounceProcessor, MessageResult, Report
 from broadcaster.bounces.verp import VERP_PREFIX, verp_token
 
 __all__ = [
     "VERP_PREFIX",
+    "BounceOutcome",
     "BounceProcessor",
     "Finding",
     "Kind",
     "MessageResult",
-    "Outcome",
     "Report",
     "classify",
     "verp_token",

@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path
 
-from broadcaster.bounces.process import BounceProcessor, MessageResult, Outcome, Report
+from broadcaster.bounces.process import BounceOutcome, BounceProcessor, MessageResult, Report
 
 PROCESSED_FLAG = "P"
 MBOX_MARK = "X-Broadcaster-Bounce"
@@ -89,7 +89,7 @@ async def _process_file(path: Path, name: str, processor: BounceProcessor) -> Me
     try:
         raw = await asyncio.to_thread(path.read_bytes)
     except OSError as exc:
-        return MessageResult(name, Outcome.UNREADABLE, detail=exc.strerror or str(exc))
+        return MessageResult(name, BounceOutcome.UNREADABLE, detail=exc.strerror or str(exc))
     return await processor.process(raw, name)
 
 
@@ -109,7 +109,7 @@ async def _mbox(path: Path, processor: BounceProcessor) -> Report:
             try:
                 raw = box.get_bytes(key)
             except (OSError, ValueError) as exc:
-                report.add(MessageResult(name, Outcome.UNREADABLE, detail=str(exc)))
+                report.add(MessageResult(name, BounceOutcome.UNREADABLE, detail=str(exc)))
                 continue
             head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0].lower()
             if re.search(rb"(?m)^" + MBOX_MARK.lower().encode() + rb":", head):
@@ -124,7 +124,7 @@ async def _mbox(path: Path, processor: BounceProcessor) -> Report:
     return report
 
 
-def _mark_mbox(box: mailbox.mbox, key: str, outcome: Outcome) -> None:
+def _mark_mbox(box: mailbox.mbox, key: str, outcome: BounceOutcome) -> None:
     message = box.get_message(key)
     message[MBOX_MARK] = f"processed: {outcome}"
     box[key] = message

@@ -18,7 +18,7 @@ from broadcaster.subscribers.api import SubscriberStore
 log = logging.getLogger(__name__)
 
 
-class Outcome(enum.StrEnum):
+class BounceOutcome(enum.StrEnum):
     """What processing one message did; the first three mark it processed."""
 
     HARD_BOUNCE = "hard bounce"
@@ -31,15 +31,19 @@ class Outcome(enum.StrEnum):
     @property
     def processed(self) -> bool:
         """True when the store was told; the message need not be read again."""
-        return self in (Outcome.HARD_BOUNCE, Outcome.SOFT_BOUNCE, Outcome.COMPLAINT)
+        return self in (
+            BounceOutcome.HARD_BOUNCE,
+            BounceOutcome.SOFT_BOUNCE,
+            BounceOutcome.COMPLAINT,
+        )
 
 
 _OUTCOME = {
-    Kind.HARD: Outcome.HARD_BOUNCE,
-    Kind.SOFT: Outcome.SOFT_BOUNCE,
-    Kind.COMPLAINT: Outcome.COMPLAINT,
-    Kind.NOT_BOUNCE: Outcome.NOT_BOUNCE,
-    Kind.UNRECOGNISED: Outcome.UNRECOGNISED,
+    Kind.HARD: BounceOutcome.HARD_BOUNCE,
+    Kind.SOFT: BounceOutcome.SOFT_BOUNCE,
+    Kind.COMPLAINT: BounceOutcome.COMPLAINT,
+    Kind.NOT_BOUNCE: BounceOutcome.NOT_BOUNCE,
+    Kind.UNRECOGNISED: BounceOutcome.UNRECOGNISED,
 }
 
 
@@ -48,7 +52,7 @@ class MessageResult:
     """One message: what it was, which addresses it concerned, what changed."""
 
     name: str
-    outcome: Outcome
+    outcome: BounceOutcome
     addresses: tuple[str, ...] = ()
     suppressed: tuple[str, ...] = ()  # now never mailed again
     unsubscribed: tuple[int, ...] = ()  # subscriber ids
@@ -79,7 +83,7 @@ class Report:
         self.results.append(result)
 
     @property
-    def counts(self) -> Counter[Outcome]:
+    def counts(self) -> Counter[BounceOutcome]:
         return Counter(result.outcome for result in self.results)
 
     @property
@@ -98,7 +102,7 @@ class Report:
         """The report as `bounces process` prints it."""
         counts = self.counts
         lines = [f"{self.source}: {len(self.results)} message(s)"]
-        for outcome in Outcome:
+        for outcome in BounceOutcome:
             if counts[outcome]:
                 lines.append(f"  {outcome + 's':<22} {counts[outcome]}")
         lines.append(
@@ -136,7 +140,7 @@ class BounceProcessor:
             finding = classify(message, envelope_recipients)
         except Exception as exc:  # a message can break a parser in any way
             log.warning("bounce %s cannot be read: %s: %s", name, type(exc).__name__, exc)
-            return MessageResult(name, Outcome.UNREADABLE, detail=_reason(exc))
+            return MessageResult(name, BounceOutcome.UNREADABLE, detail=_reason(exc))
         return await self._act(name, finding, message)
 
     async def _act(self, name: str, finding: Finding, message: Message) -> MessageResult:
@@ -149,7 +153,7 @@ class BounceProcessor:
         addresses = (listed,) if listed else finding.addresses
         if not addresses and subscriber_id is None:
             detail = f"names no recipient; Subject: {subject_of(message)!r}"
-            return MessageResult(name, Outcome.UNRECOGNISED, detail=detail)
+            return MessageResult(name, BounceOutcome.UNRECOGNISED, detail=detail)
         if finding.kind is Kind.COMPLAINT:
             return await self._complaint(name, subscriber_id, addresses, finding.detail)
         suppressed: list[str] = []
@@ -162,7 +166,7 @@ class BounceProcessor:
                 rejected.append(address)
         if rejected and len(rejected) == len(addresses):
             detail = f"names no valid address ({', '.join(rejected)})"
-            return MessageResult(name, Outcome.UNRECOGNISED, detail=detail)
+            return MessageResult(name, BounceOutcome.UNRECOGNISED, detail=detail)
         return MessageResult(name, outcome, addresses, tuple(suppressed), detail=finding.detail)
 
     async def _complaint(
@@ -182,9 +186,9 @@ class BounceProcessor:
             suppressed.append(address)
         if not unsubscribed and not suppressed:
             detail = f"{detail}; names no recipient we know"
-            return MessageResult(name, Outcome.UNRECOGNISED, addresses, detail=detail)
+            return MessageResult(name, BounceOutcome.UNRECOGNISED, addresses, detail=detail)
         return MessageResult(
-            name, Outcome.COMPLAINT, addresses, tuple(suppressed), unsubscribed, detail=detail
+            name, BounceOutcome.COMPLAINT, addresses, tuple(suppressed), unsubscribed, detail=detail
         )
 
     async def _subscriber(self, tokens: Sequence[str]) -> tuple[int | None, str | None]:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from broadcaster.outbox.outcomes import RetryLater
 
-Outcome = str | RetryLater
+MaildirOutcome = str | RetryLater
 
 
-def _store_all(folder: Path, messages: Sequence[bytes]) -> list[Outcome]:
+def _store_all(folder: Path, messages: Sequence[bytes]) -> list[MaildirOutcome]:
     try:
         # Maildir(create=True) makes only the last folder, and races with other writers
         # creating it at the same time (FileExistsError): make the whole layout idempotently.
@@ -22,7 +22,7 @@ def _store_all(folder: Path, messages: Sequence[bytes]) -> list[Outcome]:
     except OSError as exc:
         error = RetryLater(f"cannot open Maildir {folder}: {exc.strerror or exc}")
         return [error] * len(messages)
-    outcomes: list[Outcome] = []
+    outcomes: list[MaildirOutcome] = []
     try:
         for message in messages:
             try:
@@ -41,7 +41,7 @@ def with_return_path(message: bytes, sender: str) -> bytes:
     return f"Return-Path: <{sender}>\r\n".encode() + message
 
 
-async def to_maildir_many(folder: Path, messages: Sequence[bytes]) -> list[Outcome]:
+async def to_maildir_many(folder: Path, messages: Sequence[bytes]) -> list[MaildirOutcome]:
     """Write each message into the Maildir (one thread hop per batch); receipts or errors."""
     return await asyncio.to_thread(_store_all, folder, messages)
 

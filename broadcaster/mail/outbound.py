@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from broadcaster.mail.dkim import DkimKey, DkimKeyError, DkimSigner
-from broadcaster.mail.sender import MailSender, Outcome, Transport
+from broadcaster.mail.sender import MailSender, Transport
 from broadcaster.mail.smtp import Outgoing, SmtpOptions, SmtpPool
-from broadcaster.outbox.outcomes import DeliveryRejected, RetryLater, Withdrawn
+from broadcaster.outbox.outcomes import DeliveryRejected, Outcome, RetryLater, Withdrawn
 
 if TYPE_CHECKING:
     from broadcaster.outbox.jobs import DeliveryJob

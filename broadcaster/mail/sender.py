@@ -22,10 +22,10 @@ from broadcaster.mail.compose import MessageTemplate, readdress
 from broadcaster.mail.dkim import DkimSigner, PreparedSignature
 from broadcaster.mail.maildir import to_maildir_many, with_return_path
 from broadcaster.mail.signing import SigningPool
-from broadcaster.mail.smtp import Outcome as SendOutcome
 from broadcaster.mail.smtp import Outgoing, SmtpPool
+from broadcaster.mail.smtp import SmtpOutcome as SendOutcome
 from broadcaster.mail.verp import Verp
-from broadcaster.outbox.outcomes import DeliveryRejected, RetryLater, Withdrawn
+from broadcaster.outbox.outcomes import DeliveryRejected, Outcome, RetryLater, Withdrawn
 
 if TYPE_CHECKING:
     from broadcaster.outbox.jobs import DeliveryJob
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Outcome = str | RetryLater | DeliveryRejected | Withdrawn
 CHUNK = 64  # messages built (and signed) per step, or per signing request
 WINDOW = 256  # built messages waiting for an SMTP connection, at most
 POOL_AT_LEAST = 2 * CHUNK  # smaller batches are signed here; larger ones in processes

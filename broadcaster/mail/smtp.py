@@ -31,7 +31,7 @@ from broadcaster.outbox.outcomes import DeliveryRejected, RetryLater
 
 log = logging.getLogger(__name__)
 
-Outcome = str | RetryLater | DeliveryRejected
+SmtpOutcome = str | RetryLater | DeliveryRejected
 # After a failed connect, messages fail fast (RetryLater) for this long instead of each
 # waiting out its own connection timeout.
 DOWN_FOR = 5.0
@@ -82,7 +82,7 @@ class Outgoing:
 _STUFFED_DOT = re.compile(rb"\r\n\.\.")
 
 
-def _outcome(code: int, text: str, where: str) -> Outcome:
+def _outcome(code: int, text: str, where: str) -> SmtpOutcome:
     if 200 <= code < 300:
         return f"smtp {where}: {code} {text}".strip()
     if 400 <= code < 500:
@@ -121,7 +121,7 @@ class _Connection:
 
     async def send(
         self, item: Outgoing, *, enveloped: bool = False, follow: Outgoing | None = None
-    ) -> tuple[Outcome, bool]:
+    ) -> tuple[SmtpOutcome, bool]:
         """Send one message; raises Dropped when the connection goes away.
 
         Pipelined, the next message's envelope (`follow`) goes out in the same write as
@@ -152,7 +152,7 @@ class _Connection:
             raise Dropped(replied=True) from exc
         return _outcome(code, text, self.where), follow is not None
 
-    async def _send_plain(self, item: Outgoing) -> Outcome:
+    async def _send_plain(self, item: Outgoing) -> SmtpOutcome:
         options = ["BODY=8BITMIME"] if self.eightbit else []
         try:
             _, reply = await self.smtp.sendmail(
@@ -204,23 +204,23 @@ class SmtpPool:
         self.where = f"{options.host}:{options.port}"
         self.opened = 0  # connections opened so far (tests and metrics)
         self.pipelined = 0  # of those, how many pipeline (RFC 2920)
-        self._queue: asyncio.Queue[tuple[Outgoing, asyncio.Future[Outcome]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[Outgoing, asyncio.Future[SmtpOutcome]]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._down_until = 0.0
         self._closing = False
 
-    async def send_one(self, item: Outgoing) -> Outcome:
+    async def send_one(self, item: Outgoing) -> SmtpOutcome:
         """Send one message over the pool; the outcome, never an exception."""
         return await self.submit(item)
 
-    def submit(self, item: Outgoing) -> asyncio.Future[Outcome]:
+    def submit(self, item: Outgoing) -> asyncio.Future[SmtpOutcome]:
         """Queue one message; the future resolves to its outcome."""
         if self._closing:
             raise RuntimeError("the SMTP pool is closed")
         if len(self._tasks) < self.size:
             index = len(self._tasks)
             self._tasks.append(asyncio.create_task(self._run(), name=f"smtp-{self.where}-{index}"))
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[SmtpOutcome] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((item, future))
         return future
 
@@ -261,9 +261,9 @@ class SmtpPool:
         connection: _Connection | None = None
         # A message taken from the queue to ride along with the one before, and whether
         # its envelope already went out on `connection`.
-        carried: tuple[Outgoing, asyncio.Future[Outcome]] | None = None
+        carried: tuple[Outgoing, asyncio.Future[SmtpOutcome]] | None = None
         enveloped = False
-        in_hand: list[asyncio.Future[Outcome]] = []  # taken off the queue, not yet settled
+        in_hand: list[asyncio.Future[SmtpOutcome]] = []  # taken off the queue, not yet settled
         try:
             while True:
                 if carried is None:
@@ -306,7 +306,7 @@ class SmtpPool:
         connection: _Connection | None,
         enveloped: bool,
         follow: Outgoing | None,
-    ) -> tuple[Outcome, _Connection | None, bool]:
+    ) -> tuple[SmtpOutcome, _Connection | None, bool]:
         """(outcome, the connection to keep, whether `follow`'s envelope went out on it)."""
         for _ in range(2):  # a second go only when an idle connection turned out closed
             if connection is None or not connection.alive:

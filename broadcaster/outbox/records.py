@@ -47,7 +47,7 @@ class ClaimedDelivery:
 
 
 @dataclass(frozen=True)
-class Publication:
+class PublicationRecord:
     id: int
     campaign_id: str
     revision: str
@@ -95,7 +95,7 @@ async def load_publications(
     limit: int,
     status: PublicationStatus | None = None,
     oldest_first: bool = False,
-) -> list[Publication]:
+) -> list[PublicationRecord]:
     """The newest (or oldest) `limit` publications, optionally only those with `status`."""
     p = publications
     columns = [column for column in p.c if column.name != "snapshot"]  # kept out: large
@@ -146,8 +146,8 @@ async def load_progress(connection: AsyncConnection, publication_id: int) -> Pro
     return dict(progress)
 
 
-def _publication(row: AnyRow) -> Publication:
-    return Publication(
+def _publication(row: AnyRow) -> PublicationRecord:
+    return PublicationRecord(
         id=row.id,
         campaign_id=row.campaign_id,
         revision=row.revision,

@@ -38,7 +38,7 @@ def held(delivery_id: int, worker_id: str) -> tuple[ColumnElement[bool], ...]:
 
 
 @dataclass(frozen=True)
-class Held:
+class HeldDelivery:
     """A delivery a worker still holds: its channel, attempts so far and since the last replay."""
 
     channel: str
@@ -46,7 +46,9 @@ class Held:
     counted: int  # attempts since the last replay: what the retry policy counts
 
 
-async def held_attempts(conn: AsyncConnection, delivery_id: int, worker_id: str) -> Held | None:
+async def held_attempts(
+    conn: AsyncConnection, delivery_id: int, worker_id: str
+) -> HeldDelivery | None:
     """The attempt counts of a delivery `worker_id` still holds (row locked), else None."""
     query = (
         select(d.c.channel, d.c.attempts, d.c.attempt_base)
@@ -54,7 +56,11 @@ async def held_attempts(conn: AsyncConnection, delivery_id: int, worker_id: str)
         .with_for_update()
     )
     row = (await conn.execute(query)).first()
-    return None if row is None else Held(row.channel, row.attempts, row.attempts - row.attempt_base)
+    return (
+        None
+        if row is None
+        else HeldDelivery(row.channel, row.attempts, row.attempts - row.attempt_base)
+    )
 
 
 async def settle(
@@ -85,7 +91,7 @@ async def settle(
 
 
 def retry_values(
-    held_row: Held,
+    held_row: HeldDelivery,
     policy: RetryPolicy,
     now: datetime,
     error: str,
@@ -123,7 +129,7 @@ class Settlement:
 
 def settled_row(
     s: Settlement,
-    held_row: Held,
+    held_row: HeldDelivery,
     now: datetime,
     max_attempts: int,
     backoff: Callable[[int, timedelta | None], timedelta],
@@ -159,9 +165,9 @@ def settled_row(
 
 async def held_attempts_many(
     conn: AsyncConnection, delivery_ids: Sequence[int], worker_id: str
-) -> dict[int, Held]:
+) -> dict[int, HeldDelivery]:
     """Of `delivery_ids`, those `worker_id` still holds (rows locked), by id."""
-    held_rows: dict[int, Held] = {}
+    held_rows: dict[int, HeldDelivery] = {}
     for start in range(0, len(delivery_ids), IN_CHUNK):
         chunk = list(delivery_ids[start : start + IN_CHUNK])
         query = (
@@ -174,7 +180,7 @@ async def held_attempts_many(
             .with_for_update()
         )
         held_rows.update(
-            (row.id, Held(row.channel, row.attempts, row.attempts - row.attempt_base))
+            (row.id, HeldDelivery(row.channel, row.attempts, row.attempts - row.attempt_base))
             for row in await conn.execute(query)
         )
     return held_rows

@@ -19,7 +19,7 @@ from broadcaster.outbox.records import (
     Attempt,
     Delivery,
     Progress,
-    Publication,
+    PublicationRecord,
     load_attempts,
     load_delivery,
     load_progress,
@@ -53,12 +53,12 @@ class OutboxViews:
 
     async def publications(
         self, limit: int = 50, status: PublicationStatus | None = None
-    ) -> list[Publication]:
+    ) -> list[PublicationRecord]:
         """The newest publications, optionally only those with `status`."""
         async with self._engine.connect() as conn:
             return await load_publications(conn, limit, status)
 
-    async def unfinished_publications(self, limit: int = 1000) -> list[Publication]:
+    async def unfinished_publications(self, limit: int = 1000) -> list[PublicationRecord]:
         """Publications whose deliveries are not all enqueued yet (a crash), oldest first."""
         async with self._engine.connect() as conn:
             return await load_publications(

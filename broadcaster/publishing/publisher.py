@@ -41,7 +41,7 @@ class Published:
 
 
 @dataclass(frozen=True)
-class Withdrawal:
+class WithdrawalReceipt:
     """What withdrawing a campaign queued and stopped."""
 
     publication_id: int | None  # the withdrawal publication; None: no partner had it
@@ -213,7 +213,7 @@ class Publisher:
         # Each batch woke the workers once it was queued.
         return await self.outbox.enqueue_stream(publication_id, batches())
 
-    async def withdraw(self, campaign_id: str, *, source: PublicationSource) -> Withdrawal:
+    async def withdraw(self, campaign_id: str, *, source: PublicationSource) -> WithdrawalReceipt:
         """Take a campaign back from the channels that send it on (webhooks): every partner
         that was sent, tried or still has queued an event of it gets `publication.withdrawn`
         (after those earlier events), then whatever is still queued for it is cancelled."""
@@ -243,7 +243,7 @@ class Publisher:
         # Only once the withdrawal is queued: a crash before this point leaves nothing
         # cancelled, so `resume` finds the same partners to tell.
         cancelled = await self.outbox.cancel(campaign_id=campaign_id, reason="campaign withdrawn")
-        return Withdrawal(publication_id, count, cancelled)
+        return WithdrawalReceipt(publication_id, count, cancelled)
 
     async def _fill_withdrawal(
         self, publication_id: int, publication: Publication, names: Sequence[str], at: datetime

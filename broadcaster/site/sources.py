@@ -13,7 +13,7 @@ from broadcaster.outbox.content import ContentStore
 from broadcaster.text.render import Publication
 
 
-class Withdrawn(Protocol):
+class WithdrawnAt(Protocol):
     """What the site needs of a withdrawal: when it happened."""
 
     @property
@@ -26,7 +26,7 @@ class StoreState:
     out on it (by campaign id); and campaign id -> its withdrawal."""
 
     publications: Mapping[str, list[Publication]]
-    withdrawals: Mapping[str, Withdrawn]
+    withdrawals: Mapping[str, WithdrawnAt]
 
     def withdrawn_at(self, publications: list[Publication]) -> dict[str, datetime]:
         """Campaign id -> when it was withdrawn, for campaigns not published again since."""
@@ -38,7 +38,7 @@ class StoreState:
         }
 
 
-async def _no_withdrawals() -> Mapping[str, Withdrawn]:
+async def _no_withdrawals() -> Mapping[str, WithdrawnAt]:
     return {}
 
 
@@ -56,7 +56,7 @@ class StateReader:
     def __init__(self, content: ContentStore, parse: Callable[[str], Publication]) -> None:
         self.content = content
         self.parse = parse
-        self.withdrawals: Callable[[], Awaitable[Mapping[str, Withdrawn]]] = _no_withdrawals
+        self.withdrawals: Callable[[], Awaitable[Mapping[str, WithdrawnAt]]] = _no_withdrawals
         self.last: StoreState | None = None  # the newest state read
         self.reads = 0  # how many store reads were made (tests and metrics)
         self._parsed: dict[int, Publication] = {}

@@ -33,7 +33,7 @@ class Review:
 
 
 @dataclass(frozen=True)
-class Held:
+class HeldPublication:
     id: int
     campaign_id: str
     revision: str
@@ -185,8 +185,8 @@ class ReviewStore:
             )
             return result.first() is not None
 
-    async def held(self, *, pending_only: bool = False, limit: int = 100) -> list[Held]:
-        """Held firings, newest first."""
+    async def held(self, *, pending_only: bool = False, limit: int = 100) -> list[HeldPublication]:
+        """HeldPublication firings, newest first."""
         h = held_publications.c
         query = select(held_publications).order_by(h.id.desc()).limit(limit)
         if pending_only:
@@ -194,7 +194,7 @@ class ReviewStore:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [
-            Held(
+            HeldPublication(
                 row.id,
                 row.campaign_id,
                 row.revision,

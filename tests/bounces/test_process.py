@@ -5,7 +5,7 @@ from __future__ import annotations
 import mailbox
 from pathlib import Path
 
-from broadcaster.bounces import BounceProcessor, Outcome
+from broadcaster.bounces import BounceOutcome, BounceProcessor
 from broadcaster.bounces.mailboxes import process_path
 from broadcaster.subscribers.api import SubscriberStatus
 from broadcaster.subscribers.store import SqlSubscriberStore
@@ -45,9 +45,9 @@ async def test_a_maildir_of_bounces_suppresses_scores_and_leaves_the_rest(
     report = await process_path(box, processor)
 
     assert report.counts == {
-        Outcome.HARD_BOUNCE: 2,
-        Outcome.NOT_BOUNCE: 2,
-        Outcome.UNREADABLE: 1,
+        BounceOutcome.HARD_BOUNCE: 2,
+        BounceOutcome.NOT_BOUNCE: 2,
+        BounceOutcome.UNREADABLE: 1,
     }
     assert await store.is_suppressed(gone)
     assert await store.is_suppressed("chuyen.tiep@mail.example.vn")
@@ -76,7 +76,7 @@ async def test_three_soft_bounces_suppress_the_address(
     box = maildir(tmp_path / "Maildir", {"1.soft": soft, "2.soft": soft})
 
     first = await process_path(box, processor)
-    assert first.counts == {Outcome.SOFT_BOUNCE: 2}
+    assert first.counts == {BounceOutcome.SOFT_BOUNCE: 2}
     assert not await store.is_suppressed(full)
 
     (box / "new" / "3.soft").write_bytes(soft)
@@ -96,7 +96,7 @@ async def test_an_abuse_complaint_unsubscribes_and_suppresses(
 
     report = await process_path(box, processor)
 
-    assert report.counts == {Outcome.COMPLAINT: 1}
+    assert report.counts == {BounceOutcome.COMPLAINT: 1}
     assert report.unsubscribed == 1
     subscriber = await store.get(subscriber_id)
     assert subscriber is not None
@@ -123,13 +123,15 @@ async def test_an_mbox_is_processed_and_marked_so_a_second_run_skips_it(
     report = await process_path(path, processor)
 
     assert [(r.name, r.outcome) for r in report.results] == [
-        ("bounces.mbox#1", Outcome.HARD_BOUNCE),
-        ("bounces.mbox#2", Outcome.SOFT_BOUNCE),
-        ("bounces.mbox#3", Outcome.NOT_BOUNCE),
+        ("bounces.mbox#1", BounceOutcome.HARD_BOUNCE),
+        ("bounces.mbox#2", BounceOutcome.SOFT_BOUNCE),
+        ("bounces.mbox#3", BounceOutcome.NOT_BOUNCE),
     ]
     assert await store.is_suppressed(gone)
     again = await process_path(path, processor)
-    assert [(r.name, r.outcome) for r in again.results] == [("bounces.mbox#3", Outcome.NOT_BOUNCE)]
+    assert [(r.name, r.outcome) for r in again.results] == [
+        ("bounces.mbox#3", BounceOutcome.NOT_BOUNCE)
+    ]
     kept = mailbox.mbox(str(path))
     assert len(kept) == 3  # nothing deleted: a person can still read every message
     kept.close()
@@ -152,7 +154,7 @@ async def test_a_malformed_bounce_is_attributed_through_its_verp_address(
     report = await process_path(box, processor)
 
     assert [(r.name, r.outcome) for r in report.results] == [
-        ("new/1.ok", Outcome.HARD_BOUNCE),
-        ("new/2.forged", Outcome.UNRECOGNISED),
+        ("new/1.ok", BounceOutcome.HARD_BOUNCE),
+        ("new/2.forged", BounceOutcome.UNRECOGNISED),
     ]
     assert report.results[0].addresses == (email,)

@@ -15,7 +15,7 @@ from broadcaster.outbox.tables import PublicationSource
 from broadcaster.service import open_service
 from broadcaster.site import build_site, public
 from broadcaster.site.feeds import build_feeds
-from broadcaster.site.sources import StateReader, StoreState, Withdrawn
+from broadcaster.site.sources import StateReader, StoreState, WithdrawnAt
 from broadcaster.text.render import Publication
 from tests.test_service import set_title, settings_for, title
 
@@ -181,7 +181,7 @@ async def test_withdrawals_are_read_with_the_publications() -> None:
     class At:
         at = datetime(2030, 1, 1, tzinfo=UTC)
 
-    async def withdrawals() -> Mapping[str, Withdrawn]:
+    async def withdrawals() -> Mapping[str, WithdrawnAt]:
         return {"c": At()}
 
     reader = StateReader(GatedContent(), parse)  # type: ignore[arg-type]

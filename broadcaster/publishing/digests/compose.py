@@ -32,7 +32,7 @@ MIN_HASH_LENGTH = 6
 
 
 @dataclass(frozen=True)
-class Reader:
+class DigestReader:
     """A digest subscriber as far as composing needs: no address, no tokens."""
 
     id: int
@@ -48,7 +48,7 @@ class Section:
 
 
 def sections_for(
-    reader: Reader, entries: Sequence[DigestEntry], topic_order: Sequence[str]
+    reader: DigestReader, entries: Sequence[DigestEntry], topic_order: Sequence[str]
 ) -> tuple[Section, ...]:
     """The reader's digest: new publications per chosen topic, each listed once."""
     fresh = [e for e in entries if e.created_at > reader.since]

@@ -24,7 +24,12 @@ from broadcaster.channels.email_subscribers import SubscriberEmailChannel
 from broadcaster.outbox.content import ContentStore
 from broadcaster.outbox.outbox import Outbox
 from broadcaster.outbox.tables import PublicationSource
-from broadcaster.publishing.digests.compose import DigestRenderer, Reader, sections_for, variant_key
+from broadcaster.publishing.digests.compose import (
+    DigestReader,
+    DigestRenderer,
+    sections_for,
+    variant_key,
+)
 from broadcaster.publishing.digests.snapshot import DigestSnapshot, entries_from
 from broadcaster.publishing.digests.store import (
     DigestAudience,
@@ -148,7 +153,7 @@ class Digests:
                 items: list[tuple[str, str, str]] = []
                 renditions: list[Rendition] = []
                 for member in members:
-                    reader = Reader(
+                    reader = DigestReader(
                         member.id, member.locale, member.topics, _since(member, snapshot, floor)
                     )
                     sections = sections_for(reader, snapshot.entries, topic_order)

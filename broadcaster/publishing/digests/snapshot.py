@@ -28,7 +28,7 @@ def is_digest(campaign_id: str) -> bool:
 
 
 @dataclass(frozen=True)
-class EntryText:
+class DigestEntryText:
     title: str
     summary: str
     url: str
@@ -45,9 +45,9 @@ class DigestEntry:
     # When the publication was created: compared with the subscriber's last digest.
     created_at: datetime
     published_at: datetime
-    texts: Mapping[str, EntryText]  # per locale the campaign is written in
+    texts: Mapping[str, DigestEntryText]  # per locale the campaign is written in
 
-    def text(self, locale: str) -> tuple[EntryText, bool]:
+    def text(self, locale: str) -> tuple[DigestEntryText, bool]:
         """The text in `locale`, else the default locale's; True when it fell back."""
         if locale in self.texts:
             return self.texts[locale], False
@@ -125,7 +125,7 @@ def _entry(raw: dict[str, Any]) -> DigestEntry:
         urgent=raw["urgent"],
         created_at=datetime.fromisoformat(raw["created_at"]),
         published_at=datetime.fromisoformat(raw["published_at"]),
-        texts={loc: EntryText(**text) for loc, text in raw["texts"].items()},
+        texts={loc: DigestEntryText(**text) for loc, text in raw["texts"].items()},
     )
 
 
@@ -168,7 +168,7 @@ def _entry_from_snapshot(row: PublishedRow, base_url: str, at: datetime) -> Dige
     if DEFAULT_LOCALE not in contents:
         return None
     texts = {
-        loc: EntryText(
+        loc: DigestEntryText(
             title=content["title"],
             summary=content["summary"],
             url=f"{base_url}/{loc}/{campaign['id']}/",

@@ -6,18 +6,18 @@ from datetime import UTC, datetime, timedelta
 
 from broadcaster.publishing.digests.compose import (
     LOCALE_KEY_LENGTH,
-    Reader,
+    DigestReader,
     sections_for,
     variant_key,
 )
-from broadcaster.publishing.digests.snapshot import DigestEntry, EntryText
+from broadcaster.publishing.digests.snapshot import DigestEntry, DigestEntryText
 
 T0 = datetime(2021, 7, 12, 1, tzinfo=UTC)
 ORDER = ["online-services", "support-contacts", "covid-19-measures"]
 
 
 def entry(number: int, topics: tuple[str, ...], hours: int = 1) -> DigestEntry:
-    text = EntryText(f"title {number}", "summary", f"https://x.example.vn/vi/c{number}/")
+    text = DigestEntryText(f"title {number}", "summary", f"https://x.example.vn/vi/c{number}/")
     return DigestEntry(
         number, f"c{number}", topics, False, T0 + timedelta(hours=hours), T0, {"vi": text}
     )
@@ -30,8 +30,8 @@ ENTRIES = [
 ]
 
 
-def reader(topics: set[str], since: datetime = T0, locale: str = "vi") -> Reader:
-    return Reader(1, locale, frozenset(topics), since)
+def reader(topics: set[str], since: datetime = T0, locale: str = "vi") -> DigestReader:
+    return DigestReader(1, locale, frozenset(topics), since)
 
 
 def test_each_publication_is_listed_once_under_the_first_chosen_topic() -> None:
