@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel
 
 # Outcomes, renditions and jobs live with the outbox, which stores and hands them over;
 # the channels and the engines behind them import them from there.
+from broadcaster.outbox.jobs import BatchDeliveringChannel as BatchDeliveringChannel
+from broadcaster.outbox.jobs import Deliverer
 from broadcaster.outbox.jobs import DeliveryJob as DeliveryJob
 from broadcaster.outbox.jobs import Rendition as Rendition
 from broadcaster.outbox.outcomes import Deferred as Deferred
@@ -44,8 +46,9 @@ class Resources:
     partners: PartnerStore | None = None
 
 
-class Channel(Protocol):
-    """A channel type: built from `channels/<name>.yaml`; renders publications, delivers."""
+class Channel(Deliverer, Protocol):
+    """A channel type: built from `channels/<name>.yaml`; renders publications, delivers
+    (`deliver`, from the outbox's `Deliverer`)."""
 
     Options: ClassVar[type[ChannelOptions]]
     type: ClassVar[str]
@@ -68,10 +71,6 @@ class Channel(Protocol):
         """Open long-lived resources (SMTP pool, HTTP session), closed with `stack`."""
         ...
 
-    async def deliver(self, job: DeliveryJob) -> str:
-        """Send one delivery; return a receipt, or raise RetryLater / DeliveryRejected."""
-        ...
-
 
 class ChannelType(Protocol):
     """What the registry holds per `type:`: the options model and how to build a channel.
@@ -90,21 +89,6 @@ class ChannelType(Protocol):
 
 # Capabilities some channels have besides `Channel`; call sites check for them with
 # isinstance, so a new channel type gains one by having the methods.
-
-
-@runtime_checkable
-class BatchDeliveringChannel(Protocol):
-    """A channel that sends many deliveries at once (email fan-out, webhooks)."""
-
-    name: str
-
-    async def deliver_many(self, jobs: Sequence[DeliveryJob]) -> list[Outcome]:
-        """One outcome per job, in order; never raises for a single job's failure."""
-        ...
-
-    def batch_limit(self, lease: timedelta) -> int:
-        """The most deliveries one batch should hold so it finishes well within `lease`."""
-        ...
 
 
 @runtime_checkable

@@ -56,7 +56,7 @@ class ContentStore:
         return bytes(body) if body is not None else None
 
     async def snapshot(self, publication_id: int) -> str | None:
-        """The publication's snapshot JSON (see broadcaster.publishing.snapshot)."""
+        """The publication's snapshot JSON (see broadcaster.outbox.snapshot)."""
         query = select(publications.c.snapshot).where(publications.c.id == publication_id)
         async with self._engine.connect() as conn:
             result: str | None = (await conn.execute(query)).scalar_one_or_none()

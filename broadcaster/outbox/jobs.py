@@ -1,16 +1,18 @@
-"""What passes between the outbox and the channels: renditions and claimed deliveries.
+"""What passes between the outbox and the channels: renditions, claimed deliveries, and
+what the workers need of a channel to hand it deliveries.
 
-Both the outbox (which stores renditions and claims deliveries) and the channels (which
-render and deliver them) use these, so they live below both.
+The outbox defines these and the channels implement them, so the outbox never imports a
+channel: channels/base.py builds its `Channel` protocol on top of `Deliverer`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from datetime import timedelta
+from typing import Protocol, runtime_checkable
 
-from broadcaster.outbox.outcomes import DeliveryRejected
+from broadcaster.outbox.outcomes import DeliveryRejected, Outcome
 from broadcaster.outbox.records import ClaimedDelivery
 
 
@@ -49,3 +51,28 @@ class DeliveryJob:
         if body is None:
             raise DeliveryRejected(f"no rendition stored for {d.channel}/{d.locale}")
         return body
+
+
+class Deliverer(Protocol):
+    """What the workers need of every channel: its name and a way to send one delivery."""
+
+    name: str
+
+    async def deliver(self, job: DeliveryJob) -> str:
+        """Send one delivery; return a receipt, or raise RetryLater / DeliveryRejected."""
+        ...
+
+
+@runtime_checkable
+class BatchDeliveringChannel(Protocol):
+    """A channel that sends many deliveries at once (email fan-out, webhooks)."""
+
+    name: str
+
+    async def deliver_many(self, jobs: Sequence[DeliveryJob]) -> list[Outcome]:
+        """One outcome per job, in order; never raises for a single job's failure."""
+        ...
+
+    def batch_limit(self, lease: timedelta) -> int:
+        """The most deliveries one batch should hold so it finishes well within `lease`."""
+        ...

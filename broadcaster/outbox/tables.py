@@ -93,7 +93,7 @@ publications = Table(
     Column("schedule_id", String(200)),
     Column("fire_time", UTCDateTime()),
     Column("channels", JSON(), nullable=False),
-    Column("snapshot", Text()),  # the publication frozen as JSON (broadcaster.publishing.snapshot)
+    Column("snapshot", Text()),  # the publication frozen as JSON (broadcaster.outbox.snapshot)
     Column("source", String(16), nullable=False),
     Column("status", String(16), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),

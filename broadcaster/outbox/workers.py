@@ -12,9 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from broadcaster.channels.base import BatchDeliveringChannel, Channel
 from broadcaster.outbox.content import ContentStore
-from broadcaster.outbox.jobs import DeliveryJob
+from broadcaster.outbox.jobs import BatchDeliveringChannel, Deliverer, DeliveryJob
 from broadcaster.outbox.outbox import Outbox, Settlement
 from broadcaster.outbox.outcomes import Deferred, DeliveryRejected, Outcome, RetryLater, Withdrawn
 from broadcaster.outbox.records import ClaimedDelivery
@@ -59,7 +58,7 @@ class Workers:
         self,
         outbox: Outbox,
         content: ContentStore,
-        channels: Mapping[str, Channel],
+        channels: Mapping[str, Deliverer],
         settings: WorkerSettings | None = None,
         *,
         observe: Callable[[str, str, float], None] = lambda channel, status, seconds: None,
@@ -76,12 +75,12 @@ class Workers:
         self._prefix = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
 
     @property
-    def channels(self) -> Mapping[str, Channel]:
+    def channels(self) -> Mapping[str, Deliverer]:
         """The channels deliveries go out on (replaced when the workspace is reloaded)."""
         return self._channels
 
     @channels.setter
-    def channels(self, channels: Mapping[str, Channel]) -> None:
+    def channels(self, channels: Mapping[str, Deliverer]) -> None:
         self._channels = channels
         # Picked out once here, not at every claim.
         self._bulk = {

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from broadcaster.channels.base import Channel, Rendition
-from broadcaster.publishing.snapshot import to_snapshot
+from broadcaster.outbox.snapshot import to_snapshot
 from broadcaster.text.render import Publication
 from broadcaster.workspace.models import Campaign, Workspace
 

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from broadcaster.channels.base import Channel, Rendition, WithdrawingChannel
 from broadcaster.outbox.content import ContentStore
 from broadcaster.outbox.outbox import Outbox
+from broadcaster.outbox.snapshot import from_snapshot
 from broadcaster.outbox.tables import PublicationKind, PublicationSource
 from broadcaster.publishing.approval import Approvals, NotApproved
 from broadcaster.publishing.digests import DigestError, DigestFired, Digests, is_digest
 from broadcaster.publishing.prepared import Prepared, PreparedFirings, nothing_to_do, renditions
-from broadcaster.publishing.snapshot import from_snapshot
 from broadcaster.settings import Settings
 from broadcaster.text.render import Publication
 from broadcaster.workspace.models import ApprovalPolicy, Campaign, Schedule, Workspace

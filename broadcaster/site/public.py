@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from broadcaster.outbox.content import ContentStore
-from broadcaster.publishing.snapshot import from_snapshot
+from broadcaster.outbox.snapshot import from_snapshot
 from broadcaster.site import build_site, next_change, write_site, write_subtree
 from broadcaster.site.build import SiteCache
 from broadcaster.site.feeds import FeedCache, build_feeds

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from broadcaster.outbox.snapshot import to_snapshot
 from broadcaster.publishing import prepared
-from broadcaster.publishing.snapshot import to_snapshot
 from broadcaster.service import open_service
 from broadcaster.text.render import Publication
 from broadcaster.workspace.models import Schedule
