@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import format_datetime, getaddresses
 from typing import Any, ClassVar, Self
 
@@ -21,6 +20,7 @@ from broadcaster.channels.base import (
 from broadcaster.channels.email import EmailDelivery, EmailOptions
 from broadcaster.mail.bodies import bodies
 from broadcaster.mail.compose import MESSAGE_ID_MARK
+from broadcaster.mail.headers import MAIL
 from broadcaster.mail.outbound import Outbound
 from broadcaster.settings import Settings
 from broadcaster.text.radio_script import RadioScript, read_aloud
@@ -72,7 +72,7 @@ class DeskEmailChannel(EmailDelivery):
         subject, plain, html = bodies(
             self.templates, publication, locale, audience="desk", links={}, desk=desk
         )
-        msg = EmailMessage(policy=SMTP)
+        msg = EmailMessage(policy=MAIL)
         msg["From"] = options.from_
         msg["To"] = [Address(name, addr_spec=addr) for name, addr in getaddresses(recipients)]
         if options.reply_to:

@@ -16,8 +16,11 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.utils import getaddresses
+
+from broadcaster.mail.headers import MAIL
 
 # The placeholders: plain ASCII words that are valid where they stand (an address, a
 # Message-ID, a URL path segment), so the template itself is a readable preview.
@@ -66,12 +69,21 @@ def crlf_lines(text: str) -> bytes:
 
 
 def header_lines(headers: Sequence[tuple[str, str]]) -> bytes:
-    """Headers encoded (RFC 2047) and folded by `email`, one CRLF-terminated field each."""
-    message = EmailMessage(policy=SMTP)
+    """Headers encoded (RFC 2047) and folded (mail/headers.py), one CRLF-terminated field
+    each."""
+    message = EmailMessage(policy=MAIL)
     for name, value in headers:
         message[name] = value
     head = message.as_bytes().split(b"\r\n\r\n", 1)[0]
     return head + b"\r\n"
+
+
+def address_field(name: str, addresses: Sequence[str]) -> bytes:
+    """An address field (To, Cc) for `addresses` parsed as the press desk's `recipients:`
+    are, so "Tòa soạn (ví dụ) <a@b.vn>" keeps its "(ví dụ)"; CRLF-terminated."""
+    message = EmailMessage(policy=MAIL)
+    message[name] = [Address(text, addr_spec=spec) for text, spec in getaddresses(addresses)]
+    return message.as_bytes().split(b"\r\n\r\n", 1)[0] + b"\r\n"
 
 
 def list_message(
@@ -181,11 +193,19 @@ class MessageTemplate:
 
 
 def readdress(message: bytes, recipient: str, message_id: str) -> bytes:
-    """A complete message with this recipient's To and Message-ID (desk mail)."""
+    """A complete message with this recipient's To and Message-ID (desk mail).
+
+    The two fields are written where the message had them, encoded like every other
+    header, so the copy differs from the message (what `preview` shows) only there.
+    """
     head, sep, body = message.partition(b"\r\n\r\n")
     if not sep:
         head, sep, body = message.partition(b"\n\n")
     newline = b"\r\n" if b"\r\n" in head else b"\n"
+    fields = {
+        b"to": address_field("To", [recipient]).rstrip(b"\r\n"),
+        b"message-id": f"Message-ID: <{message_id}>".encode(),
+    }
     kept: list[bytes] = []
     skipping = False
     for line in head.split(newline):
@@ -193,7 +213,9 @@ def readdress(message: bytes, recipient: str, message_id: str) -> bytes:
             continue
         name = line.split(b":", 1)[0].strip().lower()
         skipping = name in (b"to", b"message-id")
-        if not skipping:
+        if name in fields:
+            kept.append(fields.pop(name))
+        elif not skipping:
             kept.append(line)
-    extra = [f"To: {recipient}".encode(), f"Message-ID: <{message_id}>".encode()]
-    return newline.join(extra + kept) + sep + body
+    written = list(fields.values())  # those the message did not have go first
+    return newline.join(written + kept).replace(b"\r\n", newline) + sep + body

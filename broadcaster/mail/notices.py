@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 
+from broadcaster.mail.headers import MAIL
 from broadcaster.mail.outbound import Outbound
 from broadcaster.staff.accounts import Accounts
 from broadcaster.staff.tables import Role
@@ -99,7 +99,7 @@ class Notices:
 
 def _message(outbound: Outbound, to: str, subject: str) -> EmailMessage:
     """The headers of an automatic message from the channel's sender; no body yet."""
-    msg = EmailMessage(policy=SMTP)
+    msg = EmailMessage(policy=MAIL)
     msg["From"] = outbound.options.from_
     msg["To"] = to
     msg["Subject"] = subject
