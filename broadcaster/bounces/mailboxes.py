@@ -1,9 +1,10 @@
 """Reading the bounce mailbox: a Maildir folder, an mbox file, or one message file.
 
-Processed messages are marked so that a second run skips them (soft bounces are scored,
-so reading one twice would count it twice): in a Maildir they move to `cur/` with the
-flags `P` (passed on: our mark) and `S` (seen); in an mbox they get an
+Processed messages are marked so that a second run skips them: in a Maildir they move to
+`cur/` with the flags `P` (passed on: our mark) and `S` (seen); in an mbox they get an
 `X-Broadcaster-Bounce` header. Messages that are not bounces stay exactly as they were.
+A single message file is not marked; a soft bounce read again is not scored again all
+the same, as the store remembers each message's key (see `process.message_key`).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -19,11 +20,12 @@ log = logging.getLogger(__name__)
 
 
 class BounceOutcome(enum.StrEnum):
-    """What processing one message did; the first three mark it processed."""
+    """What processing one message did; the first four mark it processed."""
 
     HARD_BOUNCE = "hard bounce"
     SOFT_BOUNCE = "soft bounce"
     COMPLAINT = "complaint"
+    REPEATED = "repeated bounce"  # a soft bounce already scored: read before, not counted
     NOT_BOUNCE = "not a bounce"
     UNRECOGNISED = "unrecognised bounce"
     UNREADABLE = "unreadable"
@@ -35,6 +37,7 @@ class BounceOutcome(enum.StrEnum):
             BounceOutcome.HARD_BOUNCE,
             BounceOutcome.SOFT_BOUNCE,
             BounceOutcome.COMPLAINT,
+            BounceOutcome.REPEATED,
         )
 
 
@@ -113,7 +116,20 @@ class Report:
         if left:
             lines.append("left alone:")
             lines += [f"  {result.line()}" for result in left]
+        repeated = [r for r in self.results if r.outcome is BounceOutcome.REPEATED]
+        if repeated:
+            lines.append("not counted again:")
+            lines += [f"  {result.line()}" for result in repeated]
         return lines
+
+
+def message_key(message: Message, raw: bytes) -> str:
+    """What identifies a bounce message however often it is read: SHA-256 of its
+    Message-ID, or of the whole message when it has none."""
+    message_id = " ".join(str(message.get("Message-ID", "")).split())
+    if not message_id:
+        return hashlib.sha256(raw).hexdigest()
+    return hashlib.sha256(b"message-id:" + message_id.encode("utf-8", "replace")).hexdigest()
 
 
 def parse(raw: bytes) -> Message:
@@ -138,12 +154,13 @@ class BounceProcessor:
         try:
             message = parse(raw)
             finding = classify(message, envelope_recipients)
+            key = message_key(message, raw)
         except Exception as exc:  # a message can break a parser in any way
             log.warning("bounce %s cannot be read: %s: %s", name, type(exc).__name__, exc)
             return MessageResult(name, BounceOutcome.UNREADABLE, detail=_reason(exc))
-        return await self._act(name, finding, message)
+        return await self._act(name, finding, message, key)
 
-    async def _act(self, name: str, finding: Finding, message: Message) -> MessageResult:
+    async def _act(self, name: str, finding: Finding, message: Message, key: str) -> MessageResult:
         outcome = _OUTCOME[finding.kind]
         if not outcome.processed:
             return MessageResult(name, outcome, detail=finding.detail)
@@ -156,11 +173,15 @@ class BounceProcessor:
             return MessageResult(name, BounceOutcome.UNRECOGNISED, detail=detail)
         if finding.kind is Kind.COMPLAINT:
             return await self._complaint(name, subscriber_id, addresses, finding.detail)
+        hard = finding.kind is Kind.HARD
+        if not hard and await self.store.bounce_counted(key):
+            detail = "already counted when this message was first processed"
+            return MessageResult(name, BounceOutcome.REPEATED, addresses, detail=detail)
         suppressed: list[str] = []
         rejected: list[str] = []
         for address in addresses:
             try:
-                if await self.store.record_bounce(address, hard=finding.kind is Kind.HARD):
+                if await self.store.record_bounce(address, hard=hard, message=key):
                     suppressed.append(address)
             except ValueError:  # the DSN names something that is not an address
                 rejected.append(address)

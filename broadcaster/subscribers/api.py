@@ -103,8 +103,13 @@ class SubscriberStore(Protocol):
         """Never mail this address again (hard bounce, complaint, deletion)."""
         ...
 
-    async def record_bounce(self, email: str, *, hard: bool) -> bool:
-        """Score a bounce; returns True when the address is now suppressed."""
+    async def record_bounce(self, email: str, *, hard: bool, message: str = "") -> bool:
+        """Score a bounce; returns True when the address is now suppressed. A soft bounce
+        in the message with key `message` is scored once per address."""
+        ...
+
+    async def bounce_counted(self, message: str) -> bool:
+        """Whether a soft bounce in the message with this key was scored already."""
         ...
 
     async def is_suppressed(self, email: str) -> bool: ...

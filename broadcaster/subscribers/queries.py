@@ -19,6 +19,7 @@ from broadcaster.subscribers.tables import (
     ConsentForm,
     SuppressionReason,
     consents,
+    counted_bounces,
     subscribers,
     suppressions,
 )
@@ -103,6 +104,24 @@ async def add_suppression(
     """Suppress this hash; an existing suppression keeps its first reason."""
     insert = insert_or_ignore(conn.dialect, sup, "email_hash")
     await conn.execute(insert.values(email_hash=email_hash, reason=reason, created_at=now))
+
+
+async def count_bounce_once(
+    conn: AsyncConnection, message_key: str, email_hash: str, now: datetime
+) -> bool:
+    """Note that this message's bounce of this address is scored; False when it was already."""
+    cb = counted_bounces
+    insert = insert_or_ignore(conn.dialect, cb, "message_key", "email_hash")
+    values = {"message_key": message_key, "email_hash": email_hash, "counted_at": now}
+    result = await conn.execute(insert.values(**values).returning(cb.c.message_key))
+    return result.first() is not None
+
+
+async def bounce_counted(conn: AsyncConnection, message_key: str) -> bool:
+    """Whether a bounce in the message with this key was scored for some address."""
+    cb = counted_bounces
+    query = select(literal(1)).where(cb.c.message_key == message_key).limit(1)
+    return (await conn.execute(query)).first() is not None
 
 
 async def add_consent(

@@ -307,12 +307,13 @@ class SqlSubscriberStore(MailingQueries):
             if row is not None:
                 await q.cancel_queued(conn, row.id, self._channels, now, f"suppressed: {why}")
 
-    async def record_bounce(self, email: str, *, hard: bool) -> bool:
+    async def record_bounce(self, email: str, *, hard: bool, message: str = "") -> bool:
         """Score a bounce; returns True when the address is now suppressed.
 
         A hard bounce suppresses at once, a subscriber or not. Soft bounces are scored on
         the subscriber (see SOFT_BOUNCE_WINDOW); for an address not on the list they are
-        not counted.
+        not counted. `message` is the bounce message's key: a soft bounce of the same
+        address in the same message is scored once, however often it is read.
         """
         if hard:
             await self.suppress(email, SuppressionReason.HARD_BOUNCE)
@@ -324,6 +325,8 @@ class SqlSubscriberStore(MailingQueries):
                 return True
             row = await q.find_by_hash(conn, email_hash)
             if row is None:
+                return False
+            if message and not await q.count_bounce_once(conn, message, email_hash, now):
                 return False
             recent = (
                 row.last_bounce_at is not None and now - row.last_bounce_at <= SOFT_BOUNCE_WINDOW
@@ -337,6 +340,11 @@ class SqlSubscriberStore(MailingQueries):
             await q.add_suppression(conn, email_hash, SuppressionReason.SOFT_BOUNCES, now)
             await q.cancel_queued(conn, row.id, self._channels, now, "suppressed: soft-bounces")
             return True
+
+    async def bounce_counted(self, message: str) -> bool:
+        """Whether a soft bounce in the message with this key was scored already."""
+        async with self._engine.connect() as conn:
+            return await q.bounce_counted(conn, message)
 
     async def is_suppressed(self, email: str) -> bool:
         """Whether this address may never be mailed (raises InvalidAddress for non-addresses)."""

@@ -121,3 +121,15 @@ suppressions = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     CheckConstraint(_one_of("reason", SuppressionReason), name="reason"),
 )
+
+# Soft bounces already scored, so that reading the same bounce again (a message file
+# processed twice, an MTA delivering a DSN to the receiver twice) does not count it again.
+# Hashes only: the message's key (SHA-256 of its Message-ID, or of the whole message when
+# it has none) and the address's keyed hash, as in `suppressions`.
+counted_bounces = Table(
+    "counted_bounces",
+    metadata,
+    Column("message_key", String(64), primary_key=True),
+    Column("email_hash", String(64), primary_key=True),
+    Column("counted_at", UTCDateTime(), nullable=False),
+)

@@ -40,8 +40,10 @@ def dsn(
     action: str = "failed",
     to: str | None = None,
     diagnostic: str = "smtp; 550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown",
+    queue_id: str = "3F2A1B0C",
 ) -> bytes:
-    """A Postfix-style RFC 3464 DSN (multipart/report; report-type=delivery-status)."""
+    """A Postfix-style RFC 3464 DSN (multipart/report; report-type=delivery-status); each
+    `queue_id` gives another message (its Message-Id)."""
     to = to or f"bounces@{LIST_DOMAIN}"
     boundary = "3F2A1B0C.1625881234/mx.example.vn"
     words = "could not be delivered" if action == "failed" else "is delayed"
@@ -62,7 +64,7 @@ def dsn(
         "Auto-Submitted: auto-replied\r\n"
         "MIME-Version: 1.0\r\n"
         f'Content-Type: multipart/report; report-type=delivery-status; boundary="{boundary}"\r\n'
-        "Message-Id: <20210710010102.3F2A1B0C@mx.example.vn>\r\n"
+        f"Message-Id: <20210710010102.{queue_id}@mx.example.vn>\r\n"
         "\r\n"
         "This is a MIME-encapsulated message.\r\n\r\n"
         f"--{boundary}\r\n"

@@ -91,3 +91,43 @@ def test_a_path_that_is_no_mailbox_is_a_usage_error(tmp_path: Path) -> None:
         assert result.exit_code == 2
         assert message in result.output
         assert "Traceback" not in result.output
+
+
+def test_a_soft_bounce_file_processed_twice_is_counted_once(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    full = "hop.thu.day@mail.example.vn"
+
+    async def prepare() -> int:
+        async with workspace_store(root) as store:
+            return await subscribe(store, full)
+
+    subscriber_id = asyncio.run(prepare())
+    # A single message file, not a Maildir or an mbox: nothing marks it as read.
+    bounce = tmp_path / "mailbox-full.eml"
+    bounce.write_bytes(
+        dsn(
+            full,
+            status="4.2.2",
+            action="delayed",
+            diagnostic="smtp; 452 4.2.2 <{rcpt}>: Mailbox full",
+        )
+    )
+
+    async def score() -> int:
+        async with workspace_store(root) as store:
+            data = await store.export_data(subscriber_id)
+        assert data is not None
+        return int(data["bounce_score"])
+
+    command = ["bounces", "process", str(bounce), "--root", str(root)]
+    first = CliRunner().invoke(main, command, env=environment(root))
+    assert first.exit_code == 0, first.output
+    assert "soft bounces           1" in first.output
+    assert asyncio.run(score()) == 1
+
+    again = CliRunner().invoke(main, command, env=environment(root))
+    assert again.exit_code == 0, again.output
+    assert asyncio.run(score()) == 1
+    assert "repeated bounces       1" in again.output
+    assert f"mailbox-full.eml: repeated bounce - {full}" in again.output
+    assert "Traceback" not in again.output

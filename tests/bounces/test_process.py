@@ -72,14 +72,16 @@ async def test_three_soft_bounces_suppress_the_address(
 ) -> None:
     full = "hop.thu.day@mail.example.vn"
     subscriber_id = await subscribe(store, full)
-    soft = dsn(full, status="4.2.2", action="delayed")
-    box = maildir(tmp_path / "Maildir", {"1.soft": soft, "2.soft": soft})
+    soft = {
+        n: dsn(full, status="4.2.2", action="delayed", queue_id=f"3F2A1B0{n}") for n in (1, 2, 3)
+    }
+    box = maildir(tmp_path / "Maildir", {"1.soft": soft[1], "2.soft": soft[2]})
 
     first = await process_path(box, processor)
     assert first.counts == {BounceOutcome.SOFT_BOUNCE: 2}
     assert not await store.is_suppressed(full)
 
-    (box / "new" / "3.soft").write_bytes(soft)
+    (box / "new" / "3.soft").write_bytes(soft[3])
     third = await process_path(box, processor)  # the first two are not counted again
     assert [r.name for r in third.results] == ["new/3.soft"]
     assert third.results[0].suppressed == (full,)
