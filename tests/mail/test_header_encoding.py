@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 from collections import Counter
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -21,6 +22,9 @@ from aiosmtpd.controller import Controller
 
 from broadcaster.outbox.tables import PublicationSource
 from broadcaster.publishing.preview import preview
+from broadcaster.settings import Settings
+from broadcaster.web.admin.drafts import rendition_items
+from broadcaster.workspace.load import load_workspace
 from tests.conftest import FIXTURE, copy_workspace
 from tests.mail.conftest import Handler, Rig, make_rig
 
@@ -180,3 +184,24 @@ def raw_fields(data: bytes) -> list[tuple[str, bytes]]:
             field, _, value = line.partition(b":")
             fields.append((field.decode().lower(), value))
     return fields
+
+
+def test_the_admin_preview_shows_the_subjects_as_written(tmp_path: Path) -> None:
+    root = copy_workspace(tmp_path / "ws")
+    long_ones = [subject for subject in SUBJECTS if len(subject.encode()) > 60]
+    ids = campaigns_titled(root, long_ones)
+    settings = Settings.from_environ(root, {"BROADCASTER_BASE_URL": "https://tb.example.gov.vn"})
+    workspace, diagnostics = load_workspace(root, settings)
+    assert workspace is not None, diagnostics.errors
+    types = {name: channel.type for name, channel in workspace.channels.items()}
+    for campaign, subject in zip(ids, long_ones, strict=True):
+        shown = preview(
+            workspace,
+            settings,
+            campaign,
+            channels=["citizens", "press-desk"],
+            published_at=datetime(2021, 7, 10, tzinfo=UTC),
+        )
+        items = rendition_items(shown.renditions, types)
+        subjects = [s for item in items for s in item["subjects"].values()]
+        assert subjects == [subject] * 4  # two channels, two locales
