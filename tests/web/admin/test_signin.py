@@ -23,7 +23,9 @@ from broadcaster.cli.main import main
 from broadcaster.service import SERVICE, make_app
 from broadcaster.settings import Settings
 from broadcaster.staff import accounts as accounts_module
+from broadcaster.staff.audit import AuditLog
 from broadcaster.staff.tables import Role
+from broadcaster.store import create_engine
 from broadcaster.web.admin.throttle import THROTTLE, Throttle
 from tests.web.admin.conftest import (
     BASE_URL,
@@ -193,3 +195,25 @@ async def test_password_checks_run_off_the_event_loop(
     assert statuses == [303, 303, 303, 303, 401]
     assert len(threads) == 5
     assert loop_thread not in threads
+
+
+async def test_the_tally_is_written_when_the_service_stops(tmp_path: Path) -> None:
+    root = two_person_workspace(tmp_path / "ws")
+    settings = settings_for(root)
+    app = make_app(settings)
+    async with TestClient(TestServer(app)) as client:
+        for _ in range(12):
+            await client.post(
+                "/admin/login",
+                data={"name": "nobody", "password": "not the password"},
+                headers=ORIGIN,
+            )
+    engine = create_engine(settings.database_url)
+    try:
+        rows = await AuditLog(engine).entries(action="login.failed")
+    finally:
+        await engine.dispose()
+    assert [(e.actor, e.detail.get("failed"), e.detail.get("throttled")) for e in rows] == [
+        ("nobody", 4, 7),
+        ("nobody", 1, None),
+    ]
