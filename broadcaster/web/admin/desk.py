@@ -217,10 +217,8 @@ async def publish(
     emergency_reason: str | None,
     ip: str | None,
 ) -> dict[str, Any]:
-    """Publish an approved revision now (approver+); an emergency needs a reason.
-
-    An emergency marks the revision released only when its publish goes through: a refused
-    one (an unknown channel, a changed revision, any error) leaves no mark behind."""
+    """Publish an approved revision now (approver+); an emergency needs a reason, and marks
+    the revision released only if the publish goes through (a refused one leaves no mark)."""
     need(session, Role.APPROVER, "publishing")
     _, approvals = parts(desk)
     found = _current(desk, campaign_id, revision)
@@ -231,7 +229,7 @@ async def publish(
     unknown = [name for name in names if name not in desk.channels]
     if unknown:
         raise DeskError(409, f"no channel {', '.join(unknown)} in channels/")
-    mark = None
+    mark, marked_at = None, datetime.now(UTC)
     if reason:
         mark = await approvals.reviews.add(
             campaign_id, found.revision, ReviewAction.EMERGENCY, session.user.id, reason
@@ -244,11 +242,13 @@ async def publish(
             actor=session.user.name,
             revision=found.revision,
         )
-    except BaseException as exc:
+    except PublishError as exc:  # refused before anything was created
         if mark is not None:
-            await asyncio.shield(approvals.reviews.retract_emergency(mark))
-        if isinstance(exc, PublishError):
-            raise DeskError(409, str(exc)) from None
+            await approvals.reviews.retract_emergency(mark)
+        raise DeskError(409, str(exc)) from None
+    except Exception:
+        if mark is not None and not await _went_out(desk, campaign_id, found.revision, marked_at):
+            await approvals.reviews.retract_emergency(mark)
         raise
     if reason:
         await approvals.audit.record(
@@ -264,6 +264,12 @@ async def publish(
         "deliveries": published.deliveries,
         "emergency": bool(reason),
     }
+
+
+async def _went_out(desk: Desk, campaign_id: str, revision: str, since: datetime) -> bool:
+    """Whether a publish that failed part way created a publication of `revision` anyway."""
+    latest = (await _latest_publications(desk)).get(campaign_id)
+    return latest is not None and latest[0] == revision and latest[1] >= since
 
 
 async def release_held(desk: Desk, session: Session, held_id: int, ip: str | None) -> int:
