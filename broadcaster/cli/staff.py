@@ -56,12 +56,17 @@ def users_list(root: Path) -> None:
 @click.argument("name")
 @_root_option
 def users_reset(name: str, root: Path) -> None:
-    """Print a new one-time setup link (lost password)."""
+    """Print a new one-time setup link (lost or leaked password).
+
+    The old password, every session and every API token of NAME stop working at once."""
     from broadcaster.staff.commands import reset_user, setup_hours
 
     settings = _settings(root)
     link = _run(reset_user(settings, name), settings)
-    click.echo(f"new setup link for {name} (valid {setup_hours()} hours):\n  {link}")
+    click.echo(
+        f"{name}'s password, sessions and API tokens no longer work; "
+        f"new setup link (valid {setup_hours()} hours):\n  {link}"
+    )
 
 
 @users.command("role")

@@ -5,15 +5,17 @@ A revision (the hash of a campaign's files) is publishable when the workspace po
 nobody rejected it since, or when an approver released it as an emergency with a reason.
 Any edit makes a new revision, which starts unapproved.
 
-The last editor is whoever saved the revision through the admin UI or API. A revision
-written outside them (git, a text editor) has no recorded editor: then any approver's
-approval counts. An approver who saved a revision can never approve it themselves.
+The editors of a revision are everyone who saved it through the admin UI or API, at any
+time: a save that changes nothing (the same files, so the same revision) makes the one who
+saved an editor too, and never removes an earlier one. A revision written outside them (git,
+a text editor) has no recorded editor: then any approver's approval counts. Nobody who saved
+a revision can approve it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,14 +40,14 @@ class Verdict:
 
 
 def decide(
-    policy: ApprovalPolicy, revision_reviews: Sequence[Review], last_editor: int | None
+    policy: ApprovalPolicy, revision_reviews: Sequence[Review], editors: Collection[int]
 ) -> Verdict:
     """The rule itself: pure, so it is tested on its own and used by every path."""
     decisive = [
         r
         for r in revision_reviews
         if r.action != ReviewAction.REQUESTED
-        and not (r.action == ReviewAction.APPROVED and r.user_id == last_editor)
+        and not (r.action == ReviewAction.APPROVED and r.user_id in editors)
     ]
     latest = decisive[-1] if decisive else None
     requested = any(r.action == ReviewAction.REQUESTED for r in revision_reviews)
@@ -88,7 +90,7 @@ class Approvals:
         return decide(
             policy,
             await self.reviews.of(campaign_id, revision),
-            await self.reviews.last_editor(campaign_id, revision),
+            await self.reviews.editors(campaign_id, revision),
         )
 
     async def require(self, policy: ApprovalPolicy, campaign_id: str, revision: str) -> Verdict:
@@ -98,7 +100,7 @@ class Approvals:
             raise NotApproved(
                 f"campaign '{campaign_id}' revision {revision[:12]} is not approved "
                 f"({verdict.reason}); the workspace policy is approval: two-person "
-                "(workspace.yaml). Ask an approver other than its last editor to approve "
+                "(workspace.yaml). Ask an approver who did not save it to approve "
                 f"it at /admin/campaigns/{campaign_id}, then publish again."
             )
         return verdict

@@ -6,6 +6,7 @@ argon2 of passwords), so a copy of the database lets nobody log in.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import secrets
@@ -112,7 +113,10 @@ class Accounts:
         return user, token
 
     async def new_setup_link(self, name: str) -> str:
-        """A fresh one-time setup token for `name` (forgotten password); old sessions end."""
+        """A fresh one-time setup token for `name` (a lost or leaked password).
+
+        Everything the old password gave ends with it: the password itself (nobody signs in
+        until the link is used), every session and every API token."""
         user = await self._existing(name)
         token = secrets.token_urlsafe(32)
         now = self.clock()
@@ -121,8 +125,17 @@ class Accounts:
                 update(users)
                 .where(users.c.id == user.id)
                 .values(
-                    setup_token_hash=token_hash(token), setup_expires_at=now + SETUP_LINK_LIFETIME
+                    password_hash=None,
+                    password_changed_at=now,
+                    setup_token_hash=token_hash(token),
+                    setup_expires_at=now + SETUP_LINK_LIFETIME,
                 )
+            )
+            await conn.execute(delete(sessions).where(sessions.c.user_id == user.id))
+            await conn.execute(
+                update(api_tokens)
+                .where(api_tokens.c.user_id == user.id, api_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=now)
             )
         return token
 
@@ -200,7 +213,7 @@ class Accounts:
 
     async def _store_password(self, user_id: int, password: str, *, clear_setup: bool) -> None:
         values: dict[str, object] = {
-            "password_hash": _hasher.hash(password),
+            "password_hash": await asyncio.to_thread(_hasher.hash, password),
             "password_changed_at": self.clock(),
         }
         if clear_setup:
@@ -214,16 +227,17 @@ class Accounts:
             stored = (
                 await conn.execute(select(users.c.password_hash).where(users.c.id == user_id))
             ).scalar_one_or_none()
-        return stored is not None and _verify(stored, password)
+        return stored is not None and await _verify(stored, password)
 
     async def authenticate(self, name: str, password: str) -> User | None:
         """The user when `name` and `password` match an enabled account, else None."""
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(users).where(users.c.name == name))).first()
         if row is None or row._mapping["password_hash"] is None:
-            _hasher.hash(password)  # the same work either way: no timing hint of who exists
+            # The same work either way: no timing hint of who exists.
+            await asyncio.to_thread(_hasher.hash, password)
             return None
-        if not _verify(row._mapping["password_hash"], password):
+        if not await _verify(row._mapping["password_hash"], password):
             return None
         user = _user(row)
         return None if user.disabled else user
@@ -327,7 +341,13 @@ class Accounts:
         return int(result.rowcount or 0)
 
 
-def _verify(stored: str, password: str) -> bool:
+async def _verify(stored: str, password: str) -> bool:
+    """argon2 takes tens of milliseconds on purpose: in a thread, so the event loop (and
+    every other request) does not wait for it."""
+    return await asyncio.to_thread(_verify_now, stored, password)
+
+
+def _verify_now(stored: str, password: str) -> bool:
     try:
         return _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):

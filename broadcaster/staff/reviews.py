@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.staff.tables import (
@@ -54,7 +54,8 @@ class Withdrawal:
 
 
 class ReviewStore:
-    """What staff did to campaign revisions (append-only apart from releasing a hold)."""
+    """What staff did to campaign revisions (append-only apart from releasing a hold and
+    taking back an emergency release that published nothing)."""
 
     def __init__(
         self, engine: AsyncEngine, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -63,7 +64,7 @@ class ReviewStore:
         self.clock = clock
 
     async def record_edit(self, campaign_id: str, revision: str, user_id: int | None) -> None:
-        """Note who saved the files that make `revision` (its last editor)."""
+        """Note who saved the files that make `revision` (one of its editors)."""
         async with write_transaction(self.engine) as conn:
             await conn.execute(
                 insert(campaign_edits).values(
@@ -71,18 +72,19 @@ class ReviewStore:
                 )
             )
 
-    async def last_editor(self, campaign_id: str, revision: str) -> int | None:
-        """The user who last saved this exact revision, or None (edited outside the UI)."""
+    async def editors(self, campaign_id: str, revision: str) -> frozenset[int]:
+        """Everyone who ever saved files making this exact revision (a save that changed
+        nothing included): none of them may approve it. Empty when it was edited outside
+        the admin UI and API."""
         e = campaign_edits.c
         query = (
             select(e.user_id)
-            .where(e.campaign_id == campaign_id, e.revision == revision)
-            .order_by(e.id.desc())
-            .limit(1)
+            .distinct()
+            .where(e.campaign_id == campaign_id, e.revision == revision, e.user_id.is_not(None))
         )
         async with self.engine.connect() as conn:
-            found: int | None = (await conn.execute(query)).scalar_one_or_none()
-        return found
+            found = (await conn.execute(query)).scalars().all()
+        return frozenset(found)
 
     async def add(
         self,
@@ -91,11 +93,12 @@ class ReviewStore:
         action: ReviewAction,
         user_id: int | None,
         comment: str | None,
-    ) -> None:
-        """Append a review action."""
+    ) -> int:
+        """Append a review action; its id."""
         async with write_transaction(self.engine) as conn:
-            await conn.execute(
-                insert(reviews).values(
+            result = await conn.execute(
+                insert(reviews)
+                .values(
                     campaign_id=campaign_id,
                     revision=revision,
                     action=action,
@@ -103,6 +106,16 @@ class ReviewStore:
                     comment=comment,
                     at=self.clock(),
                 )
+                .returning(reviews.c.id)
+            )
+            return int(result.scalar_one())
+
+    async def retract_emergency(self, review_id: int) -> None:
+        """Take back an emergency release whose publish was refused (nothing went out)."""
+        r = reviews.c
+        async with write_transaction(self.engine) as conn:
+            await conn.execute(
+                delete(reviews).where(r.id == review_id, r.action == ReviewAction.EMERGENCY)
             )
 
     async def of(self, campaign_id: str, revision: str | None = None) -> list[Review]:

@@ -24,7 +24,7 @@ class Priority(enum.StrEnum):
 class ApprovalPolicy(enum.StrEnum):
     """`workspace.yaml` `approval:`: who must agree before a campaign revision goes out."""
 
-    TWO_PERSON = "two-person"  # an approver other than the revision's last editor
+    TWO_PERSON = "two-person"  # an approver who never saved the revision
     NONE = "none"  # anyone who can publish releases alone
 
 

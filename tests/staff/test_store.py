@@ -80,7 +80,7 @@ async def test_reviews_holds_withdrawals_and_audit(engine: AsyncEngine) -> None:
     await reviews.add("c", "r1", ReviewAction.REQUESTED, author.id, "please")
     await reviews.add("c", "r1", ReviewAction.APPROVED, approver.id, None)
     verdict = decide(
-        ApprovalPolicy.TWO_PERSON, await reviews.of("c", "r1"), await reviews.last_editor("c", "r1")
+        ApprovalPolicy.TWO_PERSON, await reviews.of("c", "r1"), await reviews.editors("c", "r1")
     )
     assert verdict.publishable
     assert verdict.approved_by == "minh"

@@ -11,6 +11,7 @@ from broadcaster.web.admin import dashboard, desk, people
 from broadcaster.web.admin.api import json_body, optional_field, session_of, text_field
 from broadcaster.web.admin.auth import client_ip
 from broadcaster.web.admin.parts import Desk
+from broadcaster.web.admin.throttle import THROTTLE
 from broadcaster.web.keys import ACCOUNTS, APPROVALS, ENGINE, LIVE, OUTBOX, WORKERS
 
 
@@ -76,6 +77,7 @@ async def subscriber_counts(request: web.Request) -> web.Response:
 async def audit_entries(request: web.Request) -> web.Response:
     session_of(request, Role.ADMIN)
     approvals = request.config_dict[APPROVALS]
+    await request.config_dict[THROTTLE].write(approvals.audit)
     entries = await approvals.audit.entries(limit=500)
     return web.json_response(
         {
@@ -99,6 +101,7 @@ async def audit_entries(request: web.Request) -> web.Response:
 async def audit_csv(request: web.Request) -> web.Response:
     session_of(request, Role.ADMIN)
     approvals = request.config_dict[APPROVALS]
+    await request.config_dict[THROTTLE].write(approvals.audit)
     return web.Response(
         text=await approvals.audit.csv(),
         content_type="text/csv",

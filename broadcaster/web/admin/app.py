@@ -7,10 +7,11 @@ import logging
 from aiohttp import web
 
 from broadcaster.staff.accounts import Accounts
-from broadcaster.web.admin.auth import THROTTLE, Handler, Throttle, make_middleware
+from broadcaster.web.admin.auth import Handler, make_middleware
 from broadcaster.web.admin.desk import DeskError
 from broadcaster.web.admin.pages import render
 from broadcaster.web.admin.routes import add_api_routes
+from broadcaster.web.admin.throttle import THROTTLE, Throttle, flush_on_shutdown
 from broadcaster.web.admin.ui_routes import add_ui_routes
 from broadcaster.web.keys import ACCOUNTS, SETTINGS
 
@@ -58,6 +59,7 @@ def make_admin(throttle: Throttle | None = None) -> web.Application:
         client_max_size=2 * 1024 * 1024,
     )
     app[THROTTLE] = throttle or Throttle()
+    app.on_shutdown.append(flush_on_shutdown)
     add_api_routes(app)
     add_ui_routes(app)
     return app

@@ -1,4 +1,4 @@
-"""Who is asking: session cookies and bearer tokens; CSRF, Origin checks and login throttling.
+"""Who is asking: session cookies and bearer tokens; CSRF and Origin checks.
 
 A browser session is a random token in an HttpOnly, SameSite=Lax cookie (Secure when the
 base URL is https) naming a row in the store, so it can be revoked: signing out, a password
@@ -18,32 +18,16 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from broadcaster.staff.accounts import Accounts, Session
-from broadcaster.web.ratelimit import Rate, RateLimiter
 
 COOKIE = "broadcaster_admin"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# Login attempts: 5 per account and 30 per address in 15 minutes (then 429).
-ACCOUNT_RATE = Rate(5, 900)
-IP_RATE = Rate(30, 900)
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CURRENT = web.RequestKey("admin_session", object)
 
 
-class Throttle:
-    """Login attempts allowed per account and per client address (per process)."""
-
-    def __init__(self, account: Rate = ACCOUNT_RATE, ip: Rate = IP_RATE) -> None:
-        self.account = RateLimiter(account)
-        self.ip = RateLimiter(ip)
-
-    def wait(self, name: str, ip: str) -> int:
-        """0 when this attempt may go ahead, else seconds until the next one may."""
-        return max(self.ip.take(ip), self.account.take(name.lower()))
-
-
 def client_ip(request: web.Request) -> str:
-    """The peer address (a proxy in front should be trusted only explicitly; it is not)."""
+    """The client's address: the peer, or the visitor behind a trusted proxy (set in
+    BROADCASTER_TRUSTED_PROXIES; web/forwarded.py)."""
     return request.remote or "unknown"
 
 
@@ -130,6 +114,3 @@ def make_middleware(
         return await handler(request)
 
     return middleware
-
-
-THROTTLE = web.AppKey("admin_throttle", Throttle)

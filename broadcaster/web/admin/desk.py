@@ -188,14 +188,14 @@ async def review(
     found = _current(desk, campaign_id, revision)
     if action == ReviewAction.REJECTED and not comment:
         raise DeskError(422, "say what needs to change: a rejection needs a comment")
-    if action == ReviewAction.APPROVED:
-        editor_id = await approvals.reviews.last_editor(campaign_id, found.revision)
-        if editor_id == session.user.id:
-            raise DeskError(
-                403,
-                "you saved this revision, so you cannot approve it: "
-                "the two-person rule needs another approver",
-            )
+    if action == ReviewAction.APPROVED and session.user.id in await approvals.reviews.editors(
+        campaign_id, found.revision
+    ):
+        raise DeskError(
+            403,
+            "you saved this revision (a save that changed nothing counts too), so you cannot "
+            "approve it: the two-person rule needs an approver who never saved it",
+        )
     await approvals.reviews.add(campaign_id, found.revision, action, session.user.id, comment)
     await approvals.audit.record(
         session.user.name,
@@ -217,7 +217,8 @@ async def publish(
     emergency_reason: str | None,
     ip: str | None,
 ) -> dict[str, Any]:
-    """Publish an approved revision now (approver+); an emergency needs a reason."""
+    """Publish an approved revision now (approver+); an emergency needs a reason, and marks
+    the revision released only if the publish goes through (a refused one leaves no mark)."""
     need(session, Role.APPROVER, "publishing")
     _, approvals = parts(desk)
     found = _current(desk, campaign_id, revision)
@@ -225,17 +226,13 @@ async def publish(
     reason = (emergency_reason or "").strip()
     if emergency_reason is not None and not reason:
         raise DeskError(422, "an emergency publish needs a reason; it is reviewed afterwards")
+    unknown = [name for name in names if name not in desk.channels]
+    if unknown:
+        raise DeskError(409, f"no channel {', '.join(unknown)} in channels/")
+    mark, marked_at = None, datetime.now(UTC)
     if reason:
-        await approvals.reviews.add(
+        mark = await approvals.reviews.add(
             campaign_id, found.revision, ReviewAction.EMERGENCY, session.user.id, reason
-        )
-        await approvals.audit.record(
-            session.user.name,
-            "publication.emergency",
-            campaign_id=campaign_id,
-            revision=found.revision,
-            detail={"reason": reason},
-            ip=ip,
         )
     try:
         published = await desk.publisher.publish(
@@ -245,13 +242,34 @@ async def publish(
             actor=session.user.name,
             revision=found.revision,
         )
-    except PublishError as exc:
+    except PublishError as exc:  # refused before anything was created
+        if mark is not None:
+            await approvals.reviews.retract_emergency(mark)
         raise DeskError(409, str(exc)) from None
+    except Exception:
+        if mark is not None and not await _went_out(desk, campaign_id, found.revision, marked_at):
+            await approvals.reviews.retract_emergency(mark)
+        raise
+    if reason:
+        await approvals.audit.record(
+            session.user.name,
+            "publication.emergency",
+            campaign_id=campaign_id,
+            revision=found.revision,
+            detail={"reason": reason, "publication": published.publication_id},
+            ip=ip,
+        )
     return {
         "publication": published.publication_id,
         "deliveries": published.deliveries,
         "emergency": bool(reason),
     }
+
+
+async def _went_out(desk: Desk, campaign_id: str, revision: str, since: datetime) -> bool:
+    """Whether a publish that failed part way created a publication of `revision` anyway."""
+    latest = (await _latest_publications(desk)).get(campaign_id)
+    return latest is not None and latest[0] == revision and latest[1] >= since
 
 
 async def release_held(desk: Desk, session: Session, held_id: int, ip: str | None) -> int:

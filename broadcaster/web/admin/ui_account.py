@@ -7,9 +7,10 @@ from aiohttp import web
 from broadcaster.staff.accounts import AccountError
 from broadcaster.staff.tables import Role
 from broadcaster.web.admin import desk, people
-from broadcaster.web.admin.auth import COOKIE, THROTTLE, client_ip, current, set_cookie
+from broadcaster.web.admin.auth import COOKIE, client_ip, current, set_cookie
 from broadcaster.web.admin.pages import render
 from broadcaster.web.admin.parts import Desk
+from broadcaster.web.admin.throttle import THROTTLE
 from broadcaster.web.admin.ui import back, form_of, signed_in
 from broadcaster.web.keys import ACCOUNTS, APPROVALS
 
@@ -28,9 +29,10 @@ async def login(request: web.Request) -> web.StreamResponse:
     staff_desk = Desk.of(request)
     accounts, approvals = desk.parts(staff_desk)
     ip = client_ip(request)
-    wait = request.config_dict[THROTTLE].wait(name, ip)
+    throttle = request.config_dict[THROTTLE]
+    wait = throttle.wait(name, ip)
     if wait:
-        await approvals.audit.record(name or "?", "login.throttled", ip=ip)
+        await throttle.write(approvals.audit)
         response = render(
             request, "login.html", status=429, error="throttled", wait=wait, name=name
         )
@@ -38,8 +40,11 @@ async def login(request: web.Request) -> web.StreamResponse:
         return response
     user = await accounts.authenticate(name, password)
     if user is None:
-        await approvals.audit.record(name or "?", "login.failed", ip=ip)
+        throttle.failed(name, ip)
+        await throttle.write(approvals.audit)
         return render(request, "login.html", status=401, error="bad", name=name)
+    throttle.succeeded(name, ip)
+    await throttle.write(approvals.audit)
     token, _ = await accounts.open_session(user, ip)
     await approvals.audit.record(user.name, "login", ip=ip)
     target = form.get("next", "")
@@ -97,13 +102,17 @@ async def change_password(request: web.Request) -> web.StreamResponse:
 
 async def audit(request: web.Request) -> web.Response:
     signed_in(request, Role.ADMIN)
-    entries = await request.config_dict[APPROVALS].audit.entries(limit=300)
+    audit_log = request.config_dict[APPROVALS].audit
+    await request.config_dict[THROTTLE].write(audit_log)
+    entries = await audit_log.entries(limit=300)
     return render(request, "audit.html", entries=entries)
 
 
 async def audit_csv(request: web.Request) -> web.Response:
     signed_in(request, Role.ADMIN)
-    text = await request.config_dict[APPROVALS].audit.csv()
+    audit_log = request.config_dict[APPROVALS].audit
+    await request.config_dict[THROTTLE].write(audit_log)
+    text = await audit_log.csv()
     return web.Response(
         text=text,
         content_type="text/csv",

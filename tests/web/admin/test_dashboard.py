@@ -1,4 +1,4 @@
-"""The delivery dashboard's subscriber figures and the login throttle's two limits."""
+"""The delivery dashboard's subscriber figures and the login throttle's limits."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from sqlalchemy import update
 
 from broadcaster.outbox.tables import deliveries
 from broadcaster.store.engine import write_transaction
-from broadcaster.web.admin.auth import Throttle, set_cookie
+from broadcaster.web.admin.auth import set_cookie
+from broadcaster.web.admin.throttle import Throttle
 from broadcaster.web.ratelimit import Rate
 from broadcaster.workspace.models import Frequency
 from tests.web.admin.conftest import Staff, wait_delivered
@@ -44,13 +45,20 @@ async def test_subscriber_counts_are_aggregates_without_addresses(staff: Staff) 
     assert "@example.vn" not in page
 
 
-def test_login_throttle_counts_per_account_and_per_address() -> None:
-    throttle = Throttle(account=Rate(2, 900), ip=Rate(3, 900))
-    assert [throttle.wait("lan", "192.0.2.1") for _ in range(2)] == [0, 0]
-    assert throttle.wait("lan", "192.0.2.2") > 0  # the account, from anywhere
-    assert throttle.wait("minh", "192.0.2.1") == 0  # a third try from this address
-    assert throttle.wait("hoa", "192.0.2.1") > 0  # a fourth: the address, whoever it tries
-    assert throttle.wait("khanh", "192.0.2.3") == 0
+def test_login_throttle_counts_per_address_and_account() -> None:
+    now = [0.0]
+    throttle = Throttle(free=2, first_delay=2, address=Rate(3, 900), clock=lambda: now[0])
+    for _ in range(2):
+        assert throttle.wait("lan", "192.0.2.1") == 0
+        throttle.failed("lan", "192.0.2.1")
+    assert throttle.wait("lan", "192.0.2.1") == 2  # this address, this account: waits
+    assert throttle.wait("lan", "192.0.2.2") == 0  # the same account from elsewhere: not
+    assert throttle.wait("minh", "192.0.2.1") == 0  # another account from here: not
+    assert throttle.wait("hoa", "192.0.2.1") > 0  # but the address's budget is spent
+    assert throttle.wait("khanh", "2001:db8::1") == 0
+    throttle.succeeded("lan", "192.0.2.1")
+    now[0] += 900
+    assert throttle.wait("lan", "192.0.2.1") == 0  # a right password starts afresh
 
 
 def test_the_session_cookie_is_secure_on_https() -> None:

@@ -44,13 +44,13 @@ R, A, X, E = (
 def test_two_person(
     reviews: list[Review], editor: int | None, state: str, publishable: bool
 ) -> None:
-    verdict = decide(ApprovalPolicy.TWO_PERSON, reviews, editor)
+    verdict = decide(ApprovalPolicy.TWO_PERSON, reviews, set() if editor is None else {editor})
     assert (verdict.state, verdict.publishable) == (state, publishable)
 
 
 def test_policy_none_publishes_without_review_but_keeps_a_rejection_visible() -> None:
-    assert decide(ApprovalPolicy.NONE, [], LAN).publishable
-    assert decide(ApprovalPolicy.NONE, [], LAN).state == "not-required"
-    assert decide(ApprovalPolicy.NONE, [_r(A, MINH)], LAN).state == "approved"
-    rejected = decide(ApprovalPolicy.NONE, [_r(X, MINH, "sai")], LAN)
+    assert decide(ApprovalPolicy.NONE, [], {LAN}).publishable
+    assert decide(ApprovalPolicy.NONE, [], {LAN}).state == "not-required"
+    assert decide(ApprovalPolicy.NONE, [_r(A, MINH)], {LAN}).state == "approved"
+    rejected = decide(ApprovalPolicy.NONE, [_r(X, MINH, "sai")], {LAN})
     assert (rejected.state, rejected.publishable) == ("rejected", True)
