@@ -8,7 +8,9 @@ import pytest
 
 from broadcaster.text.strings import text
 from broadcaster.web.subscriptions import PER_IP, Limits
-from tests.web.conftest import FORM, Start, heading, page
+from tests.web.conftest import FORM, Site, Start, confirmed, heading, main_text, page
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 NESTED = b'{"email": ' + b"[" * 5000 + b"]" * 5000 + b"}"
 NOT_UTF8 = b"email=a%40example.vn&topics=\xff\xfe"
@@ -46,3 +48,14 @@ async def test_bad_bodies_are_rate_limited_like_other_requests(start: Start) -> 
         )
         assert form.status == 429
         assert heading(page(await form.text())) == text("sub_too_many_title", "vi")
+
+
+async def test_deeply_nested_json_on_the_preferences_page_is_a_400(site: Site) -> None:
+    subscriber = await confirmed(site, "nested@example.vn", locale="vi")
+    response = await site.client.post(
+        site.link("preferences", subscriber),
+        data=NESTED,
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status == 400
+    assert text("sub_error_nested", "vi") in main_text(page(await response.text()))
