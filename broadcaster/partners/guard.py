@@ -93,7 +93,7 @@ def refusal(address: Address, allow: Sequence[Network]) -> str | None:
     if embedded is not None:
         reason = _public_refusal(embedded)
         if reason is not None:
-            return f"{reason} ({embedded}, carried inside the IPv6 address {address})"
+            return f"an IPv6 address carrying {embedded}, {reason}"
     return _public_refusal(_plain(address))
 
 
