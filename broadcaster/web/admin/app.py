@@ -7,13 +7,7 @@ import logging
 from aiohttp import web
 
 from broadcaster.staff.accounts import Accounts
-from broadcaster.web.admin.auth import (
-    SAFE_METHODS,
-    THROTTLE,
-    Handler,
-    Throttle,
-    make_middleware,
-)
+from broadcaster.web.admin.auth import THROTTLE, Handler, Throttle, make_middleware
 from broadcaster.web.admin.desk import DeskError
 from broadcaster.web.admin.i18n import translations
 from broadcaster.web.admin.pages import language, render
@@ -69,7 +63,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def readable_forms(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A form body that cannot be parsed (bytes that are not UTF-8) is a 400, read once here
     so the CSRF check and the handlers get it parsed."""
-    if request.method not in SAFE_METHODS and request.content_type in FORM_TYPES:
+    if request.body_exists and request.content_type in FORM_TYPES:
         try:
             await request.post()
         except (UnicodeDecodeError, ValueError):
