@@ -5,6 +5,12 @@ cloud metadata address 169.254.169.254, private, unique-local, shared, multicast
 unspecified, reserved, documentation ranges), unless it lies in one of the webhook channel's
 `allow_networks:`. Plain http is accepted only for endpoints inside those networks.
 
+An IPv6 address that carries an IPv4 address (IPv4-mapped `::ffff:a.b.c.d`, IPv4-compatible
+`::a.b.c.d`, IPv4-translated `::ffff:0:a.b.c.d`, NAT64 `64:ff9b::/96` and `64:ff9b:1::/48`,
+6to4 `2002::/16`, Teredo `2001::/32`) is judged by the IPv4 address it carries as well:
+`[64:ff9b::7f00:1]` reaches 127.0.0.1 through a NAT64 gateway, so it is refused unless
+`allow_networks:` covers 127.0.0.1 (or the IPv6 address itself).
+
 `check_endpoint` runs when a partner is added and before each request; `GuardedResolver`
 runs inside aiohttp's connector for every connection, so a DNS answer that changed since
 (DNS rebinding) cannot reach an internal address.
@@ -38,17 +44,60 @@ class RefusedAddress(OSError):
     """Raised inside the connector: the host resolved only to refused addresses."""
 
 
+_COMPATIBLE = ipaddress.ip_network("::/96")  # IPv4-compatible (deprecated), ::a.b.c.d
+_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # IPv4-translated (SIIT)
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
 def _plain(address: Address) -> Address:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
 
 
+def embedded_ipv4(address: Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries (mapped, compatible, translated, NAT64,
+    6to4, Teredo client), or None."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address in _COMPATIBLE and int(address) > 1:  # :: and ::1 are not IPv4 addresses
+        return low32
+    if address in _TRANSLATED or any(address in network for network in _NAT64):
+        return low32
+    return None
+
+
+def allowed(address: Address, allow: Sequence[Network]) -> bool:
+    """Whether `allow_networks` covers the address, or the IPv4 address it carries."""
+    embedded = embedded_ipv4(address)
+    return any(
+        candidate in network
+        for candidate in (address, embedded)
+        if candidate is not None
+        for network in allow
+    )
+
+
 def refusal(address: Address, allow: Sequence[Network]) -> str | None:
     """Why `address` may not be connected to, or None when it may."""
-    address = _plain(address)
-    if any(address in network for network in allow):
+    if allowed(address, allow):
         return None
+    embedded = embedded_ipv4(address)
+    if embedded is not None:
+        reason = _public_refusal(embedded)
+        if reason is not None:
+            return f"an IPv6 address carrying {embedded}, {reason}"
+    return _public_refusal(_plain(address))
+
+
+def _public_refusal(address: Address) -> str | None:
     if address.is_loopback:
         return "a loopback address"
     if address.is_link_local:
@@ -113,9 +162,7 @@ async def check_endpoint(url: str, allow: Sequence[Network]) -> list[Address]:
         if reason is not None:
             where = f"{address} is" if _literal(host) else f"{host} resolves to {address},"
             raise EndpointRefused(f"{url}: {where} {reason}; {FIX}")
-    if parsed.scheme == "http" and not all(
-        any(_plain(a) in network for network in allow) for a in addresses
-    ):
+    if parsed.scheme == "http" and not all(allowed(a, allow) for a in addresses):
         raise EndpointRefused(
             f"{url}: plain http is accepted only inside allow_networks; use https://"
         )

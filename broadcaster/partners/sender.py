@@ -4,6 +4,10 @@ Only 2xx is success. Redirects are not followed (a 3xx is a failure: register th
 URL). 410 Gone disables the partner. 408, 429, 5xx, timeouts and dropped connections are
 temporary (retried on the channel's schedule, not sooner than `Retry-After`); any other
 answer is permanent. Every connection goes through the SSRF guard.
+
+At most MAX_ANSWER bytes of an answer's body are read; the rest is left unread and the
+connection closed, so a partner cannot fill the service's memory. The status alone decides
+the outcome: a 2xx with a larger body is still a delivery.
 """
 
 from __future__ import annotations
@@ -32,6 +36,20 @@ from broadcaster.partners.secrets import signature
 USER_AGENT = "Broadcaster-Webhooks/1 (+https://www.standardwebhooks.com/)"
 MAX_RETRY_AFTER = timedelta(hours=24)
 TEMPORARY = {408, 425, 429}
+MAX_ANSWER = 64 * 1024  # bytes of a partner's answer read, at most
+
+
+async def read_answer(content: aiohttp.StreamReader, limit: int = MAX_ANSWER) -> bytes:
+    """At most `limit` bytes of a body (none of the rest is read)."""
+    parts: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await content.read(limit - size)
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts)
 
 
 class Gone(DeliveryRejected):
@@ -143,7 +161,7 @@ class WebhookSender:
                 url, data=body, headers=headers(msg_id, text, secrets, now), allow_redirects=False
             ) as response:
                 status = response.status
-                await response.read()
+                await read_answer(response.content)
                 if 200 <= status < 300:
                     return f"HTTP {status}"
                 reason = f"HTTP {status} {response.reason or ''}".rstrip()

@@ -3,6 +3,10 @@
 Anything it does not recognise (another route, a body, an upgrade, HTTP/1.0, percent-encoding,
 a malformed head) is handed to aiohttp with the connection, so behaviour matches
 `StaticFiles.handle` byte for byte apart from Date.
+
+A request head must arrive whole within HEAD_TIMEOUT seconds of its first byte: a client
+that trickles it (one header line every few seconds, each one resetting the idle timer)
+gets 408 and the connection is closed, so it cannot hold connections open forever.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ _HEADER_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+):[\t\x20-\x7e\x80-\xff
 _NOT_FAST = frozenset({b"content-length", b"transfer-encoding", b"upgrade", b"expect", b"te"})
 _MAX_HEAD = 8190  # aiohttp's own line limit; anything longer is aiohttp's to refuse
 _CACHE_SIZE = 1024  # decisions kept per FastPath, by the exact bytes of the request head
+HEAD_TIMEOUT = 10.0  # seconds a request head may take to arrive, from its first byte
+_REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n"
 
 
 class _Clock:
@@ -79,11 +85,13 @@ class FastPath:
         *,
         reserved: Iterable[str] = (),
         keepalive_timeout: float = 75.0,
+        head_timeout: float = HEAD_TIMEOUT,
     ) -> None:
         self.files = files
         self.fallback = fallback
         self.reserved = tuple(reserved)
         self.keepalive_timeout = keepalive_timeout
+        self.head_timeout = head_timeout
         server = f"Server: {SERVER_SOFTWARE}\r\n".encode()
         self.tails = {False: server + b"\r\n", True: server + b"Connection: close\r\n\r\n"}
         self.clock = _Clock()
@@ -155,7 +163,7 @@ class FastPath:
 
 
 class _FastConnection(asyncio.Protocol):
-    __slots__ = ("buffer", "idle_since", "owner", "paused", "timer", "transport")
+    __slots__ = ("buffer", "head_since", "idle_since", "owner", "paused", "timer", "transport")
 
     def __init__(self, owner: FastPath) -> None:
         self.owner = owner
@@ -163,6 +171,7 @@ class _FastConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.paused = False
         self.idle_since = 0.0
+        self.head_since: float | None = None  # when the head now being read began
         self.timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -223,6 +232,22 @@ class _FastConnection(asyncio.Protocol):
             self._hand_over(rest)
         else:
             self.buffer = rest  # the start of a request the fast path may answer
+            if not rest:
+                self.head_since = None
+            elif self.head_since is None or start > 0:
+                self._head_started()
+
+    def _head_started(self) -> None:
+        """A request head began: it must be whole within `head_timeout` seconds."""
+        loop = asyncio.get_running_loop()
+        self.head_since = loop.time()
+        if self.owner.head_timeout <= 0:
+            return
+        due = self.head_since + self.owner.head_timeout
+        if self.timer is None or self.timer.when() > due:
+            if self.timer is not None:
+                self.timer.cancel()
+            self.timer = loop.call_at(due, self._idle)
 
     def _hand_over(self, rest: bytes) -> None:
         """From now on aiohttp serves this connection, starting with `rest`."""
@@ -238,13 +263,29 @@ class _FastConnection(asyncio.Protocol):
         cast(asyncio.Protocol, protocol).data_received(rest)
 
     def _idle(self) -> None:
-        """Close the connection after `keepalive_timeout` seconds without a request."""
+        """Close the connection after `keepalive_timeout` seconds without a request, or
+        with 408 when a request head has taken over `head_timeout` seconds."""
         loop = asyncio.get_running_loop()
-        due = self.idle_since + self.owner.keepalive_timeout
-        if loop.time() >= due:
-            self.close()
-        else:
-            self.timer = loop.call_at(due, self._idle)
+        now = loop.time()
+        owner = self.owner
+        deadlines = []
+        if self.head_since is not None and owner.head_timeout > 0:
+            head_due = self.head_since + owner.head_timeout
+            if now >= head_due:
+                if self.transport is not None and not self.transport.is_closing():
+                    self.transport.writelines(
+                        (_REQUEST_TIMEOUT, owner.clock.date_line(), owner.tails[True])
+                    )
+                self.close()
+                return
+            deadlines.append(head_due)
+        if owner.keepalive_timeout > 0:
+            due = self.idle_since + owner.keepalive_timeout
+            if now >= due:
+                self.close()
+                return
+            deadlines.append(due)
+        self.timer = loop.call_at(min(deadlines), self._idle) if deadlines else None
 
     def close(self) -> None:
         if self.transport is not None:

@@ -2,6 +2,9 @@
 
 Everything a response needs is computed once per file in `StaticFiles.replace`; the request
 path is one dict lookup and one `web.Response`.
+
+Every answer carries the headers of site/headers.py: a Content-Security-Policy, and no
+framing but for the widget under `embed/`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,14 @@ from pathlib import Path
 
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
+
+from broadcaster.site.headers import (
+    BAD_REQUEST_PAGE,
+    ERROR_HEADERS,
+    NOT_FOUND_PAGE,
+    NOT_FRAMEABLE,
+    security_headers,
+)
 
 FEED_CACHE_CONTROL = "public, max-age=300"
 PAGE_CACHE_CONTROL = "public, max-age=60"
@@ -123,7 +134,12 @@ class StaticFile:
 
     @classmethod
     def build(
-        cls, body: bytes, content_type: str, last_modified: datetime, cache_control: str
+        cls,
+        body: bytes,
+        content_type: str,
+        last_modified: datetime,
+        cache_control: str,
+        security: Mapping[str, str] = NOT_FRAMEABLE,
     ) -> StaticFile:
         """A file with a strong ETag from a hash of `body`."""
         etag = f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
@@ -140,6 +156,7 @@ class StaticFile:
                 "Content-Length": str(len(body)),
                 **validators,
                 "X-Content-Type-Options": "nosniff",
+                **security,
             }
         )
         return cls(
@@ -193,29 +210,6 @@ class _FileSet:
     files: Mapping[str, StaticFile]
     # Request path -> file: `/vi/page.html`, and `/vi/` for `vi/index.html`.
     routes: Mapping[str, StaticFile]
-
-
-def _page(status: str, message_vi: str, message_en: str) -> bytes:
-    return (
-        '<!doctype html>\n<html lang="vi">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{status}</title>\n</head>\n<body>\n<h1>{message_vi}</h1>\n"
-        f'<p lang="en">{message_en}</p>\n<p><a href="/">Trang chủ / Home</a></p>\n'
-        "</body>\n</html>\n"
-    ).encode()
-
-
-_NOT_FOUND = _page("404", "Không tìm thấy trang", "Page not found")
-_BAD_REQUEST = _page("400", "Yêu cầu không hợp lệ", "Bad request")
-_ERROR_HEADERS = CIMultiDictProxy(
-    CIMultiDict(
-        {
-            "Content-Type": "text/html; charset=utf-8",
-            "Cache-Control": "no-cache",
-            "X-Content-Type-Options": "nosniff",
-        }
-    )
-)
 
 
 def _add(
@@ -344,7 +338,7 @@ class StaticFiles:
             return old if old.body is body else dataclasses.replace(old, body=body)
         if old is not None and not same_bytes and when <= old.last_modified:
             when = max(built_at, old.last_modified + timedelta(seconds=1))
-        return StaticFile.build(body, content_type, when, cache_control)
+        return StaticFile.build(body, content_type, when, cache_control, security_headers(path))
 
     def load_dir(self, root: Path, *, within: Path | None = None) -> None:
         """Serve a built tree from disk (after a restart); Last-Modified is each file's mtime.
@@ -378,11 +372,11 @@ class StaticFiles:
         """The slow path: wrong method, bad path, directory without slash, or not found."""
         if request.method not in _GET_HEAD:
             return web.Response(
-                status=405, body=_BAD_REQUEST, headers={**_ERROR_HEADERS, "Allow": "GET, HEAD"}
+                status=405, body=BAD_REQUEST_PAGE, headers={**ERROR_HEADERS, "Allow": "GET, HEAD"}
             )
         path = request.path
         if "\x00" in path or "\\" in path:
-            return web.Response(status=400, body=_BAD_REQUEST, headers=_ERROR_HEADERS)
+            return web.Response(status=400, body=BAD_REQUEST_PAGE, headers=ERROR_HEADERS)
         if not path.endswith("/") and f"{path}/" in self._set.routes:
             location = f"{request.rel_url.raw_path}/"
             if request.rel_url.raw_query_string:
@@ -391,7 +385,7 @@ class StaticFiles:
                 status=301,
                 headers={"Location": location, "Cache-Control": self.page_cache_control},
             )
-        return web.Response(status=404, body=_NOT_FOUND, headers=_ERROR_HEADERS)
+        return web.Response(status=404, body=NOT_FOUND_PAGE, headers=ERROR_HEADERS)
 
 
 # --- The fast path: the hot static GETs answered below aiohttp ------------------------------

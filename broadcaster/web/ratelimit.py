@@ -1,4 +1,8 @@
-"""In-memory token buckets, one per key (an IP address, an email address).
+"""In-memory token buckets, one per key (a client network, an email address).
+
+A client's key is its IPv4 address, or the /64 network of its IPv6 address: one IPv6
+subscriber line is usually given a whole /64, so a single host could otherwise take a new
+address for every request.
 
 Per process: several processes behind a load balancer each allow the full rate. That is
 enough to stop a script from mail-bombing one address or filling the list from one host;
@@ -7,10 +11,28 @@ a shared limit would need the store.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+IPV6_PREFIX = 64  # the IPv6 addresses that count as one client
+
+
+def client_key(address: str | None) -> str:
+    """The rate limit key of a client address: an IPv4 address, or an IPv6 /64 network."""
+    if not address:
+        return "unknown"
+    try:
+        parsed = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, IPV6_PREFIX), strict=False))
+    return str(parsed)
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,8 @@ async def read_fields(request: web.Request) -> Fields:
             data = json.loads(body.decode("utf-8")) if body else {}
         except (UnicodeDecodeError, ValueError):
             raise UnreadableBody("sub_error_body") from None
+        except RecursionError:  # thousands of nested brackets fit in MAX_BODY
+            raise UnreadableBody("sub_error_nested") from None
         if not isinstance(data, dict):
             raise UnreadableBody("sub_error_body")
         raw_topics = data.get("topics")

@@ -26,6 +26,7 @@ PRIVATE_HEADERS: Mapping[str, str] = {
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
         "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     ),
+    "X-Frame-Options": "DENY",
 }
 HTML_TYPE = "text/html"
 

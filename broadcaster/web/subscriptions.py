@@ -6,9 +6,9 @@ Routes (shared/DESIGN.md section 4): `POST /subscribe`; `GET/POST /confirm/{toke
 `GET/POST /preferences/{token}/delete`. A GET never changes anything: mail scanners open
 links. The token in the URL is the credential (no cookies, so no CSRF to defend against).
 
-The per-IP limit keys on `request.remote`. Behind a reverse proxy, set
-BROADCASTER_TRUSTED_PROXIES to its address so that is the visitor's (web/forwarded.py);
-without it every visitor shares the proxy's bucket.
+The per-IP limit keys on `request.remote` (an IPv6 client by its /64: web/ratelimit.py).
+Behind a reverse proxy, set BROADCASTER_TRUSTED_PROXIES to its address so that is the
+visitor's (web/forwarded.py); without it every visitor shares the proxy's bucket.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from broadcaster.subscribers.api import Subscriber, SubscriberStore, TokenPurpos
 from broadcaster.subscribers.confirmations import Confirmations
 from broadcaster.text.render import Templates
 from broadcaster.text.strings import text
-from broadcaster.web.ratelimit import Rate, RateLimiter
+from broadcaster.web.ratelimit import Rate, RateLimiter, client_key
 from broadcaster.web.subscription_form import (
     BodyTooLarge,
     Fields,
@@ -126,7 +126,7 @@ class Subscriptions:
         locale = self.pages.pick_locale(
             fields.locale if fields else None, request.query.get("lang")
         )
-        wait = self.per_ip.take(request.remote or "unknown")
+        wait = self.per_ip.take(client_key(request.remote))
         if wait:
             return self.pages.too_many(request, as_json, locale, wait)
         if fields is None:

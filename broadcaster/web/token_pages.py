@@ -194,7 +194,7 @@ async def update_preferences(subs: Subscriptions, request: web.Request) -> web.R
         fields = await read_fields(request)
     except (BodyTooLarge, UnreadableBody) as problem:
         too_large = isinstance(problem, BodyTooLarge)
-        key = "sub_error_too_large" if too_large else "sub_error_body"
+        key = problem.reason if isinstance(problem, UnreadableBody) else "sub_error_too_large"
         return subs.pages.message(
             request,
             locale=locale,

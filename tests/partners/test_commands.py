@@ -32,6 +32,12 @@ def run(root: Path, *args: str) -> Result:
         ("https://[::1]:8443/hook", "::1 is a loopback address"),
         ("https://[fd00::1]/hook", "fd00::1 is a unique-local address"),
         ("https://localhost/hook", "localhost resolves to"),
+        # IPv6 forms that carry an IPv4 address are judged by it.
+        ("https://[::127.0.0.1]/hook", "carrying 127.0.0.1, a loopback address"),
+        ("https://[64:ff9b::7f00:1]/hook", "carrying 127.0.0.1, a loopback address"),
+        ("https://[2002:7f00:1::1]/hook", "carrying 127.0.0.1, a loopback address"),
+        ("https://[::ffff:0:7f00:1]/hook", "carrying 127.0.0.1, a loopback address"),
+        ("https://[64:ff9b::a9fe:a9fe]/hook", "carrying 169.254.169.254, a link-local"),
     ],
 )
 def test_private_endpoints_are_refused_with_the_fix(workspace: Path, url: str, reason: str) -> None:

@@ -12,7 +12,7 @@ import uvloop
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from broadcaster.site.fastpath import FastPath
+from broadcaster.site.fastpath import HEAD_TIMEOUT, FastPath
 from broadcaster.site.static import StaticFiles
 from broadcaster.web.app import _FastSite, _other_routes
 from broadcaster.web.keys import STATIC
@@ -43,7 +43,7 @@ def files() -> StaticFiles:
 
 
 @contextlib.asynccontextmanager
-async def serving(files: StaticFiles) -> AsyncIterator[Servers]:
+async def serving(files: StaticFiles, head_timeout: float = HEAD_TIMEOUT) -> AsyncIterator[Servers]:
     """The same files behind aiohttp alone, and behind the fast path in front of aiohttp."""
     runners = [web.AppRunner(make(files), access_log=None) for _ in range(2)]
     for runner in runners:
@@ -60,7 +60,7 @@ async def serving(files: StaticFiles) -> AsyncIterator[Servers]:
             handed_over.append(1)
             return server()
 
-        fast = FastPath(files, fallback, reserved=reserved)
+        fast = FastPath(files, fallback, reserved=reserved, head_timeout=head_timeout)
         fast_site = _FastSite(runners[1], "127.0.0.1", 0, fast=fast)
         await plain.start()
         await fast_site.start()
@@ -214,3 +214,43 @@ def test_on_uvloop(files: StaticFiles) -> None:
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(main())
+
+
+async def trickle(port: int, every: float, lines: int) -> tuple[bytes, float]:
+    """Send a request head one header line every `every` seconds; what came back, and when
+    the server closed the connection (seconds from the first byte)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    received = asyncio.ensure_future(reader.read())
+    try:
+        writer.write(b"GET /feeds/vi/all.rss HTTP/1.1\r\n")
+        for number in range(lines):
+            done, _ = await asyncio.wait([received], timeout=every)
+            if done:
+                break
+            with contextlib.suppress(ConnectionError):
+                writer.write(f"X-Trickle-{number}: {'a' * 20}\r\n".encode())
+        answer = await asyncio.wait_for(received, every * 2)
+        return answer, loop.time() - started
+    finally:
+        received.cancel()
+        writer.close()
+
+
+async def test_a_trickled_request_head_is_cut_off_at_its_deadline(files: StaticFiles) -> None:
+    """Each line resets the idle timer, but the head as a whole has a deadline: 408, closed."""
+    async with serving(files, head_timeout=1.5) as (_, fast, handed_over):
+        answer, closed_after = await trickle(fast, every=0.3, lines=20)
+        assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), answer
+        assert b"Connection: close" in answer
+        assert 1.4 <= closed_after < 3.0, closed_after
+        # A head that arrives in time, in pieces, is still answered.
+        pieces = request("/feeds/vi/all.rss", CLOSE)
+        answers = await exchange(fast, pieces[:10], pieces[10:30], pieces[30:])
+        assert answers[0].startswith(b"HTTP/1.1 200 OK")
+        assert handed_over == []
+
+
+def test_the_head_deadline_is_ten_seconds() -> None:
+    assert HEAD_TIMEOUT == 10.0

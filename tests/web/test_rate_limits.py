@@ -97,3 +97,16 @@ def test_a_bad_trusted_proxy_setting_names_the_variable_and_the_fix(tmp_path: Pa
     assert "BROADCASTER_TRUSTED_PROXIES" in message
     assert "'proxy.example.gov.vn' is not an address or network" in message
     assert "like 127.0.0.1, 10.0.0.0/8, ::1" in message
+
+
+async def test_ipv6_visitors_share_a_limit_per_64_network(tmp_path: Path) -> None:
+    """One IPv6 line is given a whole /64: hopping to another address in it does not reset
+    the limit, while a visitor in the next /64 has their own."""
+    trusted = {"BROADCASTER_TRUSTED_PROXIES": "127.0.0.1"}
+    async with running(copy_workspace(tmp_path / "ws"), Limits(), trusted) as site:
+        for number in range(PER_IP.burst):
+            visitor = f"2001:db8:1:2::{number + 1:x}"  # a new address every time
+            assert await _subscribe_via(site, f"v{number}@example.vn", visitor) == 200
+        assert await _subscribe_via(site, "v.more@example.vn", "2001:db8:1:2:ffff::9") == 429
+        assert await _subscribe_via(site, "next@example.vn", "2001:db8:1:3::1") == 200
+        assert await site.sent_to("v.more@example.vn") == []

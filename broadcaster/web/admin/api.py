@@ -34,6 +34,10 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         data = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise desk.DeskError(422, "the request body must be a JSON object") from None
+    except RecursionError:
+        raise desk.DeskError(
+            400, "the request body is JSON nested too deeply; send a flat JSON object"
+        ) from None
     if not isinstance(data, dict):
         raise desk.DeskError(422, "the request body must be a JSON object")
     return data

@@ -9,13 +9,20 @@ from aiohttp import web
 from broadcaster.staff.accounts import Accounts
 from broadcaster.web.admin.auth import Handler, make_middleware
 from broadcaster.web.admin.desk import DeskError
-from broadcaster.web.admin.pages import render
+from broadcaster.web.admin.i18n import translations
+from broadcaster.web.admin.pages import language, render
 from broadcaster.web.admin.routes import add_api_routes
 from broadcaster.web.admin.throttle import THROTTLE, Throttle, flush_on_shutdown
 from broadcaster.web.admin.ui_routes import add_ui_routes
 from broadcaster.web.keys import ACCOUNTS, SETTINGS
 
 log = logging.getLogger(__name__)
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+UNREADABLE_FORM = (
+    "the form could not be read (it is not valid UTF-8 form data); "
+    "reload the page and send it again"
+)
 
 
 def _accounts(request: web.Request) -> Accounts | None:
@@ -34,6 +41,7 @@ def refuse(request: web.Request, status: int, message: str) -> web.StreamRespons
     """An error as JSON for the API, as a page for people."""
     if _is_api(request):
         return web.json_response({"error": message}, status=status)
+    message = translations(language(request)).gettext(message)
     return render(request, "error.html", status=status, message=message)
 
 
@@ -52,10 +60,22 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         raise
 
 
+@web.middleware
+async def readable_forms(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A form body that cannot be parsed (bytes that are not UTF-8) is a 400, read once here
+    so the CSRF check and the handlers get it parsed."""
+    if request.body_exists and request.content_type in FORM_TYPES:
+        try:
+            await request.post()
+        except (UnicodeDecodeError, ValueError):
+            raise DeskError(400, UNREADABLE_FORM) from None
+    return await handler(request)
+
+
 def make_admin(throttle: Throttle | None = None) -> web.Application:
     """The admin sub-application, mounted at /admin by the main app."""
     app = web.Application(
-        middlewares=[errors, make_middleware(_accounts, _base_url, refuse)],
+        middlewares=[errors, readable_forms, make_middleware(_accounts, _base_url, refuse)],
         client_max_size=2 * 1024 * 1024,
     )
     app[THROTTLE] = throttle or Throttle()
