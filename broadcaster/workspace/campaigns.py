@@ -58,7 +58,7 @@ def _read_folder(reader: Reader, folder: Path) -> tuple[dict[str, LocalizedDoc],
             continue
         if path.name == "files" and path.is_dir():
             attachments = [reader.rel(p) for p in sorted(path.rglob("*")) if p.is_file()]
-        elif path.suffix == ".md" and re.match(schema.LOCALE_PATTERN, path.stem):
+        elif path.suffix == ".md" and re.fullmatch(schema.LOCALE_PATTERN, path.stem):
             loaded = _load_doc(reader, path, path.stem)
             if loaded is not None:
                 docs[path.stem] = loaded
@@ -160,7 +160,7 @@ def load_campaigns(reader: Reader, topics: dict[str, Topic], tz: ZoneInfo) -> di
         if not path.is_dir():
             reader.diag.warning(rel, 1, "not a campaign folder; ignored")
             continue
-        if not re.match(schema.ID_PATTERN, path.name):
+        if not re.fullmatch(schema.ID_PATTERN, path.name):
             reader.diag.error(
                 rel, 1, "a campaign folder name uses lowercase letters, digits and '-'; rename it"
             )

@@ -113,7 +113,7 @@ def parse_duration(value: object) -> timedelta:
     """`every:` values: '30m', '6h', '1d', '1w', '1d12h' (whole minutes at least)."""
     if isinstance(value, int) and not isinstance(value, bool):
         raise ValueError("write a duration with a unit, for example '30m', '6h' or '1d'")
-    match = _DURATION.match(str(value))
+    match = _DURATION.fullmatch(str(value))
     if not match or not any(match.groups()):
         raise ValueError(
             f"{value!r} is not a duration; write for example '30m', '6h', '1d' or '1w'"

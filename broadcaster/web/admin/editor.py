@@ -48,7 +48,7 @@ class EditRefused(ValueError):
 
 def folder_of(root: Path, campaign_id: str) -> Path:
     """`campaigns/<id>/`, for a valid id."""
-    if not CAMPAIGN_ID.match(campaign_id):
+    if not CAMPAIGN_ID.fullmatch(campaign_id):
         raise EditRefused(
             f"campaign id {campaign_id!r}: use lowercase letters, digits and '-' (like covid-2021)"
         )
