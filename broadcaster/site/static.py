@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import mimetypes
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -20,38 +19,14 @@ from pathlib import Path
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from broadcaster.site.media import content_type_for, file_headers
+
 FEED_CACHE_CONTROL = "public, max-age=300"
 PAGE_CACHE_CONTROL = "public, max-age=60"
 INDEX = "index.html"
-CONTENT_TYPES = {
-    ".rss": "application/rss+xml; charset=utf-8",
-    ".atom": "application/atom+xml; charset=utf-8",
-    ".html": "text/html; charset=utf-8",
-    ".xml": "application/xml; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".txt": "text/plain; charset=utf-8",
-    ".json": "application/json",
-    ".js": "text/javascript; charset=utf-8",
-    ".svg": "image/svg+xml",
-}
-FEED_JSON = "application/feed+json; charset=utf-8"
 # One entity-tag of an If-None-Match list, weak or strong; the opaque part is group 1.
 _ENTITY_TAG = re.compile(r'(?:W/)?("[^"]*")')
 _GET_HEAD = frozenset({"GET", "HEAD"})
-
-
-def content_type_for(path: str) -> str:
-    """The Content-Type of a generated file, from its path in the public tree."""
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix == ".json" and path.startswith("feeds/"):
-        return FEED_JSON
-    known = CONTENT_TYPES.get(suffix)
-    if known is not None:
-        return known
-    guessed, _ = mimetypes.guess_type(path)
-    if guessed is None:
-        return "application/octet-stream"
-    return f"{guessed}; charset=utf-8" if guessed.startswith("text/") else guessed
 
 
 def http_date(when: datetime) -> str:
@@ -123,9 +98,14 @@ class StaticFile:
 
     @classmethod
     def build(
-        cls, body: bytes, content_type: str, last_modified: datetime, cache_control: str
+        cls,
+        body: bytes,
+        content_type: str,
+        last_modified: datetime,
+        cache_control: str,
+        extra: Mapping[str, str] | None = None,
     ) -> StaticFile:
-        """A file with a strong ETag from a hash of `body`."""
+        """A file with a strong ETag from a hash of `body` (and `extra` headers, if any)."""
         etag = f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
         last_modified = _whole_seconds(last_modified)
         last_modified_http = http_date(last_modified)
@@ -140,6 +120,7 @@ class StaticFile:
                 "Content-Length": str(len(body)),
                 **validators,
                 "X-Content-Type-Options": "nosniff",
+                **(extra or {}),
             }
         )
         return cls(
@@ -344,7 +325,8 @@ class StaticFiles:
             return old if old.body is body else dataclasses.replace(old, body=body)
         if old is not None and not same_bytes and when <= old.last_modified:
             when = max(built_at, old.last_modified + timedelta(seconds=1))
-        return StaticFile.build(body, content_type, when, cache_control)
+        extra = file_headers(path, content_type)  # files/: a download, sandboxed
+        return StaticFile.build(body, content_type, when, cache_control, extra)
 
     def load_dir(self, root: Path, *, within: Path | None = None) -> None:
         """Serve a built tree from disk (after a restart); Last-Modified is each file's mtime.

@@ -32,5 +32,5 @@ def test_a_locale_or_channel_file_with_a_newline_in_its_name_is_refused(
     (workspace / "channels/feeds.yaml").rename(workspace / "channels" / "feeds\n.yaml")
     code, _, err = run_check(workspace)
     assert code == 1
-    assert "campaigns/support-contacts/en\n.md:1: name a locale file after its language" in err
+    assert "campaigns/support-contacts/en\n.md:1: the name has a line break" in err
     assert "channels/feeds\n.yaml:1: a channel name uses lowercase letters" in err
