@@ -110,6 +110,8 @@ def read_inside(path: Path, folder: Path) -> bytes:
     if problem is not None:
         raise OSError(problem)
     real = path.resolve(strict=True)
+    if not real.is_relative_to(folder.resolve()):  # a folder on the way became a link out
+        raise OSError(f"{path} leads outside {folder}")
     fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     with os.fdopen(fd, "rb") as file:
         if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):

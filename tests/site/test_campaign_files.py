@@ -10,8 +10,10 @@ SVG, HTML or other active file is served with `Content-Disposition: attachment` 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
+import pytest
 from aiohttp.test_utils import TestClient
 from pytest_aiohttp.plugin import AiohttpClient
 
@@ -19,6 +21,7 @@ from broadcaster.cli.operations import publish_now
 from broadcaster.outbox.tables import PublicationSource
 from broadcaster.service import SERVICE, make_app
 from broadcaster.web.keys import STATIC
+from broadcaster.workspace.files import campaign_paths, read_inside
 from tests.site.test_fastpath import exchange, request, serving
 from tests.test_service import settings_for
 from tests.workspace.test_check import run_check
@@ -156,3 +159,18 @@ async def test_active_files_are_sandboxed_downloads_on_both_paths(
         )
         assert b'\r\nContent-Disposition: attachment; filename="form.html"' in answer
         assert b"\r\nContent-Security-Policy: sandbox\r\n" in answer
+
+
+def test_a_folder_on_the_way_made_a_link_out_after_loading_is_not_read(tmp_path: Path) -> None:
+    folder = tmp_path / "campaigns" / CAMPAIGN
+    (folder / "files" / "sub").mkdir(parents=True)
+    (folder / "files" / "sub" / "a.txt").write_text("public", encoding="utf-8")
+    readable, refused = campaign_paths(folder)
+    assert (readable, refused) == ([folder / "files" / "sub" / "a.txt"], [])
+    assert read_inside(readable[0], folder) == b"public"
+    secret = secret_file(tmp_path)
+    (secret.parent / "a.txt").write_text(SECRET, encoding="utf-8")
+    shutil.rmtree(folder / "files" / "sub")
+    (folder / "files" / "sub").symlink_to(secret.parent, target_is_directory=True)
+    with pytest.raises(OSError, match="outside"):
+        read_inside(readable[0], folder)
