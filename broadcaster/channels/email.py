@@ -29,6 +29,7 @@ from broadcaster.channels.base import (
 from broadcaster.mail.dkim import key_file_problem
 from broadcaster.mail.outbound import DkimOptions, Outbound
 from broadcaster.mail.smtp import SmtpOptions
+from broadcaster.workspace.schema import Line
 
 # A channel class an audience is sent by (a name outside the class: its `type` hides the
 # builtin there).
@@ -45,10 +46,11 @@ def _address(value: str) -> str:
 class EmailOptions(ChannelOptions):
     type: Literal["email"]
     audience: Literal["subscribers", "desk"]
-    from_: str = Field(alias="from")
-    list_id: str | None = None
-    reply_to: str | None = None
-    recipients: list[str] = Field(default_factory=list)
+    # Each of these becomes a mail header: one line only.
+    from_: Line = Field(alias="from")
+    list_id: Line | None = None
+    reply_to: Line | None = None
+    recipients: list[Line] = Field(default_factory=list)
     transport: Literal["maildir", "smtp"] = "maildir"
     maildir: str = "var/mail"
     smtp: SmtpOptions = Field(default_factory=SmtpOptions)

@@ -52,7 +52,7 @@ def _seconds(value: object) -> float:
     """`5s`, `5m`, `2h`, `1d` or a number of seconds, as seconds."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
-    match = _DURATION.match(str(value))
+    match = _DURATION.fullmatch(str(value))
     if match is None:
         raise ValueError(f"{value!r} is not a duration like 30s, 5m, 2h or 1d")
     return float(match.group(1)) * _UNITS[match.group(2)]

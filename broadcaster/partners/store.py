@@ -99,7 +99,7 @@ class PartnerStore:
         self, name: str, url: str, topics: Sequence[str] = (), locales: Sequence[str] = ()
     ) -> tuple[Partner, str]:
         """Register a partner; returns it and its new secret (shown once, never again)."""
-        if not NAME.match(name):
+        if not NAME.fullmatch(name):
             raise PartnerError(
                 f"partner name {name!r}: use lower-case letters, digits, '.', '-' or '_' "
                 "(up to 100), like baokhanhhoa"

@@ -65,6 +65,10 @@ def add_entry(
     entry.title(said.title)
     entry.link(href=publication.url(locale), rel="alternate", hreflang=content.locale)
     entry.summary(said.summary)
+    # RSS readers take <description> as HTML, so the plain-text summary goes in escaped, as
+    # content:encoded carries its (sanitised) HTML; Atom's <summary> stays type text. Set
+    # before content(), which then replaces the Atom content this call also sets.
+    entry.description(escape(said.summary, quote=False))
     entry.content(said.html, type="html")
     entry.published(campaign.valid_from)
     entry.updated(said.updated)

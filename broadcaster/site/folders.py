@@ -125,7 +125,7 @@ def _next_name(folder: Path, digest: str) -> str:
     numbers = [
         int(match.group(1))
         for child in folder.iterdir()
-        if (match := BUILD_NAME.match(child.name)) is not None
+        if (match := BUILD_NAME.fullmatch(child.name)) is not None
     ]
     return f"{max(numbers, default=0) + 1:06d}-{digest[:16]}"
 
@@ -198,7 +198,7 @@ def _prune(folder: Path, keep: set[str]) -> None:
     for child in sorted(folder.iterdir()):
         if child.name in keep:
             continue
-        if BUILD_NAME.match(child.name) or child.name.startswith(".tmp-"):
+        if BUILD_NAME.fullmatch(child.name) or child.name.startswith(".tmp-"):
             try:
                 shutil.rmtree(child)
             except OSError as exc:
@@ -301,7 +301,7 @@ def write_subtree(
         used = {subtree.name}
         for build in builds.iterdir():
             link = build / name
-            if BUILD_NAME.match(build.name) and link.is_symlink():
+            if BUILD_NAME.fullmatch(build.name) and link.is_symlink():
                 used.add(Path(os.readlink(link)).name)
         _prune(subtrees, used)
     return subtree

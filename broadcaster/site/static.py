@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import mimetypes
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -30,39 +29,14 @@ from broadcaster.site.headers import (
     NOT_FRAMEABLE,
     security_headers,
 )
+from broadcaster.site.media import FILES_PREFIX, content_type_for, file_headers
 
 FEED_CACHE_CONTROL = "public, max-age=300"
 PAGE_CACHE_CONTROL = "public, max-age=60"
 INDEX = "index.html"
-CONTENT_TYPES = {
-    ".rss": "application/rss+xml; charset=utf-8",
-    ".atom": "application/atom+xml; charset=utf-8",
-    ".html": "text/html; charset=utf-8",
-    ".xml": "application/xml; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".txt": "text/plain; charset=utf-8",
-    ".json": "application/json",
-    ".js": "text/javascript; charset=utf-8",
-    ".svg": "image/svg+xml",
-}
-FEED_JSON = "application/feed+json; charset=utf-8"
 # One entity-tag of an If-None-Match list, weak or strong; the opaque part is group 1.
 _ENTITY_TAG = re.compile(r'(?:W/)?("[^"]*")')
 _GET_HEAD = frozenset({"GET", "HEAD"})
-
-
-def content_type_for(path: str) -> str:
-    """The Content-Type of a generated file, from its path in the public tree."""
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix == ".json" and path.startswith("feeds/"):
-        return FEED_JSON
-    known = CONTENT_TYPES.get(suffix)
-    if known is not None:
-        return known
-    guessed, _ = mimetypes.guess_type(path)
-    if guessed is None:
-        return "application/octet-stream"
-    return f"{guessed}; charset=utf-8" if guessed.startswith("text/") else guessed
 
 
 def http_date(when: datetime) -> str:
@@ -141,7 +115,7 @@ class StaticFile:
         cache_control: str,
         security: Mapping[str, str] = NOT_FRAMEABLE,
     ) -> StaticFile:
-        """A file with a strong ETag from a hash of `body`."""
+        """A file with a strong ETag from a hash of `body`, and its `security` headers."""
         etag = f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
         last_modified = _whole_seconds(last_modified)
         last_modified_http = http_date(last_modified)
@@ -338,7 +312,9 @@ class StaticFiles:
             return old if old.body is body else dataclasses.replace(old, body=body)
         if old is not None and not same_bytes and when <= old.last_modified:
             when = max(built_at, old.last_modified + timedelta(seconds=1))
-        return StaticFile.build(body, content_type, when, cache_control, security_headers(path))
+        return StaticFile.build(
+            body, content_type, when, cache_control, _headers(path, content_type)
+        )
 
     def load_dir(self, root: Path, *, within: Path | None = None) -> None:
         """Serve a built tree from disk (after a restart); Last-Modified is each file's mtime.
@@ -391,3 +367,15 @@ class StaticFiles:
 # --- The fast path: the hot static GETs answered below aiohttp ------------------------------
 
 # A request line the fast path answers: GET or HEAD, origin-form target, HTTP/1.1 only.
+
+
+def _headers(path: str, content_type: str) -> Mapping[str, str]:
+    """Pages get the site's policy (headers.py); a campaign's files get theirs (media.py:
+    downloads, sandboxed), and neither may be framed."""
+    if not path.startswith(FILES_PREFIX):
+        return security_headers(path)
+    headers = {"X-Frame-Options": "DENY", **file_headers(path, content_type)}
+    policy = headers.get("Content-Security-Policy")
+    framing = "frame-ancestors 'none'"
+    headers["Content-Security-Policy"] = f"{policy}; {framing}" if policy else framing
+    return headers

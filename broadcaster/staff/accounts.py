@@ -87,7 +87,7 @@ class Accounts:
 
     async def add_user(self, name: str, role: Role, email: str | None = None) -> tuple[User, str]:
         """Create a user without a password; returns it and its one-time setup token."""
-        if not NAME_PATTERN.match(name):
+        if not NAME_PATTERN.fullmatch(name):
             raise AccountError(
                 f"user name {name!r}: use 2-40 lowercase letters, digits, '.', '_' or '-'"
             )

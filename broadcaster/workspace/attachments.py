@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from broadcaster.text.render import Publication
+from broadcaster.workspace.files import read_inside
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +42,15 @@ def media_type(name: str) -> str:
 def campaign_files(publication: Publication) -> list[Attachment]:
     """The campaign's attachments, read from the workspace, in path order."""
     root = publication.workspace.root
+    folder = root / "campaigns" / publication.campaign.id
     found = []
     for rel in publication.campaign.attachments:
         name = PurePosixPath(rel).name
         try:
-            data = (root / rel).read_bytes()
+            data = read_inside(root / rel, folder)
         except OSError as exc:
-            # Removed since the workspace was loaded; the next `check` reports it.
+            # Removed, or made a link out of the folder, since the workspace was loaded;
+            # the next `check` reports it.
             log.warning("attachment %s cannot be read (%s); sent without it", rel, exc)
             continue
         found.append(Attachment(name, media_type(name), data))

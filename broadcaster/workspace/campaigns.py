@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from broadcaster.text.render import render_content
 from broadcaster.workspace import schema
+from broadcaster.workspace.files import campaign_paths
 from broadcaster.workspace.models import DEFAULT_LOCALE, Campaign, LocalizedDoc, Topic
 from broadcaster.workspace.reader import Reader, localize
 from broadcaster.workspace.revision import revision_of
@@ -48,17 +49,20 @@ def _load_doc(reader: Reader, path: Path, locale: str) -> LocalizedDoc | None:
     return LocalizedDoc(locale, front.title, front.summary, body, rel, body_line)
 
 
-def _read_folder(reader: Reader, folder: Path) -> tuple[dict[str, LocalizedDoc], list[str]]:
+def _read_folder(
+    reader: Reader, folder: Path, readable: list[Path], refused: set[Path]
+) -> tuple[dict[str, LocalizedDoc], list[str]]:
     """The campaign's locale files and attachments; anything else is reported."""
     docs: dict[str, LocalizedDoc] = {}
-    attachments: list[str] = []
+    files = folder / "files"
+    attachments = [reader.rel(p) for p in readable if p.is_relative_to(files)]
     for path in sorted(folder.iterdir()):
         rel = reader.rel(path)
-        if path.name.startswith(".") or path.name == "campaign.yaml":
+        if path.name.startswith(".") or path.name == "campaign.yaml" or path in refused:
             continue
-        if path.name == "files" and path.is_dir():
-            attachments = [reader.rel(p) for p in sorted(path.rglob("*")) if p.is_file()]
-        elif path.suffix == ".md" and re.match(schema.LOCALE_PATTERN, path.stem):
+        if path == files and path.is_dir():
+            continue
+        if path.suffix == ".md" and re.fullmatch(schema.LOCALE_PATTERN, path.stem):
             loaded = _load_doc(reader, path, path.stem)
             if loaded is not None:
                 docs[path.stem] = loaded
@@ -118,10 +122,14 @@ def _load_campaign(
     reader: Reader, folder: Path, topics: dict[str, Topic], tz: ZoneInfo
 ) -> Campaign | None:
     campaign_id = folder.name
+    readable, refused = campaign_paths(folder)
+    for problem in refused:
+        reader.diag.error(reader.rel(problem.path), 1, problem.message)
+    not_read = {problem.path for problem in refused}
     rel_yaml = reader.rel(folder / "campaign.yaml")
-    doc = reader.yaml(folder / "campaign.yaml")
+    doc = None if folder / "campaign.yaml" in not_read else reader.yaml(folder / "campaign.yaml")
     meta = validate(schema.CampaignFile, doc, rel_yaml, reader.diag) if doc else None
-    docs, attachments = _read_folder(reader, folder)
+    docs, attachments = _read_folder(reader, folder, readable, not_read)
     if not (folder / f"{DEFAULT_LOCALE}.md").exists():
         reader.diag.error(
             reader.rel(folder), 1, f"campaign '{campaign_id}' has no {DEFAULT_LOCALE}.md"
@@ -141,7 +149,7 @@ def _load_campaign(
         data=meta.data,
         docs=docs,
         attachments=tuple(attachments),
-        revision=revision_of(folder),
+        revision=revision_of(folder, readable),
     )
     return campaign if _renders(reader, campaign) else None
 
@@ -153,14 +161,22 @@ def load_campaigns(reader: Reader, topics: dict[str, Topic], tz: ZoneInfo) -> di
         reader.diag.error("campaigns", 1, "folder not found; create campaigns/ with topics.yaml")
         return {}
     campaigns: dict[str, Campaign] = {}
+    real = folder.resolve()
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or path.name in _WORKSPACE_FILES:
             continue
         rel = reader.rel(path)
+        if path.is_symlink() and path.is_dir() and not path.resolve().is_relative_to(real):
+            reader.diag.error(
+                rel,
+                1,
+                "a link to a folder outside campaigns/ is not followed; move the folder here",
+            )
+            continue
         if not path.is_dir():
             reader.diag.warning(rel, 1, "not a campaign folder; ignored")
             continue
-        if not re.match(schema.ID_PATTERN, path.name):
+        if not re.fullmatch(schema.ID_PATTERN, path.name):
             reader.diag.error(
                 rel, 1, "a campaign folder name uses lowercase letters, digits and '-'; rename it"
             )

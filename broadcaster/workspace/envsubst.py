@@ -14,7 +14,7 @@ _ONLY_REFERENCE = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$")
 
 def is_reference(value: object) -> bool:
     """True when `value` is exactly one `${VAR}` reference (how secrets must be written)."""
-    return isinstance(value, str) and bool(_ONLY_REFERENCE.match(value.strip()))
+    return isinstance(value, str) and bool(_ONLY_REFERENCE.fullmatch(value.strip()))
 
 
 def substitute(

@@ -168,7 +168,7 @@ def _load_channels(reader: Reader, settings: Settings) -> dict[str, ChannelConfi
         if path.suffix != ".yaml":
             reader.diag.warning(rel, 1, "not a .yaml file; ignored")
             continue
-        if not re.match(schema.ID_PATTERN, path.stem):
+        if not re.fullmatch(schema.ID_PATTERN, path.stem):
             reader.diag.error(
                 rel, 1, "a channel name uses lowercase letters, digits and '-'; rename the file"
             )

@@ -6,19 +6,26 @@ import hashlib
 import unicodedata
 from pathlib import Path, PurePosixPath
 
+from broadcaster.workspace.files import campaign_paths, read_inside
 
-def revision_of(folder: Path) -> str:
-    """A stable hash of a campaign's files: sorted paths, LF line endings, NFC text."""
+
+def revision_of(folder: Path, readable: list[Path] | None = None) -> str:
+    """A stable hash of a campaign's files: sorted paths, LF line endings, NFC text.
+
+    Only the files that may be read count (`readable`, by default found here): never a
+    link out of the folder, nor hidden files."""
     digest = hashlib.sha256()
+    if readable is None:
+        readable = campaign_paths(folder)[0]
     files = {
         unicodedata.normalize("NFC", PurePosixPath(p.relative_to(folder)).as_posix()): p
-        for p in folder.rglob("*")
-        if p.is_file()
+        for p in readable
     }
     for rel, path in sorted(files.items()):
-        if any(part.startswith(".") for part in PurePosixPath(rel).parts):
-            continue
-        data = path.read_bytes()
+        try:
+            data = read_inside(path, folder)
+        except OSError:
+            continue  # changed since it was listed; the next load reports it
         try:
             text = data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
             data = unicodedata.normalize("NFC", text).encode()

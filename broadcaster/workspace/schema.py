@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -20,9 +21,32 @@ from broadcaster.workspace.models import ApprovalPolicy, Frequency, Priority
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 LOCALE_PATTERN = r"^[a-z]{2,3}(-[A-Z]{2})?$"
 
+# Line breaks and other control characters (a tab is fine). In a title or a name they would
+# reach a mail header, where they are refused or would start a header of their own.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_NAMES = {"\n": "a line break (\\n)", "\r": "a carriage return (\\r)"}
+
+
+def one_line(value: str) -> str:
+    """`value` if it holds no line break or control character; otherwise say which and where."""
+    found = _CONTROL.search(value)
+    if found is None:
+        return value
+    char = found.group()
+    name = _CONTROL_NAMES.get(char, f"the control character U+{ord(char):04X}")
+    raise ValueError(
+        f"must be a single line, but has {name} after {value[: found.start()][-30:]!r}; "
+        "write it on one line (in YAML, without a '|' block or \\n, \\r escapes)"
+    )
+
+
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN, max_length=80)]
 Locale = Annotated[str, StringConstraints(pattern=LOCALE_PATTERN)]
-Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+# One line of text: what goes into titles, names, mail headers and feed titles.
+Line = Annotated[str, AfterValidator(one_line)]
+Text = Annotated[
+    str, StringConstraints(min_length=1, strip_whitespace=True), AfterValidator(one_line)
+]
 LocalizedText = dict[Locale, Text]
 
 
@@ -64,8 +88,16 @@ class CampaignFile(Strict):
 class FrontMatter(Strict):
     """The YAML front matter of `campaigns/<id>/<locale>.md`."""
 
-    title: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
-    summary: Annotated[str, StringConstraints(min_length=1, max_length=600, strip_whitespace=True)]
+    title: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=200, strip_whitespace=True),
+        AfterValidator(one_line),
+    ]
+    summary: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=600, strip_whitespace=True),
+        AfterValidator(one_line),
+    ]
 
 
 class LocaleSpeechFile(Strict):
@@ -81,7 +113,7 @@ def parse_duration(value: object) -> timedelta:
     """`every:` values: '30m', '6h', '1d', '1w', '1d12h' (whole minutes at least)."""
     if isinstance(value, int) and not isinstance(value, bool):
         raise ValueError("write a duration with a unit, for example '30m', '6h' or '1d'")
-    match = _DURATION.match(str(value))
+    match = _DURATION.fullmatch(str(value))
     if not match or not any(match.groups()):
         raise ValueError(
             f"{value!r} is not a duration; write for example '30m', '6h', '1d' or '1w'"

@@ -112,3 +112,11 @@ def test_disable_enable_remove_and_unknown_names(workspace: Path) -> None:
     bad_name = run(workspace, "add", "Báo KH", "--url", "http://127.0.0.1:9/")
     assert bad_name.exit_code == 1
     assert "use lower-case letters" in bad_name.output
+
+
+def test_a_partner_name_with_a_newline_is_refused(workspace: Path) -> None:
+    """A whole-string match: "baokh\\n" is not the name baokh."""
+    result = run(workspace, "add", "baokh\n", "--url", "https://8.8.8.8/hook")
+    assert result.exit_code != 0
+    assert "use lower-case letters" in result.output
+    assert "no partners yet" in run(workspace, "list").output

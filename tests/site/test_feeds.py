@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import feedparser  # type: ignore[import-untyped]
+import lxml.html
 import pytest
 from feedgen.feed import FeedGenerator
 from lxml import etree
@@ -397,6 +398,42 @@ def test_feed_times_are_the_feeds_own_updated(
         if path.endswith(".atom"):
             updated = etree.fromstring(files[path]).findtext(f"{{{ATOM}}}updated")
             assert updated == when.isoformat()
+
+
+HOSTILE_SUMMARY = "Xem <script>alert(1)</script> & <img src=x onerror=alert(2)> ngay."
+
+
+def test_an_rss_description_is_the_summary_as_text_never_markup(tmp_path: Path) -> None:
+    """Readers take an RSS <description> as HTML: a summary's tags must reach them as text."""
+    root = copy_workspace(tmp_path / "ws")
+    doc = root / "campaigns" / "support-contacts" / "vi.md"
+    text = doc.read_text(encoding="utf-8")
+    summary_line = next(line for line in text.splitlines() if line.startswith("summary:"))
+    doc.write_text(text.replace(summary_line, f"summary: '{HOSTILE_SUMMARY}'"), encoding="utf-8")
+    workspace = load(root)
+    files = build(workspace, publish(workspace, datetime(2021, 7, 10, 1, 0, tzinfo=UTC)))
+    channel = etree.fromstring(files["feeds/vi/all.rss"]).find("channel")
+    assert channel is not None
+    descriptions = [
+        item.findtext("description") or ""
+        for item in channel.iter("item")
+        if "support-contacts" in (item.findtext("guid") or "")
+    ]
+    assert len(descriptions) == 1
+    # What a reader does with it: parse the description as HTML.
+    html = lxml.html.fragment_fromstring(descriptions[0], create_parent="div")
+    assert [element.tag for element in html.iter()] == ["div"]
+    assert html.text_content() == HOSTILE_SUMMARY
+    # Atom's summary is typed text and JSON Feed's summary is plain text: both say it as is.
+    atom = etree.fromstring(files["feeds/vi/all.atom"])
+    summaries = [
+        e.findtext(f"{{{ATOM}}}summary")
+        for e in atom.iter(f"{{{ATOM}}}entry")
+        if "support-contacts" in (e.findtext(f"{{{ATOM}}}id") or "")
+    ]
+    assert summaries == [HOSTILE_SUMMARY]
+    items = json.loads(files["feeds/vi/all.json"])["items"]
+    assert [i["summary"] for i in items if "support-contacts" in i["id"]] == [HOSTILE_SUMMARY]
 
 
 def test_atom_content_is_typed_html(files: dict[str, bytes]) -> None:

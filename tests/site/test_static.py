@@ -14,7 +14,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 
-from broadcaster.site.static import StaticFiles, content_type_for, http_date
+from broadcaster.site.media import content_type_for
+from broadcaster.site.static import StaticFiles, http_date
 
 BUILT = datetime(2021, 7, 10, 1, 0, tzinfo=UTC)
 FEED_TIME = datetime(2021, 7, 9, 17, 0, 30, 500000, tzinfo=UTC)

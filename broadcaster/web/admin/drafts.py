@@ -7,6 +7,7 @@ real one), loaded and checked like the real thing, and rendered by every channel
 from __future__ import annotations
 
 import asyncio
+import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -84,22 +85,38 @@ def rendition_items(renditions: list[Any], types: Mapping[str, str]) -> list[dic
     return items
 
 
+def _no_files(folder: str, names: list[str]) -> list[str]:
+    """What `copytree` leaves out of another campaign: its attachments."""
+    return ["files"] if "files" in names and Path(folder).parent.name == "campaigns" else []
+
+
 def _scratch(root: Path, scratch: Path, campaign_id: str, files: Mapping[str, str]) -> None:
     for name in LINKED:
         if (root / name).exists():
             (scratch / name).symlink_to(root / name)
     campaigns = scratch / "campaigns"
     campaigns.mkdir()
+    # Campaign folders are copied, not linked: the loader follows no link out of a campaign
+    # folder. The other campaigns' attachments are left out, this one's are copied (as links
+    # are: a link that leaves the folder is still refused).
     for entry in (root / "campaigns").iterdir():
-        if entry.name != campaign_id:
+        if entry.name == campaign_id:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, campaigns / entry.name, symlinks=True, ignore=_no_files)
+        else:
             (campaigns / entry.name).symlink_to(entry)
     folder = folder_of(scratch, campaign_id)
     folder.mkdir()
     original = folder_of(root, campaign_id)
     if original.is_dir():
         for entry in original.iterdir():
-            if entry.name not in EDITABLE:
-                (folder / entry.name).symlink_to(entry)  # attachments
+            if entry.name in EDITABLE:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.copytree(entry, folder / entry.name, symlinks=True)  # attachments
+            else:
+                shutil.copy2(entry, folder / entry.name, follow_symlinks=False)
     for name in EDITABLE:
         text = files.get(name, "").replace("\r\n", "\n")
         if text.strip():

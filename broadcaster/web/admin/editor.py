@@ -17,6 +17,7 @@ from pathlib import Path
 
 from broadcaster.settings import Settings
 from broadcaster.workspace.diagnostics import Problem
+from broadcaster.workspace.files import read_inside
 from broadcaster.workspace.load import load_workspace
 from broadcaster.workspace.models import Workspace
 from broadcaster.workspace.revision import revision_of
@@ -48,7 +49,7 @@ class EditRefused(ValueError):
 
 def folder_of(root: Path, campaign_id: str) -> Path:
     """`campaigns/<id>/`, for a valid id."""
-    if not CAMPAIGN_ID.match(campaign_id):
+    if not CAMPAIGN_ID.fullmatch(campaign_id):
         raise EditRefused(
             f"campaign id {campaign_id!r}: use lowercase letters, digits and '-' (like covid-2021)"
         )
@@ -56,12 +57,16 @@ def folder_of(root: Path, campaign_id: str) -> Path:
 
 
 def read_files(root: Path, campaign_id: str) -> dict[str, str]:
-    """The editable files' text ('' for a missing one)."""
+    """The editable files' text ('' for a missing one, or one that is a link out of the
+    campaign folder: `check` reports it)."""
     folder = folder_of(root, campaign_id)
     files = {}
     for name in EDITABLE:
         path = folder / name
-        files[name] = path.read_text("utf-8") if path.is_file() else ""
+        try:
+            files[name] = read_inside(path, folder).decode("utf-8") if path.is_file() else ""
+        except OSError:
+            files[name] = ""
     return files
 
 

@@ -44,7 +44,7 @@ def add_one_time(
         for line in original.splitlines()
         if line and not line[0].isspace() and not line.startswith(("#", "-"))
     ]
-    if not top_level or not re.match(r"schedules:\s*(#.*)?$", top_level[-1]):
+    if not top_level or not re.fullmatch(r"schedules:\s*(#.*)?", top_level[-1]):
         raise ScheduleRefused(
             "schedules.yaml does not end with its `schedules:` list; add the entry there by hand"
         )
