@@ -191,8 +191,11 @@ class Workers:
             if batch:
                 await self._deliver_many(worker_id, batch)
             else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), self.settings.poll_interval)
+                with contextlib.suppress(
+                    TimeoutError
+                ):  # timeout, not wait_for (3.11 drops cancels)
+                    async with asyncio.timeout(self.settings.poll_interval):
+                        await woken.wait()
 
     async def _deliver_many(self, worker_id: str, batch: Sequence[ClaimedDelivery]) -> None:
         """Hand each channel its share of the batch at once; settle all in one write."""
@@ -245,8 +248,11 @@ class Workers:
                 batch = []
             await self._process(worker_id, batch)
             if not batch:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), self.settings.poll_interval)
+                with contextlib.suppress(
+                    TimeoutError
+                ):  # timeout, not wait_for (3.11 drops cancels)
+                    async with asyncio.timeout(self.settings.poll_interval):
+                        await woken.wait()
 
     async def _deliver(self, worker_id: str, delivery: ClaimedDelivery) -> None:
         started = time.perf_counter()

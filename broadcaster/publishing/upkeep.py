@@ -105,8 +105,11 @@ class PublicUpkeep:
             upcoming = await self.next_public_change()
             now = datetime.now(UTC)
             wait = REFRESH_CEILING if upcoming is None else min(upcoming - now, REFRESH_CEILING)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation that
+            # comes as the site changes (SIGINT right after a reload), and stop would hang.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.public.changed(), max(wait.total_seconds(), 0.05))
+                async with asyncio.timeout(max(wait.total_seconds(), 0.05)):
+                    await self.public.changed()
                 continue  # a delivery rebuilt it; recompute the next boundary
             if upcoming is not None and upcoming <= datetime.now(UTC) + timedelta(seconds=0.05):
                 log.info("a campaign starts or expires now; rebuilding the website and feeds")
