@@ -32,7 +32,8 @@ VARIANTS = ("app-asyncio", "app-uvloop", "lowlevel-uvloop", "fast-asyncio", "fas
 async def _run_variant(variant: str, port: int, body: bytes) -> None:
     from aiohttp import web
 
-    from broadcaster.site.static import FastPath, StaticFiles
+    from broadcaster.site.fastpath import FastPath
+    from broadcaster.site.static import StaticFiles
     from broadcaster.web.app import _FastSite, _other_routes
     from broadcaster.web.keys import STATIC
 
