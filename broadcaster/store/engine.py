@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -191,13 +193,68 @@ async def dispose_engine(engine: AsyncEngine, wait: float = 5.0) -> None:
     await engine.dispose()
 
 
-async def answers(engine: AsyncEngine) -> bool:
-    """True when the store answers a trivial query within two seconds (health checks)."""
+# /healthz: how long the store may take to answer, and to let a write through.
+HEALTH_TIMEOUT = 2.0
+_PROBE_BUSY_TIMEOUT_MS = 1000
+# A write that changes nothing: it needs the write lock (SQLite) or a writable transaction
+# (PostgreSQL), and is rolled back. alembic_version is the store's own table.
+_WRITE_PROBE = "UPDATE alembic_version SET version_num = version_num WHERE 1 = 0"
+
+
+@dataclass(frozen=True)
+class StoreHealth:
+    """What /healthz says of the store: `store` is ok, not answering or cannot write."""
+
+    store: str
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.store == "ok"
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {HEALTH_TIMEOUT:g} s"
+    original = getattr(exc, "orig", None) or exc
+    return f"{type(original).__name__}: {original}".splitlines()[0]
+
+
+class _CannotWrite(Exception):
+    """The store answered a query but refused the write probe."""
+
+
+async def _probe(conn: AsyncConnection) -> None:
+    """A query, then the write that changes nothing, in one transaction rolled back."""
+    sqlite = conn.dialect.name == "sqlite"
+    async with conn.begin() as transaction:
+        await conn.execute(text("SELECT 1"))
+        if sqlite:  # wait less than writers do: a health check answers quickly
+            await conn.exec_driver_sql(f"PRAGMA busy_timeout={_PROBE_BUSY_TIMEOUT_MS}")
+        try:
+            await conn.exec_driver_sql(_WRITE_PROBE)
+        except Exception as exc:
+            raise _CannotWrite(_reason(exc)) from exc
+        finally:
+            if sqlite:
+                with contextlib.suppress(Exception):
+                    await conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        await transaction.rollback()
+
+
+async def store_health(engine: AsyncEngine) -> StoreHealth:
+    """Whether the store answers a query and lets a write through, within two seconds.
+
+    The write changes no row and is rolled back, so a health check every second costs the
+    store a lock taken and let go (on SQLite waiting at most a second behind other writers).
+    """
     try:
-        async with asyncio.timeout(2):
-            async with engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-    except Exception:
+        async with asyncio.timeout(HEALTH_TIMEOUT), engine.connect() as conn:
+            await _probe(conn)
+    except _CannotWrite as exc:
+        log.warning("health check: the store cannot write: %s", exc)
+        return StoreHealth("cannot write", str(exc))
+    except Exception as exc:
         log.warning("health check: the store does not answer", exc_info=True)
-        return False
-    return True
+        return StoreHealth("not answering", _reason(exc))
+    return StoreHealth("ok")
