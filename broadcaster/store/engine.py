@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sqlite3
 import weakref
 from collections.abc import AsyncIterator
@@ -198,6 +199,9 @@ HEALTH_TIMEOUT = 2.0
 _PROBE_BUSY_TIMEOUT_MS = 1000
 # A write that changes nothing: it needs the write lock (SQLite) or a writable transaction
 # (PostgreSQL), and is rolled back. alembic_version is the store's own table.
+# A SQLite file on a disk with less free than this is reported as unable to write: the
+# probe changes no page, so it cannot meet a full disk itself.
+MIN_FREE_BYTES = 1 << 20
 _WRITE_PROBE = "UPDATE alembic_version SET version_num = version_num WHERE 1 = 0"
 
 
@@ -242,6 +246,21 @@ async def _probe(conn: AsyncConnection) -> None:
         await transaction.rollback()
 
 
+def _disk_full(engine: AsyncEngine) -> str | None:
+    """What is wrong when a SQLite database file's disk has (almost) no space left."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    try:
+        stats = os.statvfs(Path(database).parent)
+    except OSError:
+        return None
+    free = stats.f_bavail * stats.f_frsize
+    if free >= MIN_FREE_BYTES:
+        return None
+    return f"No space left on device: {free // 1024} KiB free on the disk that holds {database}"
+
+
 async def store_health(engine: AsyncEngine) -> StoreHealth:
     """Whether the store answers a query and lets a write through, within two seconds.
 
@@ -257,4 +276,8 @@ async def store_health(engine: AsyncEngine) -> StoreHealth:
     except Exception as exc:
         log.warning("health check: the store does not answer", exc_info=True)
         return StoreHealth("not answering", _reason(exc))
+    full = _disk_full(engine)
+    if full is not None:
+        log.warning("health check: the store cannot write: %s", full)
+        return StoreHealth("cannot write", full)
     return StoreHealth("ok")

@@ -3,7 +3,12 @@ line per message (a relay answering 451, a Maildir that cannot be written)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -109,5 +114,62 @@ async def test_a_maildir_that_cannot_be_written_is_logged_once_with_what_to_do(
         await rig.workers.stop(1)  # stopping says how many more there were
         (summary,) = trouble_lines(caplog)
         assert f"channel citizens: {failures - 1} more deliveries failed for now" in summary
+    finally:
+        await rig.close()
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A folder on a tiny file system that is full (a tmpfs; needs root and mount)."""
+    folder = tmp_path / "full"
+    folder.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tiny tmpfs needs root")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        for sub in ("tmp", "new", "cur"):
+            (folder / "mail" / sub).mkdir(parents=True)
+        with contextlib.suppress(OSError), open(folder / "filler", "wb") as filler:
+            while True:
+                filler.write(b"x" * 4096)
+                filler.flush()
+        yield folder / "mail"
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+async def test_a_full_disk_under_the_maildir_is_logged_once_then_counted(
+    tmp_path: Path, full_disk: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.conftest import copy_workspace
+
+    root = copy_workspace(tmp_path / "ws")
+    channel = root / "channels" / "citizens.yaml"
+    text = channel.read_text(encoding="utf-8")
+    channel.write_text(f"{text.rstrip()}\nmaildir: {full_disk}\n", encoding="utf-8")
+    rig = await make_rig(root, {"BROADCASTER_SECRET_KEY": "k" * 40})  # transport: maildir
+    try:
+        rig.workers.trouble = TroubleLog(clock=Clock())
+        for address in READERS:
+            await rig.subscribe(address)
+        publication_id = await rig.publish()
+        with caplog.at_level(logging.WARNING):
+            await rig.workers.run_until_idle()
+        failures = await temporary_failures(rig, publication_id)
+        assert failures > len(READERS)
+
+        (first,) = trouble_lines(caplog)
+        assert first.startswith(
+            f"channel citizens: deliveries fail for now: cannot write to {full_disk}"
+        )
+        assert "No space left on device; free space on the disk that holds it" in first
+        caplog.clear()
+        await rig.workers.stop(1)
+        (summary,) = trouble_lines(caplog)
+        assert summary.startswith(f"channel citizens: {failures - 1} more deliveries failed")
     finally:
         await rig.close()

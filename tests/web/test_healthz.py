@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import shutil
 import sqlite3
-from collections.abc import AsyncIterator
+import subprocess
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -83,6 +87,52 @@ async def test_a_sqlite_store_opened_read_only_is_reported_as_unable_to_write(
     assert not health.ok
     assert health.store == "cannot write"
     assert "readonly database" in str(health.reason)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A folder on a 16 MiB file system of its own (a tmpfs; needs root and mount)."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def fill(path: Path) -> None:
+    """Write `path` until its disk is full."""
+    with contextlib.suppress(OSError), open(path, "wb") as out:
+        while True:
+            out.write(b"x" * 65536)
+            out.flush()
+
+
+async def test_healthz_is_503_when_the_sqlite_store_s_disk_is_full(
+    workspace: Path, small_disk: Path, aiohttp_client: AiohttpClient
+) -> None:
+    database = small_disk / "db.sqlite"
+    settings = settings_for(workspace, {"BROADCASTER_DATABASE_URL": f"sqlite:///{database}"})
+    client = await aiohttp_client(make_app(settings))
+    assert (await healthz(client))[0] == 200
+
+    filler = small_disk / "filler"
+    fill(filler)
+    status, body = await healthz(client)
+    assert status == 503
+    assert body["store"] == "cannot write"
+    assert str(body["reason"]).startswith("No space left on device: ")
+    assert str(database) in str(body["reason"])
+
+    filler.unlink()
+    assert (await healthz(client))[0] == 200
 
 
 @pytest_asyncio.fixture
