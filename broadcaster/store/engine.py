@@ -228,22 +228,22 @@ class _CannotWrite(Exception):
     """The store answered a query but refused the write probe."""
 
 
-async def _probe(conn: AsyncConnection) -> None:
-    """A query, then the write that changes nothing, in one transaction rolled back."""
-    sqlite = conn.dialect.name == "sqlite"
-    async with conn.begin() as transaction:
-        await conn.execute(text("SELECT 1"))
-        if sqlite:  # wait less than writers do: a health check answers quickly
-            await conn.exec_driver_sql(f"PRAGMA busy_timeout={_PROBE_BUSY_TIMEOUT_MS}")
-        try:
-            await conn.exec_driver_sql(_WRITE_PROBE)
-        except Exception as exc:
-            raise _CannotWrite(_reason(exc)) from exc
-        finally:
-            if sqlite:
-                with contextlib.suppress(Exception):
-                    await conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        await transaction.rollback()
+async def _write_probe(engine: AsyncEngine) -> None:
+    """The write that changes nothing, rolled back; in turn with this process's writers."""
+    async with _in_turn(engine), engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        async with conn.begin() as transaction:
+            if sqlite:  # wait less than writers do: a health check answers quickly
+                await conn.exec_driver_sql(f"PRAGMA busy_timeout={_PROBE_BUSY_TIMEOUT_MS}")
+            try:
+                await conn.exec_driver_sql(_WRITE_PROBE)
+            except Exception as exc:
+                raise _CannotWrite(_reason(exc)) from exc
+            finally:
+                if sqlite:
+                    with contextlib.suppress(Exception):
+                        await conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            await transaction.rollback()
 
 
 def _disk_full(engine: AsyncEngine) -> str | None:
@@ -265,17 +265,23 @@ async def store_health(engine: AsyncEngine) -> StoreHealth:
     """Whether the store answers a query and lets a write through, within two seconds.
 
     The write changes no row and is rolled back, so a health check every second costs the
-    store a lock taken and let go (on SQLite waiting at most a second behind other writers).
+    store a lock taken and let go: on SQLite it waits its turn with this process's writers,
+    then at most a second for other processes'.
     """
+    answered = False
     try:
-        async with asyncio.timeout(HEALTH_TIMEOUT), engine.connect() as conn:
-            await _probe(conn)
-    except _CannotWrite as exc:
-        log.warning("health check: the store cannot write: %s", exc)
-        return StoreHealth("cannot write", str(exc))
+        async with asyncio.timeout(HEALTH_TIMEOUT):
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            answered = True
+            await _write_probe(engine)
     except Exception as exc:
-        log.warning("health check: the store does not answer", exc_info=True)
-        return StoreHealth("not answering", _reason(exc))
+        if not answered:
+            log.warning("health check: the store does not answer", exc_info=True)
+            return StoreHealth("not answering", _reason(exc))
+        reason = str(exc) if isinstance(exc, _CannotWrite) else _reason(exc)
+        log.warning("health check: the store cannot write: %s", reason)
+        return StoreHealth("cannot write", reason)
     full = _disk_full(engine)
     if full is not None:
         log.warning("health check: the store cannot write: %s", full)
