@@ -18,6 +18,7 @@ from broadcaster.outbox.outbox import Outbox, Settlement
 from broadcaster.outbox.outcomes import Deferred, DeliveryRejected, Outcome, RetryLater, Withdrawn
 from broadcaster.outbox.records import ClaimedDelivery
 from broadcaster.outbox.tables import AttemptOutcome
+from broadcaster.outbox.trouble import TroubleLog
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class Workers:
         settings: WorkerSettings | None = None,
         *,
         observe: Callable[[str, str, float], None] = lambda channel, status, seconds: None,
+        trouble: TroubleLog | None = None,
     ) -> None:
         self.outbox = outbox
         self.content = content
@@ -69,6 +71,7 @@ class Workers:
         self.channels = channels
         self.settings = settings or WorkerSettings()
         self.observe = observe
+        self.trouble = trouble or TroubleLog()
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -122,6 +125,7 @@ class Workers:
         self._stopping.set()
         self.wake()
         if not self._tasks:
+            self.trouble.flush(final=True)
             return
         _, pending = await asyncio.wait(self._tasks, timeout=grace)
         for task in pending:
@@ -132,6 +136,7 @@ class Workers:
             if released:
                 log.info("released %s deliveries held by %s", released, task.get_name())
         self._tasks.clear()
+        self.trouble.flush(final=True)
 
     async def run_until_idle(self, worker_id: str = "cli") -> int:
         """Deliver everything due now in this task (for `publish --wait`); returns how many."""
@@ -188,6 +193,7 @@ class Workers:
                     batch = await self.outbox.claim(worker_id, limit, self.settings.lease, bulk)
                 except Exception:
                     log.exception("worker %s could not claim deliveries", worker_id)
+            self.trouble.flush()
             if batch:
                 await self._deliver_many(worker_id, batch)
             else:
@@ -232,6 +238,8 @@ class Workers:
         channel_of = {d.id: d.channel for d in batch}
         for item in settlements:
             self.observe(channel_of[item.delivery_id], item.outcome.value, seconds)
+            if item.outcome is AttemptOutcome.TEMPORARY_FAILURE and not item.deferred:
+                self.trouble.failed(channel_of[item.delivery_id], item.detail or "")
 
     async def _loop(self, worker_id: str) -> None:
         while not self._stopping.is_set():
@@ -247,6 +255,7 @@ class Workers:
                 log.exception("worker %s could not claim deliveries", worker_id)
                 batch = []
             await self._process(worker_id, batch)
+            self.trouble.flush()
             if not batch:
                 with contextlib.suppress(
                     TimeoutError
@@ -275,6 +284,7 @@ class Workers:
             await self.outbox.settle_many(worker_id, [settlement(delivery.id, exc)])
         except RetryLater as exc:
             status = "temporary-failure"
+            self.trouble.failed(delivery.channel, str(exc))
             await self.outbox.retry_later(delivery.id, worker_id, str(exc), exc.after)
         except DeliveryRejected as exc:
             status = "permanent-failure"

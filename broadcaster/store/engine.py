@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import sqlite3
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -191,13 +194,96 @@ async def dispose_engine(engine: AsyncEngine, wait: float = 5.0) -> None:
     await engine.dispose()
 
 
-async def answers(engine: AsyncEngine) -> bool:
-    """True when the store answers a trivial query within two seconds (health checks)."""
+# /healthz: how long the store may take to answer, and to let a write through.
+HEALTH_TIMEOUT = 2.0
+_PROBE_BUSY_TIMEOUT_MS = 1000
+# A write that changes nothing: it needs the write lock (SQLite) or a writable transaction
+# (PostgreSQL), and is rolled back. alembic_version is the store's own table.
+# A SQLite file on a disk with less free than this is reported as unable to write: the
+# probe changes no page, so it cannot meet a full disk itself.
+MIN_FREE_BYTES = 1 << 20
+_WRITE_PROBE = "UPDATE alembic_version SET version_num = version_num WHERE 1 = 0"
+
+
+@dataclass(frozen=True)
+class StoreHealth:
+    """What /healthz says of the store: `store` is ok, not answering or cannot write."""
+
+    store: str
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.store == "ok"
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {HEALTH_TIMEOUT:g} s"
+    original = getattr(exc, "orig", None) or exc
+    return f"{type(original).__name__}: {original}".splitlines()[0]
+
+
+class _CannotWrite(Exception):
+    """The store answered a query but refused the write probe."""
+
+
+async def _write_probe(engine: AsyncEngine) -> None:
+    """The write that changes nothing, rolled back; in turn with this process's writers."""
+    async with _in_turn(engine), engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        async with conn.begin() as transaction:
+            if sqlite:  # wait less than writers do: a health check answers quickly
+                await conn.exec_driver_sql(f"PRAGMA busy_timeout={_PROBE_BUSY_TIMEOUT_MS}")
+            try:
+                await conn.exec_driver_sql(_WRITE_PROBE)
+            except Exception as exc:
+                raise _CannotWrite(_reason(exc)) from exc
+            finally:
+                if sqlite:
+                    with contextlib.suppress(Exception):
+                        await conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            await transaction.rollback()
+
+
+def _disk_full(engine: AsyncEngine) -> str | None:
+    """What is wrong when a SQLite database file's disk has (almost) no space left."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
     try:
-        async with asyncio.timeout(2):
+        stats = os.statvfs(Path(database).parent)
+    except OSError:
+        return None
+    free = stats.f_bavail * stats.f_frsize
+    if free >= MIN_FREE_BYTES:
+        return None
+    return f"No space left on device: {free // 1024} KiB free on the disk that holds {database}"
+
+
+async def store_health(engine: AsyncEngine) -> StoreHealth:
+    """Whether the store answers a query and lets a write through, within two seconds.
+
+    The write changes no row and is rolled back, so a health check every second costs the
+    store a lock taken and let go: on SQLite it waits its turn with this process's writers,
+    then at most a second for other processes'.
+    """
+    answered = False
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT):
             async with engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-    except Exception:
-        log.warning("health check: the store does not answer", exc_info=True)
-        return False
-    return True
+            answered = True
+            await _write_probe(engine)
+    except Exception as exc:
+        if not answered:
+            log.warning("health check: the store does not answer", exc_info=True)
+            return StoreHealth("not answering", _reason(exc))
+        reason = str(exc) if isinstance(exc, _CannotWrite) else _reason(exc)
+        log.warning("health check: the store cannot write: %s", reason)
+        return StoreHealth("cannot write", reason)
+    full = _disk_full(engine)
+    if full is not None:
+        log.warning("health check: the store cannot write: %s", full)
+        return StoreHealth("cannot write", full)
+    return StoreHealth("ok")

@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.settings import Settings
 from broadcaster.site.fastpath import FastPath
 from broadcaster.site.static import StaticFiles
-from broadcaster.store.engine import answers
+from broadcaster.store.engine import StoreHealth, store_health
 from broadcaster.web.admin.app import make_admin
 from broadcaster.web.forwarded import STATIC_SAFE, forwarded_for
 from broadcaster.web.keys import (
@@ -40,15 +41,39 @@ CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 Opener = Callable[[StaticFiles], CleanupContext]
 
 
+class StoreHealthProbe:
+    """Probes the store for /healthz; polls that come while a probe runs share its answer."""
+
+    def __init__(self) -> None:
+        self._probing: asyncio.Future[StoreHealth] | None = None
+
+    async def get(self, engine: AsyncEngine) -> StoreHealth:
+        """A new probe, or the one under way."""
+        if self._probing is None:
+            self._probing = asyncio.ensure_future(self._probe(engine))
+        return await asyncio.shield(self._probing)
+
+    async def _probe(self, engine: AsyncEngine) -> StoreHealth:
+        try:
+            return await store_health(engine)
+        finally:
+            self._probing = None
+
+
+HEALTH = web.AppKey("health", StoreHealthProbe)
+
+
 async def healthz(request: web.Request) -> web.Response:
-    """200 with JSON when the store answers, 503 when it does not."""
-    ok = await answers(request.app[ENGINE])
-    body = {
-        "status": "ok" if ok else "unavailable",
-        "store": "ok" if ok else "not answering",
+    """200 with JSON when the store answers and can write; 503 saying what is wrong if not."""
+    health = await request.app[HEALTH].get(request.app[ENGINE])
+    body: dict[str, object] = {
+        "status": "ok" if health.ok else "unavailable",
+        "store": health.store,
         "campaigns": len(request.app[LIVE].workspace.campaigns),
     }
-    return web.json_response(body, status=200 if ok else 503)
+    if health.reason is not None:
+        body["reason"] = health.reason
+    return web.json_response(body, status=200 if health.ok else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -138,6 +163,7 @@ def make_app(
         app.middlewares.append(forwarded_for(settings.trusted_proxies))
     static = StaticFiles()
     app[STATIC] = static
+    app[HEALTH] = StoreHealthProbe()
     # Cleanup contexts start in this order and stop in reverse: the service outlives both.
     app.cleanup_ctx.append(open_parts(static))
     app.cleanup_ctx.append(_reloading(watch))
