@@ -323,8 +323,17 @@ class Publisher:
         prepared = self._prepared.take(schedule.id, fire_time)
         workspace = self._workspace()
         campaign = workspace.campaigns.get(schedule.campaign)
-        if campaign is None or not campaign.is_current(fire_time):
+        if campaign is None:
+            log.error(
+                "schedule %s: campaign %s never loaded (its files have errors: quarantined); "
+                "the firing at %s is skipped",
+                schedule.id,
+                schedule.campaign,
+                fire_time,
+            )
+        elif not campaign.is_current(fire_time):
             log.info("schedule %s: campaign not current at %s; skipped", schedule.id, fire_time)
+        if campaign is None or not campaign.is_current(fire_time):
             await self.outbox.record_missed(schedule.id, fire_time)
             return
         if self.approvals is not None and workspace.approval != ApprovalPolicy.NONE:
