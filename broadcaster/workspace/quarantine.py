@@ -74,6 +74,13 @@ def confined(root: Path, problems: list[Problem]) -> dict[str, list[Problem]] | 
     return by_campaign
 
 
+def blocking(root: Path, problems: list[Problem], campaign_id: str) -> list[Problem]:
+    """The errors that stop `campaign_id` going out: its own first, then those outside
+    campaign folders (other campaigns' errors only quarantine those campaigns)."""
+    where = [(campaign_of(root, p), p) for p in problems]
+    return [p for c, p in where if c == campaign_id] + [p for c, p in where if c is None]
+
+
 def _keepable(old: Campaign | None, workspace: Workspace) -> Campaign | None:
     """The last good revision, if it still fits the new workspace (its topics exist)."""
     if old is None or any(topic not in workspace.topics for topic in old.topics):

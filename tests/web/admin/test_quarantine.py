@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 from html import unescape
 from pathlib import Path
@@ -102,7 +103,22 @@ async def test_invalid_yaml_in_one_campaign_quarantines_it_and_the_others_still_
     assert "Đang cách ly: tệp của chiến dịch này có lỗi." in html
     assert f"Phiên bản tốt gần nhất {kept[:12]} vẫn được dùng" in html
     assert f"campaigns/{BROKEN}/campaign.yaml:2" in html
-    assert "Đang cách ly" not in await page(staff, f"/admin/campaigns/{EDITED}")
+    other = await page(staff, f"/admin/campaigns/{EDITED}")
+    assert "Đang cách ly" not in other
+    assert f"campaigns/{BROKEN}" not in other  # not its problem: it is not blocked
+    assert (await staff.api("GET", f"/campaigns/{EDITED}", "ana"))["problems"] == []
+    # Its unsaved text still previews beside the broken campaign.
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', other)
+    assert csrf is not None
+    draft = await staff.client.post(
+        f"/admin/campaigns/{EDITED}/preview",
+        data={**files, "csrf_token": csrf.group(1)},
+        headers=ORIGIN,
+    )
+    drafted = unescape(await draft.text())
+    assert draft.status == 200
+    assert "website · vi" in drafted
+    assert f"campaigns/{BROKEN}" not in drafted
     english = await page(staff, f"/admin/campaigns/{BROKEN}?lang=en")
     assert "Quarantined: this campaign's files have errors." in english
     listing = await page(staff, "/admin/campaigns?lang=vi")
