@@ -64,7 +64,7 @@ from broadcaster.web.keys import (
 )
 from broadcaster.web.metrics import Metrics
 from broadcaster.web.subscriptions import Limits
-from broadcaster.workspace.load import load_workspace
+from broadcaster.workspace.diagnostics import WorkspaceError
 from broadcaster.workspace.models import Workspace
 
 log = logging.getLogger(__name__)
@@ -129,20 +129,23 @@ class Service:
         # The environment the service started with (serve: os.environ), not whatever
         # os.environ holds in the embedding process.
         settings = Settings.from_environ(self.settings.root, self.settings.environ)
-        workspace, diag = load_workspace(self.settings.root, settings)
-        if workspace is None:
-            for problem in diag.errors:
+        try:
+            workspace, held = load_or_raise(self.settings.root, settings, self.live.workspace)
+        except WorkspaceError as exc:
+            for problem in exc.problems:
                 log.error("reload refused: %s", problem)
             log.error("the last good workspace keeps running; fix the errors and reload again")
             return False
-        self.live.use(workspace)
+        self.live.use(workspace, held)
         await self.live.start_channels()
         if self.scheduler is not None:
             await self.scheduler.load(workspace)
         await self.refresh_public()
         if self.settle:
             settle_heap()
-        log.info("workspace reloaded: %s campaigns", len(workspace.campaigns))
+        log.info(
+            "workspace reloaded: %s campaigns, %s quarantined", len(workspace.campaigns), len(held)
+        )
         return True
 
     async def count_deliveries(self) -> dict[tuple[str, str], int]:
@@ -251,14 +254,16 @@ async def open_service(
     static: StaticFiles | None = None,
     settle: bool = False,
     mailer: ConfirmationMailer | None = None,
+    record_quarantine: bool = False,
 ) -> AsyncIterator[Service]:
     """Open the store, public site, publisher, workers and (optionally) the scheduler.
 
     `settle`: freeze the heap once started and after each reload (see settle_heap); for a
     long-running `serve`, not for short-lived embedding such as tests. `mailer` sends the
     confirmation emails (default: the workspace's subscriber email channel).
+    `record_quarantine`: write the campaigns quarantined to var/ for `status` (`serve`).
     """
-    workspace = load_or_raise(settings.root, settings)
+    workspace, held = load_or_raise(settings.root, settings)
     async with contextlib.AsyncExitStack() as stack:
         engine = await _open_engine(stack, settings)
         outbox, content, metrics = Outbox(engine), ContentStore(engine), Metrics()
@@ -276,7 +281,8 @@ async def open_service(
         accounts, reviews, approvals, notices = _staff(engine, live, settings, publisher, public)
         confirmations = Confirmations(subscribers, tokens, mailer or notices, settings.base_url)
         upkeep = PublicUpkeep(lambda: live.channels, public, content, reviews)
-        live.use(workspace)
+        live.record_quarantine = record_quarantine
+        live.use(workspace, held)
         stack.push_async_callback(live.close_channels)
         await live.start_channels()
         stack.push_async_callback(public.flush)
@@ -329,7 +335,9 @@ def _serving(settings: Settings, mailer: ConfirmationMailer | None) -> Opener:
 
     def opener(static: StaticFiles) -> CleanupContext:
         async def context(app: web.Application) -> AsyncIterator[None]:
-            async with open_service(settings, static=static, settle=True, mailer=mailer) as service:
+            async with open_service(
+                settings, static=static, settle=True, mailer=mailer, record_quarantine=True
+            ) as service:
                 expose(app, service)
                 yield
 

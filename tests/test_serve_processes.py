@@ -451,17 +451,32 @@ async def test_sighup_reloads_the_workspace_an_invalid_edit_keeps_it_and_sigint_
 
         await eventually(reloaded, 5, "the reload")
         assert await campaigns() == 5
-        # A broken edit, then SIGHUP: the last good workspace keeps running, errors logged.
+        # A broken edit, then SIGHUP: that campaign keeps its last good revision
+        # (quarantined), errors logged.
         broken = workspace / "campaigns/support-contacts-2/campaign.yaml"
         broken.write_text("topics: [no-such-topic]\n", encoding="utf-8")
+        os.kill(process.pid, signal.SIGHUP)
+
+        async def quarantined() -> bool:
+            return "workspace reloaded: 5 campaigns, 1 quarantined" in process.output()
+
+        await eventually(quarantined, 5, "the reload with the campaign quarantined")
+        assert "campaign support-contacts-2 quarantined" in process.output()
+        assert "campaigns/support-contacts-2/campaign.yaml:" in process.output()
+        assert await campaigns() == 5
+        # A broken channel file, then SIGHUP: the whole reload is refused, errors logged.
+        channel = workspace / "channels/feeds.yaml"
+        good_channel = channel.read_text(encoding="utf-8")
+        channel.write_text("type: no-such-type\n", encoding="utf-8")
         os.kill(process.pid, signal.SIGHUP)
 
         async def refused() -> bool:
             return "the last good workspace keeps running" in process.output()
 
         await eventually(refused, 5, "the refused reload")
-        assert "campaigns/support-contacts-2/campaign.yaml:" in process.output()
+        assert "channels/feeds.yaml:" in process.output()
         assert await campaigns() == 5
+        channel.write_text(good_channel, encoding="utf-8")
         # Fixed again, SIGHUP, and at once Ctrl-C: the reload finishes, then the service
         # stops as cleanly as on SIGTERM.
         shutil.rmtree(workspace / "campaigns/support-contacts-2")

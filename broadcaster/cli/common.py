@@ -18,6 +18,7 @@ from broadcaster.staff.accounts import AccountError
 from broadcaster.workspace.diagnostics import Diagnostics, WorkspaceError
 from broadcaster.workspace.load import load_workspace
 from broadcaster.workspace.models import Workspace
+from broadcaster.workspace.quarantine import Quarantined, load_quarantining
 
 T = TypeVar("T")
 
@@ -61,6 +62,24 @@ def load(root: Path, *, warnings: bool = False) -> tuple[Workspace, Settings]:
         fail_on_errors(len(diag.errors))
     assert workspace is not None
     return workspace, settings
+
+
+def load_leaving_out(root: Path) -> tuple[Workspace, Settings, tuple[Quarantined, ...]]:
+    """The workspace without the campaigns whose own files have errors (quarantined, and
+    named on stderr), for `serve` and `publish`; errors elsewhere fail as in `check`."""
+    settings = settings_for(root)
+    workspace, diag, held = load_quarantining(root, settings, None)
+    if workspace is None:
+        report(diag, warnings=False)
+        fail_on_errors(len(diag.errors))
+    assert workspace is not None
+    for quarantined in held:
+        click.echo(
+            f"campaign {quarantined.campaign} is quarantined (left out until its files are "
+            "fixed; `broadcaster check` lists its errors)",
+            err=True,
+        )
+    return workspace, settings, held
 
 
 def run(coroutine: Coroutine[Any, Any, T], settings: Settings) -> T:

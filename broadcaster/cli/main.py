@@ -6,12 +6,13 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from broadcaster.cli.common import fail_on_errors as _fail_on_errors
 from broadcaster.cli.common import load as _load
+from broadcaster.cli.common import load_leaving_out as _load_leaving_out
 from broadcaster.cli.common import root_option as _root_option
 from broadcaster.cli.common import run as _run
 from broadcaster.cli.common import settings_for as _settings
@@ -111,10 +112,9 @@ def serve(listen: str | None, watch: bool, root: Path) -> None:
     from broadcaster.service import make_app
     from broadcaster.web.app import run
 
-    settings = _settings(root)
+    _, settings, _ = _load_leaving_out(root)
     if listen:
         settings = Settings.from_environ(root, {**settings.environ, "BROADCASTER_LISTEN": listen})
-    _load(root)
     host, port = settings.host_port
     logs.configure(settings.log_format)
     try:
@@ -147,11 +147,14 @@ def publish(
     """Publish CAMPAIGN(s) now, through the same path as a schedule firing."""
     from broadcaster.cli.operations import publish_now
 
-    workspace, settings = _load(root)
+    workspace, settings, held = _load_leaving_out(root)
     chosen = list(workspace.campaigns) if everything else list(campaigns)
     if not chosen:
         raise click.UsageError("name at least one campaign, or use --all")
     for campaign in chosen:
+        for quarantined in (q for q in held if q.campaign == campaign):
+            problems = "\n".join(str(p) for p in quarantined.problems)
+            raise click.UsageError(f"campaign '{campaign}' has errors; fix them:\n{problems}")
         if campaign not in workspace.campaigns:
             known = ", ".join(workspace.campaigns) or "none"
             raise click.UsageError(f"no campaign '{campaign}' in campaigns/ (have: {known})")
@@ -196,6 +199,9 @@ def status(as_json: bool, limit: int, root: Path) -> None:
         state = item["status"] + (" EMERGENCY (review it afterwards)" if item["emergency"] else "")
         if item["status"] == "held":
             state = "held: not approved, not sent; an approver must approve it in /admin/"
+        elif item["status"] == "quarantined":
+            _echo_quarantined(item)
+            continue
         elif item.get("kind") == "withdrawal":
             state += " WITHDRAWAL (publication.withdrawn to partners)"
         click.echo(
@@ -216,6 +222,18 @@ def status(as_json: bool, limit: int, root: Path) -> None:
                 f"       dead letter #{failed['id']} {failed['channel']} to {who}: "
                 f"{failed['error']}{hint}"
             )
+
+
+def _echo_quarantined(item: dict[str, Any]) -> None:
+    kept = item["revision"]
+    what = f"keeps revision {kept[:12]}" if kept else "left out (never loaded)"
+    since = (item["created_at"] or "")[:19]
+    click.echo(
+        f"{'QUARANTINED':<6} {item['campaign']:<28} {what}  since {since}: "
+        "its files have errors; fix them and reload"
+    )
+    for problem in item["problems"]:
+        click.echo(f"       {problem['path']}:{problem['line']}: {problem['message']}")
 
 
 @main.group()

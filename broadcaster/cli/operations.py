@@ -18,6 +18,7 @@ from broadcaster.settings import Settings
 from broadcaster.staff.reviews import ReviewStore
 from broadcaster.store import create_engine, upgrade, upgrade_engine
 from broadcaster.store.engine import dispose_engine
+from broadcaster.workspace.quarantine import read_record
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ async def status_report(settings: Settings, limit: int) -> list[dict[str, Any]]:
         outbox = Outbox(engine)
         reviews = ReviewStore(engine)
         emergencies = {(e.campaign_id, e.revision) for e in await reviews.emergencies(1000)}
-        report: list[dict[str, Any]] = []
+        report = quarantine_report(settings)
         partners = PartnerStore(engine, lambda: settings.secret_key)
         for held in await reviews.held(pending_only=True, limit=limit):
             report.append(
@@ -122,6 +123,31 @@ async def status_report(settings: Settings, limit: int) -> list[dict[str, Any]]:
         return report
     finally:
         await dispose_engine(engine)
+
+
+def quarantine_report(settings: Settings) -> list[dict[str, Any]]:
+    """The campaigns `serve` last recorded as quarantined (var/quarantine.json), as entries
+    of the status report: `status` "quarantined", the revision kept in use (None: left out)."""
+    record = read_record(settings.root) or {}
+    entries = []
+    for held in record.get("campaigns", []):
+        entries.append(
+            {
+                "id": None,
+                "campaign": held["campaign"],
+                "revision": held["kept_revision"],
+                "source": "serve",
+                "schedule": None,
+                "fire_time": None,
+                "created_at": record.get("at"),
+                "status": "quarantined",
+                "emergency": False,
+                "channels": {},
+                "dead_letters": [],
+                "problems": held["problems"],
+            }
+        )
+    return entries
 
 
 async def dead_letters(

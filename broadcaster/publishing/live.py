@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,16 +19,36 @@ from broadcaster.site.public import PublicSite
 from broadcaster.subscribers.store import SqlSubscriberStore
 from broadcaster.subscribers.tokens import SignedTokens
 from broadcaster.workspace.diagnostics import WorkspaceError
-from broadcaster.workspace.load import load_workspace
 from broadcaster.workspace.models import Workspace
+from broadcaster.workspace.quarantine import Quarantined, load_quarantining, write_record
+
+log = logging.getLogger(__name__)
 
 
-def load_or_raise(root: Path, settings: Settings) -> Workspace:
-    """The workspace, or WorkspaceError carrying every problem `check` would report."""
-    workspace, diag = load_workspace(root, settings)
+def load_or_raise(
+    root: Path, settings: Settings, previous: Workspace | None = None
+) -> tuple[Workspace, tuple[Quarantined, ...]]:
+    """The workspace and the campaigns quarantined in it (keeping their revision in
+    `previous`), or WorkspaceError carrying every problem when one lies outside campaigns."""
+    workspace, diag, held = load_quarantining(root, settings, previous)
     if workspace is None:
         raise WorkspaceError(diag.errors)
-    return workspace
+    return workspace, held
+
+
+def log_quarantine(held: tuple[Quarantined, ...]) -> None:
+    """Say loudly, problem by problem, which campaigns are held back and what they keep."""
+    for quarantined in held:
+        kept = quarantined.kept_revision
+        log.error(
+            "campaign %s quarantined: its files have errors; %s",
+            quarantined.campaign,
+            f"revision {kept[:12]} (the last good one) stays in use"
+            if kept
+            else "it never loaded, so it is left out (schedules for it are skipped)",
+        )
+        for problem in quarantined.problems:
+            log.error("campaign %s quarantined: %s", quarantined.campaign, problem)
 
 
 def retry_policies(channels: Mapping[str, Channel]) -> dict[str, RetryPolicy]:
@@ -63,13 +84,25 @@ class Live:
         self.publisher = publisher
         self.workers = workers
         self.workspace = workspace
+        # Campaigns whose files have errors: kept at their last good revision, or left out.
+        self.quarantine: tuple[Quarantined, ...] = ()
+        # Whether to write it to var/quarantine.json for `status` (`serve` does).
+        self.record_quarantine = False
         self.channels: Mapping[str, Channel] = {}
         # Long-lived channel resources (SMTP pools); replaced, and the old closed, on reload.
         self.channel_resources: contextlib.AsyncExitStack | None = None
 
-    def use(self, workspace: Workspace) -> None:
-        """Switch every part to `workspace` (start and reload)."""
+    def use(self, workspace: Workspace, quarantine: tuple[Quarantined, ...] = ()) -> None:
+        """Switch every part to `workspace` (start and reload), with `quarantine` recorded
+        in var/ for `broadcaster status` and logged."""
         self.workspace = workspace
+        self.quarantine = quarantine
+        log_quarantine(quarantine)
+        if self.record_quarantine:
+            try:
+                write_record(self.settings.root, quarantine)
+            except OSError as exc:
+                log.warning("cannot record the quarantine in var/: %s", exc.strerror or exc)
         self.public.use(workspace)
         self.channels = build_channels(
             workspace,
@@ -96,6 +129,10 @@ class Live:
         """Close the current channels' resources (once the workers have stopped)."""
         if self.channel_resources is not None:
             await self.channel_resources.aclose()
+
+    def quarantined(self, campaign_id: str) -> Quarantined | None:
+        """The campaign's quarantine, if its files have errors."""
+        return next((q for q in self.quarantine if q.campaign == campaign_id), None)
 
     def bounce_domains(self) -> set[str]:
         """The domains bounces come back to: those of the email channels to subscribers."""

@@ -20,6 +20,7 @@ from broadcaster.text.render import Publication
 from broadcaster.workspace.models import ApprovalPolicy, Campaign, Schedule, Workspace
 
 log = logging.getLogger(__name__)
+_UNLOADED = "never loaded (quarantined: its files have errors)"
 
 # Recipients are queued in batches of at least this many, or all at once when fewer.
 SMALL_BATCH = 100
@@ -324,7 +325,8 @@ class Publisher:
         workspace = self._workspace()
         campaign = workspace.campaigns.get(schedule.campaign)
         if campaign is None or not campaign.is_current(fire_time):
-            log.info("schedule %s: campaign not current at %s; skipped", schedule.id, fire_time)
+            level, why = (logging.INFO, "not current") if campaign else (logging.ERROR, _UNLOADED)
+            log.log(level, "schedule %s: campaign %s at %s; skipped", schedule.id, why, fire_time)
             await self.outbox.record_missed(schedule.id, fire_time)
             return
         if self.approvals is not None and workspace.approval != ApprovalPolicy.NONE:

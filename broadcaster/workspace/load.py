@@ -197,6 +197,17 @@ def load_workspace(
     root: Path, settings: Settings | None = None, *, now: datetime | None = None
 ) -> tuple[Workspace | None, Diagnostics]:
     """Load the workspace at `root`; the workspace is None when there are errors."""
+    workspace, diag = read_workspace(root, settings, now=now)
+    return (workspace if diag.ok else None), diag
+
+
+def read_workspace(
+    root: Path, settings: Settings | None = None, *, now: datetime | None = None
+) -> tuple[Workspace | None, Diagnostics]:
+    """Read the workspace at `root`, leaving out what has errors (None: no folder at all).
+
+    Callers decide what the errors mean: `load_workspace` refuses any, a reload
+    quarantines the campaigns they are confined to (workspace/quarantine.py)."""
     root = root.resolve()
     settings = settings or Settings.from_environ(root)
     diag = Diagnostics()
@@ -214,8 +225,6 @@ def load_workspace(
     schedules: tuple[Schedule, ...] = ()
     if schedules_doc is not None:
         schedules = check_schedules(reader, schedules_doc, campaigns, channels, tz, now)
-    if not diag.ok:
-        return None, diag
     workspace = Workspace(
         root=root,
         timezone=tz,

@@ -89,8 +89,10 @@ async def me(request: web.Request) -> web.Response:
 
 async def list_campaigns(request: web.Request) -> web.Response:
     session_of(request, Role.AUTHOR)
-    rows = await desk.campaign_rows(Desk.of(request))
-    return web.json_response({"campaigns": [_row(r) for r in rows]})
+    staff_desk = Desk.of(request)
+    rows = await desk.campaign_rows(staff_desk)
+    held = [q.as_json() for q in staff_desk.live.quarantine]
+    return web.json_response({"campaigns": [_row(r) for r in rows], "quarantined": held})
 
 
 async def create_campaign(request: web.Request) -> web.Response:
@@ -128,6 +130,8 @@ async def get_campaign(request: web.Request) -> web.Response:
     _, problems = editor.problems_for(staff_desk.settings.root, staff_desk.settings, campaign_id)
     body: dict[str, Any] = {"id": campaign_id, "revision": on_disk, "files": files}
     body["problems"] = [str(p) for p in problems]
+    quarantined = staff_desk.live.quarantined(campaign_id)
+    body["quarantine"] = quarantined.as_json() if quarantined is not None else None
     if campaign_id in staff_desk.workspace.campaigns:
         body |= {"status": _row(await desk.row(staff_desk, campaign_id))}
     _, approvals = desk.parts(staff_desk)

@@ -67,6 +67,8 @@ def campaign(desk: Desk, campaign_id: str) -> Campaign:
 def _current(desk: Desk, campaign_id: str, revision: str) -> Campaign:
     found = campaign(desk, campaign_id)
     on_disk = editor.current_revision(desk.settings.root, campaign_id)
+    if revision == found.revision and (held := desk.live.quarantined(campaign_id)):
+        raise DeskError(409, held.refusal())
     if revision != found.revision or on_disk != found.revision:
         raise DeskError(
             409,
@@ -217,8 +219,7 @@ async def publish(
     emergency_reason: str | None,
     ip: str | None,
 ) -> dict[str, Any]:
-    """Publish an approved revision now (approver+); an emergency needs a reason, and marks
-    the revision released only if the publish goes through (a refused one leaves no mark)."""
+    """Publish an approved revision now (approver+); a refused emergency leaves no mark."""
     need(session, Role.APPROVER, "publishing")
     _, approvals = parts(desk)
     found = _current(desk, campaign_id, revision)

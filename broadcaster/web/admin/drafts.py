@@ -21,8 +21,8 @@ from broadcaster.publishing.preview import preview
 from broadcaster.settings import Settings
 from broadcaster.web.admin.editor import EDITABLE, folder_of
 from broadcaster.workspace.diagnostics import Problem
-from broadcaster.workspace.load import load_workspace
 from broadcaster.workspace.models import DEFAULT_LOCALE
+from broadcaster.workspace.quarantine import blocking, load_quarantining
 
 LINKED = ("channels", "templates", "schedules.yaml", "workspace.yaml")
 
@@ -129,9 +129,11 @@ def _render(
     with tempfile.TemporaryDirectory(prefix="broadcaster-draft-") as tmp:
         scratch = Path(tmp)
         _scratch(root, scratch, campaign_id, files)
-        workspace, diag = load_workspace(scratch, settings)
+        # Other campaigns' errors only quarantine them: this one still previews.
+        workspace, diag, _ = load_quarantining(scratch, settings, None)
         if workspace is None or campaign_id not in workspace.campaigns:
-            return DraftPreview(campaign_id, None, [], list(diag.errors))
+            problems = blocking(scratch.resolve(), diag.errors, campaign_id)
+            return DraftPreview(campaign_id, None, [], problems)
         result = preview(
             workspace, settings, campaign_id, published_at=datetime.now(UTC).replace(microsecond=0)
         )

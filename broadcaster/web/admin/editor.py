@@ -20,6 +20,7 @@ from broadcaster.workspace.diagnostics import Problem
 from broadcaster.workspace.files import read_inside
 from broadcaster.workspace.load import load_workspace
 from broadcaster.workspace.models import Workspace
+from broadcaster.workspace.quarantine import blocking
 from broadcaster.workspace.revision import revision_of
 
 EDITABLE = ("campaign.yaml", "vi.md", "en.md")
@@ -135,10 +136,8 @@ def problems_for(
 ) -> tuple[Workspace | None, list[Problem]]:
     """The workspace as it is on disk and the `check` errors in this campaign's files.
 
-    Errors elsewhere that stop the workspace loading are included too (they block publishing).
+    Errors outside campaign folders are included too (they stop every reload); other
+    campaigns' errors are not (they only quarantine those campaigns).
     """
     workspace, diag = load_workspace(root, settings)
-    prefix = f"campaigns/{campaign_id}/"
-    mine = [p for p in diag.errors if p.path.startswith(prefix)]
-    others = [p for p in diag.errors if not p.path.startswith(prefix)]
-    return workspace, mine + others
+    return workspace, blocking(root.resolve(), diag.errors, campaign_id)

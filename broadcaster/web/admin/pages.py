@@ -42,12 +42,13 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     env = _env.overlay()
     env.install_gettext_translations(gettext, newstyle=True)  # type: ignore[attr-defined]
     session = current(request)
-    workspace = request.config_dict[LIVE].workspace
+    live = request.config_dict[LIVE]
     body = env.get_template(template).render(
         lang=lang,
         session=session,
         csrf=session.csrf_token if session else "",
-        policy=str(workspace.approval),
+        policy=str(live.workspace.approval),
+        quarantine={q.campaign: q for q in live.quarantine},
         path=request.path,
         **context,
     )
