@@ -21,6 +21,7 @@ MAX_SECONDS = 2.0  # wall time per body
 MAX_STEPS = 500_000  # template lines and Python calls per body
 MAX_OUTPUT = 1_000_000  # characters a body's text may have
 MAX_WORK = 20_000_000  # characters its filters, calls and joins may make in all
+_TURN = 0.002  # how often a render lets other threads run
 TEMPLATE_FILE = "<template>"  # the code file name Jinja gives a template compiled from text
 
 _SLOW = "takes too long to render (over {seconds:g} s)"
@@ -39,6 +40,7 @@ class Budget:
     def __init__(self, seconds: float = MAX_SECONDS) -> None:
         self.seconds = seconds
         self.deadline = time.monotonic() + seconds
+        self.turn = self.deadline - seconds + _TURN
         self.steps = 0
         self.work = 0
         self.output = 0
@@ -57,8 +59,13 @@ class Budget:
         self.steps += 1
         if self.steps > MAX_STEPS:
             raise self._fail(_LOOPS.format(steps=MAX_STEPS))
-        if self.steps % 16 == 0 and time.monotonic() > self.deadline:
-            raise self._fail(_SLOW.format(seconds=self.seconds))
+        if self.steps % 16 == 0:
+            now = time.monotonic()
+            if now > self.deadline:
+                raise self._fail(_SLOW.format(seconds=self.seconds))
+            if now > self.turn:  # let other threads (the service's event loop) have a turn
+                time.sleep(0)
+                self.turn = now + _TURN
 
     def spend(self, chars: int) -> None:
         """Text about to be made; refuses it when one piece or all of it is too much."""
