@@ -10,7 +10,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from aiohttp import web
@@ -105,6 +105,7 @@ class Service:
     scheduler: Scheduler | None
     # Whether to call settle_heap() after each reload (`serve` does).
     settle: bool
+    reloading: asyncio.Lock = field(default_factory=asyncio.Lock, compare=False)
 
     @property
     def workspace(self) -> Workspace:
@@ -126,11 +127,18 @@ class Service:
 
     async def reload(self) -> bool:
         """Reload the workspace; an invalid edit keeps the last good one running."""
+        async with self.reloading:  # one at a time: the newest files are applied last
+            return await self._reload()
+
+    async def _reload(self) -> bool:
         # The environment the service started with (serve: os.environ), not whatever
         # os.environ holds in the embedding process.
         settings = Settings.from_environ(self.settings.root, self.settings.environ)
         try:
-            workspace, held = load_or_raise(self.settings.root, settings, self.live.workspace)
+            # Off the event loop: rendering every body may take seconds (within its limits).
+            workspace, held = await asyncio.to_thread(
+                load_or_raise, self.settings.root, settings, self.live.workspace
+            )
         except WorkspaceError as exc:
             for problem in exc.problems:
                 log.error("reload refused: %s", problem)
@@ -263,7 +271,7 @@ async def open_service(
     confirmation emails (default: the workspace's subscriber email channel).
     `record_quarantine`: write the campaigns quarantined to var/ for `status` (`serve`).
     """
-    workspace, held = load_or_raise(settings.root, settings)
+    workspace, held = await asyncio.to_thread(load_or_raise, settings.root, settings)
     async with contextlib.AsyncExitStack() as stack:
         engine = await _open_engine(stack, settings)
         outbox, content, metrics = Outbox(engine), ContentStore(engine), Metrics()

@@ -3,40 +3,102 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Generator, Iterator, Mapping
+from typing import Any, cast
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from broadcaster.workspace import limits
 
 # The names a campaign body may use; everything else is refused by `check`.
 BODY_NAMES = frozenset({"data", "campaign", "locale"})
 _MAX_REPEAT = 100_000
 _MAX_EXPONENT = 64
+# Text methods that can make long text from short; the filters do the same within limits.
+_TEXT_METHODS = frozenset(
+    {"center", "ljust", "rjust", "zfill", "expandtabs", "replace", "join", "format",
+     "format_map", "translate", "maketrans"}
+)  # fmt: skip
+
+
+class _BodyCode(CodeGenerator):
+    """`a ~ b` checks the length of what it makes, like the filters do."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.join_text((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
 
 
 class BodySandbox(ImmutableSandboxedEnvironment):
     """No attribute tricks, no mutation, no giant strings from `'x' * 10**9`."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+    code_generator_class = _BodyCode
 
     def __init__(self) -> None:
-        super().__init__(autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True)
+        super().__init__(
+            autoescape=False,
+            undefined=StrictUndefined,
+            keep_trailing_newline=True,
+            finalize=_finalize,
+        )
         # Helpers a body has no use for are removed rather than trusted.
         for name in ("cycler", "joiner", "namespace", "lipsum", "dict", "range"):
             self.globals.pop(name, None)
+        self.filters = {name: limits.guard_filter(name, f) for name, f in self.filters.items()}
+
+    @staticmethod
+    def concat(parts: Any) -> str:
+        """Join the output of a macro, `set` or `call` block, within the limits."""
+        parts = list(parts)
+        limits.current().spend(sum(len(part) for part in parts))
+        return "".join(parts)
+
+    @staticmethod
+    def join_text(parts: tuple[Any, ...]) -> str:
+        """`a ~ b ~ c`, within the limits."""
+        texts = [str(part) for part in parts]
+        limits.current().spend(sum(len(text) for text in texts))
+        return "".join(texts)
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        if isinstance(obj, str) and attr in _TEXT_METHODS:
+            return False
+        return super().is_safe_attribute(obj, attr, value)
 
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
         if operator_name == "**":
             if isinstance(right, int | float) and abs(right) > _MAX_EXPONENT:
                 raise SecurityError("exponent too large")
             return operator.pow(left, right)
+        if operator_name == "%":
+            if isinstance(left, str):
+                raise SecurityError("'%' does not format text in a campaign body; use '~'")
+            return operator.mod(left, right)
+        if operator_name == "+":
+            if not isinstance(left, int | float) or not isinstance(right, int | float):
+                limits.current().spend(limits.size_of(left) + limits.size_of(right))
+            return operator.add(left, right)
         for seq, count in ((left, right), (right, left)):
             sized = isinstance(seq, str | list | tuple) and isinstance(count, int)
             if sized and len(seq) * count > _MAX_REPEAT:
                 raise SecurityError("repetition too large")
+            if sized:
+                limits.current().spend(limits.size_of(seq) * count)
         return operator.mul(left, right)
+
+
+def _finalize(value: Any) -> Any:
+    """Every `{{ ... }}`: a value too long to show is refused before it becomes text."""
+    if not isinstance(value, int | float | bool) and value is not None:
+        limits.current().spend(limits.size_of(value))
+    return value
 
 
 _sandbox = BodySandbox()
@@ -118,6 +180,21 @@ def _template_line(exc: BaseException, filename: str) -> int:
     return line
 
 
+def _render_within_limits(template: Template, context: Mapping[str, Any]) -> str:
+    """The body's text; past a limit, the template stops where it is (so its line is known)."""
+    parts: list[str] = []
+    with limits.running() as budget:
+        chunks = cast(Generator[str, None, None], template.generate(dict(context)))
+        for chunk in chunks:
+            parts.append(chunk)
+            try:
+                budget.emit(len(chunk))
+            except limits.BodyLimit as exc:
+                chunks.throw(limits.BodyLimit(str(exc)))
+        budget.check()
+    return "".join(parts)
+
+
 def render_body(source: str, filename: str, context: Mapping[str, Any]) -> str:
     """Render a body that `check_body` accepted; errors carry the body line."""
     problems = check_body(source, filename)
@@ -127,7 +204,9 @@ def render_body(source: str, filename: str, context: Mapping[str, Any]) -> str:
     try:
         template = _sandbox.from_string(source)
         template.filename = filename
-        return template.render(dict(context))
+        return _render_within_limits(template, context)
+    except limits.BodyLimit as exc:
+        raise BodyError(_template_line(exc, filename), f"the body {exc}") from None
     except SecurityError as exc:
         raise BodyError(_template_line(exc, filename), f"refused by the sandbox: {exc}") from None
     except TemplateError as exc:

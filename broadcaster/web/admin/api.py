@@ -127,7 +127,9 @@ async def get_campaign(request: web.Request) -> web.Response:
         raise desk.DeskError(404, str(exc)) from None
     if on_disk is None:
         raise desk.DeskError(404, f"no campaign '{campaign_id}'")
-    _, problems = editor.problems_for(staff_desk.settings.root, staff_desk.settings, campaign_id)
+    _, problems = await asyncio.to_thread(
+        editor.problems_for, staff_desk.settings.root, staff_desk.settings, campaign_id
+    )
     body: dict[str, Any] = {"id": campaign_id, "revision": on_disk, "files": files}
     body["problems"] = [str(p) for p in problems]
     quarantined = staff_desk.live.quarantined(campaign_id)
@@ -157,7 +159,9 @@ async def put_campaign(request: web.Request) -> web.Response:
     revision = await desk.save(
         staff_desk, session, campaign_id, base, _files(data.get("files")), client_ip(request)
     )
-    _, problems = editor.problems_for(staff_desk.settings.root, staff_desk.settings, campaign_id)
+    _, problems = await asyncio.to_thread(
+        editor.problems_for, staff_desk.settings.root, staff_desk.settings, campaign_id
+    )
     return web.json_response({"revision": revision, "problems": [str(p) for p in problems]})
 
 

@@ -65,7 +65,9 @@ async def create_campaign(request: web.Request) -> web.StreamResponse:
 
 async def _editor_context(staff_desk: Desk, campaign_id: str) -> dict[str, Any]:
     _, approvals = desk.parts(staff_desk)
-    _, problems = editor.problems_for(staff_desk.settings.root, staff_desk.settings, campaign_id)
+    _, problems = await asyncio.to_thread(
+        editor.problems_for, staff_desk.settings.root, staff_desk.settings, campaign_id
+    )
     row = None
     if campaign_id in staff_desk.workspace.campaigns:
         row = await desk.row(staff_desk, campaign_id)

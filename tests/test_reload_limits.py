@@ -1,0 +1,78 @@
+"""`serve` keeps answering while a reload renders a campaign body that runs away, refuses it
+at its file and line, and keeps the last good workspace; startup refuses it without hanging."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+import pytest
+from pytest_aiohttp import AiohttpClient
+
+from broadcaster.service import SERVICE, make_app, open_service
+from broadcaster.settings import Settings
+from broadcaster.workspace import limits
+from broadcaster.workspace.diagnostics import WorkspaceError
+from tests.conftest import copy_workspace
+from tests.workspace.test_body_limits import NESTED, append_body
+
+BODY = "campaigns/online-submission/vi.md"
+
+
+def settings_for(root: Path) -> Settings:
+    environ = {
+        "BROADCASTER_DATABASE_URL": f"sqlite+aiosqlite:///{root / 'var/db.sqlite'}",
+        "BROADCASTER_BASE_URL": "http://broadcaster.test",
+        "BROADCASTER_SHUTDOWN_TIMEOUT": "5",
+    }
+    return Settings.from_environ(root, environ=environ)
+
+
+async def test_healthz_answers_while_a_reload_renders_a_runaway_body(
+    tmp_path: Path,
+    aiohttp_client: AiohttpClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Let the body run into its time limit (2 s), not its step count, to see the loop free.
+    monkeypatch.setattr(limits, "MAX_STEPS", 10**12)
+    root = copy_workspace(tmp_path / "ws")
+    client = await aiohttp_client(make_app(settings_for(root)))
+    app = client.app
+    assert app is not None
+    service = app[SERVICE]
+    good = service.workspace
+    line = append_body(root, BODY, NESTED) + 1
+
+    with caplog.at_level(logging.ERROR, logger="broadcaster.service"):
+        reload = asyncio.create_task(service.reload())
+        waits: list[float] = []
+        while not reload.done():
+            started = time.monotonic()
+            health = await client.get("/healthz")
+            waits.append(time.monotonic() - started)
+            assert health.status == 200
+            await asyncio.sleep(0.05)
+        assert await reload is False
+
+    assert len(waits) >= 10, waits  # the reload took its time, and /healthz answered meanwhile
+    assert max(waits) < 0.2, waits
+    assert any(
+        f"{BODY}:{line}: the body takes too long to render (over 2 s)" in r.getMessage()
+        for r in caplog.records
+    ), [r.getMessage() for r in caplog.records]
+    assert service.workspace is good
+    assert (await client.get("/vi/")).status == 200
+
+
+async def test_startup_refuses_a_runaway_body_within_seconds(tmp_path: Path) -> None:
+    root = copy_workspace(tmp_path / "ws")
+    line = append_body(root, BODY, NESTED) + 1
+    started = time.monotonic()
+    with pytest.raises(WorkspaceError) as raised:
+        async with open_service(settings_for(root)):
+            pass
+    assert time.monotonic() - started < 10
+    assert f"{BODY}:{line}: the body runs too many loop steps" in str(raised.value)
