@@ -154,7 +154,7 @@ def publish(
     for campaign in chosen:
         for quarantined in (q for q in held if q.campaign == campaign):
             problems = "\n".join(str(p) for p in quarantined.problems)
-            raise click.UsageError(f"campaign '{campaign}' has errors; fix them:\n{problems}")
+            raise click.ClickException(f"campaign '{campaign}' has errors; fix them:\n{problems}")
         if campaign not in workspace.campaigns:
             known = ", ".join(workspace.campaigns) or "none"
             raise click.UsageError(f"no campaign '{campaign}' in campaigns/ (have: {known})")
