@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from broadcaster.outbox.trouble import TroubleLog
+from tests.conftest import tmpfs
 from tests.mail.conftest import Handler, Rig, make_rig
 
 READERS = ("an@example.vn", "binh@example.vn", "chi@example.vn", "dung@example.vn")
@@ -120,17 +118,8 @@ async def test_a_maildir_that_cannot_be_written_is_logged_once_with_what_to_do(
 
 @pytest.fixture
 def full_disk(tmp_path: Path) -> Iterator[Path]:
-    """A folder on a tiny file system that is full (a tmpfs; needs root and mount)."""
-    folder = tmp_path / "full"
-    folder.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tiny tmpfs needs root")
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
+    """A Maildir on a tiny file system that is full."""
+    with tmpfs(tmp_path / "full", "64k") as folder:
         for sub in ("tmp", "new", "cur"):
             (folder / "mail" / sub).mkdir(parents=True)
         with contextlib.suppress(OSError), open(folder / "filler", "wb") as filler:
@@ -138,8 +127,6 @@ def full_disk(tmp_path: Path) -> Iterator[Path]:
                 filler.write(b"x" * 4096)
                 filler.flush()
         yield folder / "mail"
-    finally:
-        subprocess.run(["umount", str(folder)], check=False)
 
 
 async def test_a_full_disk_under_the_maildir_is_logged_once_then_counted(

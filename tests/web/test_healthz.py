@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import shutil
 import sqlite3
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -22,7 +19,7 @@ from broadcaster.service import make_app
 from broadcaster.store import create_engine
 from broadcaster.store.engine import store_health
 from broadcaster.store.testing import TEST_DATABASE_ENV, postgres_fresh_database, postgres_url
-from tests.conftest import copy_workspace
+from tests.conftest import copy_workspace, tmpfs
 from tests.web.conftest import settings_for
 
 
@@ -91,20 +88,9 @@ async def test_a_sqlite_store_opened_read_only_is_reported_as_unable_to_write(
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A folder on a 16 MiB file system of its own (a tmpfs; needs root and mount)."""
-    folder = tmp_path / "disk"
-    folder.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a small tmpfs needs root")
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(folder)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
+    """A folder on a 16 MiB file system of its own."""
+    with tmpfs(tmp_path / "disk", "16m") as folder:
         yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def fill(path: Path) -> None:
