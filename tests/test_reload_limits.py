@@ -58,7 +58,9 @@ async def test_healthz_answers_while_a_reload_renders_a_runaway_body(
         assert await reload is True  # the other campaigns reload; this one is quarantined
 
     assert len(waits) >= 10, waits  # the reload took its time, and /healthz answered meanwhile
-    assert max(waits) < 0.2, waits
+    # On the loop, the body would hold every answer for its whole 2 s; the bound leaves room
+    # for a busy shared machine.
+    assert max(waits) < 1.0, waits
     assert any(
         f"{BODY}:{line}: the body takes too long to render (over 2 s)" in r.getMessage()
         for r in caplog.records

@@ -191,7 +191,9 @@ async def test_password_checks_run_off_the_event_loop(
     took = time.monotonic() - started
     statuses = sorted([r.status for r in await asyncio.gather(*logins)])
     assert health.status == 200
-    assert took < 0.25, f"/healthz took {took:.3f} s while passwords were checked"
+    # On the loop, the five checks would hold /healthz for 1.5 s; off it, it answers at once
+    # (the bound leaves room for a busy shared machine).
+    assert took < 1.0, f"/healthz took {took:.3f} s while passwords were checked"
     assert statuses == [303, 303, 303, 303, 401]
     assert len(threads) == 5
     assert loop_thread not in threads
