@@ -244,7 +244,7 @@ async def test_a_trickled_request_head_is_cut_off_at_its_deadline(files: StaticF
         answer, closed_after = await trickle(fast, every=0.3, lines=20)
         assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), answer
         assert b"Connection: close" in answer
-        assert 1.4 <= closed_after < 3.0, closed_after
+        assert 1.4 <= closed_after < 6.0, closed_after  # never open forever; room for load
         # A head that arrives in time, in pieces, is still answered.
         pieces = request("/feeds/vi/all.rss", CLOSE)
         answers = await exchange(fast, pieces[:10], pieces[10:30], pieces[30:])
