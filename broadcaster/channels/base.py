@@ -13,8 +13,10 @@ from pydantic import BaseModel
 # Outcomes, renditions and jobs live with the outbox, which stores and hands them over;
 # the channels and the engines behind them import them from there.
 from broadcaster.outbox.jobs import BatchDeliveringChannel as BatchDeliveringChannel
+from broadcaster.outbox.jobs import Collected as Collected
 from broadcaster.outbox.jobs import Deliverer
 from broadcaster.outbox.jobs import DeliveryJob as DeliveryJob
+from broadcaster.outbox.jobs import Progress as Progress
 from broadcaster.outbox.jobs import Rendition as Rendition
 from broadcaster.outbox.outcomes import Deferred as Deferred
 from broadcaster.outbox.outcomes import DeliveryRejected as DeliveryRejected

@@ -22,7 +22,7 @@ from broadcaster.channels.base import (
     ChannelOptions,
     DeliveryJob,
     FileProblem,
-    Outcome,
+    Progress,
     Resources,
     masked,
 )
@@ -139,9 +139,9 @@ class EmailDelivery:
         """Deliveries per batch: what the send rate gets through in half a lease."""
         return self.outbound.batch_limit(lease)
 
-    async def deliver_many(self, jobs: Sequence[DeliveryJob]) -> list[Outcome]:
-        """Check, personalise or readdress, sign and send a batch; one outcome per job."""
-        return await self.outbound.deliver_many(jobs)
+    async def deliver_many(self, jobs: Sequence[DeliveryJob], progress: Progress) -> None:
+        """Check, personalise or readdress, sign and send a batch, reporting as it goes."""
+        await self.outbound.deliver_many(jobs, progress)
 
     async def deliver(self, job: DeliveryJob) -> str:
         """Send one delivery; a receipt, or RetryLater / DeliveryRejected."""

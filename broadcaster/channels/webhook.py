@@ -21,10 +21,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from broadcaster.channels.base import (
     ChannelOptions,
+    Collected,
     Deferred,
     DeliveryJob,
     DeliveryRejected,
-    Outcome,
+    Progress,
     Rendition,
     Resources,
     RetryLater,
@@ -197,30 +198,33 @@ class WebhookChannel:
         time and hands those back untried, so a batch never outlives its lease."""
         return MAX_BATCH
 
-    async def deliver_many(self, jobs: Sequence[DeliveryJob]) -> list[Outcome]:
-        """Check order, sign and post a batch concurrently; one outcome per job."""
+    async def deliver_many(self, jobs: Sequence[DeliveryJob], progress: Progress) -> None:
+        """Check order, sign and post a batch concurrently, reporting each outcome."""
         if self.partners is None:
-            return [RetryLater(f"channel {self.name}: no partner registry") for _ in jobs]
+            for index in range(len(jobs)):
+                progress.report(index, RetryLater(f"channel {self.name}: no partner registry"))
+            return
         now = datetime.now(UTC)
-        outcomes, sends = await self._sort(self.partners, jobs, now)
-        results = await self._post(jobs, sends)
-        for send, result in zip(sends, results, strict=True):
-            outcomes[send.index] = result
+        sends = await self._sort(self.partners, jobs, now, progress)
+        gone = await self._post(jobs, sends, progress)
+        for send, result in gone:
             partner_id = partner_id_of(jobs[send.index].delivery.recipient)
-            if isinstance(result, Gone) and partner_id is not None:
+            if partner_id is not None:
                 await self.partners.disable(partner_id, f"{result} at {now:%Y-%m-%d %H:%M} UTC")
                 log.warning("partner %s disabled: %s", send.partner, result)
-        return [o if o is not None else RetryLater("not attempted") for o in outcomes]
 
     async def _sort(
-        self, partners: PartnerStore, jobs: Sequence[DeliveryJob], now: datetime
-    ) -> tuple[list[Outcome | None], list[_Send]]:
+        self,
+        partners: PartnerStore,
+        jobs: Sequence[DeliveryJob],
+        now: datetime,
+        progress: Progress,
+    ) -> list[_Send]:
         """What is settled without a request (partner removed or disabled, an earlier event
         still on its way), and the posts to make for the rest."""
         ids = {partner_id_of(job.delivery.recipient) for job in jobs}
         keys = await partners.signing_keys(i for i in ids if i is not None)
         types = await partners.event_types(self.name, [job.delivery for job in jobs])
-        outcomes: list[Outcome | None] = [None] * len(jobs)
         sends: list[_Send] = []
         for index, job in enumerate(jobs):
             d = job.delivery
@@ -228,22 +232,27 @@ class WebhookChannel:
             key = keys.get(partner_id) if partner_id is not None else None
             decided = types[d.id]
             if key is None:
-                outcomes[index] = Withdrawn(f"partner {d.recipient} was removed")
+                progress.report(index, Withdrawn(f"partner {d.recipient} was removed"))
             elif not key.partner.enabled:
                 reason = key.partner.disabled_reason or "disabled"
-                outcomes[index] = Withdrawn(f"partner {key.partner.name} is disabled ({reason})")
+                disabled = Withdrawn(f"partner {key.partner.name} is disabled ({reason})")
+                progress.report(index, disabled)
             elif isinstance(decided, Waiting):
-                outcomes[index] = Deferred(
+                waiting = Deferred(
                     f"waits for delivery {decided.blocker} of the same campaign to "
                     f"{key.partner.name}",
                     decided.wait(now),
                 )
+                progress.report(index, waiting)
             else:
                 sends.append(_Send(index, key.partner.url, key.partner.name, decided, key.secrets))
-        return outcomes, sends
+        return sends
 
-    async def _post(self, jobs: Sequence[DeliveryJob], sends: Sequence[_Send]) -> list[Outcome]:
-        """Sign and post each send, at most `connections` at once; one outcome per send."""
+    async def _post(
+        self, jobs: Sequence[DeliveryJob], sends: Sequence[_Send], progress: Progress
+    ) -> list[tuple[_Send, Gone]]:
+        """Sign and post each send, at most `connections` at once, each once it has a turn;
+        reports each outcome, and returns the partners that answered 410 Gone."""
         bodies: dict[tuple[int, str, EventType], bytes] = {}
         for send in sends:
             d = jobs[send.index].delivery
@@ -256,19 +265,26 @@ class WebhookChannel:
         start_before = lease_ends - timedelta(seconds=self.options.timeout) - LEASE_MARGIN
         gate = asyncio.Semaphore(self.options.connections)
 
-        async def post(send: _Send) -> Outcome:
+        async def post(send: _Send) -> Gone | None:
             d = jobs[send.index].delivery
             async with gate:
-                if datetime.now(UTC) > start_before:
-                    return Deferred("the batch ran out of time before this was sent")
+                if datetime.now(UTC) > start_before or not await progress.admit(send.index):
+                    late = Deferred("the batch ran out of time before this was sent")
+                    progress.report(send.index, late)
+                    return None
                 body = bodies[d.publication_id, d.locale, send.event_type]
-                return await self.sender.send(send.url, f"msg_{d.dedup_key}", body, send.secrets)
+                result = await self.sender.send(send.url, f"msg_{d.dedup_key}", body, send.secrets)
+            progress.report(send.index, result)
+            return result if isinstance(result, Gone) else None
 
-        return list(await asyncio.gather(*(post(send) for send in sends)))
+        results = await asyncio.gather(*(post(send) for send in sends))
+        return [(send, gone) for send, gone in zip(sends, results, strict=True) if gone]
 
     async def deliver(self, job: DeliveryJob) -> str:
         """Send one delivery; a receipt, or RetryLater / Deferred / DeliveryRejected."""
-        (outcome,) = await self.deliver_many([job])
+        collected = Collected(1)
+        await self.deliver_many([job], collected)
+        outcome = collected.outcome()
         if isinstance(outcome, Withdrawn):
             raise DeliveryRejected(str(outcome))
         if isinstance(outcome, RetryLater | DeliveryRejected):

@@ -20,10 +20,11 @@ from pydantic import BaseModel, ConfigDict
 from broadcaster.mail.dkim import DkimKey, DkimKeyError, DkimSigner
 from broadcaster.mail.sender import MailSender, Transport
 from broadcaster.mail.smtp import Outgoing, SmtpOptions, SmtpPool
-from broadcaster.outbox.outcomes import DeliveryRejected, Outcome, RetryLater, Withdrawn
+from broadcaster.outbox.jobs import Collected
+from broadcaster.outbox.outcomes import DeliveryRejected, RetryLater, Withdrawn
 
 if TYPE_CHECKING:
-    from broadcaster.outbox.jobs import DeliveryJob
+    from broadcaster.outbox.jobs import DeliveryJob, Progress
     from broadcaster.subscribers.api import SubscriberStore, Tokens
 
 log = logging.getLogger(__name__)
@@ -150,17 +151,21 @@ class Outbound:
             return MAX_BATCH
         return max(1, min(MAX_BATCH, int(rate * lease.total_seconds() * LEASE_SHARE)))
 
-    async def deliver_many(self, jobs: Sequence[DeliveryJob]) -> list[Outcome]:
-        """Check, personalise, sign and send a batch; one outcome per job."""
+    async def deliver_many(self, jobs: Sequence[DeliveryJob], progress: Progress) -> None:
+        """Check, personalise, sign and send a batch, reporting each outcome to `progress`."""
         try:
             sender = self.sender()
         except DkimKeyError as exc:
-            return [RetryLater(f"channel {self.name}: {exc}") for _ in jobs]
-        return await sender.deliver_many(jobs)
+            for index in range(len(jobs)):
+                progress.report(index, RetryLater(f"channel {self.name}: {exc}"))
+            return
+        await sender.deliver_many(jobs, progress)
 
     async def deliver(self, job: DeliveryJob) -> str:
         """Send one delivery; a receipt, or RetryLater / DeliveryRejected."""
-        (outcome,) = await self.deliver_many([job])
+        collected = Collected(1)
+        await self.deliver_many([job], collected)
+        outcome = collected.outcome()
         if isinstance(outcome, Withdrawn):
             raise DeliveryRejected(str(outcome))
         if isinstance(outcome, RetryLater | DeliveryRejected):

@@ -4,8 +4,10 @@ Per batch: one `SubscriberStore.sendable` query right before sending (an unsubsc
 withdraws messages already queued), then per recipient only a bytes join of the
 pre-built template with the address, two tokens and the Message-ID, a DKIM signature
 when configured (for large batches in signing processes, in chunks, while the event
-loop sends the chunks before: signing.py), and a hand-off to the transport: the SMTP
-pool's connections send concurrently; the Maildir gets the whole batch in one thread hop.
+loop sends the chunks before: signing.py), and a hand-off to the transport once the
+outbox gives the message a turn (outbox/recording.py): the SMTP pool's connections send
+concurrently; the Maildir gets a few messages per thread hop. Each outcome is reported
+as soon as it is known, so the outbox records the batch as it goes.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,16 +27,16 @@ from broadcaster.mail.signing import SigningPool
 from broadcaster.mail.smtp import Outgoing, SmtpPool
 from broadcaster.mail.smtp import SmtpOutcome as SendOutcome
 from broadcaster.mail.verp import Verp
-from broadcaster.outbox.outcomes import DeliveryRejected, Outcome, RetryLater, Withdrawn
+from broadcaster.outbox.outcomes import DeliveryRejected, RetryLater, Withdrawn
 
 if TYPE_CHECKING:
-    from broadcaster.outbox.jobs import DeliveryJob
+    from broadcaster.outbox.jobs import DeliveryJob, Progress
     from broadcaster.subscribers.api import Recipient, SubscriberStore, Tokens
 
 log = logging.getLogger(__name__)
 
 CHUNK = 64  # messages built (and signed) per step, or per signing request
-WINDOW = 256  # built messages waiting for an SMTP connection, at most
+MAILDIR_STEP = 16  # messages written to the Maildir per thread hop
 POOL_AT_LEAST = 2 * CHUNK  # smaller batches are signed here; larger ones in processes
 Values = tuple[bytes, bytes, bytes, bytes]  # a recipient's slot values (see compose.Slot)
 TEMPLATES_KEPT = 16
@@ -94,36 +96,60 @@ class MailSender:
             await self._pool.close()
             self._pool = None
 
-    async def deliver_many(self, jobs: Sequence[DeliveryJob]) -> list[Outcome]:
-        """Send each job's message; one outcome per job, in order."""
-        outcomes: list[Outcome | None] = [None] * len(jobs)
+    async def deliver_many(self, jobs: Sequence[DeliveryJob], progress: Progress) -> None:
+        """Send each job's message, reporting each outcome to `progress` as it comes."""
         if self.list_mail:
-            plan = await self._list_plan(jobs, outcomes)
+            plan = await self._list_plan(jobs, progress)
             chunks = self._build(plan)
         else:
-            chunks = self._desk_work(jobs, outcomes)
-        pool = self.transport.pool
-        if pool is not None:
-            # Each chunk goes to the connections as soon as it is built (and signed).
-            # At most WINDOW built messages wait for a connection: memory stays flat.
-            futures: deque[tuple[int, asyncio.Future[SendOutcome]]] = deque()
-            async for chunk in chunks:
-                futures += [(index, pool.submit(item)) for index, item in chunk]
-                while len(futures) > WINDOW:
-                    index, future = futures.popleft()
-                    outcomes[index] = await future
-            for index, future in futures:
-                outcomes[index] = await future
-        else:
-            work = [pair async for chunk in chunks for pair in chunk]
-            folder = self.transport.maildir
-            assert folder is not None
-            messages = [with_return_path(item.plain(), item.sender) for _, item in work]
-            for (index, _), outcome in zip(
-                work, await to_maildir_many(folder, messages), strict=True
-            ):
-                outcomes[index] = outcome
-        return [o if o is not None else RetryLater("not attempted") for o in outcomes]
+            chunks = self._desk_work(jobs, progress)
+        try:
+            if self.transport.pool is not None:
+                await self._send_pooled(self.transport.pool, chunks, progress)
+            else:
+                await self._write_maildir(chunks, progress)
+        finally:
+            await chunks.aclose()  # stops the signing of chunks that will not be sent
+
+    async def _send_pooled(
+        self,
+        pool: SmtpPool,
+        chunks: AsyncGenerator[list[tuple[int, Outgoing]]],
+        progress: Progress,
+    ) -> None:
+        """Each message goes to the connections once it has a turn (see outbox/recording.py);
+        its outcome is reported the moment the relay answers."""
+        sent: list[asyncio.Future[SendOutcome]] = []
+
+        def reporter(index: int) -> Callable[[asyncio.Future[SendOutcome]], None]:
+            return lambda future: progress.report(index, future.result())
+
+        async for chunk in chunks:
+            for index, item in chunk:
+                if not await progress.admit(index):
+                    await asyncio.gather(*sent)
+                    return
+                future = pool.submit(item)
+                future.add_done_callback(reporter(index))
+                sent.append(future)
+            sent = [future for future in sent if not future.done()]
+        await asyncio.gather(*sent)
+
+    async def _write_maildir(
+        self, chunks: AsyncGenerator[list[tuple[int, Outgoing]]], progress: Progress
+    ) -> None:
+        """A few messages per thread hop, each hop with its turns."""
+        folder = self.transport.maildir
+        assert folder is not None
+        async for chunk in chunks:
+            for start in range(0, len(chunk), MAILDIR_STEP):
+                step = chunk[start : start + MAILDIR_STEP]
+                if not await progress.admit(*(index for index, _ in step)):
+                    return
+                messages = [with_return_path(item.plain(), item.sender) for _, item in step]
+                written = await to_maildir_many(folder, messages)
+                for (index, _), outcome in zip(step, written, strict=True):
+                    progress.report(index, outcome)
 
     # -- building ------------------------------------------------------------------------
 
@@ -146,11 +172,11 @@ class MailSender:
         return prepared
 
     async def _list_plan(
-        self, jobs: Sequence[DeliveryJob], outcomes: list[Outcome | None]
+        self, jobs: Sequence[DeliveryJob], progress: Progress
     ) -> list[tuple[int, DeliveryJob, _Prepared, Recipient]]:
         if self.subscribers is None or self.tokens is None:
             for index in range(len(jobs)):
-                outcomes[index] = RetryLater("no subscriber store is configured")
+                progress.report(index, RetryLater("no subscriber store is configured"))
             return []
         ids: dict[int, int] = {}
         for index, job in enumerate(jobs):
@@ -158,21 +184,21 @@ class MailSender:
             if recipient.isdigit():
                 ids[index] = int(recipient)
             else:
-                outcomes[index] = DeliveryRejected(f"{recipient!r} is not a subscriber id")
+                progress.report(index, DeliveryRejected(f"{recipient!r} is not a subscriber id"))
         sendable = await self.subscribers.sendable(sorted(set(ids.values())))
         plan: list[tuple[int, DeliveryJob, _Prepared, Recipient]] = []
         for index, subscriber_id in ids.items():
             found = sendable.get(subscriber_id)
             if found is None:
-                outcomes[index] = Withdrawn("unsubscribed or suppressed since it was queued")
+                progress.report(index, Withdrawn("unsubscribed or suppressed since it was queued"))
                 continue
             if not found.email.isascii():  # kept before addresses were stored ASCII-only
-                outcomes[index] = DeliveryRejected(NEEDS_SMTPUTF8)
+                progress.report(index, DeliveryRejected(NEEDS_SMTPUTF8))
                 continue
             try:
                 prepared = await self._prepared(jobs[index])
             except DeliveryRejected as exc:
-                outcomes[index] = exc
+                progress.report(index, exc)
                 continue
             plan.append((index, jobs[index], prepared, found))
         if self._verp is None and plan:
@@ -181,7 +207,7 @@ class MailSender:
 
     async def _build(
         self, plan: list[tuple[int, DeliveryJob, _Prepared, Recipient]]
-    ) -> AsyncIterator[list[tuple[int, Outgoing]]]:
+    ) -> AsyncGenerator[list[tuple[int, Outgoing]]]:
         signing = any(p.signature is not None for _, _, p, _ in plan)
         if not signing or len(plan) < POOL_AT_LEAST:
             for start in range(0, len(plan), CHUNK):
@@ -266,8 +292,8 @@ class MailSender:
         return built
 
     async def _desk_work(
-        self, jobs: Sequence[DeliveryJob], outcomes: list[Outcome | None]
-    ) -> AsyncIterator[list[tuple[int, Outgoing]]]:
+        self, jobs: Sequence[DeliveryJob], progress: Progress
+    ) -> AsyncGenerator[list[tuple[int, Outgoing]]]:
         work: list[tuple[int, Outgoing]] = []
         for index, job in enumerate(jobs):
             d = job.delivery
@@ -276,7 +302,7 @@ class MailSender:
                     await job.rendition(), d.recipient, f"{d.dedup_key}@{self.domain}"
                 )
             except DeliveryRejected as exc:
-                outcomes[index] = exc
+                progress.report(index, exc)
                 continue
             if b"\r\n" not in message:
                 message = message.replace(b"\n", b"\r\n")

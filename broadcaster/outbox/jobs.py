@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
-from broadcaster.outbox.outcomes import DeliveryRejected, Outcome
+from broadcaster.outbox.outcomes import DeliveryRejected, Outcome, RetryLater
 from broadcaster.outbox.records import ClaimedDelivery
 
 
@@ -63,14 +63,53 @@ class Deliverer(Protocol):
         ...
 
 
+class Progress(Protocol):
+    """Where a batch-delivering channel takes turns to send and reports as it goes.
+
+    The workers record what is reported every few messages, so a crash or a store outage
+    sends again only what was in flight: `admit` holds a send back while too many sent
+    messages are still unrecorded.
+    """
+
+    async def admit(self, count: int = 1) -> bool:
+        """Wait until `count` more sends may start. False: start no more (the batch's lease
+        is running out, or the workers are stopping); what was not reported is handed back
+        untried, due again at once."""
+        ...
+
+    def report(self, index: int, outcome: Outcome) -> None:
+        """The outcome of `jobs[index]`, as soon as it is known (once per job)."""
+        ...
+
+
+class Collected:
+    """A `Progress` that admits every send and keeps the outcomes (one-off deliveries)."""
+
+    def __init__(self, count: int) -> None:
+        self.outcomes: list[Outcome | None] = [None] * count
+
+    async def admit(self, count: int = 1) -> bool:
+        return True
+
+    def report(self, index: int, outcome: Outcome) -> None:
+        self.outcomes[index] = outcome
+
+    def outcome(self, index: int = 0) -> Outcome:
+        """What was reported for `jobs[index]` (RetryLater when nothing was)."""
+        found = self.outcomes[index]
+        return found if found is not None else RetryLater("not attempted")
+
+
 @runtime_checkable
 class BatchDeliveringChannel(Protocol):
     """A channel that sends many deliveries at once (email fan-out, webhooks)."""
 
     name: str
 
-    async def deliver_many(self, jobs: Sequence[DeliveryJob]) -> list[Outcome]:
-        """One outcome per job, in order; never raises for a single job's failure."""
+    async def deliver_many(self, jobs: Sequence[DeliveryJob], progress: Progress) -> None:
+        """Send the jobs, calling `progress.admit` before each send starts and
+        `progress.report` with each job's outcome; never raises for a single job's
+        failure. A job left unreported is handed back untried."""
         ...
 
     def batch_limit(self, lease: timedelta) -> int:

@@ -281,11 +281,26 @@ class Outbox(OutboxViews):
         if not settlements:
             return 0
         now = self._now()
+        known = [s for s in settlements if s.outcome is AttemptOutcome.DELIVERED and s.attempt]
+        rest = [s for s in settlements if not (s.outcome is AttemptOutcome.DELIVERED and s.attempt)]
         async with write_transaction(self._engine) as conn:
-            ids = [s.delivery_id for s in settlements]
-            held = await settlement.held_attempts_many(conn, ids, worker_id)
+            # Delivered at a known attempt (fan-out): written straight away, guarded by
+            # the lease like the others.
+            written = await settlement.settle_many(
+                conn, worker_id, now, [settlement.delivered_row(s, now) for s in known]
+            )
+            if 0 <= written < len(known):
+                log.warning(
+                    "%s deliveries are no longer leased to %s; their outcome (delivered) was "
+                    "not recorded",
+                    len(known) - written,
+                    worker_id,
+                )
+            recorded = written if written >= 0 else len(known)
+            ids = [s.delivery_id for s in rest]
+            held = await settlement.held_attempts_many(conn, ids, worker_id) if ids else {}
             rows, deferred = [], []
-            for reported in settlements:
+            for reported in rest:
                 holding = held.pop(reported.delivery_id, None)
                 if holding is None:
                     self._log_lost(reported.delivery_id, worker_id, reported.outcome)
@@ -312,7 +327,7 @@ class Outbox(OutboxViews):
                     )
             await settlement.settle_many(conn, worker_id, now, rows)
             await requeue.defer_many(conn, worker_id, now, deferred)
-        return len(rows) + len(deferred)
+        return recorded + len(rows) + len(deferred)
 
     def _backoff(self, policy: RetryPolicy) -> Callable[[int, timedelta | None], timedelta]:
         return lambda attempts, after: policy.delay(attempts, self._jitter(), after)

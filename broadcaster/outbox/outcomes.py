@@ -21,6 +21,10 @@ class DeliveryRejected(Exception):
     """A permanent failure: do not try this delivery again."""
 
 
+class TechnicalFailure(DeliveryRejected):
+    """The channel failed as a whole (a bug, a reload that removed it), not the recipient."""
+
+
 class Withdrawn(Exception):
     """Not sent, and never to be: the recipient unsubscribed or was suppressed meanwhile."""
 

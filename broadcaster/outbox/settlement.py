@@ -125,6 +125,23 @@ class Settlement:
     after: timedelta | None = None  # temporary failures: not before (Retry-After)
     # Not tried at all (it waits for an earlier delivery): the attempt is not counted.
     deferred: bool = False
+    # The attempt the worker claimed, when known: a delivered outcome is then written
+    # without reading the delivery first (fan-out records a few dozen at a time).
+    attempt: int | None = None
+
+
+def delivered_row(s: Settlement, now: datetime) -> dict[str, Any]:
+    """The `settle_many` parameters for a delivery reported delivered at a known attempt."""
+    return {
+        "b_id": s.delivery_id,
+        "b_attempt": s.attempt,
+        "b_status": DeliveryStatus.DELIVERED.value,
+        "b_next": None,
+        "b_receipt": s.detail,
+        "b_error": None,
+        "b_outcome": AttemptOutcome.DELIVERED.value,
+        "b_attempt_error": None,
+    }
 
 
 def settled_row(
@@ -188,16 +205,18 @@ async def held_attempts_many(
 
 async def settle_many(
     conn: AsyncConnection, worker_id: str, now: datetime, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    """`settle` for many held deliveries in two statements (executemany).
+) -> int:
+    """`settle` for many held deliveries in two statements (executemany); returns how many
+    deliveries were still held (-1 when the driver cannot tell).
 
     Each row: b_id, b_attempt, b_status, b_next, b_receipt (None keeps the old one),
-    b_error (None keeps the old last_error), b_outcome, b_attempt_error.
+    b_error (None keeps the old last_error), b_outcome, b_attempt_error. An attempt that
+    already ended (a claim found its lease run out) keeps what the claim recorded.
     """
     if not rows:
-        return
+        return 0
     params = [{**row, "b_owner": worker_id, "b_now": now} for row in rows]
-    await conn.execute(
+    result = await conn.execute(
         update(d)
         .where(
             d.c.id == bindparam("b_id"),
@@ -217,7 +236,11 @@ async def settle_many(
     )
     await conn.execute(
         update(a)
-        .where(a.c.delivery_id == bindparam("b_id"), a.c.attempt == bindparam("b_attempt"))
+        .where(
+            a.c.delivery_id == bindparam("b_id"),
+            a.c.attempt == bindparam("b_attempt"),
+            a.c.finished_at.is_(None),
+        )
         .values(
             finished_at=bindparam("b_now", type_=UTCDateTime()),
             outcome=bindparam("b_outcome"),
@@ -225,3 +248,4 @@ async def settle_many(
         ),
         params,
     )
+    return int(result.rowcount)

@@ -15,7 +15,15 @@ from datetime import timedelta
 from broadcaster.outbox.content import ContentStore
 from broadcaster.outbox.jobs import BatchDeliveringChannel, Deliverer, DeliveryJob
 from broadcaster.outbox.outbox import Outbox, Settlement
-from broadcaster.outbox.outcomes import Deferred, DeliveryRejected, Outcome, RetryLater, Withdrawn
+from broadcaster.outbox.outcomes import (
+    Deferred,
+    DeliveryRejected,
+    Outcome,
+    RetryLater,
+    TechnicalFailure,
+    Withdrawn,
+)
+from broadcaster.outbox.recording import BatchRecorder, Gate
 from broadcaster.outbox.records import ClaimedDelivery
 from broadcaster.outbox.tables import AttemptOutcome
 from broadcaster.outbox.trouble import TroubleLog
@@ -33,6 +41,9 @@ class WorkerSettings:
     # two, so one claims and settles while the other's batch is on the wire.
     bulk_loops: int = 2
     bulk_batch: int = 1000
+    # Sends started and not yet recorded, across all batches: what a crash or a store
+    # outage can send a second time (8 SMTP connections keep about 16 on the wire).
+    unrecorded: int = 48
 
 
 def settlement(delivery_id: int, outcome: Outcome) -> Settlement:
@@ -49,6 +60,8 @@ def settlement(delivery_id: int, outcome: Outcome) -> Settlement:
         )
     if isinstance(outcome, Withdrawn):
         return Settlement(delivery_id, AttemptOutcome.CANCELLED, str(outcome))
+    if isinstance(outcome, TechnicalFailure):
+        return Settlement(delivery_id, AttemptOutcome.TECHNICAL_FAILURE, str(outcome))
     return Settlement(delivery_id, AttemptOutcome.PERMANENT_FAILURE, str(outcome))
 
 
@@ -74,6 +87,7 @@ class Workers:
         self.trouble = trouble or TroubleLog()
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._gate = Gate(self.settings.unrecorded)
         self._tasks: list[asyncio.Task[None]] = []
         self._prefix = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
 
@@ -204,42 +218,51 @@ class Workers:
                         await woken.wait()
 
     async def _deliver_many(self, worker_id: str, batch: Sequence[ClaimedDelivery]) -> None:
-        """Hand each channel its share of the batch at once; settle all in one write."""
-        started = time.perf_counter()
+        """Hand each channel its share of the batch at once; outcomes are recorded as they
+        come, a few at a time (recording.py), never more than `unrecorded` sends behind."""
         by_channel: dict[str, list[ClaimedDelivery]] = {}
         for delivery in batch:
             by_channel.setdefault(delivery.channel, []).append(delivery)
-        settlements: list[Settlement] = []
         for name, deliveries in by_channel.items():
-            channel = self._bulk.get(name)
-            jobs = [DeliveryJob(d, self.content) for d in deliveries]
+            await self._deliver_share(worker_id, name, deliveries)
+
+    async def _deliver_share(
+        self, worker_id: str, name: str, deliveries: Sequence[ClaimedDelivery]
+    ) -> None:
+        started = time.perf_counter()
+        done = 0
+
+        def recorded(settlements: Sequence[Settlement]) -> None:
+            nonlocal done
+            done += len(settlements)
+            seconds = (time.perf_counter() - started) / max(done, 1)
+            for item in settlements:
+                self.observe(name, item.outcome.value, seconds)
+                if item.outcome is AttemptOutcome.TEMPORARY_FAILURE and not item.deferred:
+                    self.trouble.failed(name, item.detail or "")
+
+        channel = self._bulk.get(name)
+        jobs = [DeliveryJob(d, self.content) for d in deliveries]
+        recorder = BatchRecorder(
+            self.outbox,
+            worker_id,
+            deliveries,
+            self._gate,
+            stopping=self._stopping,
+            recorded=recorded,
+            settle=settlement,
+        )
+        async with recorder:
             try:
                 if channel is None:  # a reload removed it since the claim
                     raise LookupError(f"channel '{name}' is not configured or takes no batches")
-                outcomes = await channel.deliver_many(jobs)
-                if len(outcomes) != len(jobs):
-                    raise RuntimeError(f"{len(outcomes)} outcomes for {len(jobs)} deliveries")
+                await channel.deliver_many(jobs, recorder)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.exception("batch of %s deliveries on %s failed", len(jobs), name)
-                error = f"{type(exc).__name__}: {exc}"
-                settlements += [
-                    Settlement(d.id, AttemptOutcome.TECHNICAL_FAILURE, error) for d in deliveries
-                ]
-                continue
-            settlements += [settlement(d.id, o) for d, o in zip(deliveries, outcomes, strict=True)]
-        try:
-            await self.outbox.settle_many(worker_id, settlements)
-        except Exception:
-            # The leases run out and the deliveries are claimed again (same Message-IDs).
-            log.exception("worker %s could not record %s outcomes", worker_id, len(settlements))
-        seconds = (time.perf_counter() - started) / max(len(settlements), 1)
-        channel_of = {d.id: d.channel for d in batch}
-        for item in settlements:
-            self.observe(channel_of[item.delivery_id], item.outcome.value, seconds)
-            if item.outcome is AttemptOutcome.TEMPORARY_FAILURE and not item.deferred:
-                self.trouble.failed(channel_of[item.delivery_id], item.detail or "")
+                failure = TechnicalFailure(f"{type(exc).__name__}: {exc}")
+                recorder.fail_unreported(lambda _: failure)
 
     async def _loop(self, worker_id: str) -> None:
         while not self._stopping.is_set():

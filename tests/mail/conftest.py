@@ -175,13 +175,16 @@ def write_channel(root: Path, name: str, body: str) -> None:
     (root / "channels" / f"{name}.yaml").write_text(textwrap.dedent(body), encoding="utf-8")
 
 
-async def make_rig(root: Path, env: dict[str, str], **worker: Any) -> Rig:
+async def make_rig(
+    root: Path, env: dict[str, str], engine: AsyncEngine | None = None, **worker: Any
+) -> Rig:
     settings = Settings.from_environ(
         root, {"BROADCASTER_BASE_URL": "https://tb.example.gov.vn", **env}
     )
     workspace, diagnostics = load_workspace(root, settings)
     assert workspace is not None, diagnostics.errors
-    engine = sqlite_database(root / "db").engine()
+    if engine is None:
+        engine = sqlite_database(root / "db").engine()
     await upgrade_engine(engine)
     # No backoff: a temporary failure is due again at once, so run_until_idle retries it.
     outbox = Outbox(engine, jitter=lambda: 0.0)

@@ -92,12 +92,10 @@ async def test_a_retrying_event_is_cancelled_and_the_partner_told_after_it(
     await wait_for(lambda: [r.event["type"] for r in server.at("radio")].count(withdrawn) == 2)
     assert all(r.verified for r in server.at("radio"))
     detail = await staff.api("GET", f"/publications/{publication}", "ana")
-    # Cancelled while waiting for a retry; one in flight at that moment may still finish,
-    # and then the withdrawal follows it.
-    assert (
-        detail["channels"]["partners"]["cancelled"] + detail["channels"]["partners"]["delivered"]
-        == 2
-    )
+    # Cancelled while waiting for a retry; those in flight at that moment may still
+    # finish, and then the withdrawal follows them.
+    partners = detail["channels"]["partners"]
+    assert partners.get("cancelled", 0) + partners.get("delivered", 0) == 2, partners
     for locale in ("vi", "en"):
         sent = [r for r in server.at("radio") if r.event["data"]["requested_locale"] == locale]
         assert sent[-1].event["type"] == withdrawn
