@@ -281,22 +281,9 @@ class Outbox(OutboxViews):
         if not settlements:
             return 0
         now = self._now()
-        known = [s for s in settlements if s.outcome is AttemptOutcome.DELIVERED and s.attempt]
-        rest = [s for s in settlements if not (s.outcome is AttemptOutcome.DELIVERED and s.attempt)]
+        rest = [s for s in settlements if not settlement.known_delivered(s)]
         async with write_transaction(self._engine) as conn:
-            # Delivered at a known attempt (fan-out): written straight away, guarded by
-            # the lease like the others.
-            written = await settlement.settle_many(
-                conn, worker_id, now, [settlement.delivered_row(s, now) for s in known]
-            )
-            if 0 <= written < len(known):
-                log.warning(
-                    "%s deliveries are no longer leased to %s; their outcome (delivered) was "
-                    "not recorded",
-                    len(known) - written,
-                    worker_id,
-                )
-            recorded = written if written >= 0 else len(known)
+            recorded = await settlement.settle_delivered(conn, worker_id, now, settlements)
             ids = [s.delivery_id for s in rest]
             held = await settlement.held_attempts_many(conn, ids, worker_id) if ids else {}
             rows, deferred = [], []

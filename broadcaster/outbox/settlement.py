@@ -6,6 +6,7 @@ Each function runs inside the caller's write transaction (see `write_transaction
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +23,8 @@ from broadcaster.outbox.tables import (
     delivery_attempts,
 )
 from broadcaster.store.types import UTCDateTime
+
+log = logging.getLogger(__name__)
 
 IN_CHUNK = 1000  # ids per IN (...) list, well under PostgreSQL's parameter limit
 
@@ -128,6 +131,27 @@ class Settlement:
     # The attempt the worker claimed, when known: a delivered outcome is then written
     # without reading the delivery first (fan-out records a few dozen at a time).
     attempt: int | None = None
+
+
+def known_delivered(s: Settlement) -> bool:
+    """Delivered at a known attempt (fan-out): written without reading the delivery first."""
+    return s.outcome is AttemptOutcome.DELIVERED and s.attempt is not None
+
+
+async def settle_delivered(
+    conn: AsyncConnection, worker_id: str, now: datetime, settlements: Sequence[Settlement]
+) -> int:
+    """Write the `known_delivered` of `settlements`, guarded by the lease like the others;
+    returns how many were recorded."""
+    known = [s for s in settlements if known_delivered(s)]
+    written = await settle_many(conn, worker_id, now, [delivered_row(s, now) for s in known])
+    if 0 <= written < len(known):
+        log.warning(
+            "%s deliveries are no longer leased to %s; their outcome (delivered) was not recorded",
+            len(known) - written,
+            worker_id,
+        )
+    return written if written >= 0 else len(known)
 
 
 def delivered_row(s: Settlement, now: datetime) -> dict[str, Any]:
