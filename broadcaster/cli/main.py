@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from broadcaster.cli.common import fail_on_errors as _fail_on_errors
 from broadcaster.cli.common import load as _load
@@ -16,6 +17,7 @@ from broadcaster.cli.common import load_leaving_out as _load_leaving_out
 from broadcaster.cli.common import root_option as _root_option
 from broadcaster.cli.common import run as _run
 from broadcaster.cli.common import settings_for as _settings
+from broadcaster.cli.common import store_failed as _store_failed
 from broadcaster.cli.partners import partners
 from broadcaster.cli.staff import users
 from broadcaster.publishing.preview import preview, write_preview
@@ -105,18 +107,31 @@ def preview_command(
     "--listen", help="HOST:PORT to listen on (default BROADCASTER_LISTEN or 127.0.0.1:8080)."
 )
 @click.option("--watch", is_flag=True, help="Reload when workspace files change.")
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Also log the libraries' INFO lines: Alembic's migrations, APScheduler's jobs.",
+)
 @_root_option
-def serve(listen: str | None, watch: bool, root: Path) -> None:
-    """Serve the website and feeds, run the schedules and deliver the outbox."""
+def serve(listen: str | None, watch: bool, verbose: bool, root: Path) -> None:
+    """Serve the website and feeds, run the schedules and deliver the outbox.
+
+    The port is taken first and the store checked next: a port in use or a store that does
+    not answer stops it with one line and exit status 1, before any schedule fires.
+    """
     from broadcaster.cli import logs
     from broadcaster.service import make_app
-    from broadcaster.web.app import run
+    from broadcaster.web.app import CannotListen, run
 
     _, settings, _ = _load_leaving_out(root)
     if listen:
         settings = Settings.from_environ(root, {**settings.environ, "BROADCASTER_LISTEN": listen})
-    host, port = settings.host_port
-    logs.configure(settings.log_format)
+    try:
+        host, port = settings.host_port
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+    logs.configure(settings.log_format, verbose=verbose)
     try:
         # Like web.run_app(..., access_log=None, print=None), on uvloop and with the static
         # fast path in front of aiohttp: see broadcaster.web.app.run.
@@ -126,13 +141,15 @@ def serve(listen: str | None, watch: bool, root: Path) -> None:
             port=port,
             shutdown_timeout=settings.shutdown_timeout,
         )
+    except CannotListen as exc:
+        click.echo(f"cannot listen on {settings.listen}: {exc}", err=True)
+        sys.exit(1)
     except WorkspaceError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
         _fail_on_errors(len(exc.problems))
-    except OSError as exc:
-        click.echo(f"cannot listen on {settings.listen}: {exc.strerror or exc}", err=True)
-        sys.exit(1)
+    except (OperationalError, DBAPIError, OSError) as exc:
+        _store_failed(settings, exc)
 
 
 @main.command()

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -141,7 +142,6 @@ def _reloading(watch: bool) -> CleanupContext:
             # The handler stays: removing it would let a late SIGHUP terminate the process
             # (or, on uvloop, fail with "ignored due to race condition"); it ignores it.
             stack.callback(stopping.set)
-            log.info("serving %s on http://%s", settings.root, settings.listen)
             yield
 
     return context
@@ -204,18 +204,33 @@ def _other_routes(app: web.Application, static: StaticFiles) -> list[str] | None
 
 
 class _FastSite(web.TCPSite):
-    """A TCPSite whose connections go through `FastPath` first, then aiohttp's protocol."""
+    """A TCPSite whose connections go through `FastPath` first, then aiohttp's protocol;
+    on `sock` when given (bound already), else on a socket bound to `host` and `port`."""
 
-    def __init__(self, runner: web.AppRunner, host: str, port: int, *, fast: FastPath) -> None:
+    def __init__(
+        self,
+        runner: web.AppRunner,
+        host: str,
+        port: int,
+        *,
+        fast: FastPath,
+        sock: socket.socket | None = None,
+    ) -> None:
         super().__init__(runner, host, port)
         self.fast = fast
+        self.sock = sock
 
     async def start(self) -> None:
         await web.BaseSite.start(self)
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            self.fast, self._host, self._port, backlog=self._backlog
-        )
+        if self.sock is not None:
+            self._server = await loop.create_server(
+                self.fast, sock=self.sock, backlog=self._backlog
+            )
+        else:
+            self._server = await loop.create_server(
+                self.fast, self._host, self._port, backlog=self._backlog
+            )
         self._bound_port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
@@ -223,7 +238,36 @@ class _FastSite(web.TCPSite):
         self.fast.close()
 
 
+class CannotListen(Exception):
+    """The address `serve` is to listen on is taken, or not this machine's."""
+
+
+def bind(host: str, port: int, backlog: int = 128) -> socket.socket:
+    """A listening socket on `host`:`port`, made before anything else starts, so that a
+    port in use fails at once: before the store is opened or a schedule catches up.
+    Connections that arrive while the service starts wait in the backlog."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except OSError as exc:
+        raise CannotListen(f"{host}: {exc.strerror or exc}") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio does
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(address)
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise CannotListen(exc.strerror or str(exc)) from None
+    return sock
+
+
 async def _serve(app: web.Application, host: str, port: int, shutdown_timeout: float) -> None:
+    sock = bind(host, port)
     keepalive_timeout = 75.0  # web.run_app's default
     runner = web.AppRunner(
         app,
@@ -232,14 +276,14 @@ async def _serve(app: web.Application, host: str, port: int, shutdown_timeout: f
         shutdown_timeout=shutdown_timeout,
         keepalive_timeout=keepalive_timeout,
     )
-    await runner.setup()
     try:
+        await runner.setup()  # opens the service: the store first, the scheduler last
         assert runner.server is not None
         reserved = _other_routes(app, app[STATIC]) if STATIC in app else None
-        site: web.TCPSite
+        site: web.BaseSite
         if reserved is None:
             log.info("static fast path off: the app has middlewares or overlapping routes")
-            site = web.TCPSite(runner, host, port)
+            site = web.SockSite(runner, sock)
         else:
             fast = FastPath(
                 app[STATIC],
@@ -247,11 +291,15 @@ async def _serve(app: web.Application, host: str, port: int, shutdown_timeout: f
                 reserved=reserved,
                 keepalive_timeout=keepalive_timeout,
             )
-            site = _FastSite(runner, host, port, fast=fast)
+            site = _FastSite(runner, host, port, fast=fast, sock=sock)
         await site.start()
+        if SETTINGS in app:
+            settings = app[SETTINGS]
+            log.info("serving %s on http://%s", settings.root, settings.listen)
         await asyncio.Event().wait()  # until SIGINT or SIGTERM
     finally:
         await runner.cleanup()
+        sock.close()
 
 
 def run(app: web.Application, *, host: str, port: int, shutdown_timeout: float) -> None:
