@@ -17,12 +17,13 @@ from broadcaster.store import create_engine, dispose_engine, upgrade_engine
 from broadcaster.store.backup import (
     BackupError,
     Store,
+    backup_postgres,
     backup_sqlite,
     pg_dump_command,
     pg_restore_command,
     pg_tool,
+    restore_postgres,
     restore_sqlite,
-    run_pg_tool,
 )
 from broadcaster.store.migrate import pending_migrations
 
@@ -88,13 +89,12 @@ def db_backup(file: Path, root: Path) -> None:
             size = backup_sqlite(store.sqlite_path, file)
             click.echo(f"backed up {store.sqlite_path} to {file} ({size:,} bytes)")
             return
-        command = pg_dump_command(store, file)
         if pg_tool("pg_dump") is None:
-            _pg_guidance("take the backup", command)
-        _run(run_pg_tool(command, store.libpq_environ(settings.environ)), settings)
+            _pg_guidance("take the backup", pg_dump_command(store, file))
+        size = _run(backup_postgres(store, file, settings.environ), settings)
     except (BackupError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"backed up {store.libpq_url()} to {file} ({file.stat().st_size:,} bytes)")
+    click.echo(f"backed up {store.libpq_url()} to {file} ({size:,} bytes)")
 
 
 @database.command("restore")
@@ -118,10 +118,9 @@ def db_restore(file: Path, yes: bool, root: Path) -> None:
         if store.is_sqlite:
             restore_sqlite(file, store.sqlite_path)
         else:
-            command = pg_restore_command(store, file)
             if pg_tool("pg_restore") is None:
-                _pg_guidance("restore it", command)
-            _run(run_pg_tool(command, store.libpq_environ(settings.environ)), settings)
+                _pg_guidance("restore it", pg_restore_command(store, file))
+            _run(restore_postgres(store, file, settings.environ), settings)
     except (BackupError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     _run(upgrade_with_progress(settings), settings)

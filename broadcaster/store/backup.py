@@ -152,3 +152,20 @@ async def run_pg_tool(command: list[str], environ: Mapping[str, str]) -> None:
     if process.returncode != 0:
         said = err.decode(errors="replace").strip() or f"exit status {process.returncode}"
         raise BackupError(f"{command[0]} failed: {said}")
+
+
+async def backup_postgres(store: Store, target: Path, environ: Mapping[str, str]) -> int:
+    """pg_dump the store into `target` (replaced only once the dump is complete); its size."""
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
+    try:
+        await run_pg_tool(pg_dump_command(store, partial), store.libpq_environ(environ))
+        await asyncio.to_thread(os.replace, partial, target)
+    finally:
+        await asyncio.to_thread(partial.unlink, missing_ok=True)
+    return (await asyncio.to_thread(target.stat)).st_size
+
+
+async def restore_postgres(store: Store, backup: Path, environ: Mapping[str, str]) -> None:
+    """pg_restore `backup` into the store, in one transaction."""
+    await run_pg_tool(pg_restore_command(store, backup), store.libpq_environ(environ))
