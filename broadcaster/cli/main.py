@@ -132,6 +132,7 @@ def serve(listen: str | None, watch: bool, verbose: bool, root: Path) -> None:
         settings = Settings.from_environ(root, {**settings.environ, "BROADCASTER_LISTEN": listen})
     try:
         host, port = settings.host_port
+        metrics_at = settings.metrics_host_port
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None
     logs.configure(settings.log_format, verbose=verbose)
@@ -143,9 +144,10 @@ def serve(listen: str | None, watch: bool, verbose: bool, root: Path) -> None:
             host=host,
             port=port,
             shutdown_timeout=settings.shutdown_timeout,
+            metrics_at=metrics_at,
         )
     except CannotListen as exc:
-        click.echo(f"cannot listen on {settings.listen}: {exc}", err=True)
+        click.echo(f"cannot listen on {exc}", err=True)
         sys.exit(1)
     except WorkspaceError as exc:
         for problem in exc.problems:
