@@ -20,6 +20,7 @@ from broadcaster.cli.common import run as _run
 from broadcaster.cli.common import settings_for as _settings
 from broadcaster.cli.common import store_failed as _store_failed
 from broadcaster.cli.database import database
+from broadcaster.cli.help import document
 from broadcaster.cli.partners import partners
 from broadcaster.cli.staff import users
 from broadcaster.cli.subscribers import bounces, subscribers
@@ -274,3 +275,4 @@ main.add_command(subscribers)
 main.add_command(bounces)
 main.add_command(partners)
 main.add_command(users)
+document(main)
