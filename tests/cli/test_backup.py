@@ -11,13 +11,17 @@ from __future__ import annotations
 import asyncio
 import csv
 import email
+import threading
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 import yaml
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SmtpServer
+from aiosmtpd.smtp import Envelope, Session
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
@@ -57,9 +61,22 @@ async def store_url(request: pytest.FixtureRequest, workspace: Path) -> AsyncIte
         yield url
 
 
+@dataclass
+class GatedHandler(Handler):
+    """A real SMTP server that answers a message's content only while its gate is open,
+    so the test can hold a fan-out midway however slow the machine is."""
+
+    gate: threading.Event = field(default_factory=threading.Event)
+
+    async def handle_DATA(self, server: SmtpServer, session: Session, envelope: Envelope) -> str:
+        await asyncio.to_thread(self.gate.wait)  # the server's loop runs in its own thread
+        return await super().handle_DATA(server, session, envelope)
+
+
 @pytest.fixture
-def smtp() -> Iterator[Handler]:
-    handler = Handler()
+def smtp() -> Iterator[GatedHandler]:
+    handler = GatedHandler()
+    handler.gate.set()
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
     handler.port = controller.port  # type: ignore[attr-defined]
@@ -85,6 +102,7 @@ def slow_list_mail(root: Path) -> None:
     path = root / "channels/citizens.yaml"
     config = yaml.safe_load(path.read_text(encoding="utf-8"))
     config["rate_per_second"] = RATE
+    config["smtp"]["timeout"] = 300  # a message held at the gate is not a failure
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
 
 
@@ -99,7 +117,7 @@ def people(root: Path) -> tuple[Path, list[str]]:
 
 
 async def test_a_backup_taken_mid_fan_out_restores_with_nothing_lost(
-    workspace: Path, store_url: str, smtp: Handler, tmp_path: Path
+    workspace: Path, store_url: str, smtp: GatedHandler, tmp_path: Path
 ) -> None:
     slow_list_mail(workspace)
     csv_file, addresses = people(workspace)
@@ -126,9 +144,11 @@ async def test_a_backup_taken_mid_fan_out_restores_with_nothing_lost(
                 return len(await delivered_ids(engine)) >= PEOPLE // 5
 
             await eventually(under_way, 30, "a fifth of the fan-out")
+            smtp.gate.clear()  # hold the fan-out midway while the backup is taken
             before = await delivered_ids(engine)
             said = await run_cli(env, "db", "backup", str(backup), *root)
             after = await delivered_ids(engine)
+            smtp.gate.set()
             assert said.startswith("backed up "), said
             assert len(after) < PEOPLE, "the fan-out ended before the backup: nothing to test"
 
