@@ -53,7 +53,10 @@ class Store:
 
     def libpq_url(self) -> str:
         """The PostgreSQL URL as pg_dump and psql take it, without the password."""
-        plain = self.url.set(drivername="postgresql", password=None)
+        url = self.url
+        plain = URL.create(
+            "postgresql", url.username, None, url.host, url.port, url.database, url.query
+        )
         return plain.render_as_string(hide_password=False)
 
     def libpq_environ(self, environ: Mapping[str, str]) -> dict[str, str]:

@@ -22,10 +22,12 @@ import yaml
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SmtpServer
 from aiosmtpd.smtp import Envelope, Session
+from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
+from broadcaster.cli.main import main
 from broadcaster.outbox.tables import deliveries
 from broadcaster.store import create_engine
 from broadcaster.store.testing import TEST_DATABASE_ENV, postgres_fresh_database, postgres_url
@@ -188,3 +190,55 @@ async def test_a_backup_taken_mid_fan_out_restores_with_nothing_lost(
     assert sorted(ids) == sorted(addresses)
     assert all(len(found) == 1 for found in ids.values())
     await asyncio.sleep(0)
+
+
+def db(workspace: Path, *args: str, env: dict[str, str | None] | None = None) -> Result:
+    result = CliRunner(env=env).invoke(main, ["db", *args, "--root", str(workspace)], input="n\n")
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+def test_without_pg_dump_the_backup_says_what_to_run(workspace: Path, tmp_path: Path) -> None:
+    url = "postgresql+asyncpg://broadcaster:not-shown@db.example.internal/broadcaster"
+    result = db(
+        workspace,
+        "backup",
+        str(tmp_path / "store.dump"),
+        env={"BROADCASTER_DATABASE_URL": url, "PATH": str(tmp_path)},  # no pg_dump there
+    )
+    assert result.exit_code == 1
+    assert "pg_dump is not installed here" in result.stderr
+    assert "apt-get install postgresql-client" in result.stderr
+    assert (
+        f"pg_dump --format=custom --no-owner --file={tmp_path / 'store.dump'} "
+        "postgresql://broadcaster@db.example.internal/broadcaster"
+    ) in result.stderr
+    assert "not-shown" not in result.output + result.stderr
+
+
+def test_a_restore_asks_first_and_refuses_what_is_not_a_backup(
+    workspace: Path, tmp_path: Path
+) -> None:
+    env: dict[str, str | None] = {
+        "BROADCASTER_DATABASE_URL": f"sqlite+aiosqlite:///{workspace / 'var' / 'bc.db'}"
+    }
+    assert db(workspace, "upgrade", env=env).exit_code == 0
+    backup = tmp_path / "store.db"
+    made = db(workspace, "backup", str(backup), env=env)
+    assert made.exit_code == 0, made.output
+    assert made.stdout.startswith(f"backed up {workspace / 'var' / 'bc.db'} to {backup} (")
+
+    declined = db(workspace, "restore", str(backup), env=env)  # answers "n"
+    assert declined.exit_code == 1
+    assert "replace everything in" in declined.output
+
+    not_a_backup = workspace / "schedules.yaml"
+    refused = db(workspace, "restore", str(not_a_backup), "--yes", env=env)
+    assert refused.exit_code == 1
+    assert f"{not_a_backup} is not a backup of a Broadcaster SQLite database" in refused.stderr
+
+    restored = db(workspace, "restore", str(backup), "--yes", env=env)
+    assert restored.exit_code == 0, restored.output
+    assert "database is up to date" not in restored.stdout  # restore says its own line
+    assert restored.stdout.startswith(f"restored {backup} into ")
