@@ -72,6 +72,10 @@ class Settings:
     # Reverse proxies whose X-Forwarded-For names the visitor (web/forwarded.py); none
     # by default, so the header is ignored and cannot be used to dodge per-IP limits.
     trusted_proxies: tuple[Network, ...] = ()
+    # /metrics: a bearer token it requires (none: open), and an address of its own
+    # (none: the service's own address, beside the site).
+    metrics_token: str = field(default="", repr=False)
+    metrics_listen: str = ""
     # The environment `${VAR}` references in channel files are resolved against.
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -101,24 +105,35 @@ class Settings:
             lease_seconds=_number(env, "BROADCASTER_LEASE_SECONDS", 60.0, minimum=1),
             log_format=log_format,
             trusted_proxies=_networks(env, "BROADCASTER_TRUSTED_PROXIES"),
+            metrics_token=env.get("BROADCASTER_METRICS_TOKEN") or "",
+            metrics_listen=env.get("BROADCASTER_METRICS_LISTEN") or "",
             environ=env,
         )
 
     @property
     def host_port(self) -> tuple[str, int]:
         """`listen` split into host and port."""
-        host, _, port = self.listen.rpartition(":")
-        try:
-            return host.strip("[]") or "127.0.0.1", int(port)
-        except ValueError:
-            raise SettingsError(
-                f"BROADCASTER_LISTEN={self.listen!r}: write HOST:PORT, like 127.0.0.1:8080"
-            ) from None
+        return _host_port("BROADCASTER_LISTEN", self.listen, "127.0.0.1:8080")
+
+    @property
+    def metrics_host_port(self) -> tuple[str, int] | None:
+        """`metrics_listen` split into host and port; None: /metrics is on `listen`."""
+        if not self.metrics_listen:
+            return None
+        return _host_port("BROADCASTER_METRICS_LISTEN", self.metrics_listen, "127.0.0.1:9108")
 
     @functools.cached_property
     def secret_key(self) -> bytes:
         """BROADCASTER_SECRET_KEY, else `var/secret_key` (generated on first use, mode 0600)."""
         return secret_key(self.root, self.environ)
+
+
+def _host_port(name: str, value: str, example: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    try:
+        return host.strip("[]") or "127.0.0.1", int(port)
+    except ValueError:
+        raise SettingsError(f"{name}={value!r}: write HOST:PORT, like {example}") from None
 
 
 SECRET_KEY_ENV = "BROADCASTER_SECRET_KEY"  # noqa: S105  (a variable name, not a secret)

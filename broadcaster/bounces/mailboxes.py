@@ -13,6 +13,7 @@ import asyncio
 import mailbox
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from broadcaster.bounces.process import BounceOutcome, BounceProcessor, MessageResult, Report
@@ -25,14 +26,22 @@ class BounceSourceError(Exception):
     """PATH is not something bounces can be read from; the message says what it is."""
 
 
-async def process_path(path: Path, processor: BounceProcessor) -> Report:
-    """Process every unprocessed message in the Maildir, mbox or message file at `path`."""
+async def process_path(
+    path: Path, processor: BounceProcessor, advance: Callable[[int], None] = lambda count: None
+) -> Report:
+    """Process every unprocessed message in the Maildir, mbox or message file at `path`;
+    `advance(1)` after each one."""
     kind = await asyncio.to_thread(_kind, path)
     if kind == "maildir":
-        return await _maildir(path, processor)
-    if kind == "mbox":
-        return await _mbox(path, processor)
-    return await _single(path, processor)
+        report = Report(f"Maildir {path}", on_add=advance)
+        await _maildir(path, processor, report)
+    elif kind == "mbox":
+        report = Report(f"mbox {path}", on_add=advance)
+        await _mbox(path, processor, report)
+    else:
+        report = Report(f"message file {path}", on_add=advance)
+        report.add(await _process_file(path, path.name, processor))
+    return report
 
 
 def _kind(path: Path) -> str:
@@ -58,8 +67,7 @@ def _maildir_flags(filename: str) -> str:
     return info if sep else ""
 
 
-async def _maildir(folder: Path, processor: BounceProcessor) -> Report:
-    report = Report(f"Maildir {folder}")
+async def _maildir(folder: Path, processor: BounceProcessor, report: Report) -> None:
     for subdir in ("new", "cur"):
         directory = folder / subdir
         if not directory.is_dir():
@@ -74,7 +82,6 @@ async def _maildir(folder: Path, processor: BounceProcessor) -> Report:
             report.add(result)
             if result.outcome.processed:
                 await asyncio.to_thread(_mark_maildir, folder, entry)
-    return report
 
 
 def _mark_maildir(folder: Path, entry: Path) -> None:
@@ -94,14 +101,7 @@ async def _process_file(path: Path, name: str, processor: BounceProcessor) -> Me
     return await processor.process(raw, name)
 
 
-async def _single(path: Path, processor: BounceProcessor) -> Report:
-    report = Report(f"message file {path}")
-    report.add(await _process_file(path, path.name, processor))
-    return report
-
-
-async def _mbox(path: Path, processor: BounceProcessor) -> Report:
-    report = Report(f"mbox {path}")
+async def _mbox(path: Path, processor: BounceProcessor, report: Report) -> None:
     box = mailbox.mbox(str(path), create=False)
     await asyncio.to_thread(box.lock)  # the MTA appends under the same lock
     try:
@@ -122,7 +122,6 @@ async def _mbox(path: Path, processor: BounceProcessor) -> Report:
     finally:
         # Writes the marks made so far (even when the store failed midway) and unlocks.
         await asyncio.to_thread(box.close)
-    return report
 
 
 def _mark_mbox(box: mailbox.mbox, key: str, outcome: BounceOutcome) -> None:

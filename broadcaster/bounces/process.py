@@ -6,7 +6,7 @@ import enum
 import hashlib
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email import policy
 from email.message import Message
@@ -81,9 +81,12 @@ class Report:
 
     source: str
     results: list[MessageResult] = field(default_factory=list)
+    # Told of each message added (the progress of `bounces process`).
+    on_add: Callable[[int], None] = field(default=lambda count: None, repr=False)
 
     def add(self, result: MessageResult) -> None:
         self.results.append(result)
+        self.on_add(1)
 
     @property
     def counts(self) -> Counter[BounceOutcome]:

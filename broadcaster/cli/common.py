@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -95,8 +95,13 @@ def run(coroutine: Coroutine[Any, Any, T], settings: Settings) -> T:
     except AccountError as exc:
         raise click.UsageError(str(exc)) from None
     except (OperationalError, DBAPIError, OSError) as exc:
-        reason = getattr(exc, "orig", None) or exc
-        click.echo(f"cannot use the database {settings.database_url}: {reason}", err=True)
-        click.echo("check BROADCASTER_DATABASE_URL and that the server is running.", err=True)
-        sys.exit(1)
+        store_failed(settings, exc)
     raise AssertionError("unreachable")
+
+
+def store_failed(settings: Settings, exc: BaseException) -> NoReturn:
+    """Say that the store cannot be used, and why, and exit 1."""
+    reason = getattr(exc, "orig", None) or exc
+    click.echo(f"cannot use the database {settings.database_url}: {reason}", err=True)
+    click.echo("check BROADCASTER_DATABASE_URL and that the server is running.", err=True)
+    sys.exit(1)

@@ -22,8 +22,9 @@ class JsonLines(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure(fmt: str, level: str = "INFO") -> None:
-    """Send logs to stderr as `text` or `json`."""
+def configure(fmt: str, level: str = "INFO", *, verbose: bool = False) -> None:
+    """Send logs to stderr as `text` or `json`; `verbose` keeps the libraries' INFO lines
+    (Alembic's plugins and migrations, APScheduler's jobs, aiohttp's access log)."""
     handler = logging.StreamHandler()
     if fmt == "json":
         handler.setFormatter(JsonLines())
@@ -32,6 +33,8 @@ def configure(fmt: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # aiohttp's access log is noisy under load; errors still show.
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Noise unless asked for: aiohttp's access log under load, Alembic's "setup plugin" and
+    # "Context impl" lines on every start; their warnings and errors still show.
+    quiet = logging.NOTSET if verbose else logging.WARNING
+    for name in ("aiohttp.access", "apscheduler", "alembic"):
+        logging.getLogger(name).setLevel(quiet)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from datetime import datetime
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from broadcaster.cli.common import fail_on_errors as _fail_on_errors
 from broadcaster.cli.common import load as _load
@@ -16,8 +18,12 @@ from broadcaster.cli.common import load_leaving_out as _load_leaving_out
 from broadcaster.cli.common import root_option as _root_option
 from broadcaster.cli.common import run as _run
 from broadcaster.cli.common import settings_for as _settings
+from broadcaster.cli.common import store_failed as _store_failed
+from broadcaster.cli.database import database
+from broadcaster.cli.help import document
 from broadcaster.cli.partners import partners
 from broadcaster.cli.staff import users
+from broadcaster.cli.subscribers import bounces, subscribers
 from broadcaster.publishing.preview import preview, write_preview
 from broadcaster.settings import Settings, SettingsError
 from broadcaster.workspace.diagnostics import WorkspaceError
@@ -105,18 +111,32 @@ def preview_command(
     "--listen", help="HOST:PORT to listen on (default BROADCASTER_LISTEN or 127.0.0.1:8080)."
 )
 @click.option("--watch", is_flag=True, help="Reload when workspace files change.")
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Also log the libraries' INFO lines: Alembic's migrations, APScheduler's jobs.",
+)
 @_root_option
-def serve(listen: str | None, watch: bool, root: Path) -> None:
-    """Serve the website and feeds, run the schedules and deliver the outbox."""
+def serve(listen: str | None, watch: bool, verbose: bool, root: Path) -> None:
+    """Serve the website and feeds, run the schedules and deliver the outbox.
+
+    The port is taken first and the store checked next: a port in use or a store that does
+    not answer stops it with one line and exit status 1, before any schedule fires.
+    """
     from broadcaster.cli import logs
     from broadcaster.service import make_app
-    from broadcaster.web.app import run
+    from broadcaster.web.app import CannotListen, run
 
     _, settings, _ = _load_leaving_out(root)
     if listen:
         settings = Settings.from_environ(root, {**settings.environ, "BROADCASTER_LISTEN": listen})
-    host, port = settings.host_port
-    logs.configure(settings.log_format)
+    try:
+        host, port = settings.host_port
+        metrics_at = settings.metrics_host_port
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+    logs.configure(settings.log_format, verbose=verbose)
     try:
         # Like web.run_app(..., access_log=None, print=None), on uvloop and with the static
         # fast path in front of aiohttp: see broadcaster.web.app.run.
@@ -125,14 +145,17 @@ def serve(listen: str | None, watch: bool, root: Path) -> None:
             host=host,
             port=port,
             shutdown_timeout=settings.shutdown_timeout,
+            metrics_at=metrics_at,
         )
+    except CannotListen as exc:
+        click.echo(f"cannot listen on {exc}", err=True)
+        sys.exit(1)
     except WorkspaceError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
         _fail_on_errors(len(exc.problems))
-    except OSError as exc:
-        click.echo(f"cannot listen on {settings.listen}: {exc.strerror or exc}", err=True)
-        sys.exit(1)
+    except (OperationalError, DBAPIError, OSError) as exc:
+        _store_failed(settings, exc)
 
 
 @main.command()
@@ -145,7 +168,8 @@ def publish(
     campaigns: tuple[str, ...], everything: bool, channels: str | None, wait: bool, root: Path
 ) -> None:
     """Publish CAMPAIGN(s) now, through the same path as a schedule firing."""
-    from broadcaster.cli.operations import publish_now
+    from broadcaster.cli.operations import channel_totals, publish_now
+    from broadcaster.cli.progress import Meter
 
     workspace, settings, held = _load_leaving_out(root)
     chosen = list(workspace.campaigns) if everything else list(campaigns)
@@ -163,17 +187,27 @@ def publish(
         if name not in workspace.channels:
             known = ", ".join(workspace.channels) or "none"
             raise click.UsageError(f"no channel '{name}' in channels/ (have: {known})")
-    for report in _run(publish_now(settings, chosen, names, wait=wait), settings):
+    meter = Meter("delivering") if wait else None
+    with meter or contextlib.nullcontext():
+        reports = _run(publish_now(settings, chosen, names, wait=wait, meter=meter), settings)
+    for report in reports:
         state = "created" if report.published.created else "already existed"
         click.echo(
             f"publication {report.published.publication_id} ({report.campaign}) {state}, "
             f"{report.published.deliveries} deliveries"
         )
         for channel, counts in sorted(report.progress.items()):
-            summary = ", ".join(f"{status} {n}" for status, n in sorted(counts.items()))
-            click.echo(f"  {channel:<12} {summary}")
-    if not wait:
+            click.echo(f"  {channel:<12} {_counts(counts)}")
+    if meter is None:
         click.echo("queued: `broadcaster serve` delivers it (or run publish --wait).")
+        return
+    click.echo(f"done in {meter.seconds:.1f} s; per channel:")
+    for channel, counts in channel_totals(reports).items():
+        click.echo(f"  {channel:<12} {_counts(counts)}")
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{status} {n:,}" for status, n in sorted(counts.items()))
 
 
 @main.command()
@@ -236,137 +270,9 @@ def _echo_quarantined(item: dict[str, Any]) -> None:
         click.echo(f"       {problem['path']}:{problem['line']}: {problem['message']}")
 
 
-@main.group()
-def db() -> None:
-    """The store's schema."""
-
-
-@db.command("upgrade")
-@_root_option
-def db_upgrade(root: Path) -> None:
-    """Apply migrations to BROADCASTER_DATABASE_URL (serve does this on start too)."""
-    from broadcaster.cli.operations import upgrade_database
-
-    settings = _settings(root)
-    _run(upgrade_database(settings), settings)
-    click.echo(f"database is up to date: {settings.database_url}")
-
-
-@main.group()
-def subscribers() -> None:
-    """The citizens' email list: import and export it as CSV."""
-
-
-def _lines(lines: list[int], limit: int = 10) -> str:
-    shown = ", ".join(str(line) for line in lines[:limit])
-    return shown + (f" and {len(lines) - limit} more" if len(lines) > limit else "")
-
-
-@subscribers.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--confirmed",
-    is_flag=True,
-    help="Everyone in FILE already consented: add them confirmed, without a confirmation email.",
-)
-@click.option(
-    "--consent-note",
-    metavar="TEXT",
-    help="How and when they consented; required with --confirmed, kept in each consent record.",
-)
-@_root_option
-def subscribers_import(file: Path, confirmed: bool, consent_note: str | None, root: Path) -> None:
-    """Add the people in FILE.csv (columns email,locale,topics,frequency; topics split by ;)."""
-    from broadcaster.subscribers.commands import import_rows
-    from broadcaster.subscribers.csvio import read_subscribers
-
-    if confirmed and not (consent_note and consent_note.strip()):
-        raise click.UsageError(
-            "--confirmed needs --consent-note TEXT saying how and when these people consented"
-        )
-    workspace, settings = _load(root)
-    rows, problems = read_subscribers(file, topics=workspace.topics, locales=workspace.locales)
-    for problem in problems:
-        click.echo(str(problem), err=True)
-    if problems:
-        bad = len({problem.line for problem in problems})
-        click.echo(
-            f"{bad} bad line{'s' if bad != 1 else ''}: nothing was imported; "
-            "fix the file and run the import again.",
-            err=True,
-        )
-        sys.exit(1)
-    try:
-        settings.secret_key  # noqa: B018  (a bad key is a usage error, not a traceback)
-    except SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
-    done = _run(import_rows(settings, rows, confirmed=confirmed, note=consent_note), settings)
-    click.echo(
-        f"{file}: added {done.added} subscribers ({done.confirmed} confirmed, "
-        f"{len(done.needs_confirmation)} pending)"
-    )
-    if done.needs_confirmation:
-        click.echo(
-            f"  {len(done.needs_confirmation)} confirmation emails will be sent by "
-            "`broadcaster serve`; each stays pending until its link is followed"
-        )
-    if done.already_listed:
-        click.echo(
-            f"  {len(done.already_listed)} already on the list, left unchanged: "
-            f"line {_lines(done.already_listed)}"
-        )
-    if done.suppressed:
-        click.echo(
-            f"  {len(done.suppressed)} suppressed (bounced, complained or erased), skipped: "
-            f"line {_lines(done.suppressed)}"
-        )
-
-
-@subscribers.command("export")
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the CSV here instead of to standard output.",
-)
-@_root_option
-def subscribers_export(out: Path | None, root: Path) -> None:
-    """Write pending and confirmed subscribers as CSV, in the import format (plus status)."""
-    from broadcaster.subscribers.commands import export_rows
-
-    settings = _settings(root)
-    if out is None:
-        count = _run(export_rows(settings, sys.stdout), settings)
-    else:
-        with out.open("w", encoding="utf-8", newline="") as stream:
-            count = _run(export_rows(settings, stream), settings)
-    click.echo(f"exported {count} subscribers" + (f" to {out}" if out else ""), err=True)
-
-
-@main.group()
-def bounces() -> None:
-    """Bounces and complaints sent back to the list's return path."""
-
-
-@bounces.command("process")
-@click.argument("path", type=click.Path(path_type=Path))
-@_root_option
-def bounces_process(path: Path, root: Path) -> None:
-    """Act on the bounces and complaints in PATH (a Maildir folder or an mbox file).
-
-    Hard bounces suppress the address, soft ones are scored, abuse complaints unsubscribe.
-    Processed messages are marked and skipped next time; others are left alone and listed.
-    """
-    from broadcaster.bounces.command import process_bounces
-    from broadcaster.bounces.mailboxes import BounceSourceError
-
-    settings = _settings(root)
-    try:
-        report = _run(process_bounces(settings, path), settings)
-    except (BounceSourceError, SettingsError) as exc:
-        raise click.UsageError(str(exc)) from None
-    for line in report.summary():
-        click.echo(line)
-
-
+main.add_command(database)
+main.add_command(subscribers)
+main.add_command(bounces)
 main.add_command(partners)
 main.add_command(users)
+document(main)

@@ -1,22 +1,25 @@
-"""What the `publish`, `status` and `db upgrade` commands do, apart from parsing arguments."""
+"""What the `publish` and `status` commands do, apart from parsing arguments."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from broadcaster.cli.progress import Meter
 from broadcaster.outbox.outbox import Outbox
-from broadcaster.outbox.tables import PublicationSource
+from broadcaster.outbox.tables import DeliveryStatus, PublicationSource
 from broadcaster.outbox.views import OutboxViews
 from broadcaster.partners.store import PartnerStore, partner_id_of
 from broadcaster.publishing.approval import NotApproved
 from broadcaster.publishing.publisher import Published, PublishRefused
-from broadcaster.service import open_service
+from broadcaster.service import Service, open_service
 from broadcaster.settings import Settings
 from broadcaster.staff.reviews import ReviewStore
-from broadcaster.store import create_engine, upgrade, upgrade_engine
+from broadcaster.store import create_engine, upgrade_engine
 from broadcaster.store.engine import dispose_engine
 from broadcaster.workspace.quarantine import read_record
 
@@ -28,13 +31,61 @@ class PublishReport:
     progress: dict[str, dict[str, int]]
 
 
+# Deliveries in these states are still to be tried by this run.
+UNSETTLED = frozenset({str(DeliveryStatus.CREATED), str(DeliveryStatus.SENDING)})
+
+
+def channel_totals(reports: Sequence[PublishReport]) -> dict[str, dict[str, int]]:
+    """Deliveries per channel and status, over every publication of one `publish`."""
+    totals: dict[str, Counter[str]] = {}
+    for report in reports:
+        for channel, counts in report.progress.items():
+            totals.setdefault(channel, Counter()).update(counts)
+    return {channel: dict(counts) for channel, counts in sorted(totals.items())}
+
+
+async def _settled(outbox: Outbox, publication_ids: Sequence[int]) -> tuple[int, int]:
+    """(settled, total) deliveries of these publications."""
+    settled = total = 0
+    for publication_id in publication_ids:
+        for counts in (await outbox.progress(publication_id)).values():
+            for status, count in counts.items():
+                total += count
+                settled += 0 if str(status) in UNSETTLED else count
+    return settled, total
+
+
+async def _deliver_watched(service: Service, publication_ids: Sequence[int], meter: Meter) -> None:
+    """Deliver everything due in this process, the meter following the publications."""
+    settled, total = await _settled(service.outbox, publication_ids)
+    meter.set_total(total)
+    meter.update(settled)
+    delivering = asyncio.create_task(service.workers.run_until_idle(f"publish:{os.getpid()}"))
+    try:
+        while not delivering.done():
+            await asyncio.wait([delivering], timeout=0.5)
+            settled, total = await _settled(service.outbox, publication_ids)
+            meter.update(settled)
+    finally:
+        if not delivering.done():
+            delivering.cancel()
+        await asyncio.gather(delivering, return_exceptions=True)
+    await delivering  # its error, if any
+
+
 async def publish_now(
-    settings: Settings, campaigns: Sequence[str], channels: Sequence[str] | None, *, wait: bool
+    settings: Settings,
+    campaigns: Sequence[str],
+    channels: Sequence[str] | None,
+    *,
+    wait: bool,
+    meter: Meter | None = None,
 ) -> list[PublishReport]:
     """Publish each campaign now, through the same path as a schedule firing.
 
     With `wait`, this process also delivers everything due until the outbox is idle, so
-    the website and feeds are up to date when it returns, with or without `serve`.
+    the website and feeds are up to date when it returns, with or without `serve`;
+    `meter` follows the deliveries settled.
     """
     reports: list[PublishReport] = []
     async with open_service(settings, schedule=False, deliver=False) as service:
@@ -57,7 +108,11 @@ async def publish_now(
             for campaign in campaigns
         ]
         if wait:
-            await service.workers.run_until_idle(f"publish:{os.getpid()}")
+            if meter is None:
+                await service.workers.run_until_idle(f"publish:{os.getpid()}")
+            else:
+                ids = [published.publication_id for _, published in results]
+                await _deliver_watched(service, ids, meter)
         for campaign, published in results:
             progress = await service.outbox.progress(published.publication_id)
             reports.append(
@@ -173,8 +228,3 @@ async def dead_letters(
             }
         )
     return failed
-
-
-async def upgrade_database(settings: Settings) -> None:
-    """Apply the store's migrations (also done by `serve` and `publish`)."""
-    await upgrade(settings.database_url)

@@ -10,6 +10,7 @@ To write a new migration from a source checkout::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,15 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         )
 
 
+async def pending_migrations(engine: AsyncEngine) -> int:
+    """How many migrations `upgrade_engine` would apply to the database behind `engine`."""
+    from alembic.script import ScriptDirectory
+
+    current = await current_revision(engine)
+    script = ScriptDirectory.from_config(alembic_config())
+    return len(list(script.iterate_revisions("heads", current or "base")))
+
+
 async def upgrade(url: str, revision: str = "head", **engine_options: Any) -> None:
     """Bring the database at `url` up to `revision`; a no-op when it is already there."""
     engine = create_engine(url, **engine_options)
@@ -68,9 +78,14 @@ async def upgrade(url: str, revision: str = "head", **engine_options: Any) -> No
         await engine.dispose()
 
 
-async def upgrade_engine(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the database behind `engine` up to `revision`, in one transaction."""
+async def upgrade_engine(
+    engine: AsyncEngine, revision: str = "head", on_step: Callable[[], None] | None = None
+) -> None:
+    """Bring the database behind `engine` up to `revision`, in one transaction;
+    `on_step()` after each migration applied."""
     config = alembic_config()
+    if on_step is not None:
+        config.attributes["on_version_apply"] = lambda **_: on_step()
     async with write_transaction(engine) as connection:
         if connection.dialect.name == "postgresql":
             await connection.execute(

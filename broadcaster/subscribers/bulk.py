@@ -8,7 +8,7 @@ and suppressed addresses are skipped.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -60,6 +60,7 @@ async def import_subscribers(
     confirmed: bool,
     note: str | None,
     clock: Clock = utc_now,
+    advance: Callable[[int], None] = lambda count: None,
 ) -> Imported:
     """Add `rows` (already validated) in one transaction.
 
@@ -75,6 +76,7 @@ async def import_subscribers(
         for start in range(0, len(rows), BATCH):
             chunk = rows[start : start + BATCH]
             await _import_batch(conn, chunk, hasher, confirmed, note, now, result)
+            advance(len(chunk))
     return result
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -19,16 +20,14 @@ from broadcaster.store.engine import StoreHealth, store_health
 from broadcaster.web.admin.app import make_admin
 from broadcaster.web.forwarded import STATIC_SAFE, forwarded_for
 from broadcaster.web.keys import (
-    COUNT_DELIVERIES,
     ENGINE,
     LIVE,
-    METRICS,
     RELOAD,
     SETTINGS,
     STATIC,
     Reload,
 )
-from broadcaster.web.metrics import CONTENT_TYPE
+from broadcaster.web.metrics_route import metrics, metrics_app
 from broadcaster.web.subscription_routes import add_subscriptions
 from broadcaster.web.subscriptions import Limits
 
@@ -74,14 +73,6 @@ async def healthz(request: web.Request) -> web.Response:
     if health.reason is not None:
         body["reason"] = health.reason
     return web.json_response(body, status=200 if health.ok else 503)
-
-
-async def metrics(request: web.Request) -> web.Response:
-    """Prometheus text format."""
-    registry = request.app[METRICS]
-    with contextlib.suppress(Exception):
-        await registry.refresh_deliveries(request.app[COUNT_DELIVERIES])
-    return web.Response(body=registry.render(), headers={"Content-Type": CONTENT_TYPE})
 
 
 def _signature(root: Path) -> tuple[tuple[str, int, int], ...]:
@@ -141,7 +132,6 @@ def _reloading(watch: bool) -> CleanupContext:
             # The handler stays: removing it would let a late SIGHUP terminate the process
             # (or, on uvloop, fail with "ignored due to race condition"); it ignores it.
             stack.callback(stopping.set)
-            log.info("serving %s on http://%s", settings.root, settings.listen)
             yield
 
     return context
@@ -170,7 +160,8 @@ def make_app(
     add_subscriptions(app, limits)
     app.add_subapp("/admin", make_admin())
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics)
+    if not settings.metrics_listen:  # else only there (metrics_app)
+        app.router.add_get("/metrics", metrics)
     app.router.add_route("*", "/{path:.*}", static.handle)
     return app
 
@@ -204,18 +195,33 @@ def _other_routes(app: web.Application, static: StaticFiles) -> list[str] | None
 
 
 class _FastSite(web.TCPSite):
-    """A TCPSite whose connections go through `FastPath` first, then aiohttp's protocol."""
+    """A TCPSite whose connections go through `FastPath` first, then aiohttp's protocol;
+    on `sock` when given (bound already), else on a socket bound to `host` and `port`."""
 
-    def __init__(self, runner: web.AppRunner, host: str, port: int, *, fast: FastPath) -> None:
+    def __init__(
+        self,
+        runner: web.AppRunner,
+        host: str,
+        port: int,
+        *,
+        fast: FastPath,
+        sock: socket.socket | None = None,
+    ) -> None:
         super().__init__(runner, host, port)
         self.fast = fast
+        self.sock = sock
 
     async def start(self) -> None:
         await web.BaseSite.start(self)
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            self.fast, self._host, self._port, backlog=self._backlog
-        )
+        if self.sock is not None:
+            self._server = await loop.create_server(
+                self.fast, sock=self.sock, backlog=self._backlog
+            )
+        else:
+            self._server = await loop.create_server(
+                self.fast, self._host, self._port, backlog=self._backlog
+            )
         self._bound_port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
@@ -223,7 +229,47 @@ class _FastSite(web.TCPSite):
         self.fast.close()
 
 
-async def _serve(app: web.Application, host: str, port: int, shutdown_timeout: float) -> None:
+class CannotListen(Exception):
+    """The address `serve` is to listen on is taken, or not this machine's."""
+
+
+def bind(host: str, port: int, backlog: int = 128) -> socket.socket:
+    """A listening socket on `host`:`port`, made before anything else starts, so that a
+    port in use fails at once: before the store is opened or a schedule catches up.
+    Connections that arrive while the service starts wait in the backlog."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except OSError as exc:
+        raise CannotListen(f"{host}:{port}: {exc.strerror or exc}") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio does
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(address)
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise CannotListen(f"{host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+async def _serve(
+    app: web.Application,
+    host: str,
+    port: int,
+    shutdown_timeout: float,
+    metrics_at: tuple[str, int] | None,
+) -> None:
+    sock = bind(host, port)
+    try:
+        metrics_sock = bind(*metrics_at) if metrics_at else None
+    except CannotListen as exc:
+        sock.close()
+        raise CannotListen(f"{exc} (BROADCASTER_METRICS_LISTEN)") from None
     keepalive_timeout = 75.0  # web.run_app's default
     runner = web.AppRunner(
         app,
@@ -232,14 +278,15 @@ async def _serve(app: web.Application, host: str, port: int, shutdown_timeout: f
         shutdown_timeout=shutdown_timeout,
         keepalive_timeout=keepalive_timeout,
     )
-    await runner.setup()
+    stack = contextlib.AsyncExitStack()
     try:
+        await runner.setup()  # opens the service: the store first, the scheduler last
         assert runner.server is not None
         reserved = _other_routes(app, app[STATIC]) if STATIC in app else None
-        site: web.TCPSite
+        site: web.BaseSite
         if reserved is None:
             log.info("static fast path off: the app has middlewares or overlapping routes")
-            site = web.TCPSite(runner, host, port)
+            site = web.SockSite(runner, sock)
         else:
             fast = FastPath(
                 app[STATIC],
@@ -247,22 +294,50 @@ async def _serve(app: web.Application, host: str, port: int, shutdown_timeout: f
                 reserved=reserved,
                 keepalive_timeout=keepalive_timeout,
             )
-            site = _FastSite(runner, host, port, fast=fast)
+            site = _FastSite(runner, host, port, fast=fast, sock=sock)
         await site.start()
+        if metrics_sock is not None:
+            await _serve_metrics(stack, app, metrics_sock)
+        if SETTINGS in app:
+            settings = app[SETTINGS]
+            log.info("serving %s on http://%s", settings.root, settings.listen)
         await asyncio.Event().wait()  # until SIGINT or SIGTERM
     finally:
+        await stack.aclose()
         await runner.cleanup()
+        sock.close()
+        if metrics_sock is not None:
+            metrics_sock.close()
 
 
-def run(app: web.Application, *, host: str, port: int, shutdown_timeout: float) -> None:
+async def _serve_metrics(
+    stack: contextlib.AsyncExitStack, app: web.Application, sock: socket.socket
+) -> None:
+    """Answer /metrics, about `app`, on `sock` alone (BROADCASTER_METRICS_LISTEN)."""
+    runner = web.AppRunner(metrics_app(app), handle_signals=False, access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    await web.SockSite(runner, sock).start()
+    log.info("metrics on http://%s/metrics", app[SETTINGS].metrics_listen)
+
+
+def run(
+    app: web.Application,
+    *,
+    host: str,
+    port: int,
+    shutdown_timeout: float,
+    metrics_at: tuple[str, int] | None = None,
+) -> None:
     """What `web.run_app(app, access_log=None, print=None)` does, faster for static files.
 
     Two differences, both for throughput: the loop is uvloop's when installed, and the hot
     static GETs are answered by `FastPath` below aiohttp (everything else reaches the app
-    unchanged). SIGINT and SIGTERM stop it gracefully, as with run_app.
+    unchanged). SIGINT and SIGTERM stop it gracefully, as with run_app. With `metrics_at`
+    (BROADCASTER_METRICS_LISTEN), /metrics is answered there alone.
     """
     loop = _new_event_loop()
-    main = loop.create_task(_serve(app, host, port, shutdown_timeout))
+    main = loop.create_task(_serve(app, host, port, shutdown_timeout, metrics_at))
     try:
         asyncio.set_event_loop(loop)
         loop.run_until_complete(main)

@@ -3,7 +3,10 @@
 The same one-way path as a campaign: the firing creates a publication (unique per
 (schedule, fire time), so of several processes firing, one wins) whose snapshot lists the
 publications it may include; renditions are stored per variant; one delivery per digest
-subscriber with something new goes into the outbox on the digest's email channel.
+subscriber with something new goes into the outbox on the digest's email channel. A
+firing with nothing new for anyone creates no publication: it is recorded as a firing
+without one (as a schedule whose campaign is not current is), so `status` does not fill
+with empty digests.
 
 `last_digest_at` moves to the fire time as each batch of deliveries is committed to the
 outbox, not when the mail is delivered: from there the outbox delivers at least once
@@ -27,6 +30,7 @@ from broadcaster.outbox.tables import PublicationSource
 from broadcaster.publishing.digests.compose import (
     DigestReader,
     DigestRenderer,
+    Section,
     sections_for,
     variant_key,
 )
@@ -81,8 +85,9 @@ class Digests:
 
     async def fire(
         self, schedule: Schedule, fire_time: datetime, channel: object, workspace: Workspace
-    ) -> DigestFired:
-        """Create the digest publication for this firing (once) and queue its deliveries."""
+    ) -> DigestFired | None:
+        """Create the digest publication for this firing (once) and queue its deliveries;
+        None, and no publication, when nobody has anything new."""
         email = _digest_channel(schedule.digest, channel)
         window_start = fire_time - LOOKBACK
         rows = await published_between(self.outbox, window_start, fire_time)
@@ -94,6 +99,10 @@ class Digests:
             window_start=window_start,
             entries=entries_from(rows, email.name, fire_time, self.settings.base_url),
         )
+        if not await self._anyone_has_news(snapshot, workspace):
+            log.info("digest %s at %s: nothing new for anyone; no digest", schedule.id, fire_time)
+            await self.outbox.record_missed(schedule.id, fire_time)
+            return None
         publication_id, created = await self.outbox.create_publication(
             snapshot.campaign_id,
             snapshot.revision(),
@@ -124,6 +133,35 @@ class Digests:
         email = _digest_channel(snapshot.channel, channel)
         return await self._fill(publication_id, snapshot, email, workspace)
 
+    async def _anyone_has_news(self, snapshot: DigestSnapshot, workspace: Workspace) -> bool:
+        """Whether at least one reader's digest would list something (stops at the first)."""
+        async for _ in self._readers(snapshot, workspace, batch=min(self.batch, 500)):
+            return True
+        return False
+
+    async def _readers(
+        self, snapshot: DigestSnapshot, workspace: Workspace, batch: int | None = None
+    ) -> AsyncIterator[list[tuple[DigestReader, tuple[Section, ...]]]]:
+        """Batches of the readers with something new, and what their digest lists."""
+        floor = await previous_digest(self.outbox, snapshot.schedule_id, snapshot.fire_time)
+        if floor is None:
+            floor = snapshot.fire_time - PERIOD.get(snapshot.frequency, PERIOD[Frequency.DAILY])
+        topic_order = list(workspace.topics)
+        topics = sorted({topic for entry in snapshot.entries for topic in entry.topics})
+        if not topics:
+            return
+        async for members in self.audience.members(topics, snapshot.frequency, batch or self.batch):
+            found = []
+            for member in members:
+                reader = DigestReader(
+                    member.id, member.locale, member.topics, _since(member, snapshot, floor)
+                )
+                sections = sections_for(reader, snapshot.entries, topic_order)
+                if sections:  # nothing new for them: no digest, and nothing to record
+                    found.append((reader, sections))
+            if found:
+                yield found
+
     async def _fill(
         self,
         publication_id: int,
@@ -139,40 +177,26 @@ class Digests:
             workspace.topics,
             workspace.timezone,
         )
-        floor = await previous_digest(self.outbox, snapshot.schedule_id, snapshot.fire_time)
-        if floor is None:
-            floor = snapshot.fire_time - PERIOD.get(snapshot.frequency, PERIOD[Frequency.DAILY])
-        topic_order = list(workspace.topics)
-        topics = sorted({topic for entry in snapshot.entries for topic in entry.topics})
         saved: set[str] = set()
 
         async def batches() -> AsyncIterator[list[tuple[str, str, str]]]:
-            if not topics:
-                return
-            async for members in self.audience.members(topics, snapshot.frequency, self.batch):
+            async for readers in self._readers(snapshot, workspace):
                 items: list[tuple[str, str, str]] = []
                 renditions: list[Rendition] = []
-                for member in members:
-                    reader = DigestReader(
-                        member.id, member.locale, member.topics, _since(member, snapshot, floor)
-                    )
-                    sections = sections_for(reader, snapshot.entries, topic_order)
-                    if not sections:
-                        continue  # nothing new for them: no digest, and nothing to record
+                for reader, sections in readers:
                     key = variant_key(reader.locale, sections)
                     if key not in saved:
                         saved.add(key)
                         renditions.append(
                             renderer.render(snapshot, publication_id, reader.locale, sections)
                         )
-                    items.append((channel.name, str(member.id), key))
+                    items.append((channel.name, str(reader.id), key))
                 if renditions:
                     await self.content.save_renditions(publication_id, renditions)
-                if items:
-                    yield items
-                    # Resumed only after the outbox committed the batch.
-                    await self.audience.advance([int(i[1]) for i in items], snapshot.fire_time)
-                    self.on_enqueued()
+                yield items
+                # Resumed only after the outbox committed the batch.
+                await self.audience.advance([int(i[1]) for i in items], snapshot.fire_time)
+                self.on_enqueued()
 
         count = await self.outbox.enqueue_stream(publication_id, batches())
         self.on_enqueued()

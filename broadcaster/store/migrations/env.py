@@ -19,6 +19,8 @@ def run_on(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=True,  # SQLite cannot ALTER most things; batch mode copies tables
         compare_type=True,
+        # Told of each migration applied (the progress of `db upgrade`).
+        on_version_apply=context.config.attributes.get("on_version_apply"),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -129,3 +129,24 @@ async def test_unsubscribing_cancels_a_queued_digest(world: World) -> None:
     async with world.engine.connect() as conn:
         status = (await conn.execute(query)).scalar_one()
     assert status == DeliveryStatus.CANCELLED
+
+
+async def test_a_digest_with_nothing_new_for_anyone_creates_no_publication(world: World) -> None:
+    world.at(CONFIRMED)
+    await world.subscriber("mot@mail.example.vn", ["covid-19-measures"], Frequency.DAILY)
+    world.at(MORNING)
+    await world.publish("support-contacts")  # not a topic any daily reader chose
+    scheduler = Scheduler(world.publisher, grace=timedelta(hours=6))
+    schedule = world.schedule("citizens-daily-digest")
+    world.at(EVENING + timedelta(minutes=30))
+
+    await scheduler.catch_up(schedule, HCM, EVENING + timedelta(minutes=30))
+
+    assert await world.publication_ids("citizens-daily-digest") == []
+    assert await world.outbox.last_fire_time("citizens-daily-digest") == EVENING
+    # The next evening there is news for the reader: that digest goes out as usual.
+    world.at(EVENING + timedelta(hours=14))
+    await world.publish("one-stop-covid-measures")
+    fired = await world.fire("citizens-daily-digest", EVENING + timedelta(days=1))
+    assert fired.created
+    assert fired.deliveries == 1
