@@ -202,6 +202,12 @@ def status(as_json: bool, limit: int, root: Path) -> None:
         elif item["status"] == "quarantined":
             _echo_quarantined(item)
             continue
+        elif item["status"] == "alert":
+            click.echo(
+                f"{'ALERT':<6} channel {item['channel']} stopped since "
+                f"{item['created_at'][:19]}: {item['error']}"
+            )
+            continue
         elif item.get("kind") == "withdrawal":
             state += " WITHDRAWAL (publication.withdrawn to partners)"
         click.echo(
