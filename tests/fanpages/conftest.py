@@ -87,7 +87,9 @@ class GraphStandIn(StandIn):
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
 
     async def handle(self, request: web.Request) -> web.Response:
-        form = dict(await request.post()) if request.method == "POST" else None
+        form = None
+        if request.method == "POST":
+            form = {key: str(value) for key, value in (await request.post()).items()}
         seen = Seen(request.method, request.path, dict(request.headers), form, None)
         self.seen.append(seen)
         queued = self.next_answer()
