@@ -135,6 +135,8 @@ class ZaloStandIn(StandIn):
     """The Zalo OA Open API's article and broadcast endpoints (v2.0)."""
 
     token: str = OA_TOKEN
+    # Answers for the next requests to a path ("oa/message"), before anything else.
+    by_path: dict[str, list[Answer]] = field(default_factory=dict)
     articles: dict[str, dict[str, Any]] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)  # verify token -> article id
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -142,13 +144,15 @@ class ZaloStandIn(StandIn):
     async def handle(self, request: web.Request) -> web.Response:
         payload = await request.json()
         self.seen.append(Seen(request.method, request.path, dict(request.headers), None, payload))
-        queued = self.next_answer()
+        path = request.path.removeprefix("/v2.0/")
+        queued = self.next_answer() or (
+            self.by_path[path].pop(0) if self.by_path.get(path) else None
+        )
         if queued is not None:
             status, body, headers = queued
             return web.json_response(body, status=status, headers=headers)
         if request.headers.get("access_token") != self.token:
             return web.json_response({"error": -216, "message": "Access token is invalid"})
-        path = request.path.removeprefix("/v2.0/")
         number = next(self.ids)
         if path == "article/create":
             article_id = f"a{number:04d}"
