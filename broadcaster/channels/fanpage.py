@@ -13,13 +13,14 @@ import json
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Self
 
 from pydantic import Field, ValidationInfo, field_validator
 
 from broadcaster.channels.base import (
     ChannelOptions,
+    Deferred,
     DeliveryJob,
     DeliveryRejected,
     Rendition,
@@ -31,11 +32,16 @@ from broadcaster.fanpages.errors import REMEDY, Failure, PlatformError
 from broadcaster.fanpages.store import FanpageStore
 from broadcaster.fanpages.text import withdrawal_text
 from broadcaster.outbox.records import ClaimedDelivery
+from broadcaster.outbox.tables import DeliveryStatus
+from broadcaster.outbox.views import OutboxViews
 from broadcaster.settings import Settings
 from broadcaster.text.render import Publication, Templates
 from broadcaster.workspace.models import DEFAULT_LOCALE
 
 log = logging.getLogger(__name__)
+PENDING = (DeliveryStatus.CREATED, DeliveryStatus.SENDING, DeliveryStatus.TEMPORARY_FAILURE)
+# How soon a delivery waiting behind an earlier one of its campaign looks again.
+ORDER_WAIT = timedelta(seconds=1)
 
 
 class FanpageOptions(ChannelOptions):
@@ -140,6 +146,9 @@ class FanpageChannel:
         if self.store is None:
             raise RetryLater(f"channel {self.name}: no store to keep its posts in")
         delivery = job.delivery
+        waits = await self._earlier_pending(self.store, delivery)
+        if waits is not None:
+            raise waits
         body = json.loads(await job.rendition())
         try:
             receipt = await self._act(self.store, delivery, body)
@@ -153,6 +162,23 @@ class FanpageChannel:
             raise DeliveryRejected(reason) from None
         await self.store.clear_alert(self.name)
         return receipt
+
+    async def _earlier_pending(
+        self, store: FanpageStore, delivery: ClaimedDelivery
+    ) -> Deferred | None:
+        """Why the delivery must wait: an earlier one of the same campaign to the page is
+        still queued or retrying (so a correction never overtakes the first post)."""
+        history = await OutboxViews(store.engine).campaign_history(
+            self.name, [delivery.recipient], [delivery.campaign_id]
+        )
+        earlier = [row for row in history if row.id < delivery.id and row.status in PENDING]
+        if not earlier:
+            return None
+        first = min(earlier, key=lambda row: row.id)
+        now = datetime.now(UTC)
+        due = first.next_attempt_at
+        wait = ORDER_WAIT if due is None or due <= now else due - now + ORDER_WAIT
+        return Deferred(f"waits for delivery {first.id} of the same campaign to {self.page}", wait)
 
     def describe(self) -> Mapping[str, object]:
         return masked(self.options)

@@ -3,13 +3,16 @@ correction and a withdrawal, and what each documented error code does to the del
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from broadcaster.cli.operations import status_report
 from broadcaster.outbox.tables import PublicationSource, deliveries
 from broadcaster.service import Service
+from broadcaster.store.engine import write_transaction
 from tests.fanpages.conftest import (
     GRAPH_VERSION,
     PAGE_ID,
@@ -169,3 +172,33 @@ async def test_rate_limits_and_outages_are_retried_with_the_platforms_back_off(
     graph.queued.append((500, graph_error(2, "Service temporarily unavailable"), {}))
     second = await publish(service, "support-contacts")
     assert (await delivery_of(service, second))["status"] == "temporary-failure"
+
+
+async def test_a_correction_queued_behind_the_first_post_waits_for_it(
+    service: Service, graph: GraphStandIn
+) -> None:
+    # Throttled for a minute: the first post is retried well after the correction is queued.
+    usage = json.dumps({PAGE_ID: [{"type": "pages", "estimated_time_to_regain_access": 1}]})
+    limit = graph_error(4, "Application request limit reached")
+    graph.queued.append((400, limit, {"X-Business-Use-Case-Usage": usage}))
+    first = await publish(service)
+    assert (await delivery_of(service, first))["status"] == "temporary-failure"
+    vi = service.workspace.root / "campaigns" / CAMPAIGN / "vi.md"
+    vi.write_text(vi.read_text().replace("Ghi lại mã hồ sơ", "Lưu lại mã hồ sơ"))
+    assert await service.reload()
+    second = await publish(service)
+    row = await delivery_of(service, second)
+    assert (row["status"], row["attempts"]) == ("created", 0)  # put back, untried
+    assert len(graph.seen) == 1  # the correction did not make a post of its own
+    async with write_transaction(service.engine) as conn:
+        await conn.execute(update(deliveries).values(next_attempt_at=datetime.now(UTC)))
+    deadline = asyncio.get_running_loop().time() + 20
+    while (await delivery_of(service, second))["status"] != "delivered":
+        assert asyncio.get_running_loop().time() < deadline
+        await deliver_all(service)
+        await asyncio.sleep(0.1)
+    assert [(s.method, s.path) for s in graph.seen] == [
+        ("POST", FEED),
+        ("POST", FEED),
+        ("POST", f"/{GRAPH_VERSION}/{PAGE_ID}_1001"),
+    ]
