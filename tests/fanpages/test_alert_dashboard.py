@@ -60,9 +60,12 @@ async def test_an_expired_token_shows_on_the_dashboard_and_in_status_and_mails_a
         )
         assert login.status == 303
         page = await (await client.get("/admin/publications")).text()
+        listed = await (await client.get("/admin/api/publications")).json()
     assert "Kênh đã ngừng hoạt động" in page
     assert "Kênh facebook-page đã ngừng lúc" in page
     assert "Graph API error 190 (token): Error validating access token" in page
+    (alert,) = listed["alerts"]
+    assert (alert["channel"], alert["kind"]) == ("facebook-page", "token")
     (mail,) = mails(workspace)
     assert mail["To"] == "dung@example.gov.vn"
     assert "facebook-page" in str(mail["Subject"])
