@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_asyncio
 from aiohttp import web
 
 from broadcaster.service import Service, open_service
 from broadcaster.settings import Settings
+from broadcaster.store.testing import TEST_DATABASE_ENV, postgres_fresh_database, postgres_url
 
 BASE_URL = "http://broadcaster.test"
 PAGE_ID = "104729318263915"  # a made-up page id
@@ -235,14 +237,28 @@ def settings_for(root: Path, **environ: str) -> Settings:
     )
 
 
+@pytest_asyncio.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, workspace: Path) -> AsyncIterator[str]:
+    """A SQLite file in the workspace, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{workspace / 'var/db.sqlite'}"
+        return
+    url = postgres_url()
+    if url is None:
+        pytest.skip(f"{TEST_DATABASE_ENV} is not set, e.g. postgresql+asyncpg://postgres@/test")
+    async with postgres_fresh_database(url) as fresh:
+        yield fresh
+
+
 @pytest_asyncio.fixture
 async def service(
-    workspace: Path, graph: GraphStandIn, zalo: ZaloStandIn
+    workspace: Path, database_url: str, graph: GraphStandIn, zalo: ZaloStandIn
 ) -> AsyncIterator[Service]:
     """The service (no scheduler, no background workers) with both fan-page channels."""
     add_channels(workspace, graph, zalo)
     (workspace / "var").mkdir(exist_ok=True)
-    async with open_service(settings_for(workspace), schedule=False, deliver=False) as svc:
+    settings = settings_for(workspace, BROADCASTER_DATABASE_URL=database_url)
+    async with open_service(settings, schedule=False, deliver=False) as svc:
         yield svc
 
 
