@@ -202,3 +202,22 @@ async def test_a_correction_queued_behind_the_first_post_waits_for_it(
         ("POST", FEED),
         ("POST", f"/{GRAPH_VERSION}/{PAGE_ID}_1001"),
     ]
+
+
+async def test_a_correction_of_a_post_deleted_by_hand_posts_again(
+    service: Service, graph: GraphStandIn
+) -> None:
+    await publish(service)
+    graph.posts.clear()  # someone deleted it on the page
+    vi = service.workspace.root / "campaigns" / CAMPAIGN / "vi.md"
+    vi.write_text(vi.read_text().replace("Ghi lại mã hồ sơ", "Lưu lại mã hồ sơ"))
+    assert await service.reload()
+    second = await publish(service)
+    assert [(s.method, s.path) for s in graph.seen] == [
+        ("POST", FEED),
+        ("POST", f"/{GRAPH_VERSION}/{PAGE_ID}_1001"),
+        ("POST", FEED),
+    ]
+    assert (await delivery_of(service, second))["receipt"] == f"post {PAGE_ID}_1002"
+    assert service.live.fanpages is not None
+    assert await service.live.fanpages.alerts() == []
