@@ -209,7 +209,7 @@ def status(as_json: bool, limit: int, root: Path) -> None:
             )
             continue
         elif item.get("kind") == "withdrawal":
-            state += " WITHDRAWAL (publication.withdrawn to partners)"
+            state += " WITHDRAWAL (publication.withdrawn to partners, posts taken down)"
         click.echo(
             f"{number:<6} {item['campaign']:<28} {item['revision'][:12]}  "
             f"{item['created_at'][:19]}  {origin}  {state}"
