@@ -165,3 +165,29 @@ async def test_a_permission_not_granted_is_permanent(service: Service, zalo: Zal
     assert service.live.fanpages is not None
     alerts = await service.live.fanpages.alerts()
     assert [(a.channel, a.kind) for a in alerts] == [("zalo-oa", "permission")]
+
+
+async def test_where_removing_is_refused_the_article_becomes_a_withdrawal_notice(
+    service: Service, zalo: ZaloStandIn
+) -> None:
+    await publish(service)
+    zalo.by_path["article/remove"] = [
+        (200, {"error": -201, "message": "Article cannot be removed"}, {})
+    ]
+    withdrawal = await service.publisher.withdraw(CAMPAIGN, source=PublicationSource.ADMIN)
+    await deliver_all(service)
+    assert [path for _, path in requests(zalo)][3:] == [
+        "/v2.0/article/remove",
+        "/v2.0/article/update",
+        "/v2.0/article/verify",
+    ]
+    notice = zalo.seen[4].json
+    assert notice["id"] == "a0001"
+    assert notice["title"].startswith("[ĐÃ THU HỒI]")
+    assert "Thông tin hiện hành: http://broadcaster.test/vi/" in notice["body"][0]["content"]
+    assert withdrawal.publication_id is not None
+    row = await delivery_of(service, withdrawal.publication_id)
+    assert (
+        row["receipt"]
+        == "article a0001 rewritten to a withdrawal notice (Zalo would not remove it)"
+    )
