@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.bounces.receiver import bounce_receiver
 from broadcaster.channels import Channel, postboxes
+from broadcaster.fanpages.store import Alert, FanpageStore, alert_mail
 from broadcaster.mail.notices import Notices
 from broadcaster.outbox.content import ContentStore
 from broadcaster.outbox.outbox import Outbox
@@ -216,6 +217,15 @@ def _staff(
     return accounts, reviews, approvals, notices
 
 
+def _mail_admins(notices: Notices) -> Callable[[Alert], Awaitable[None]]:
+    """Tell the admins by email when a channel stops (a fan-page token expired)."""
+
+    async def mail(alert: Alert) -> None:
+        await notices.notify_admins(*alert_mail(alert))
+
+    return mail
+
+
 async def _deliver(stack: contextlib.AsyncExitStack, service: Service) -> None:
     """Resume queued publications, start the workers, the bounce receiver and the jobs
     that keep the site current and send confirmations owed."""
@@ -287,6 +297,7 @@ async def open_service(
             settings, workspace, (subscribers, tokens, partners), public, outbox, publisher, workers
         )
         accounts, reviews, approvals, notices = _staff(engine, live, settings, publisher, public)
+        live.fanpages = FanpageStore(engine, on_alert=_mail_admins(notices))
         confirmations = Confirmations(subscribers, tokens, mailer or notices, settings.base_url)
         upkeep = PublicUpkeep(lambda: live.channels, public, content, reviews)
         live.record_quarantine = record_quarantine

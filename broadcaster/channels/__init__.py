@@ -17,13 +17,16 @@ from broadcaster.channels.base import (
 from broadcaster.channels.email import EmailType
 from broadcaster.channels.email_desk import DeskEmailChannel
 from broadcaster.channels.email_subscribers import SubscriberEmailChannel
+from broadcaster.channels.facebook import FacebookChannel
 from broadcaster.channels.feed import FeedChannel
 from broadcaster.channels.webhook import WebhookChannel
 from broadcaster.channels.website import WebsiteChannel
+from broadcaster.channels.zalo import ZaloChannel
 from broadcaster.mail.notices import Postbox, Postboxes
 from broadcaster.text.render import Templates
 
 if TYPE_CHECKING:
+    from broadcaster.fanpages.store import FanpageStore
     from broadcaster.partners.store import PartnerStore
     from broadcaster.settings import Settings
     from broadcaster.site.public import PublicSite
@@ -35,6 +38,8 @@ CHANNEL_TYPES: dict[str, ChannelType] = {
     FeedChannel.type: FeedChannel,
     EmailType.type: EmailType(subscribers=SubscriberEmailChannel, desk=DeskEmailChannel),
     WebhookChannel.type: WebhookChannel,
+    FacebookChannel.type: FacebookChannel,
+    ZaloChannel.type: ZaloChannel,
 }
 
 
@@ -46,10 +51,11 @@ def build_channels(
     subscribers: SubscriberStore | None = None,
     tokens: Tokens | None = None,
     partners: PartnerStore | None = None,
+    fanpages: FanpageStore | None = None,
 ) -> dict[str, Channel]:
     """Every configured channel, built from its validated options."""
     templates = Templates(workspace.root / "templates")
-    resources = Resources(templates, settings, public, subscribers, tokens, partners)
+    resources = Resources(templates, settings, public, subscribers, tokens, partners, fanpages)
     return {
         name: CHANNEL_TYPES[config.type].from_config(name, config.options, resources)
         for name, config in workspace.channels.items()

@@ -27,6 +27,7 @@ from broadcaster.workspace.options import ChannelOptions as ChannelOptions
 from broadcaster.workspace.options import FileProblem as FileProblem
 
 if TYPE_CHECKING:
+    from broadcaster.fanpages.store import FanpageStore
     from broadcaster.outbox.retry import RetryPolicy
     from broadcaster.partners.store import PartnerStore
     from broadcaster.settings import Settings
@@ -38,7 +39,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Resources:
     """What a channel may use: templates, settings and (in the service) the public site,
-    the subscriber list and the token signer (email to subscribers), the partner registry."""
+    the subscriber list and the token signer (email to subscribers), the partner registry,
+    the fan-page posts and alerts."""
 
     templates: Templates
     settings: Settings
@@ -46,6 +48,7 @@ class Resources:
     subscribers: SubscriberStore | None = None
     tokens: Tokens | None = None
     partners: PartnerStore | None = None
+    fanpages: FanpageStore | None = None
 
 
 class Channel(Deliverer, Protocol):
@@ -129,7 +132,8 @@ class ListMailChannel(Protocol):
 
 @runtime_checkable
 class WithdrawingChannel(Protocol):
-    """A channel that tells its recipients when a campaign is withdrawn (webhooks)."""
+    """A channel that tells its recipients when a campaign is withdrawn (webhooks), or
+    takes it down where it posted it (fan pages)."""
 
     name: str
 

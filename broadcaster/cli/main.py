@@ -236,8 +236,14 @@ def status(as_json: bool, limit: int, root: Path) -> None:
         elif item["status"] == "quarantined":
             _echo_quarantined(item)
             continue
+        elif item["status"] == "alert":
+            click.echo(
+                f"{'ALERT':<6} channel {item['channel']} stopped since "
+                f"{item['created_at'][:19]}: {item['error']}"
+            )
+            continue
         elif item.get("kind") == "withdrawal":
-            state += " WITHDRAWAL (publication.withdrawn to partners)"
+            state += " WITHDRAWAL (publication.withdrawn to partners, posts taken down)"
         click.echo(
             f"{number:<6} {item['campaign']:<28} {item['revision'][:12]}  "
             f"{item['created_at'][:19]}  {origin}  {state}"

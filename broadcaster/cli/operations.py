@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from broadcaster.cli.progress import Meter
+from broadcaster.fanpages.store import FanpageStore
 from broadcaster.outbox.outbox import Outbox
 from broadcaster.outbox.tables import DeliveryStatus, PublicationSource
 from broadcaster.outbox.views import OutboxViews
@@ -133,7 +134,7 @@ async def status_report(settings: Settings, limit: int) -> list[dict[str, Any]]:
         outbox = Outbox(engine)
         reviews = ReviewStore(engine)
         emergencies = {(e.campaign_id, e.revision) for e in await reviews.emergencies(1000)}
-        report = quarantine_report(settings)
+        report = await alert_report(FanpageStore(engine)) + quarantine_report(settings)
         partners = PartnerStore(engine, lambda: settings.secret_key)
         for held in await reviews.held(pending_only=True, limit=limit):
             report.append(
@@ -178,6 +179,31 @@ async def status_report(settings: Settings, limit: int) -> list[dict[str, Any]]:
         return report
     finally:
         await dispose_engine(engine)
+
+
+async def alert_report(fanpages: FanpageStore) -> list[dict[str, Any]]:
+    """Channels that stopped (an expired fan-page token), as entries of the status report:
+    `status` "alert", with the channel, the kind of failure and what to do."""
+    return [
+        {
+            "id": None,
+            "campaign": "",
+            "revision": "",
+            "source": "channel",
+            "schedule": None,
+            "fire_time": None,
+            "created_at": alert.raised_at.isoformat(),
+            "status": "alert",
+            "emergency": False,
+            "channels": {},
+            "dead_letters": [],
+            "channel": alert.channel,
+            "kind": alert.kind,
+            "error": alert.message,
+            "delivery": alert.delivery_id,
+        }
+        for alert in await fanpages.alerts()
+    ]
 
 
 def quarantine_report(settings: Settings) -> list[dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""One-off mail outside the outbox: double opt-in confirmations and notices to staff.
+"""One-off mail outside the outbox: double opt-in confirmations and notices to staff
+(approvals to give, channels that stopped).
 
 They go out through the workspace's own email channels (their sender, transport and
 DKIM key): confirmations through the subscriber list's, staff mail through the press
@@ -87,12 +88,19 @@ class Notices:
         `/admin/` in `text` becomes a link to the admin pages. Without an email channel,
         or without staff accounts, nobody is emailed.
         """
+        return await self._notify(Role.APPROVER, subject, text)
+
+    async def notify_admins(self, subject: str, text: str) -> int:
+        """Email every enabled admin who has an address (a channel stopped); how many."""
+        return await self._notify(Role.ADMIN, subject, text)
+
+    async def _notify(self, role: Role, subject: str, text: str) -> int:
         if self.postboxes().staff is None or self.accounts is None:
             return 0
         text = text.replace("/admin/", f"{self.base_url}/admin/", 1)
         sent = 0
         for user in await self.accounts.list_users():
-            if user.email and not user.disabled and user.role.allows(Role.APPROVER):
+            if user.email and not user.disabled and user.role.allows(role):
                 sent += await self.send_notice(user.email, subject, text)
         return sent
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from broadcaster.channels import Channel, build_channels
 from broadcaster.channels.base import ListMailChannel, RetryingChannel
+from broadcaster.fanpages.store import FanpageStore
 from broadcaster.outbox.outbox import Outbox
 from broadcaster.outbox.retry import RetryPolicy
 from broadcaster.outbox.workers import Workers
@@ -79,6 +80,8 @@ class Live:
         self.settings = settings
         # What the channels are built over: subscribers, token signer, partners.
         self.subscribers, self.tokens, self.partners = stores
+        # Fan-page posts and channel alerts; set by the service before the first `use`.
+        self.fanpages: FanpageStore | None = None
         self.public = public
         self.outbox = outbox
         self.publisher = publisher
@@ -111,6 +114,7 @@ class Live:
             subscribers=self.subscribers,
             tokens=self.tokens,
             partners=self.partners,
+            fanpages=self.fanpages,
         )
         self.outbox.use_policies(retry_policies(self.channels))
         self.publisher.use(workspace, self.channels)

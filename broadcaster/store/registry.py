@@ -6,6 +6,7 @@ the wings themselves import only their own `tables.py`.
 
 from __future__ import annotations
 
+import broadcaster.fanpages.tables
 import broadcaster.outbox.tables
 import broadcaster.partners.tables
 import broadcaster.staff.tables

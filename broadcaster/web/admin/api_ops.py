@@ -19,7 +19,8 @@ async def list_publications(request: web.Request) -> web.Response:
     session_of(request, Role.AUTHOR)
     app = request.config_dict
     listed = await dashboard.publication_list(app[APPROVALS], app[OUTBOX])
-    return web.json_response({"publications": listed})
+    alerts = await dashboard.channel_alerts(app[ENGINE])
+    return web.json_response({"publications": listed, "alerts": alerts})
 
 
 def _publication_id(request: web.Request) -> int:

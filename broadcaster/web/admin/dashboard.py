@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from broadcaster.fanpages.store import FanpageStore
 from broadcaster.outbox.outbox import Outbox
 from broadcaster.outbox.tables import DeliveryStatus
 from broadcaster.outbox.workers import Workers
@@ -135,6 +136,19 @@ async def retry_failed(outbox: Outbox, workers: Workers, publication_id: int) ->
     retried = await outbox.retry_failed(publication_id)
     workers.wake()
     return retried
+
+
+async def channel_alerts(engine: AsyncEngine) -> list[dict[str, Any]]:
+    """Channels that stopped (an expired fan-page token): which, since when, why."""
+    return [
+        {
+            "channel": alert.channel,
+            "kind": alert.kind,
+            "message": alert.message,
+            "since": alert.raised_at.strftime("%Y-%m-%d %H:%M"),
+        }
+        for alert in await FanpageStore(engine).alerts()
+    ]
 
 
 async def subscriber_counts(engine: AsyncEngine) -> dict[str, dict[str, int]]:

@@ -161,7 +161,10 @@ ROUTES: tuple[Route, ...] = (
         responses={"201": "withdrawn"},
     ),
     Route(
-        "GET", "/publications", list_publications, "Publications (and held firings) with progress"
+        "GET",
+        "/publications",
+        list_publications,
+        "Publications (and held firings) with progress; `alerts`: channels that stopped",
     ),
     Route("GET", "/publications/{publication}", get_publication, "Progress and attempt log"),
     Route(

@@ -249,6 +249,7 @@ async def publications(request: web.Request) -> web.Response:
         counts=await dashboard.subscriber_counts(staff_desk.engine),
         emergencies=await desk.emergencies(staff_desk),
         partners=await media.health(PartnerDesk.of(request)),
+        alerts=await dashboard.channel_alerts(staff_desk.engine),
         done=request.query.get("done"),
     )
 
