@@ -24,6 +24,7 @@ from broadcaster.mail.notices import Postbox, Postboxes
 from broadcaster.text.render import Templates
 
 if TYPE_CHECKING:
+    from broadcaster.outbox.views import OutboxViews
     from broadcaster.partners.store import PartnerStore
     from broadcaster.settings import Settings
     from broadcaster.site.public import PublicSite
@@ -46,10 +47,11 @@ def build_channels(
     subscribers: SubscriberStore | None = None,
     tokens: Tokens | None = None,
     partners: PartnerStore | None = None,
+    history: OutboxViews | None = None,
 ) -> dict[str, Channel]:
     """Every configured channel, built from its validated options."""
     templates = Templates(workspace.root / "templates")
-    resources = Resources(templates, settings, public, subscribers, tokens, partners)
+    resources = Resources(templates, settings, public, subscribers, tokens, partners, history)
     return {
         name: CHANNEL_TYPES[config.type].from_config(name, config.options, resources)
         for name, config in workspace.channels.items()

@@ -26,6 +26,7 @@ from broadcaster.workspace.options import FileProblem as FileProblem
 
 if TYPE_CHECKING:
     from broadcaster.outbox.retry import RetryPolicy
+    from broadcaster.outbox.views import OutboxViews
     from broadcaster.partners.store import PartnerStore
     from broadcaster.settings import Settings
     from broadcaster.site.public import PublicSite
@@ -36,7 +37,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Resources:
     """What a channel may use: templates, settings and (in the service) the public site,
-    the subscriber list and the token signer (email to subscribers), the partner registry."""
+    the subscriber list and the token signer (email to subscribers), the partner registry,
+    and the outbox's history (who had a campaign: corrections and withdrawals by email)."""
 
     templates: Templates
     settings: Settings
@@ -44,6 +46,7 @@ class Resources:
     subscribers: SubscriberStore | None = None
     tokens: Tokens | None = None
     partners: PartnerStore | None = None
+    history: OutboxViews | None = None
 
 
 class Channel(Deliverer, Protocol):
@@ -127,7 +130,7 @@ class ListMailChannel(Protocol):
 
 @runtime_checkable
 class WithdrawingChannel(Protocol):
-    """A channel that tells its recipients when a campaign is withdrawn (webhooks)."""
+    """A channel that tells its recipients when a campaign is withdrawn (webhooks, email)."""
 
     name: str
 

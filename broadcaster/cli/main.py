@@ -20,6 +20,7 @@ from broadcaster.cli.partners import partners
 from broadcaster.cli.staff import users
 from broadcaster.publishing.preview import preview, write_preview
 from broadcaster.settings import Settings, SettingsError
+from broadcaster.text.notice import Correction
 from broadcaster.workspace.diagnostics import WorkspaceError
 from broadcaster.workspace.models import ApprovalPolicy
 
@@ -140,9 +141,23 @@ def serve(listen: str | None, watch: bool, root: Path) -> None:
 @click.option("--all", "everything", is_flag=True, help="Every campaign in the workspace.")
 @click.option("--channels", help="Comma-separated channel names (default: every channel).")
 @click.option("--wait", is_flag=True, help="Deliver now and wait until every delivery is done.")
+@click.option(
+    "--correction",
+    type=click.Choice(["material", "minor"]),
+    default="material",
+    show_default=True,
+    help="For a new revision of a campaign already out: material emails everyone who had "
+    "the earlier version (marked Updated); minor updates the site, feeds, partners and "
+    "alerts only.",
+)
 @_root_option
 def publish(
-    campaigns: tuple[str, ...], everything: bool, channels: str | None, wait: bool, root: Path
+    campaigns: tuple[str, ...],
+    everything: bool,
+    channels: str | None,
+    wait: bool,
+    correction: str,
+    root: Path,
 ) -> None:
     """Publish CAMPAIGN(s) now, through the same path as a schedule firing."""
     from broadcaster.cli.operations import publish_now
@@ -163,7 +178,10 @@ def publish(
         if name not in workspace.channels:
             known = ", ".join(workspace.channels) or "none"
             raise click.UsageError(f"no channel '{name}' in channels/ (have: {known})")
-    for report in _run(publish_now(settings, chosen, names, wait=wait), settings):
+    choice = Correction(correction)
+    for report in _run(
+        publish_now(settings, chosen, names, wait=wait, correction=choice), settings
+    ):
         state = "created" if report.published.created else "already existed"
         click.echo(
             f"publication {report.published.publication_id} ({report.campaign}) {state}, "

@@ -18,6 +18,7 @@ from broadcaster.settings import Settings
 from broadcaster.staff.reviews import ReviewStore
 from broadcaster.store import create_engine, upgrade, upgrade_engine
 from broadcaster.store.engine import dispose_engine
+from broadcaster.text.notice import Correction
 from broadcaster.workspace.quarantine import read_record
 
 
@@ -29,7 +30,12 @@ class PublishReport:
 
 
 async def publish_now(
-    settings: Settings, campaigns: Sequence[str], channels: Sequence[str] | None, *, wait: bool
+    settings: Settings,
+    campaigns: Sequence[str],
+    channels: Sequence[str] | None,
+    *,
+    wait: bool,
+    correction: Correction = Correction.MATERIAL,
 ) -> list[PublishReport]:
     """Publish each campaign now, through the same path as a schedule firing.
 
@@ -52,7 +58,9 @@ async def publish_now(
         results = [
             (
                 campaign,
-                await service.publisher.publish(campaign, names, source=PublicationSource.CLI),
+                await service.publisher.publish(
+                    campaign, names, source=PublicationSource.CLI, correction=correction
+                ),
             )
             for campaign in campaigns
         ]

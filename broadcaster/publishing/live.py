@@ -111,6 +111,7 @@ class Live:
             subscribers=self.subscribers,
             tokens=self.tokens,
             partners=self.partners,
+            history=self.outbox,
         )
         self.outbox.use_policies(retry_policies(self.channels))
         self.publisher.use(workspace, self.channels)

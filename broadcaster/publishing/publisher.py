@@ -10,12 +10,13 @@ from datetime import UTC, datetime
 from broadcaster.channels.base import Channel, Rendition, WithdrawingChannel
 from broadcaster.outbox.content import ContentStore
 from broadcaster.outbox.outbox import Outbox
-from broadcaster.outbox.snapshot import from_snapshot
+from broadcaster.outbox.snapshot import from_snapshot, with_notice
 from broadcaster.outbox.tables import PublicationKind, PublicationSource
 from broadcaster.publishing.approval import Approvals, NotApproved
 from broadcaster.publishing.digests import DigestError, DigestFired, Digests, is_digest
 from broadcaster.publishing.prepared import Prepared, PreparedFirings, nothing_to_do, renditions
 from broadcaster.settings import Settings
+from broadcaster.text.notice import Correction, Notice, NoticeKind
 from broadcaster.text.render import Publication
 from broadcaster.workspace.models import ApprovalPolicy, Campaign, Schedule, Workspace
 
@@ -99,8 +100,12 @@ class Publisher:
         fire_time: datetime | None = None,
         actor: str | None = None,
         revision: str | None = None,
+        correction: Correction = Correction.MATERIAL,
     ) -> Published:
         """Create the publication (once per firing) and queue one delivery per recipient.
+
+        A new revision of a campaign already out is a correction: `correction` says whether
+        readers who were emailed get it (material) or not (minor).
 
         Refused (PublishRefused) when the approval policy does not allow the campaign's
         current revision, or when `revision` is given and the files have changed since.
@@ -127,6 +132,23 @@ class Publisher:
             schedule_id=schedule_id,
             fire_time=fire_time,
             actor=actor,
+            correction=correction,
+        )
+
+    async def _correction(self, campaign: Campaign, choice: Correction) -> Notice | None:
+        """A correction notice when an earlier revision of the campaign is out (published
+        and not withdrawn since); None for a first publication or the same revision again."""
+        newest = await self.outbox.newest_publication(campaign.id)
+        if (
+            newest is None
+            or newest.kind != PublicationKind.PUBLICATION
+            or newest.revision == campaign.revision
+        ):
+            return None
+        return Notice(
+            NoticeKind.CORRECTION,
+            material=choice == Correction.MATERIAL,
+            earlier_at=newest.created_at,
         )
 
     async def _publish(
@@ -139,14 +161,16 @@ class Publisher:
         fire_time: datetime | None = None,
         actor: str | None = None,
         prepared: Prepared | None = None,
+        correction: Correction = Correction.MATERIAL,
     ) -> Published:
         """`publish` once the campaign may go out: from `prepared` when it still fits."""
         self._check_channels(channel_names)
         workspace, base_url = self._workspace(), self.settings.base_url
         published_at = fire_time or self.clock().replace(microsecond=0)
+        notice = await self._correction(campaign, correction)
         made = (workspace, self.channels, channel_names, campaign, base_url, published_at)
-        if prepared is None or not prepared.fits(*made):
-            prepared = Prepared.make(*made)
+        if prepared is None or not prepared.fits(*made, notice=notice):
+            prepared = Prepared.make(*made, notice=notice)
         publication_id, created = await self.outbox.create_publication(
             campaign.id,
             campaign.revision,
@@ -181,6 +205,7 @@ class Publisher:
                     "publication": publication_id,
                     "source": str(source),
                     "channels": list(channel_names),
+                    **({"correction": str(correction)} if notice is not None else {}),
                 },
             )
         return Published(publication_id, True, count)
@@ -214,15 +239,22 @@ class Publisher:
         # Each batch woke the workers once it was queued.
         return await self.outbox.enqueue_stream(publication_id, batches())
 
-    async def withdraw(self, campaign_id: str, *, source: PublicationSource) -> WithdrawalReceipt:
-        """Take a campaign back from the channels that send it on (webhooks): every partner
-        that was sent, tried or still has queued an event of it gets `publication.withdrawn`
-        (after those earlier events), then whatever is still queued for it is cancelled."""
+    async def withdraw(
+        self, campaign_id: str, *, source: PublicationSource, reason: str = ""
+    ) -> WithdrawalReceipt:
+        """Take a campaign back from the channels that tell their recipients (webhooks,
+        email): every partner that was sent, tried or still has queued an event of it gets
+        `publication.withdrawn` (after those earlier events), every reader and newsroom
+        emailed it one short notice with `reason`; then whatever is still queued for it is
+        cancelled."""
         channels = [c for c in self.channels.values() if isinstance(c, WithdrawingChannel)]
         names = [c.name for c in channels if await c.withdrawal_recipients(campaign_id)]
         snapshot = await self.content.last_snapshot(campaign_id, names) if names else None
         publication_id, count = None, 0
         if snapshot is not None:
+            earlier = from_snapshot(snapshot, self._workspace(), self.settings.base_url)
+            notice = Notice(NoticeKind.WITHDRAWAL, reason=reason, earlier_at=earlier.published_at)
+            snapshot = with_notice(snapshot, notice)
             publication = from_snapshot(snapshot, self._workspace(), self.settings.base_url)
             publication_id, _ = await self.outbox.create_publication(
                 campaign_id,

@@ -229,6 +229,7 @@ async def publish(request: web.Request) -> web.Response:
         channels,
         emergency,
         client_ip(request),
+        desk.correction_of(data.get("correction", "material")),
     )
     return web.json_response(result, status=201)
 

@@ -18,6 +18,7 @@ from broadcaster.publishing.publisher import PublishError
 from broadcaster.staff.accounts import Accounts, Session
 from broadcaster.staff.reviews import Review
 from broadcaster.staff.tables import ReviewAction, Role
+from broadcaster.text.notice import Correction
 from broadcaster.web.admin import editor, scheduling
 from broadcaster.web.admin.parts import Desk
 from broadcaster.workspace.models import Campaign
@@ -218,8 +219,12 @@ async def publish(
     channels: Sequence[str] | None,
     emergency_reason: str | None,
     ip: str | None,
+    correction: Correction = Correction.MATERIAL,
 ) -> dict[str, Any]:
-    """Publish an approved revision now (approver+); a refused emergency leaves no mark."""
+    """Publish an approved revision now (approver+); a refused emergency leaves no mark.
+
+    When an earlier revision is out, this is a correction; `correction` says whether it
+    is emailed to those who had the earlier one (material) or not (minor)."""
     need(session, Role.APPROVER, "publishing")
     _, approvals = parts(desk)
     found = _current(desk, campaign_id, revision)
@@ -242,6 +247,7 @@ async def publish(
             source=PublicationSource.ADMIN,
             actor=session.user.name,
             revision=found.revision,
+            correction=correction,
         )
     except PublishError as exc:  # refused before anything was created
         if mark is not None:
@@ -303,6 +309,16 @@ async def release_held(desk: Desk, session: Session, held_id: int, ip: str | Non
     return published.publication_id
 
 
+def correction_of(value: object) -> Correction:
+    """`material` or `minor` (a form or JSON field), or a 422 naming the choices."""
+    try:
+        return Correction(str(value))
+    except ValueError:
+        raise DeskError(
+            422, "'correction' must be 'material' (email readers) or 'minor' (no email)"
+        ) from None
+
+
 async def withdraw(
     desk: Desk, session: Session, campaign_id: str, reason: str, ip: str | None
 ) -> None:
@@ -319,7 +335,9 @@ async def withdraw(
     await approvals.reviews.withdraw(campaign_id, found.revision, session.user.id, reason.strip())
     # Partners that had it hear `publication.withdrawn`; messages still queued for it (a
     # slow email fan-out, a retrying partner) never go out.
-    withdrawal = await desk.publisher.withdraw(campaign_id, source=PublicationSource.ADMIN)
+    withdrawal = await desk.publisher.withdraw(
+        campaign_id, source=PublicationSource.ADMIN, reason=reason.strip()
+    )
     await approvals.audit.record(
         session.user.name,
         "campaign.withdrawn",

@@ -164,6 +164,7 @@ async def publish(request: web.Request) -> web.StreamResponse:
         None,
         emergency,
         client_ip(request),
+        desk.correction_of(form.get("correction", "material")),
     )
     raise back(f"/admin/publications/{result['publication']}", "published")
 
