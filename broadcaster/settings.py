@@ -72,6 +72,10 @@ class Settings:
     # Reverse proxies whose X-Forwarded-For names the visitor (web/forwarded.py); none
     # by default, so the header is ignored and cannot be used to dodge per-IP limits.
     trusted_proxies: tuple[Network, ...] = ()
+    # PEM files (relative to the workspace) that sign public alerts (XML-DSig); unset:
+    # alerts go out unsigned.
+    cap_key_file: Path | None = None
+    cap_cert_file: Path | None = None
     # The environment `${VAR}` references in channel files are resolved against.
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -89,6 +93,15 @@ class Settings:
         log_format = env.get("BROADCASTER_LOG_FORMAT") or "text"
         if log_format not in ("text", "json"):
             raise SettingsError(f"BROADCASTER_LOG_FORMAT={log_format!r}: use text or json")
+        key_file, cert_file = (
+            env.get("BROADCASTER_CAP_KEY_FILE"),
+            env.get("BROADCASTER_CAP_CERT_FILE"),
+        )
+        if bool(key_file) != bool(cert_file):
+            raise SettingsError(
+                "set both BROADCASTER_CAP_KEY_FILE and BROADCASTER_CAP_CERT_FILE to sign public "
+                "alerts (the private key and its certificate, PEM), or neither"
+            )
         return cls(
             root=root,
             base_url=base_url.rstrip("/"),
@@ -101,6 +114,8 @@ class Settings:
             lease_seconds=_number(env, "BROADCASTER_LEASE_SECONDS", 60.0, minimum=1),
             log_format=log_format,
             trusted_proxies=_networks(env, "BROADCASTER_TRUSTED_PROXIES"),
+            cap_key_file=root / key_file if key_file else None,
+            cap_cert_file=root / cert_file if cert_file else None,
             environ=env,
         )
 

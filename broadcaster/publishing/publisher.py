@@ -7,14 +7,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from broadcaster.channels.base import Channel, Rendition, WithdrawingChannel
+from broadcaster.channels.base import Channel, Rendition
 from broadcaster.outbox.content import ContentStore
 from broadcaster.outbox.outbox import Outbox
-from broadcaster.outbox.snapshot import from_snapshot, with_notice
+from broadcaster.outbox.snapshot import from_snapshot
 from broadcaster.outbox.tables import PublicationKind, PublicationSource
 from broadcaster.publishing.approval import Approvals, NotApproved
 from broadcaster.publishing.digests import DigestError, DigestFired, Digests, is_digest
 from broadcaster.publishing.prepared import Prepared, PreparedFirings, nothing_to_do, renditions
+from broadcaster.publishing.withdrawals import WithdrawalReceipt, Withdrawals
 from broadcaster.settings import Settings
 from broadcaster.text.notice import Correction, Notice, NoticeKind
 from broadcaster.text.render import Publication
@@ -40,15 +41,6 @@ class Published:
     publication_id: int
     created: bool
     deliveries: int
-
-
-@dataclass(frozen=True)
-class WithdrawalReceipt:
-    """What withdrawing a campaign queued and stopped."""
-
-    publication_id: int | None  # the withdrawal publication; None: no partner had it
-    deliveries: int  # `publication.withdrawn` events queued
-    cancelled: int  # deliveries of the campaign still queued, now never sent
 
 
 class Publisher:
@@ -243,63 +235,19 @@ class Publisher:
         self, campaign_id: str, *, source: PublicationSource, reason: str = ""
     ) -> WithdrawalReceipt:
         """Take a campaign back from the channels that tell their recipients (webhooks,
-        email): every partner that was sent, tried or still has queued an event of it gets
-        `publication.withdrawn` (after those earlier events), every reader and newsroom
-        emailed it one short notice with `reason`; then whatever is still queued for it is
-        cancelled."""
-        channels = [c for c in self.channels.values() if isinstance(c, WithdrawingChannel)]
-        names = [c.name for c in channels if await c.withdrawal_recipients(campaign_id)]
-        snapshot = await self.content.last_snapshot(campaign_id, names) if names else None
-        publication_id, count = None, 0
-        if snapshot is not None:
-            earlier = from_snapshot(snapshot, self._workspace(), self.settings.base_url)
-            notice = Notice(NoticeKind.WITHDRAWAL, reason=reason, earlier_at=earlier.published_at)
-            snapshot = with_notice(snapshot, notice)
-            publication = from_snapshot(snapshot, self._workspace(), self.settings.base_url)
-            publication_id, _ = await self.outbox.create_publication(
-                campaign_id,
-                publication.campaign.revision,
-                names,
-                source=source,
-                snapshot=snapshot,
-                kind=PublicationKind.WITHDRAWAL,
-            )
-            at = self.clock().replace(microsecond=0)
-            count = await self._fill_withdrawal(publication_id, publication, names, at)
-            log.info(
-                "publication %s: withdrawal of %s on %s (%s deliveries)",
-                publication_id,
-                campaign_id,
-                ", ".join(names),
-                count,
-            )
-        # Only once the withdrawal is queued: a crash before this point leaves nothing
-        # cancelled, so `resume` finds the same partners to tell.
-        cancelled = await self.outbox.cancel(campaign_id=campaign_id, reason="campaign withdrawn")
-        return WithdrawalReceipt(publication_id, count, cancelled)
+        email): see `publishing/withdrawals.py`."""
+        return await self._withdrawals().withdraw(campaign_id, source=source, reason=reason)
 
-    async def _fill_withdrawal(
-        self, publication_id: int, publication: Publication, names: Sequence[str], at: datetime
-    ) -> int:
-        channels: list[WithdrawingChannel] = []
-        for name in names:
-            if isinstance(channel := self.channels.get(name), WithdrawingChannel):
-                channels.append(channel)
-        locales = publication.workspace.locales
-        await self.content.save_renditions(
-            publication_id,
-            [c.render_withdrawal(publication, locale, at) for c in channels for locale in locales],
+    def _withdrawals(self) -> Withdrawals:
+        return Withdrawals(
+            self.outbox,
+            self.content,
+            self.channels,
+            self._workspace(),
+            self.settings.base_url,
+            self.clock,
+            lambda: self.on_enqueued(),
         )
-        campaign_id = publication.campaign.id
-
-        async def batches() -> AsyncIterator[list[tuple[str, str, str]]]:
-            for channel in channels:
-                told = await channel.withdrawal_recipients(campaign_id, before=publication_id)
-                yield [(channel.name, recipient, locale) for recipient, locale in told]
-
-        count = await self.outbox.enqueue_stream(publication_id, batches())
-        self.on_enqueued()
-        return count
 
     async def resume(self) -> int:
         """Finish publications a crash left half-queued (enqueueing is idempotent)."""
@@ -319,7 +267,7 @@ class Publisher:
             names = [name for name in pending.channels if name in self.channels]
             if pending.kind == PublicationKind.WITHDRAWAL:
                 at = pending.created_at.replace(microsecond=0)
-                await self._fill_withdrawal(pending.id, publication, names, at)
+                await self._withdrawals().fill(pending.id, publication, names, at)
             else:
                 await self._fill(pending.id, publication, names)
             resumed += 1
