@@ -221,7 +221,7 @@ def status(as_json: bool, limit: int, root: Path) -> None:
             _echo_quarantined(item)
             continue
         elif item.get("kind") == "withdrawal":
-            state += " WITHDRAWAL (publication.withdrawn to partners)"
+            state += " WITHDRAWAL (told to partners and to readers who were emailed)"
         click.echo(
             f"{number:<6} {item['campaign']:<28} {item['revision'][:12]}  "
             f"{item['created_at'][:19]}  {origin}  {state}"

@@ -1,8 +1,8 @@
 """Withdrawing a campaign: one withdrawal publication, told through the same outbox as a
 first publication to everyone a channel sent the campaign (partners get
 `publication.withdrawn`, readers and newsrooms that were emailed one short notice with the
-reason), then whatever of it is still queued is cancelled. A public alert campaign's
-withdrawal is recorded even when nobody is to be told by message: it is the alert's Cancel.
+reason), then whatever of it is still queued is cancelled. The withdrawal is recorded even
+when nobody is to be told by message: it is a public alert's CAP Cancel, and digests list it.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 class WithdrawalReceipt:
     """What withdrawing a campaign queued and stopped."""
 
-    publication_id: int | None  # the withdrawal publication; None: nobody had it
+    publication_id: int | None  # the withdrawal publication; None: it was never published
     deliveries: int  # withdrawal events and notices queued
     cancelled: int  # deliveries of the campaign still queued, now never sent
 
@@ -55,7 +55,7 @@ class Withdrawals:
         names = [c.name for c in channels if await c.withdrawal_recipients(campaign_id)]
         snapshot = await self.content.last_snapshot(campaign_id, names) if names else None
         if snapshot is None:
-            snapshot = await self._alert_to_cancel(campaign_id)
+            snapshot = await self.content.last_snapshot(campaign_id, None)
         publication_id, count = None, 0
         if snapshot is not None:
             earlier = from_snapshot(snapshot, self.workspace, self.base_url)
@@ -76,21 +76,13 @@ class Withdrawals:
                 "publication %s: withdrawal of %s on %s (%s deliveries)",
                 publication_id,
                 campaign_id,
-                ", ".join(names) or "no channel (a public alert's Cancel)",
+                ", ".join(names) or "no channel (nobody to tell by message)",
                 count,
             )
         # Only once the withdrawal is queued: a crash before this point leaves nothing
         # cancelled, so `resume` finds the same recipients to tell.
         cancelled = await self.outbox.cancel(campaign_id=campaign_id, reason="campaign withdrawn")
         return WithdrawalReceipt(publication_id, count, cancelled)
-
-    async def _alert_to_cancel(self, campaign_id: str) -> str | None:
-        """The last snapshot of a public alert campaign nobody is to be told of by message."""
-        snapshot = await self.content.last_snapshot(campaign_id, list(self.channels))
-        if snapshot is None:
-            return None
-        publication = from_snapshot(snapshot, self.workspace, self.base_url)
-        return snapshot if publication.campaign.alert is not None else None
 
     async def fill(
         self, publication_id: int, publication: Publication, names: Sequence[str], at: datetime
