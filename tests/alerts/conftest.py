@@ -22,7 +22,8 @@ from signxml.verifier import VerifyResult, XMLVerifier
 
 from broadcaster.service import SERVICE, make_app
 from broadcaster.settings import Settings
-from broadcaster.workspace.models import Frequency
+from broadcaster.workspace.load import load_workspace
+from broadcaster.workspace.models import Frequency, Workspace
 from tests.mail.conftest import Handler, free_port
 from tests.web.admin.conftest import BASE_URL, PASSWORD, PEOPLE, Staff, two_person_workspace
 
@@ -154,3 +155,11 @@ def edit(root: Path, locale: str, old: str, new: str, changes: str) -> None:
     text = text.replace(old, new, 1)
     text = re.sub(r"^(summary: .*)$", rf"\1\nchanges: {changes}", text, count=1, flags=re.M)
     path.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def loaded_workspace(workspace: Path) -> Workspace:
+    """The fixture workspace, loaded."""
+    loaded, diag = load_workspace(workspace)
+    assert loaded is not None, diag.errors
+    return loaded
