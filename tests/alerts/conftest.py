@@ -3,6 +3,7 @@ a signing key and certificate, and both email channels sending to a real SMTP se
 
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -22,6 +23,7 @@ from signxml.verifier import VerifyResult, XMLVerifier
 
 from broadcaster.service import SERVICE, make_app
 from broadcaster.settings import Settings
+from broadcaster.store.testing import TEST_DATABASE_ENV, postgres_fresh_database, postgres_url
 from broadcaster.workspace.load import load_workspace
 from broadcaster.workspace.models import Frequency, Workspace
 from tests.mail.conftest import Handler, free_port
@@ -97,8 +99,26 @@ def smtp() -> Iterator[tuple[Handler, int]]:
         relay.stop()
 
 
-@pytest_asyncio.fixture
-async def rig(tmp_path: Path, smtp: tuple[Handler, int]) -> AsyncIterator[Rig]:
+@pytest_asyncio.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def rig(
+    request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Handler, int]
+) -> AsyncIterator[Rig]:
+    """The service on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        async with _rig(tmp_path, smtp, None) as made:
+            yield made
+        return
+    postgres = postgres_url()
+    if postgres is None:
+        pytest.skip(f"{TEST_DATABASE_ENV} is not set, e.g. postgresql+asyncpg://postgres@/test")
+    async with postgres_fresh_database(postgres) as fresh, _rig(tmp_path, smtp, fresh) as made:
+        yield made
+
+
+@contextlib.asynccontextmanager
+async def _rig(
+    tmp_path: Path, smtp: tuple[Handler, int], database_url: str | None
+) -> AsyncIterator[Rig]:
     root = two_person_workspace(tmp_path / "ws")
     (root / "workspace.yaml").write_text("approval: none\n" + AREA, encoding="utf-8")
     leaf = trustme.CA().issue_cert("alerts.example.gov.vn")
@@ -110,7 +130,8 @@ async def rig(tmp_path: Path, smtp: tuple[Handler, int]) -> AsyncIterator[Rig]:
     settings = Settings.from_environ(
         root,
         {
-            "BROADCASTER_DATABASE_URL": f"sqlite+aiosqlite:///{root / 'var/db.sqlite'}",
+            "BROADCASTER_DATABASE_URL": database_url
+            or f"sqlite+aiosqlite:///{root / 'var/db.sqlite'}",
             "BROADCASTER_BASE_URL": BASE_URL,
             "BROADCASTER_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
             "BROADCASTER_SHUTDOWN_TIMEOUT": "5",

@@ -66,6 +66,11 @@ async def test_alert_correction_and_withdrawal_reach_everyone(rig: Rig) -> None:
     area = f"{{{CAP}}}info[{{{CAP}}}language='en-US']/{{{CAP}}}area/{{{CAP}}}areaDesc"
     assert alert.findtext(area) == "Khanh Hoa Province"
     first_id = alert.findtext(f"{{{CAP}}}identifier")
+    again = await rig.staff.client.get(path)
+    assert again.headers["Content-Type"].startswith("application/cap+xml")
+    unchanged = await rig.staff.client.get(path, headers={"If-None-Match": again.headers["ETag"]})
+    assert unchanged.status == 304
+    assert (await rig.staff.client.get("/cap/nobody.example.1.xml")).status == 404
     first_sent = alert.findtext(f"{{{CAP}}}sent")
 
     # 2. A material correction: an Update referring to the Alert; the earlier recipients
