@@ -102,10 +102,11 @@ class Settings:
                 "set both BROADCASTER_CAP_KEY_FILE and BROADCASTER_CAP_CERT_FILE to sign public "
                 "alerts (the private key and its certificate, PEM), or neither"
             )
-        for name, value in (("KEY", key_file), ("CERT", cert_file)):
+        files = (("BROADCASTER_CAP_KEY_FILE", key_file), ("BROADCASTER_CAP_CERT_FILE", cert_file))
+        for variable, value in files:
             if value and not (root / value).is_file():
                 raise SettingsError(
-                    f"BROADCASTER_CAP_{name}_FILE={value!r}: no such file ({root / value}); "
+                    f"{variable}={value!r}: no such file ({root / value}); "
                     "name a PEM file, relative to the workspace or absolute"
                 )
         return cls(
