@@ -229,6 +229,15 @@ def read_workspace(
     schedules: tuple[Schedule, ...] = ()
     if schedules_doc is not None:
         schedules = check_schedules(reader, schedules_doc, campaigns, channels, tz, now)
+    alerting = sorted(c.id for c in campaigns.values() if c.alert is not None)
+    if alerting and alerts is None:
+        diag.warning(
+            "workspace.yaml",
+            1,
+            f"{', '.join(alerting)} also go out as public alerts (CAP), without an area; "
+            "add `alerts: {area: {vi: ..., en: ...}}` here so alert readers can place them "
+            "(see docs/alerts.md)",
+        )
     workspace = Workspace(
         root=root,
         timezone=tz,

@@ -43,3 +43,13 @@ def test_a_campaign_with_alert_settings_passes(workspace: Path) -> None:
     write(workspace, "workspace.yaml", "approval: none\nalerts:\n  area: {vi: Tỉnh Khánh Hòa}\n")
     code, _, err = run_check(workspace)
     assert code == 0, err
+
+
+def test_alerts_without_an_area_are_a_warning_naming_the_campaigns(workspace: Path) -> None:
+    write(workspace, "workspace.yaml", "approval: none\n")
+    code, _, err = run_check(workspace)
+    assert code == 0
+    assert (
+        "workspace.yaml:1: warning: one-stop-covid-measures, online-submission also go out "
+        "as public alerts (CAP), without an area" in err
+    )
