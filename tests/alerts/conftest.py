@@ -174,6 +174,7 @@ def edit(root: Path, locale: str, old: str, new: str, changes: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text
     text = text.replace(old, new, 1)
+    text = re.sub(r"^changes: .*\n", "", text, count=1, flags=re.M)
     text = re.sub(r"^(summary: .*)$", rf"\1\nchanges: {changes}", text, count=1, flags=re.M)
     path.write_text(text, encoding="utf-8")
 
