@@ -16,6 +16,7 @@ from datetime import timedelta
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from broadcaster.alerts.public import PublicAlerts
 from broadcaster.bounces.receiver import bounce_receiver
 from broadcaster.channels import Channel, postboxes
 from broadcaster.fanpages.store import Alert, FanpageStore, alert_mail
@@ -42,6 +43,7 @@ from broadcaster.store.engine import dispose_engine
 from broadcaster.subscribers.confirmations import ConfirmationMailer, Confirmations
 from broadcaster.subscribers.store import SqlSubscriberStore
 from broadcaster.subscribers.tokens import SignedTokens
+from broadcaster.web.alerts import ALERTS
 from broadcaster.web.app import CleanupContext, Opener
 from broadcaster.web.app import make_app as build_app
 from broadcaster.web.keys import (
@@ -347,6 +349,9 @@ def expose(app: web.Application, service: Service) -> None:
     app[RELOAD] = service.reload
     app[REFRESH_PUBLIC] = service.refresh_public
     app[COUNT_DELIVERIES] = service.count_deliveries
+    app[ALERTS] = PublicAlerts.open(
+        service.outbox, lambda: service.live.workspace, service.settings
+    )
 
 
 def _serving(settings: Settings, mailer: ConfirmationMailer | None) -> Opener:

@@ -76,6 +76,10 @@ class Settings:
     # (none: the service's own address, beside the site).
     metrics_token: str = field(default="", repr=False)
     metrics_listen: str = ""
+    # PEM files (relative to the workspace) that sign public alerts (XML-DSig); unset:
+    # alerts go out unsigned.
+    cap_key_file: Path | None = None
+    cap_cert_file: Path | None = None
     # The environment `${VAR}` references in channel files are resolved against.
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -93,6 +97,22 @@ class Settings:
         log_format = env.get("BROADCASTER_LOG_FORMAT") or "text"
         if log_format not in ("text", "json"):
             raise SettingsError(f"BROADCASTER_LOG_FORMAT={log_format!r}: use text or json")
+        key_file, cert_file = (
+            env.get("BROADCASTER_CAP_KEY_FILE"),
+            env.get("BROADCASTER_CAP_CERT_FILE"),
+        )
+        if bool(key_file) != bool(cert_file):
+            raise SettingsError(
+                "set both BROADCASTER_CAP_KEY_FILE and BROADCASTER_CAP_CERT_FILE to sign public "
+                "alerts (the private key and its certificate, PEM), or neither"
+            )
+        files = (("BROADCASTER_CAP_KEY_FILE", key_file), ("BROADCASTER_CAP_CERT_FILE", cert_file))
+        for variable, value in files:
+            if value and not (root / value).is_file():
+                raise SettingsError(
+                    f"{variable}={value!r}: no such file ({root / value}); "
+                    "name a PEM file, relative to the workspace or absolute"
+                )
         return cls(
             root=root,
             base_url=base_url.rstrip("/"),
@@ -107,6 +127,8 @@ class Settings:
             trusted_proxies=_networks(env, "BROADCASTER_TRUSTED_PROXIES"),
             metrics_token=env.get("BROADCASTER_METRICS_TOKEN") or "",
             metrics_listen=env.get("BROADCASTER_METRICS_LISTEN") or "",
+            cap_key_file=root / key_file if key_file else None,
+            cap_cert_file=root / cert_file if cert_file else None,
             environ=env,
         )
 

@@ -50,3 +50,15 @@ def test_settings_expose_the_key(tmp_path: Path) -> None:
     assert settings.secret_key == (tmp_path / SECRET_KEY_FILE).read_bytes()
     configured = Settings.from_environ(tmp_path, {"BROADCASTER_SECRET_KEY": "e" * 40})
     assert configured.secret_key == b"e" * 40
+
+
+def test_alert_signing_needs_both_files_and_names_a_missing_one(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="set both BROADCASTER_CAP_KEY_FILE"):
+        Settings.from_environ(tmp_path, {"BROADCASTER_CAP_KEY_FILE": "var/key.pem"})
+    (tmp_path / "key.pem").write_text("x")
+    environ = {"BROADCASTER_CAP_KEY_FILE": "key.pem", "BROADCASTER_CAP_CERT_FILE": "cert.pem"}
+    with pytest.raises(SettingsError, match=r"BROADCASTER_CAP_CERT_FILE='cert.pem': no such file"):
+        Settings.from_environ(tmp_path, environ)
+    (tmp_path / "cert.pem").write_text("x")
+    settings = Settings.from_environ(tmp_path, environ)
+    assert settings.cap_cert_file == tmp_path.resolve() / "cert.pem"

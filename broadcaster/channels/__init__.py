@@ -27,6 +27,7 @@ from broadcaster.text.render import Templates
 
 if TYPE_CHECKING:
     from broadcaster.fanpages.store import FanpageStore
+    from broadcaster.outbox.views import OutboxViews
     from broadcaster.partners.store import PartnerStore
     from broadcaster.settings import Settings
     from broadcaster.site.public import PublicSite
@@ -52,10 +53,13 @@ def build_channels(
     tokens: Tokens | None = None,
     partners: PartnerStore | None = None,
     fanpages: FanpageStore | None = None,
+    history: OutboxViews | None = None,
 ) -> dict[str, Channel]:
     """Every configured channel, built from its validated options."""
     templates = Templates(workspace.root / "templates")
-    resources = Resources(templates, settings, public, subscribers, tokens, partners, fanpages)
+    resources = Resources(
+        templates, settings, public, subscribers, tokens, partners, fanpages, history
+    )
     return {
         name: CHANNEL_TYPES[config.type].from_config(name, config.options, resources)
         for name, config in workspace.channels.items()

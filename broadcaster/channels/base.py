@@ -29,6 +29,7 @@ from broadcaster.workspace.options import FileProblem as FileProblem
 if TYPE_CHECKING:
     from broadcaster.fanpages.store import FanpageStore
     from broadcaster.outbox.retry import RetryPolicy
+    from broadcaster.outbox.views import OutboxViews
     from broadcaster.partners.store import PartnerStore
     from broadcaster.settings import Settings
     from broadcaster.site.public import PublicSite
@@ -40,7 +41,8 @@ if TYPE_CHECKING:
 class Resources:
     """What a channel may use: templates, settings and (in the service) the public site,
     the subscriber list and the token signer (email to subscribers), the partner registry,
-    the fan-page posts and alerts."""
+    the fan-page posts and alerts, and the outbox's history (who had a campaign:
+    corrections and withdrawals by email)."""
 
     templates: Templates
     settings: Settings
@@ -49,6 +51,7 @@ class Resources:
     tokens: Tokens | None = None
     partners: PartnerStore | None = None
     fanpages: FanpageStore | None = None
+    history: OutboxViews | None = None
 
 
 class Channel(Deliverer, Protocol):
@@ -132,8 +135,8 @@ class ListMailChannel(Protocol):
 
 @runtime_checkable
 class WithdrawingChannel(Protocol):
-    """A channel that tells its recipients when a campaign is withdrawn (webhooks), or
-    takes it down where it posted it (fan pages)."""
+    """A channel that tells its recipients when a campaign is withdrawn (webhooks, email),
+    or takes it down where it posted it (fan pages)."""
 
     name: str
 

@@ -29,6 +29,8 @@ from broadcaster.channels.base import (
 from broadcaster.mail.dkim import key_file_problem
 from broadcaster.mail.outbound import DkimOptions, Outbound
 from broadcaster.mail.smtp import SmtpOptions
+from broadcaster.outbox.tables import DeliveryStatus, PublicationKind
+from broadcaster.outbox.views import OutboxViews
 from broadcaster.workspace.schema import Line
 
 # A channel class an audience is sent by (a name outside the class: its `type` hides the
@@ -120,11 +122,31 @@ class EmailType:
 
 
 class EmailDelivery:
-    """What both email channels do alike: deliver through their `Outbound` (mail engine)."""
+    """What both email channels do alike: deliver through their `Outbound` (mail engine),
+    and find who was sent a campaign (for its corrections and its withdrawal)."""
 
     name: str
     options: EmailOptions
     outbound: Outbound
+    history: OutboxViews | None
+
+    async def withdrawal_recipients(
+        self, campaign_id: str, before: int | None = None
+    ) -> list[tuple[str, str]]:
+        """(recipient, locale) of everyone this channel sent the campaign to since it was
+        last withdrawn (in publications older than `before`, when given): once each, in the
+        locale of the last message they got. Messages never sent are cancelled, not told."""
+        if self.history is None:
+            return []
+        rows = await self.history.campaign_deliveries(self.name, campaign_id, before)
+        told: dict[str, str] = {}
+        for row in rows:
+            if row.kind == PublicationKind.WITHDRAWAL:
+                told.pop(row.recipient, None)  # told of the withdrawal: starts over
+            elif row.status == DeliveryStatus.DELIVERED:
+                told.pop(row.recipient, None)  # latest locale last
+                told[row.recipient] = row.locale
+        return list(told.items())
 
     async def start(self, stack: AsyncExitStack) -> None:
         """Open the transport (SMTP connections open on first use) and close it on exit."""

@@ -7,6 +7,7 @@ once, addressed to the whole list, and readdressed per newsroom by the mail engi
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses
@@ -22,6 +23,7 @@ from broadcaster.mail.bodies import bodies
 from broadcaster.mail.compose import MESSAGE_ID_MARK
 from broadcaster.mail.headers import MAIL
 from broadcaster.mail.outbound import Outbound
+from broadcaster.outbox.views import OutboxViews
 from broadcaster.settings import Settings
 from broadcaster.text.radio_script import RadioScript, read_aloud
 from broadcaster.text.render import Publication, Templates
@@ -36,9 +38,15 @@ class DeskEmailChannel(EmailDelivery):
     type: ClassVar[str] = "email"
 
     def __init__(
-        self, name: str, options: EmailOptions, templates: Templates, settings: Settings
+        self,
+        name: str,
+        options: EmailOptions,
+        templates: Templates,
+        settings: Settings,
+        history: OutboxViews | None = None,
     ) -> None:
         self.name = name
+        self.history = history
         self.options = options
         self.templates = templates
         self.outbound = Outbound(
@@ -47,7 +55,7 @@ class DeskEmailChannel(EmailDelivery):
 
     @classmethod
     def from_config(cls, name: str, options: Any, resources: Resources) -> Self:
-        return cls(name, options, resources.templates, resources.settings)
+        return cls(name, options, resources.templates, resources.settings, resources.history)
 
     def _extras(
         self, publication: Publication, locale: str
@@ -61,16 +69,31 @@ class DeskEmailChannel(EmailDelivery):
     def _radio_name(self, publication: Publication, script: RadioScript) -> str:
         return f"radio-{publication.campaign.id}-{script.locale}.txt"
 
-    def build(self, publication: Publication, locale: str, recipients: list[str]) -> EmailMessage:
-        """The desk message, addressed to the whole desk list (each copy is readdressed)."""
+    def build(
+        self,
+        publication: Publication,
+        locale: str,
+        recipients: list[str],
+        at: datetime | None = None,
+    ) -> EmailMessage:
+        """The desk message, addressed to the whole desk list (each copy is readdressed);
+        for a withdrawal, the short notice (at `at`) without the files."""
         options, content = self.options, publication.content(locale)
         files, script = self._extras(publication, locale)
+        if publication.is_withdrawal:
+            files, script = [], None
         radio = None
         if script is not None:
             radio = {"name": self._radio_name(publication, script), "duration": script.duration}
         desk = {"files": files, "radio": radio}
         subject, plain, html = bodies(
-            self.templates, publication, locale, audience="desk", links={}, desk=desk
+            self.templates,
+            publication,
+            locale,
+            audience="desk",
+            links={},
+            desk=desk,
+            withdrawn_at=at,
         )
         msg = EmailMessage(policy=MAIL)
         msg["From"] = options.from_
@@ -78,7 +101,7 @@ class DeskEmailChannel(EmailDelivery):
         if options.reply_to:
             msg["Reply-To"] = options.reply_to
         msg["Subject"] = subject
-        msg["Date"] = format_datetime(publication.published_at)
+        msg["Date"] = format_datetime(at or publication.published_at)
         msg["Message-ID"] = f"<{MESSAGE_ID_MARK}@{options.domain}>"
         if options.list_id:
             msg["List-Id"] = options.list_id
@@ -98,10 +121,12 @@ class DeskEmailChannel(EmailDelivery):
         msg["Content-Language"] = content.locale
         return msg
 
-    def render(self, publication: Publication, locale: str) -> Rendition:
+    def render(
+        self, publication: Publication, locale: str, at: datetime | None = None
+    ) -> Rendition:
         """The release as it would go out, naming what is attached."""
         recipients = list(self.options.recipients)
-        msg = self.build(publication, locale, recipients)
+        msg = self.build(publication, locale, recipients, at)
         data, subject = msg.as_bytes(), str(msg["Subject"])
         attached = [
             f"{part.get_filename()} ({part.get_content_type()})" for part in msg.iter_attachments()
@@ -117,6 +142,13 @@ class DeskEmailChannel(EmailDelivery):
             files={"email.eml": data},
         )
 
+    def render_withdrawal(self, publication: Publication, locale: str, at: datetime) -> Rendition:
+        """The withdrawal notice as a press release, with the reason."""
+        return self.render(publication, locale, at)
+
     async def recipients(self, publication: Publication) -> AsyncIterator[list[tuple[str, str]]]:
-        """Every desk address, once (desks read the default locale)."""
+        """Every desk address, once (desks read the default locale); none for a correction
+        staff called minor."""
+        if publication.notice is not None and not publication.notice.emails:
+            return
         yield [(address, DEFAULT_LOCALE) for address in self.options.recipients]

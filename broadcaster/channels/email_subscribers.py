@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from datetime import datetime
 from email.utils import format_datetime
 from typing import Any, ClassVar, Self
 
@@ -20,6 +21,7 @@ from broadcaster.channels.email import EmailDelivery, EmailOptions
 from broadcaster.mail.bodies import bodies
 from broadcaster.mail.compose import PREFERENCES_MARK, UNSUBSCRIBE_MARK, list_message
 from broadcaster.mail.outbound import Outbound
+from broadcaster.outbox.views import OutboxViews
 from broadcaster.settings import Settings
 from broadcaster.subscribers.api import SubscriberStore, Tokens
 from broadcaster.text.render import Publication, Templates
@@ -47,8 +49,10 @@ class SubscriberEmailChannel(EmailDelivery):
         *,
         subscribers: SubscriberStore | None = None,
         tokens: Tokens | None = None,
+        history: OutboxViews | None = None,
     ):
         self.name = name
+        self.history = history
         self.options = options
         self.templates = templates
         self.subscribers = subscribers
@@ -71,6 +75,7 @@ class SubscriberEmailChannel(EmailDelivery):
             resources.settings,
             subscribers=resources.subscribers,
             tokens=resources.tokens,
+            history=resources.history,
         )
 
     @property
@@ -88,14 +93,25 @@ class SubscriberEmailChannel(EmailDelivery):
             ),
         }
 
-    def _bodies(self, publication: Publication, locale: str) -> tuple[str, str, str]:
+    def _bodies(
+        self, publication: Publication, locale: str, at: datetime | None = None
+    ) -> tuple[str, str, str]:
         links = self._links(publication)
-        return bodies(self.templates, publication, locale, audience="subscribers", links=links)
+        return bodies(
+            self.templates,
+            publication,
+            locale,
+            audience="subscribers",
+            links=links,
+            withdrawn_at=at,
+        )
 
-    def list_template(self, publication: Publication, locale: str) -> bytes:
+    def list_template(
+        self, publication: Publication, locale: str, at: datetime | None = None
+    ) -> bytes:
         """The list message with placeholders for each subscriber's address, tokens and id."""
         options = self.options
-        subject, plain, html = self._bodies(publication, locale)
+        subject, plain, html = self._bodies(publication, locale, at)
         headers = [("From", options.from_), ("Subject", subject)]
         headers.append(("Date", format_datetime(publication.published_at)))
         if options.reply_to:
@@ -112,10 +128,12 @@ class SubscriberEmailChannel(EmailDelivery):
             html=html,
         )
 
-    def render(self, publication: Publication, locale: str) -> Rendition:
+    def render(
+        self, publication: Publication, locale: str, at: datetime | None = None
+    ) -> Rendition:
         """The message as it would go out, with a placeholder address and links."""
-        data = self.list_template(publication, locale)
-        subject = self._bodies(publication, locale)[0]
+        data = self.list_template(publication, locale, at)
+        subject = self._bodies(publication, locale, at)[0]
         return Rendition(
             channel=self.name,
             locale=locale,
@@ -125,10 +143,21 @@ class SubscriberEmailChannel(EmailDelivery):
             files={"email.eml": data},
         )
 
+    def render_withdrawal(self, publication: Publication, locale: str, at: datetime) -> Rendition:
+        """The short notice that the campaign was withdrawn at `at`, with the reason."""
+        return self.render(publication, locale, at)
+
     async def recipients(self, publication: Publication) -> AsyncIterator[list[tuple[str, str]]]:
-        """Subscribers of the campaign's topics who chose `immediate`."""
+        """Subscribers of the campaign's topics who chose `immediate`; for a correction,
+        those this list sent an earlier version (none when staff called it minor)."""
         if self.subscribers is None:
             log.warning("channel %s: no subscriber store; nobody to send to", self.name)
+            return
+        if publication.is_correction:
+            if publication.notice is not None and publication.notice.emails:
+                had_it = await self.withdrawal_recipients(publication.campaign.id)
+                for start in range(0, len(had_it), RECIPIENT_BATCH):
+                    yield had_it[start : start + RECIPIENT_BATCH]
             return
         # A reader whose language the campaign lacks gets the default locale's rendition
         # for their locale, which says so in one line; renditions exist for each.

@@ -26,6 +26,7 @@ from broadcaster.cli.staff import users
 from broadcaster.cli.subscribers import bounces, subscribers
 from broadcaster.publishing.preview import preview, write_preview
 from broadcaster.settings import Settings, SettingsError
+from broadcaster.text.notice import Correction
 from broadcaster.workspace.diagnostics import WorkspaceError
 from broadcaster.workspace.models import ApprovalPolicy
 
@@ -163,9 +164,23 @@ def serve(listen: str | None, watch: bool, verbose: bool, root: Path) -> None:
 @click.option("--all", "everything", is_flag=True, help="Every campaign in the workspace.")
 @click.option("--channels", help="Comma-separated channel names (default: every channel).")
 @click.option("--wait", is_flag=True, help="Deliver now and wait until every delivery is done.")
+@click.option(
+    "--correction",
+    type=click.Choice(["material", "minor"]),
+    default="material",
+    show_default=True,
+    help="For a new revision of a campaign already out: material emails everyone who had "
+    "the earlier version (marked Updated); minor updates the site, feeds, partners and "
+    "alerts only.",
+)
 @_root_option
 def publish(
-    campaigns: tuple[str, ...], everything: bool, channels: str | None, wait: bool, root: Path
+    campaigns: tuple[str, ...],
+    everything: bool,
+    channels: str | None,
+    wait: bool,
+    correction: str,
+    root: Path,
 ) -> None:
     """Publish CAMPAIGN(s) now, through the same path as a schedule firing."""
     from broadcaster.cli.operations import channel_totals, publish_now
@@ -188,8 +203,12 @@ def publish(
             known = ", ".join(workspace.channels) or "none"
             raise click.UsageError(f"no channel '{name}' in channels/ (have: {known})")
     meter = Meter("delivering") if wait else None
+    choice = Correction(correction)
     with meter or contextlib.nullcontext():
-        reports = _run(publish_now(settings, chosen, names, wait=wait, meter=meter), settings)
+        reports = _run(
+            publish_now(settings, chosen, names, wait=wait, meter=meter, correction=choice),
+            settings,
+        )
     for report in reports:
         state = "created" if report.published.created else "already existed"
         click.echo(
@@ -243,7 +262,7 @@ def status(as_json: bool, limit: int, root: Path) -> None:
             )
             continue
         elif item.get("kind") == "withdrawal":
-            state += " WITHDRAWAL (publication.withdrawn to partners, posts taken down)"
+            state += " WITHDRAWAL (told to partners and readers who were emailed, posts taken down)"
         click.echo(
             f"{number:<6} {item['campaign']:<28} {item['revision'][:12]}  "
             f"{item['created_at'][:19]}  {origin}  {state}"

@@ -22,6 +22,7 @@ from broadcaster.settings import Settings
 from broadcaster.staff.reviews import ReviewStore
 from broadcaster.store import create_engine, upgrade_engine
 from broadcaster.store.engine import dispose_engine
+from broadcaster.text.notice import Correction
 from broadcaster.workspace.quarantine import read_record
 
 
@@ -81,6 +82,7 @@ async def publish_now(
     *,
     wait: bool,
     meter: Meter | None = None,
+    correction: Correction = Correction.MATERIAL,
 ) -> list[PublishReport]:
     """Publish each campaign now, through the same path as a schedule firing.
 
@@ -104,7 +106,9 @@ async def publish_now(
         results = [
             (
                 campaign,
-                await service.publisher.publish(campaign, names, source=PublicationSource.CLI),
+                await service.publisher.publish(
+                    campaign, names, source=PublicationSource.CLI, correction=correction
+                ),
             )
             for campaign in campaigns
         ]

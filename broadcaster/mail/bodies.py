@@ -8,6 +8,7 @@ desk).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 import css_inline
 
@@ -23,8 +24,12 @@ def bodies(
     audience: str,
     links: Mapping[str, str],
     desk: Mapping[str, object] | None = None,
+    withdrawn_at: datetime | None = None,
 ) -> tuple[str, str, str]:
-    """(subject, plain text, HTML with CSS inlined) for `locale`."""
+    """(subject, plain text, HTML with CSS inlined) for `locale`.
+
+    A withdrawal (`publication.is_withdrawal`) is a short notice of its own, with the
+    reason; a correction is the whole text, marked Updated with what changed at the top."""
     content = publication.content(locale)
     context = {
         "publication": publication,
@@ -33,10 +38,16 @@ def bodies(
         "links": links,
         "audience": audience,
         "desk": desk,
+        "withdrawn_at": withdrawn_at or publication.published_at,
     }
-    html = css_inline.inline(templates.render("email/message.html", **context))
-    plain = templates.render("email/message.txt", **context)
+    template = "email/withdrawal" if publication.is_withdrawal else "email/message"
+    html = css_inline.inline(templates.render(f"{template}.html", **context))
+    plain = templates.render(f"{template}.txt", **context)
     subject = content.title
+    if publication.is_withdrawal:
+        return text("withdrawn_subject", locale).replace("{title}", subject), plain, html
+    if publication.is_correction:
+        subject = f"{text('updated_subject', locale)} {subject}"
     if publication.campaign.priority == "urgent":
         subject = f"{text('urgent_subject', locale)} {subject}"
     return subject, plain, html

@@ -108,21 +108,24 @@ class ContentStore:
                 found.update({int(row[0]): row[1] for row in await conn.execute(query)})
         return found
 
-    async def last_snapshot(self, campaign_id: str, channels: Sequence[str]) -> str | None:
-        """The snapshot of the campaign's newest publication with a delivery on `channels`."""
+    async def last_snapshot(self, campaign_id: str, channels: Sequence[str] | None) -> str | None:
+        """The snapshot of the campaign's newest publication with a delivery on `channels`
+        (None: its newest publication, whatever it was queued for)."""
         d, p = deliveries.c, publications.c
-        on_channels = exists().where(d.publication_id == p.id, d.channel.in_(list(channels)))
         query = (
             select(p.snapshot)
             .where(
                 p.campaign_id == campaign_id,
                 p.kind == PublicationKind.PUBLICATION,
                 p.snapshot.is_not(None),
-                on_channels,
             )
             .order_by(p.id.desc())
             .limit(1)
         )
+        if channels is not None:
+            query = query.where(
+                exists().where(d.publication_id == p.id, d.channel.in_(list(channels)))
+            )
         async with self._engine.connect() as conn:
             result: str | None = (await conn.execute(query)).scalar_one_or_none()
         return result

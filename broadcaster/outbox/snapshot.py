@@ -7,7 +7,9 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
+from broadcaster.text.notice import Notice
 from broadcaster.text.render import Content, Publication
+from broadcaster.workspace.alerts import Alert
 from broadcaster.workspace.models import Campaign, LocalizedDoc, Priority, Workspace
 
 SNAPSHOT_VERSION = 1
@@ -40,6 +42,11 @@ def to_snapshot(publication: Publication) -> str:
         },
         "contents": {loc: asdict(content) for loc, content in publication.contents.items()},
     }
+    # Written only when there is something, so earlier snapshots keep their bytes.
+    if campaign.alert is not None:
+        document["campaign"]["alert"] = campaign.alert.to_json()  # type: ignore[index]
+    if publication.notice is not None:
+        document["notice"] = publication.notice.to_json()
     return json.dumps(document, ensure_ascii=False, sort_keys=True, default=_default)
 
 
@@ -60,7 +67,16 @@ def from_snapshot(text: str, workspace: Workspace, base_url: str) -> Publication
         docs={loc: LocalizedDoc(**doc) for loc, doc in raw["docs"].items()},
         attachments=tuple(raw["attachments"]),
         revision=raw["revision"],
+        alert=Alert.from_json(raw.get("alert")),
     )
     contents = {loc: Content(**content) for loc, content in document["contents"].items()}
     published_at = datetime.fromisoformat(document["published_at"])
-    return Publication(workspace, campaign, base_url.rstrip("/"), published_at, contents)
+    notice = Notice.from_json(document.get("notice"))
+    return Publication(workspace, campaign, base_url.rstrip("/"), published_at, contents, notice)
+
+
+def with_notice(text: str, notice: Notice) -> str:
+    """A snapshot (`to_snapshot` output) carrying `notice` instead of its own."""
+    document: dict[str, Any] = json.loads(text)
+    document["notice"] = notice.to_json()
+    return json.dumps(document, ensure_ascii=False, sort_keys=True, default=_default)

@@ -131,6 +131,28 @@ class OutboxViews:
             latest.setdefault(row.campaign_id, (row.revision, row.created_at))
         return latest
 
+    async def newest_publication(self, campaign_id: str) -> AnyRow | None:
+        """The campaign's newest publication or withdrawal: a row of id, kind, revision,
+        created_at (None when it never went out)."""
+        query = (
+            select(p.id, p.kind, p.revision, p.created_at)
+            .where(p.campaign_id == campaign_id)
+            .order_by(p.id.desc())
+            .limit(1)
+        )
+        rows = await self._rows(query)
+        return rows[0] if rows else None
+
+    async def campaign_publications(self, campaign_ids: Collection[str]) -> list[AnyRow]:
+        """Every publication and withdrawal of these campaigns that has a snapshot, oldest
+        first: rows of id, campaign_id, kind, revision, created_at, snapshot."""
+        query = (
+            select(p.id, p.campaign_id, p.kind, p.revision, p.created_at, p.snapshot)
+            .where(p.campaign_id.in_(sorted(campaign_ids)), p.snapshot.is_not(None))
+            .order_by(p.id)
+        )
+        return await self._rows(query) if campaign_ids else []
+
     async def published_between(
         self, after: datetime, until: datetime, excluding_prefix: str
     ) -> list[AnyRow]:

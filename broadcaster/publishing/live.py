@@ -115,6 +115,7 @@ class Live:
             tokens=self.tokens,
             partners=self.partners,
             fanpages=self.fanpages,
+            history=self.outbox,
         )
         self.outbox.use_policies(retry_policies(self.channels))
         self.publisher.use(workspace, self.channels)

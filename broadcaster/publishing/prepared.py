@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from broadcaster.channels.base import Channel, Rendition
 from broadcaster.outbox.snapshot import to_snapshot
+from broadcaster.text.notice import Notice
 from broadcaster.text.render import Publication
 from broadcaster.workspace.models import Campaign, Workspace
 
@@ -39,9 +40,11 @@ class Prepared:
         campaign: Campaign,
         base_url: str,
         published_at: datetime,
+        *,
+        notice: Notice | None = None,
     ) -> Prepared:
         """Render the publication once, as publishing it at `published_at` would."""
-        publication = Publication.prepare(workspace, campaign, base_url, published_at)
+        publication = Publication.prepare(workspace, campaign, base_url, published_at, notice)
         return cls(
             workspace,
             channels,
@@ -61,10 +64,14 @@ class Prepared:
         campaign: Campaign,
         base_url: str,
         published_at: datetime,
+        *,
+        notice: Notice | None = None,
     ) -> bool:
-        """Made from these very objects (nothing reloaded since) for this moment."""
+        """Made from these very objects (nothing reloaded since) for this moment, as a
+        correction (or not) alike."""
         return (
-            self.workspace is workspace
+            self.publication.notice == notice
+            and self.workspace is workspace
             and self.channels is channels
             and self.campaign is campaign
             and self.names == tuple(names)

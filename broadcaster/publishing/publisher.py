@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from broadcaster.channels.base import Channel, Rendition, WithdrawingChannel
+from broadcaster.channels.base import Channel, Rendition
 from broadcaster.outbox.content import ContentStore
 from broadcaster.outbox.outbox import Outbox
 from broadcaster.outbox.snapshot import from_snapshot
@@ -15,7 +15,9 @@ from broadcaster.outbox.tables import PublicationKind, PublicationSource
 from broadcaster.publishing.approval import Approvals, NotApproved
 from broadcaster.publishing.digests import DigestError, DigestFired, Digests, is_digest
 from broadcaster.publishing.prepared import Prepared, PreparedFirings, nothing_to_do, renditions
+from broadcaster.publishing.withdrawals import WithdrawalReceipt, Withdrawals
 from broadcaster.settings import Settings
+from broadcaster.text.notice import Correction, Notice, NoticeKind
 from broadcaster.text.render import Publication
 from broadcaster.workspace.models import ApprovalPolicy, Campaign, Schedule, Workspace
 
@@ -39,15 +41,6 @@ class Published:
     publication_id: int
     created: bool
     deliveries: int
-
-
-@dataclass(frozen=True)
-class WithdrawalReceipt:
-    """What withdrawing a campaign queued and stopped."""
-
-    publication_id: int | None  # the withdrawal publication; None: no partner had it
-    deliveries: int  # `publication.withdrawn` events queued
-    cancelled: int  # deliveries of the campaign still queued, now never sent
 
 
 class Publisher:
@@ -99,8 +92,12 @@ class Publisher:
         fire_time: datetime | None = None,
         actor: str | None = None,
         revision: str | None = None,
+        correction: Correction = Correction.MATERIAL,
     ) -> Published:
         """Create the publication (once per firing) and queue one delivery per recipient.
+
+        A new revision of a campaign already out is a correction: `correction` says whether
+        readers who were emailed get it (material) or not (minor).
 
         Refused (PublishRefused) when the approval policy does not allow the campaign's
         current revision, or when `revision` is given and the files have changed since.
@@ -127,6 +124,23 @@ class Publisher:
             schedule_id=schedule_id,
             fire_time=fire_time,
             actor=actor,
+            correction=correction,
+        )
+
+    async def _correction(self, campaign: Campaign, choice: Correction) -> Notice | None:
+        """A correction notice when an earlier revision of the campaign is out (published
+        and not withdrawn since); None for a first publication or the same revision again."""
+        newest = await self.outbox.newest_publication(campaign.id)
+        if (
+            newest is None
+            or newest.kind != PublicationKind.PUBLICATION
+            or newest.revision == campaign.revision
+        ):
+            return None
+        return Notice(
+            NoticeKind.CORRECTION,
+            material=choice == Correction.MATERIAL,
+            earlier_at=newest.created_at,
         )
 
     async def _publish(
@@ -139,14 +153,16 @@ class Publisher:
         fire_time: datetime | None = None,
         actor: str | None = None,
         prepared: Prepared | None = None,
+        correction: Correction = Correction.MATERIAL,
     ) -> Published:
         """`publish` once the campaign may go out: from `prepared` when it still fits."""
         self._check_channels(channel_names)
         workspace, base_url = self._workspace(), self.settings.base_url
         published_at = fire_time or self.clock().replace(microsecond=0)
+        notice = await self._correction(campaign, correction)
         made = (workspace, self.channels, channel_names, campaign, base_url, published_at)
-        if prepared is None or not prepared.fits(*made):
-            prepared = Prepared.make(*made)
+        if prepared is None or not prepared.fits(*made, notice=notice):
+            prepared = Prepared.make(*made, notice=notice)
         publication_id, created = await self.outbox.create_publication(
             campaign.id,
             campaign.revision,
@@ -181,6 +197,7 @@ class Publisher:
                     "publication": publication_id,
                     "source": str(source),
                     "channels": list(channel_names),
+                    **({"correction": str(correction)} if notice is not None else {}),
                 },
             )
         return Published(publication_id, True, count)
@@ -214,60 +231,23 @@ class Publisher:
         # Each batch woke the workers once it was queued.
         return await self.outbox.enqueue_stream(publication_id, batches())
 
-    async def withdraw(self, campaign_id: str, *, source: PublicationSource) -> WithdrawalReceipt:
-        """Take a campaign back from the channels that send it on (webhooks): every partner
-        that was sent, tried or still has queued an event of it gets `publication.withdrawn`
-        (after those earlier events), then whatever is still queued for it is cancelled."""
-        channels = [c for c in self.channels.values() if isinstance(c, WithdrawingChannel)]
-        names = [c.name for c in channels if await c.withdrawal_recipients(campaign_id)]
-        snapshot = await self.content.last_snapshot(campaign_id, names) if names else None
-        publication_id, count = None, 0
-        if snapshot is not None:
-            publication = from_snapshot(snapshot, self._workspace(), self.settings.base_url)
-            publication_id, _ = await self.outbox.create_publication(
-                campaign_id,
-                publication.campaign.revision,
-                names,
-                source=source,
-                snapshot=snapshot,
-                kind=PublicationKind.WITHDRAWAL,
-            )
-            at = self.clock().replace(microsecond=0)
-            count = await self._fill_withdrawal(publication_id, publication, names, at)
-            log.info(
-                "publication %s: withdrawal of %s on %s (%s deliveries)",
-                publication_id,
-                campaign_id,
-                ", ".join(names),
-                count,
-            )
-        # Only once the withdrawal is queued: a crash before this point leaves nothing
-        # cancelled, so `resume` finds the same partners to tell.
-        cancelled = await self.outbox.cancel(campaign_id=campaign_id, reason="campaign withdrawn")
-        return WithdrawalReceipt(publication_id, count, cancelled)
+    async def withdraw(
+        self, campaign_id: str, *, source: PublicationSource, reason: str = ""
+    ) -> WithdrawalReceipt:
+        """Take a campaign back from the channels that tell their recipients (webhooks,
+        email): see `publishing/withdrawals.py`."""
+        return await self._withdrawals().withdraw(campaign_id, source=source, reason=reason)
 
-    async def _fill_withdrawal(
-        self, publication_id: int, publication: Publication, names: Sequence[str], at: datetime
-    ) -> int:
-        channels: list[WithdrawingChannel] = []
-        for name in names:
-            if isinstance(channel := self.channels.get(name), WithdrawingChannel):
-                channels.append(channel)
-        locales = publication.workspace.locales
-        await self.content.save_renditions(
-            publication_id,
-            [c.render_withdrawal(publication, locale, at) for c in channels for locale in locales],
+    def _withdrawals(self) -> Withdrawals:
+        return Withdrawals(
+            self.outbox,
+            self.content,
+            self.channels,
+            self._workspace(),
+            self.settings.base_url,
+            self.clock,
+            lambda: self.on_enqueued(),
         )
-        campaign_id = publication.campaign.id
-
-        async def batches() -> AsyncIterator[list[tuple[str, str, str]]]:
-            for channel in channels:
-                told = await channel.withdrawal_recipients(campaign_id, before=publication_id)
-                yield [(channel.name, recipient, locale) for recipient, locale in told]
-
-        count = await self.outbox.enqueue_stream(publication_id, batches())
-        self.on_enqueued()
-        return count
 
     async def resume(self) -> int:
         """Finish publications a crash left half-queued (enqueueing is idempotent)."""
@@ -287,7 +267,7 @@ class Publisher:
             names = [name for name in pending.channels if name in self.channels]
             if pending.kind == PublicationKind.WITHDRAWAL:
                 at = pending.created_at.replace(microsecond=0)
-                await self._fill_withdrawal(pending.id, publication, names, at)
+                await self._withdrawals().fill(pending.id, publication, names, at)
             else:
                 await self._fill(pending.id, publication, names)
             resumed += 1

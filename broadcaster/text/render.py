@@ -13,6 +13,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from broadcaster.text import strings
 from broadcaster.text.markup import nfc, to_html
+from broadcaster.text.notice import Notice, NoticeKind
 from broadcaster.text.plaintext import markdown_to_text
 from broadcaster.workspace.models import DEFAULT_LOCALE, Campaign, Workspace
 from broadcaster.workspace.sandbox import render_body
@@ -94,14 +95,29 @@ class Publication:
     base_url: str
     published_at: datetime
     contents: Mapping[str, Content]
+    # A correction of an earlier publication, or a withdrawal; None: a first publication.
+    notice: Notice | None = None
 
     @classmethod
     def prepare(
-        cls, workspace: Workspace, campaign: Campaign, base_url: str, published_at: datetime
+        cls,
+        workspace: Workspace,
+        campaign: Campaign,
+        base_url: str,
+        published_at: datetime,
+        notice: Notice | None = None,
     ) -> Publication:
         """Render the campaign's text once per locale it is written in."""
         contents = {loc: render_content(campaign, loc) for loc in campaign.locales}
-        return cls(workspace, campaign, base_url.rstrip("/"), published_at, contents)
+        return cls(workspace, campaign, base_url.rstrip("/"), published_at, contents, notice)
+
+    @property
+    def is_correction(self) -> bool:
+        return self.notice is not None and self.notice.kind == NoticeKind.CORRECTION
+
+    @property
+    def is_withdrawal(self) -> bool:
+        return self.notice is not None and self.notice.kind == NoticeKind.WITHDRAWAL
 
     def content(self, locale: str) -> Content:
         """The text in `locale`, or in the default locale when the campaign lacks it."""

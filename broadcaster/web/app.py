@@ -18,6 +18,7 @@ from broadcaster.site.fastpath import FastPath
 from broadcaster.site.static import StaticFiles
 from broadcaster.store.engine import StoreHealth, store_health
 from broadcaster.web.admin.app import make_admin
+from broadcaster.web.alerts import add_alerts
 from broadcaster.web.forwarded import STATIC_SAFE, forwarded_for
 from broadcaster.web.keys import (
     ENGINE,
@@ -162,6 +163,7 @@ def make_app(
     app.router.add_get("/healthz", healthz)
     if not settings.metrics_listen:  # else only there (metrics_app)
         app.router.add_get("/metrics", metrics)
+    add_alerts(app)
     app.router.add_route("*", "/{path:.*}", static.handle)
     return app
 

@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 
 from broadcaster.text.render import render_content
 from broadcaster.workspace import schema
+from broadcaster.workspace.alerts import Alert
 from broadcaster.workspace.files import campaign_paths
-from broadcaster.workspace.models import DEFAULT_LOCALE, Campaign, LocalizedDoc, Topic
+from broadcaster.workspace.models import DEFAULT_LOCALE, Campaign, LocalizedDoc, Priority, Topic
 from broadcaster.workspace.reader import Reader, localize
 from broadcaster.workspace.revision import revision_of
 from broadcaster.workspace.sandbox import BodyError, check_body
@@ -46,7 +47,7 @@ def _load_doc(reader: Reader, path: Path, locale: str) -> LocalizedDoc | None:
         reader.diag.error(rel, body_line + line - 1, message)
     if front is None:
         return None
-    return LocalizedDoc(locale, front.title, front.summary, body, rel, body_line)
+    return LocalizedDoc(locale, front.title, front.summary, body, rel, body_line, front.changes)
 
 
 def _read_folder(
@@ -150,6 +151,11 @@ def _load_campaign(
         docs=docs,
         attachments=tuple(attachments),
         revision=revision_of(folder, readable),
+        alert=(
+            Alert.of(meta.alert, meta.priority == Priority.URGENT)
+            if meta.alert is not None or meta.priority == Priority.URGENT
+            else None
+        ),
     )
     return campaign if _renders(reader, campaign) else None
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from broadcaster.channels import CHANNEL_TYPES
 from broadcaster.settings import DEFAULT_TIMEZONE, Settings
 from broadcaster.workspace import schema
+from broadcaster.workspace.alerts import AlertArea
 from broadcaster.workspace.campaigns import load_campaigns
 from broadcaster.workspace.diagnostics import Diagnostics
 from broadcaster.workspace.envsubst import is_reference, substitute
@@ -179,18 +180,21 @@ def _load_channels(reader: Reader, settings: Settings) -> dict[str, ChannelConfi
     return channels
 
 
-def _load_policy(reader: Reader) -> ApprovalPolicy:
-    """`workspace.yaml`'s approval policy; two-person when the file or key is absent."""
+def _load_policy(reader: Reader) -> tuple[ApprovalPolicy, AlertArea | None]:
+    """`workspace.yaml`'s approval policy (two-person when the file or key is absent) and
+    its public alert area (None when absent)."""
     path = reader.root / "workspace.yaml"
     doc = reader.yaml(path, required=False)
     if doc is None:
-        return ApprovalPolicy.TWO_PERSON
+        return ApprovalPolicy.TWO_PERSON, None
     if doc.data is None:
-        return ApprovalPolicy.TWO_PERSON
+        return ApprovalPolicy.TWO_PERSON, None
     parsed: schema.WorkspaceFile | None = validate(
         schema.WorkspaceFile, doc, reader.rel(path), reader.diag
     )
-    return parsed.approval if parsed is not None else ApprovalPolicy.TWO_PERSON
+    if parsed is None:
+        return ApprovalPolicy.TWO_PERSON, None
+    return parsed.approval, AlertArea.of(parsed.alerts) if parsed.alerts else None
 
 
 def load_workspace(
@@ -221,10 +225,19 @@ def read_workspace(
     glossary = _load_glossary(reader)
     campaigns = load_campaigns(reader, topics, tz)
     channels = _load_channels(reader, settings)
-    approval = _load_policy(reader)
+    approval, alerts = _load_policy(reader)
     schedules: tuple[Schedule, ...] = ()
     if schedules_doc is not None:
         schedules = check_schedules(reader, schedules_doc, campaigns, channels, tz, now)
+    alerting = sorted(c.id for c in campaigns.values() if c.alert is not None)
+    if alerting and alerts is None:
+        diag.warning(
+            "workspace.yaml",
+            1,
+            f"{', '.join(alerting)} also go out as public alerts (CAP), without an area; "
+            "add `alerts: {area: {vi: ..., en: ...}}` here so alert readers can place them "
+            "(see docs/alerts.md)",
+        )
     workspace = Workspace(
         root=root,
         timezone=tz,
@@ -234,5 +247,6 @@ def read_workspace(
         schedules=schedules,
         glossary=glossary,
         approval=approval,
+        alerts=alerts,
     )
     return workspace, diag

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
+    from broadcaster.workspace.alerts import Alert, AlertArea
     from broadcaster.workspace.options import ChannelOptions
 
 DEFAULT_LOCALE = "vi"
@@ -54,6 +55,7 @@ class LocalizedDoc:
     body: str
     path: str
     body_line: int
+    changes: str = ""  # front matter `changes:`: what the latest correction changed
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class Campaign:
     docs: Mapping[str, LocalizedDoc]
     attachments: tuple[str, ...]
     revision: str
+    # `alert:` in campaign.yaml, defaults filled in; urgent campaigns always have one.
+    alert: Alert | None = None
 
     @property
     def locales(self) -> tuple[str, ...]:
@@ -137,6 +141,7 @@ class Workspace:
     schedules: tuple[Schedule, ...]
     glossary: Glossary
     approval: ApprovalPolicy = ApprovalPolicy.TWO_PERSON
+    alerts: AlertArea | None = None  # workspace.yaml `alerts:`
 
     @property
     def locales(self) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from pydantic import (
     field_validator,
 )
 
+from broadcaster.workspace.alerts import AlertFile, AlertsFile
 from broadcaster.workspace.models import ApprovalPolicy, Frequency, Priority
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
@@ -83,6 +84,7 @@ class CampaignFile(Strict):
     issuer: LocalizedText
     reference: Text | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+    alert: AlertFile | None = None
 
 
 class FrontMatter(Strict):
@@ -98,6 +100,13 @@ class FrontMatter(Strict):
         StringConstraints(min_length=1, max_length=600, strip_whitespace=True),
         AfterValidator(one_line),
     ]
+    # What the latest correction changed, in this locale's words: the top of a correction
+    # email, and the CAP Update's note.
+    changes: Annotated[
+        str,
+        StringConstraints(max_length=600, strip_whitespace=True),
+        AfterValidator(one_line),
+    ] = ""
 
 
 class LocaleSpeechFile(Strict):
@@ -155,6 +164,7 @@ class WorkspaceFile(Strict):
     """`workspace.yaml` (optional): workspace-wide policy."""
 
     approval: ApprovalPolicy = ApprovalPolicy.TWO_PERSON
+    alerts: AlertsFile | None = None
 
 
 class ChannelHeader(BaseModel):

@@ -71,8 +71,9 @@ def test_each_channel_has_the_capabilities_its_callers_use(root: Path) -> None:
     assert capabilities == {
         "website": {"PublicChannel"},
         "feeds": {"PublicChannel"},
-        "citizens": {"BatchDeliveringChannel", "ListMailChannel"},
-        "press-desk": {"BatchDeliveringChannel"},
+        # Readers and newsrooms that were emailed a campaign are told of its withdrawal.
+        "citizens": {"BatchDeliveringChannel", "ListMailChannel", "WithdrawingChannel"},
+        "press-desk": {"BatchDeliveringChannel", "WithdrawingChannel"},
         "partners": {"BatchDeliveringChannel", "RetryingChannel", "WithdrawingChannel"},
     }
 

@@ -38,9 +38,9 @@ def made(monkeypatch: pytest.MonkeyPatch) -> list[datetime]:
     moments: list[datetime] = []
     make = prepared.Prepared.make
 
-    def spy(*args: Any) -> prepared.Prepared:
+    def spy(*args: Any, **kwargs: Any) -> prepared.Prepared:
         moments.append(args[-1])
-        return make(*args)
+        return make(*args, **kwargs)
 
     monkeypatch.setattr(prepared.Prepared, "make", spy)
     return moments

@@ -164,6 +164,8 @@ class DigestRenderer:
                     "url": text.url,
                     "fallback": fallback,
                     "urgent": entry.urgent,
+                    "change": entry.change,
+                    "reason": entry.reason,
                     "published": long_date(entry.published_at.astimezone(self.timezone), locale),
                 }
             )

@@ -46,6 +46,9 @@ class DigestEntry:
     created_at: datetime
     published_at: datetime
     texts: Mapping[str, DigestEntryText]  # per locale the campaign is written in
+    # "updated" (a correction) or "withdrawn" (with `reason`); "" for a first publication.
+    change: str = ""
+    reason: str = ""
 
     def text(self, locale: str) -> tuple[DigestEntryText, bool]:
         """The text in `locale`, else the default locale's; True when it fell back."""
@@ -103,7 +106,8 @@ class DigestSnapshot:
 
 
 def _entry_json(entry: DigestEntry) -> dict[str, Any]:
-    return {
+    changed = {"change": entry.change, "reason": entry.reason} if entry.change else {}
+    return changed | {
         "publication_id": entry.publication_id,
         "campaign": entry.campaign,
         "topics": list(entry.topics),
@@ -126,6 +130,8 @@ def _entry(raw: dict[str, Any]) -> DigestEntry:
         created_at=datetime.fromisoformat(raw["created_at"]),
         published_at=datetime.fromisoformat(raw["published_at"]),
         texts={loc: DigestEntryText(**text) for loc, text in raw["texts"].items()},
+        change=raw.get("change", ""),
+        reason=raw.get("reason", ""),
     )
 
 
@@ -143,23 +149,30 @@ class PublishedRow:
 def entries_from(
     rows: Iterable[PublishedRow], channel: str, at: datetime, base_url: str
 ) -> tuple[DigestEntry, ...]:
-    """What a digest on `channel` at `at` may list: each campaign's newest publication there.
+    """What a digest on `channel` at `at` may list: each campaign's newest publication there,
+    a correction marked updated, a withdrawal marked withdrawn.
 
     Only publications that went out on the digest's own channel count (the same ones
-    immediate subscribers got), and a campaign that has expired by `at` is left out.
+    immediate subscribers got), and every withdrawal (digest readers may have had the
+    campaign in an earlier digest); a campaign that has expired by `at` is left out.
     """
     newest: dict[str, DigestEntry] = {}
     for row in sorted(rows, key=lambda r: (r.created_at, r.id)):
-        if is_digest(row.campaign_id) or channel not in row.channels:
+        if is_digest(row.campaign_id):
             continue
-        entry = _entry_from_snapshot(row, base_url.rstrip("/"), at)
+        document: dict[str, Any] = json.loads(row.snapshot)
+        withdrawal = (document.get("notice") or {}).get("kind") == "withdrawal"
+        if channel not in row.channels and not withdrawal:
+            continue
+        entry = _entry_from_snapshot(row, document, base_url.rstrip("/"), at)
         if entry is not None:
             newest[entry.campaign] = entry
     return tuple(sorted(newest.values(), key=lambda e: (e.created_at, e.publication_id)))
 
 
-def _entry_from_snapshot(row: PublishedRow, base_url: str, at: datetime) -> DigestEntry | None:
-    document: dict[str, Any] = json.loads(row.snapshot)
+def _entry_from_snapshot(
+    row: PublishedRow, document: dict[str, Any], base_url: str, at: datetime
+) -> DigestEntry | None:
     campaign = document["campaign"]
     expires = campaign.get("expires")
     if expires and datetime.fromisoformat(expires) <= at:
@@ -175,6 +188,8 @@ def _entry_from_snapshot(row: PublishedRow, base_url: str, at: datetime) -> Dige
         )
         for loc, content in contents.items()
     }
+    notice = document.get("notice") or {}
+    change = {"correction": "updated", "withdrawal": "withdrawn"}.get(str(notice.get("kind")), "")
     return DigestEntry(
         publication_id=row.id,
         campaign=campaign["id"],
@@ -183,4 +198,6 @@ def _entry_from_snapshot(row: PublishedRow, base_url: str, at: datetime) -> Dige
         created_at=row.created_at,
         published_at=datetime.fromisoformat(document["published_at"]),
         texts=texts,
+        change=change,
+        reason=str(notice.get("reason") or "") if change == "withdrawn" else "",
     )

@@ -14,6 +14,10 @@ _STRINGS: dict[str, dict[str, str]] = {
         "read_more": "Đọc toàn văn",
         "fallback_entry": "chỉ có bằng tiếng Việt",
         "urgent": "Khẩn",
+        "updated": "Đã cập nhật",
+        "withdrawn": "Đã thu hồi",
+        "withdrawn_note": "Thông báo này đã được thu hồi và không còn áp dụng.",
+        "reason": "Lý do",
     },
     "en": {
         "subject_daily": "New announcements on {date}",
@@ -26,6 +30,10 @@ _STRINGS: dict[str, dict[str, str]] = {
         "read_more": "Read it in full",
         "fallback_entry": "in Vietnamese only",
         "urgent": "Urgent",
+        "updated": "Updated",
+        "withdrawn": "Withdrawn",
+        "withdrawn_note": "This notice has been withdrawn and no longer applies.",
+        "reason": "Reason",
     },
 }
 

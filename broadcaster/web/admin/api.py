@@ -14,7 +14,7 @@ from aiohttp import web
 from broadcaster.publishing.preview import preview
 from broadcaster.staff.accounts import Session
 from broadcaster.staff.tables import ReviewAction, Role
-from broadcaster.web.admin import desk, editor
+from broadcaster.web.admin import corrections, desk, editor
 from broadcaster.web.admin.auth import client_ip, current
 from broadcaster.web.admin.parts import Desk
 
@@ -229,6 +229,7 @@ async def publish(request: web.Request) -> web.Response:
         channels,
         emergency,
         client_ip(request),
+        corrections.correction_of(data.get("correction", "material")),
     )
     return web.json_response(result, status=201)
 
@@ -237,7 +238,7 @@ async def withdraw(request: web.Request) -> web.Response:
     session = session_of(request, Role.APPROVER)
     data = await json_body(request)
     reason = text_field(data, "reason")
-    await desk.withdraw(
+    await corrections.withdraw(
         Desk.of(request), session, request.match_info["campaign"], reason, client_ip(request)
     )
     return web.json_response({"withdrawn": request.match_info["campaign"]}, status=201)

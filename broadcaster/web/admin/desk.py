@@ -18,6 +18,7 @@ from broadcaster.publishing.publisher import PublishError
 from broadcaster.staff.accounts import Accounts, Session
 from broadcaster.staff.reviews import Review
 from broadcaster.staff.tables import ReviewAction, Role
+from broadcaster.text.notice import Correction
 from broadcaster.web.admin import editor, scheduling
 from broadcaster.web.admin.parts import Desk
 from broadcaster.workspace.models import Campaign
@@ -78,7 +79,7 @@ def _current(desk: Desk, campaign_id: str, revision: str) -> Campaign:
     return found
 
 
-async def _latest_publications(desk: Desk) -> dict[str, tuple[str, datetime]]:
+async def latest_publications(desk: Desk) -> dict[str, tuple[str, datetime]]:
     return await desk.outbox.latest_revisions(limit=5000)
 
 
@@ -86,7 +87,7 @@ async def campaign_rows(desk: Desk) -> list[CampaignRow]:
     """Every campaign of the workspace with its status."""
     _, approvals = parts(desk)
     workspace = desk.workspace
-    latest = await _latest_publications(desk)
+    latest = await latest_publications(desk)
     withdrawals = await approvals.reviews.withdrawals()
     held: dict[str, int] = {}
     for hold in await approvals.reviews.held(pending_only=True, limit=1000):
@@ -218,8 +219,12 @@ async def publish(
     channels: Sequence[str] | None,
     emergency_reason: str | None,
     ip: str | None,
+    correction: Correction = Correction.MATERIAL,
 ) -> dict[str, Any]:
-    """Publish an approved revision now (approver+); a refused emergency leaves no mark."""
+    """Publish an approved revision now (approver+); a refused emergency leaves no mark.
+
+    When an earlier revision is out, this is a correction; `correction` says whether it
+    is emailed to those who had the earlier one (material) or not (minor)."""
     need(session, Role.APPROVER, "publishing")
     _, approvals = parts(desk)
     found = _current(desk, campaign_id, revision)
@@ -242,6 +247,7 @@ async def publish(
             source=PublicationSource.ADMIN,
             actor=session.user.name,
             revision=found.revision,
+            correction=correction,
         )
     except PublishError as exc:  # refused before anything was created
         if mark is not None:
@@ -269,7 +275,7 @@ async def publish(
 
 async def _went_out(desk: Desk, campaign_id: str, revision: str, since: datetime) -> bool:
     """Whether a publish that failed part way created a publication of `revision` anyway."""
-    latest = (await _latest_publications(desk)).get(campaign_id)
+    latest = (await latest_publications(desk)).get(campaign_id)
     return latest is not None and latest[0] == revision and latest[1] >= since
 
 
@@ -301,39 +307,6 @@ async def release_held(desk: Desk, session: Session, held_id: int, ip: str | Non
         ip=ip,
     )
     return published.publication_id
-
-
-async def withdraw(
-    desk: Desk, session: Session, campaign_id: str, reason: str, ip: str | None
-) -> None:
-    """Take a published campaign off every channel (approver+): the site moves it to the
-    archive with a note, the feeds mark the entry withdrawn, partners that had it get
-    `publication.withdrawn`."""
-    need(session, Role.APPROVER, "withdrawing a campaign")
-    _, approvals = parts(desk)
-    found = campaign(desk, campaign_id)
-    if not reason.strip():
-        raise DeskError(422, "a withdrawal needs a reason; it is kept in the audit log")
-    if campaign_id not in await _latest_publications(desk):
-        raise DeskError(409, f"campaign '{campaign_id}' was never published: nothing to withdraw")
-    await approvals.reviews.withdraw(campaign_id, found.revision, session.user.id, reason.strip())
-    # Partners that had it hear `publication.withdrawn`; messages still queued for it (a
-    # slow email fan-out, a retrying partner) never go out.
-    withdrawal = await desk.publisher.withdraw(campaign_id, source=PublicationSource.ADMIN)
-    await approvals.audit.record(
-        session.user.name,
-        "campaign.withdrawn",
-        campaign_id=campaign_id,
-        revision=found.revision,
-        detail={
-            "reason": reason.strip(),
-            "cancelled_deliveries": withdrawal.cancelled,
-            "publication": withdrawal.publication_id,
-            "partner_events": withdrawal.deliveries,
-        },
-        ip=ip,
-    )
-    await desk.refresh_public()
 
 
 async def schedule(

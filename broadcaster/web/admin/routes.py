@@ -118,7 +118,9 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "/campaigns/{campaign}/publications",
         publish,
-        "Publish an approved revision now; `emergency_reason` skips the second person",
+        "Publish an approved revision now; `emergency_reason` skips the second person; "
+        "`correction` (material, the default, or minor) says whether a new revision of a "
+        "campaign already out is emailed to those who had the earlier one",
         role=Role.APPROVER,
         body={
             "type": "object",
@@ -127,6 +129,7 @@ ROUTES: tuple[Route, ...] = (
                 "revision": {"type": "string"},
                 "channels": {"type": "array", "items": {"type": "string"}},
                 "emergency_reason": {"type": "string"},
+                "correction": {"type": "string", "enum": ["material", "minor"]},
             },
         },
         responses={"201": "published", "409": "not approved, or the files changed"},

@@ -14,7 +14,7 @@ from broadcaster.partners.commands import webhook_channels
 from broadcaster.publishing.preview import preview
 from broadcaster.staff.accounts import Session
 from broadcaster.staff.tables import ReviewAction, Role
-from broadcaster.web.admin import dashboard, desk, drafts, editor, media
+from broadcaster.web.admin import corrections, dashboard, desk, drafts, editor, media
 from broadcaster.web.admin.auth import client_ip, current
 from broadcaster.web.admin.pages import render
 from broadcaster.web.admin.parts import Desk, PartnerDesk
@@ -164,6 +164,7 @@ async def publish(request: web.Request) -> web.StreamResponse:
         None,
         emergency,
         client_ip(request),
+        corrections.correction_of(form.get("correction", "material")),
     )
     raise back(f"/admin/publications/{result['publication']}", "published")
 
@@ -182,7 +183,7 @@ async def withdraw(request: web.Request) -> web.StreamResponse:
     session = signed_in(request, Role.APPROVER)
     form = await form_of(request)
     campaign_id = request.match_info["campaign"]
-    await desk.withdraw(
+    await corrections.withdraw(
         Desk.of(request), session, campaign_id, form.get("reason", ""), client_ip(request)
     )
     raise back(f"/admin/campaigns/{campaign_id}", "withdrawn")

@@ -56,7 +56,9 @@ class World:
         digests = Digests(outbox, content, StoreAudience(store, engine), settings)
         publisher = Publisher(outbox, content, settings, clock=clock, digests=digests)
         tokens = SignedTokens(SECRET, clock)
-        channels = build_channels(workspace, settings, subscribers=store, tokens=tokens)
+        channels = build_channels(
+            workspace, settings, subscribers=store, tokens=tokens, history=outbox
+        )
         publisher.use(workspace, channels)
         return cls(workspace, settings, engine, clock, outbox, content, store, publisher)
 

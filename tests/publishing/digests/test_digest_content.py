@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from email.message import EmailMessage
 
+from broadcaster.outbox.tables import PublicationSource
 from broadcaster.workspace.models import Frequency
 from tests.publishing.digests.conftest import HCM, World, text_of
 
@@ -136,3 +137,31 @@ def assert_list_mail(message: EmailMessage) -> None:
     assert "/unsubscribe/" in message["List-Unsubscribe"]
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert message.get_body(("html",)) is not None
+
+
+async def test_the_next_digest_lists_corrections_and_withdrawals(world: World) -> None:
+    world.at(CONFIRMED)
+    daily = await world.subscriber(
+        "hang.ngay@mail.example.vn", ["covid-19-measures", "support-contacts"], Frequency.DAILY
+    )
+    world.at(MORNING)
+    await world.publish("one-stop-covid-measures")
+    await world.publish("support-contacts")
+    await world.fire("citizens-daily-digest", EVENING)
+
+    next_morning = datetime(2021, 7, 13, 8, tzinfo=HCM)
+    world.at(next_morning)
+    path = world.workspace.root / "campaigns/support-contacts/en.md"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("\n---\n", "\nchanges: New hotline.\n---\n", 1), "utf-8")
+    world = World.reload(world)
+    await world.publish("support-contacts")  # a correction
+    await world.publisher.withdraw(
+        "one-stop-covid-measures", source=PublicationSource.ADMIN, reason="Hết hiệu lực"
+    )
+    fired = await world.fire("citizens-daily-digest", datetime(2021, 7, 13, 18, tzinfo=HCM))
+
+    body = text_of((await world.digests_sent(fired.publication_id))[daily])
+    assert f"[Đã thu hồi] [Khẩn] {COVID_TITLE}" in body
+    assert "Thông báo này đã được thu hồi và không còn áp dụng. Lý do: Hết hiệu lực" in body
+    assert "[Đã cập nhật] " in body
