@@ -86,10 +86,13 @@ def _load_glossary(reader: Reader) -> Glossary:
             dict[schema.Locale, schema.LocaleSpeechFile], doc, reader.rel(path), reader.diag
         )
         for locale, speech in (parsed or {}).items():
-            entry = merged.setdefault(locale, {"abbreviations": {}, "domains": {}})
+            entry = merged.setdefault(
+                locale, {"abbreviations": {}, "domains": {}, "addresses": {}}
+            )
             entry["words_per_minute"] = speech.words_per_minute
             entry["abbreviations"].update(speech.abbreviations)
             entry["domains"].update(speech.domains)
+            entry["addresses"].update(speech.addresses)
     locales = {loc: LocaleSpeech(**entry) for loc, entry in merged.items()}
     locales.setdefault(DEFAULT_LOCALE, LocaleSpeech(150, {}, {}))
     return Glossary(locales)

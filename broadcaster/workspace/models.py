@@ -116,7 +116,10 @@ class LocaleSpeech:
 
     words_per_minute: int
     abbreviations: Mapping[str, str]
+    # Host -> the name of the site, said before its address when the text has not said it.
     domains: Mapping[str, str] = field(default_factory=dict)
+    # Host -> how its address is said, when spelling it out is not what listeners type.
+    addresses: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,7 @@ class LocaleSpeechFile(Strict):
     words_per_minute: Annotated[int, Field(ge=60, le=400)] = 150
     abbreviations: dict[Text, Text] = Field(default_factory=dict)
     domains: dict[Text, Text] = Field(default_factory=dict)
+    addresses: dict[Text, Text] = Field(default_factory=dict)
 
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*w)?\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*$")
