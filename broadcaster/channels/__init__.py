@@ -18,6 +18,7 @@ from broadcaster.channels.email import EmailType
 from broadcaster.channels.email_desk import DeskEmailChannel
 from broadcaster.channels.email_subscribers import SubscriberEmailChannel
 from broadcaster.channels.feed import FeedChannel
+from broadcaster.channels.radio import RadioChannel
 from broadcaster.channels.webhook import WebhookChannel
 from broadcaster.channels.website import WebsiteChannel
 from broadcaster.mail.notices import Postbox, Postboxes
@@ -35,6 +36,7 @@ CHANNEL_TYPES: dict[str, ChannelType] = {
     FeedChannel.type: FeedChannel,
     EmailType.type: EmailType(subscribers=SubscriberEmailChannel, desk=DeskEmailChannel),
     WebhookChannel.type: WebhookChannel,
+    RadioChannel.type: RadioChannel,
 }
 
 

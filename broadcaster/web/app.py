@@ -17,6 +17,7 @@ from broadcaster.site.fastpath import FastPath
 from broadcaster.site.static import StaticFiles
 from broadcaster.store.engine import StoreHealth, store_health
 from broadcaster.web.admin.app import make_admin
+from broadcaster.web.bulletins import add_bulletins
 from broadcaster.web.forwarded import STATIC_SAFE, forwarded_for
 from broadcaster.web.keys import (
     COUNT_DELIVERIES,
@@ -171,6 +172,7 @@ def make_app(
     app.add_subapp("/admin", make_admin())
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    add_bulletins(app)
     app.router.add_route("*", "/{path:.*}", static.handle)
     return app
 

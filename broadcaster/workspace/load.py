@@ -86,9 +86,7 @@ def _load_glossary(reader: Reader) -> Glossary:
             dict[schema.Locale, schema.LocaleSpeechFile], doc, reader.rel(path), reader.diag
         )
         for locale, speech in (parsed or {}).items():
-            entry = merged.setdefault(
-                locale, {"abbreviations": {}, "domains": {}, "addresses": {}}
-            )
+            entry = merged.setdefault(locale, {"abbreviations": {}, "domains": {}, "addresses": {}})
             entry["words_per_minute"] = speech.words_per_minute
             entry["abbreviations"].update(speech.abbreviations)
             entry["domains"].update(speech.domains)
