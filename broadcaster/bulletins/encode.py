@@ -36,12 +36,18 @@ async def encode(audio: bytes, limit: float) -> Encoded:
         source = folder / "speech"
         await asyncio.to_thread(source.write_bytes, audio)
         head = [FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(source)]
-        mp3 = [*head, "-ac", "1", "-ar", "44100", "-c:a", "libmp3lame", "-b:a", "64k"]
-        mp3 += ["-compression_level", "7", str(folder / "bulletin.mp3")]
-        opus = [*head, "-ac", "1", "-ar", "48000", "-c:a", "libopus", "-b:a", "32k"]
-        opus += ["-application", "voip", "-compression_level", "5", str(folder / "bulletin.opus")]
+        to_mp3 = [*head, "-ac", "1", "-ar", "44100", "-c:a", "libmp3lame", "-b:a", "64k"]
+        to_mp3 += ["-compression_level", "7", str(folder / "bulletin.mp3")]
+        to_opus = [*head, "-ac", "1", "-ar", "48000", "-c:a", "libopus", "-b:a", "32k"]
+        to_opus += [
+            "-application",
+            "voip",
+            "-compression_level",
+            "5",
+            str(folder / "bulletin.opus"),
+        ]
         # Two processes, one core each: both formats are ready in the time of the slower.
-        await asyncio.gather(run(mp3, None, limit), run(opus, None, limit))
+        await asyncio.gather(run(to_mp3, None, limit), run(to_opus, None, limit))
         seconds = await duration(folder / "bulletin.mp3", limit)
         mp3, opus = await asyncio.to_thread(_read, folder)
     return Encoded(mp3, opus, seconds)

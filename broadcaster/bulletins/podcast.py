@@ -39,8 +39,9 @@ def podcast_feed(info: PodcastInfo, entries: Sequence[tuple[dict[str, Any], str]
     fg.load_extension("podcast")
     fg.title(info.title)
     fg.description(info.description or info.title)
-    fg.link(href=info.site_url, rel="alternate")
+    # feedgen's RSS <link> is the last link given: the self link first, then the site.
     fg.link(href=info.feed_url, rel="self")
+    fg.link(href=info.site_url, rel="alternate")
     fg.language(info.locale)
     fg.generator("Broadcaster")
     fg.podcast.itunes_author(info.author)

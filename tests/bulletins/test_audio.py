@@ -4,13 +4,12 @@ in the radio podcast feed; rendering never holds up the event loop."""
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
-import feedparser
+import feedparser  # type: ignore[import-untyped]
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
@@ -29,9 +28,19 @@ pytestmark = pytest.mark.skipif(
 
 def probe(path: Path) -> dict[str, str]:
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_name",
-         "-of", "default=noprint_wrappers=1", str(path)],
-        check=True, capture_output=True, text=True,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration:stream=codec_name",
+            "-of",
+            "default=noprint_wrappers=1",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return dict(line.split("=", 1) for line in out.splitlines())
 
@@ -43,13 +52,15 @@ async def test_a_bulletin_plays_about_as_long_as_the_script_reads(
     published = publication(workspace)
     channel = radio(workspace)
     receipt = await channel.deliver(job(channel, published, locale))
-    assert f"bulletin {locale}/" in receipt and "the radio feed lists 1" in receipt
+    assert f"bulletin {locale}/" in receipt
+    assert "the radio feed lists 1" in receipt
 
     ident = bulletin_id(published.campaign.id, published.campaign.revision)
     folder = workspace / "var" / "bulletins" / locale
     script = read_aloud(published, locale, Templates(workspace / "templates"))
     mp3, opus = probe(folder / f"{ident}.mp3"), probe(folder / f"{ident}.opus")
-    assert mp3["codec_name"] == "mp3" and opus["codec_name"] == "opus"
+    assert mp3["codec_name"] == "mp3"
+    assert opus["codec_name"] == "opus"
     for played in (float(mp3["duration"]), float(opus["duration"])):
         assert abs(played - script.seconds) <= 0.25 * script.seconds, (played, script.seconds)
     assert (folder / f"{ident}.txt").read_text(encoding="utf-8") == script.text
@@ -65,7 +76,8 @@ async def test_the_bundle_is_signed_and_its_files_match_the_manifest(workspace: 
     public_key = load_pem_public_key(public_pem(signing_key(b"k" * 32)))
     manifest = verify(data, public_key)  # type: ignore[arg-type]
     assert set(manifest["files"]) == {"bulletin.mp3", "bulletin.opus", "script.txt"}
-    assert manifest["campaign"] == "online-submission" and manifest["locale"] == "vi"
+    assert manifest["campaign"] == "online-submission"
+    assert manifest["locale"] == "vi"
     assert manifest["audio"]["mp3"] == f"{BASE_URL}/bulletins/vi/{ident}.mp3"
 
     other = load_pem_public_key(public_pem(signing_key(b"another key" * 3)))
@@ -87,6 +99,7 @@ async def test_the_podcast_feed_validates_and_lists_each_bulletin(workspace: Pat
     assert not feed.bozo, feed.bozo_exception
     assert feed.feed.title == "Bản tin phát thanh"
     assert feed.feed.language == "vi"
+    assert feed.feed.link == f"{BASE_URL}/vi/"
     assert b"<itunes:explicit>no</itunes:explicit>" in data
     assert feed.feed.author_detail.name == "UBND tỉnh Khánh Hòa"
     assert [tag.term for tag in feed.feed.tags] == ["Government"]
