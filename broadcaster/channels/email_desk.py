@@ -12,6 +12,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses
 from typing import Any, ClassVar, Self
 
+from broadcaster.bulletins.names import bulletin_links
 from broadcaster.channels.base import (
     ChannelOptions,
     Rendition,
@@ -68,7 +69,7 @@ class DeskEmailChannel(EmailDelivery):
         radio = None
         if script is not None:
             radio = {"name": self._radio_name(publication, script), "duration": script.duration}
-        desk = {"files": files, "radio": radio}
+        desk = {"files": files, "radio": radio, "audio": bulletin_links(publication, locale)}
         subject, plain, html = bodies(
             self.templates, publication, locale, audience="desk", links={}, desk=desk
         )

@@ -133,7 +133,7 @@ class RadioChannel:
             media_type="application/json",
             body=data,
             summary=f"bulletin {script.locale}/{ident}: about {script.duration} of audio",
-            files={"bulletin.json": data, "radio.txt": script.text.encode()},
+            files={"bulletin.json": data},
         )
 
     def _podcast(self, locale: str, base_url: str) -> PodcastInfo:

@@ -71,14 +71,21 @@ async def test_a_station_finds_downloads_and_verifies_a_bulletin(workspace: Path
             assert (await client.get(missing)).status == 404, missing
 
 
-async def test_an_http_speech_engine_gets_the_text_and_its_audio_is_used(
-    workspace: Path, tmp_path: Path
-) -> None:
-    wav = tmp_path / "engine.wav"
+@pytest.fixture
+def wav(tmp_path: Path) -> bytes:
+    """A few seconds of speech, as an office's engine would answer."""
+    path = tmp_path / "engine.wav"
     subprocess.run(
-        ["espeak-ng", "-v", "vi", "-w", str(wav), "một hai ba bốn năm sáu bảy tám chín mười"],
+        ["espeak-ng", "-v", "vi", "-w", str(path), "một hai ba bốn năm sáu bảy tám chín mười"],
         check=True,
     )
+    return path.read_bytes()
+
+
+async def test_an_http_speech_engine_gets_the_text_and_its_audio_is_used(
+    workspace: Path, wav: bytes
+) -> None:
+    audio = wav
     asked: list[tuple[str, str, str]] = []
 
     async def speak(request: web.Request) -> web.Response:
@@ -89,7 +96,7 @@ async def test_an_http_speech_engine_gets_the_text_and_its_audio_is_used(
                 request.headers.get("Authorization", ""),
             )
         )
-        return web.Response(body=wav.read_bytes(), content_type="audio/wav")
+        return web.Response(body=audio, content_type="audio/wav")
 
     engine = web.Application()
     engine.router.add_post("/tts", speak)
