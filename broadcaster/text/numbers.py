@@ -109,6 +109,11 @@ def english_month(name: str) -> int | None:
     return None
 
 
+def english_month_name(month: int) -> str:
+    """ "July" for 7."""
+    return _EN_MONTHS[month - 1]
+
+
 EN_MONTH_NAMES = "|".join(_EN_MONTHS)
 
 _PART = re.compile(r"(\d+|[^\W\d_]+|[/.\-])")

@@ -30,6 +30,7 @@ from broadcaster.web.keys import (
     Reload,
 )
 from broadcaster.web.metrics import CONTENT_TYPE
+from broadcaster.web.press import add_press_room
 from broadcaster.web.subscription_routes import add_subscriptions
 from broadcaster.web.subscriptions import Limits
 
@@ -173,6 +174,7 @@ def make_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     add_bulletins(app)
+    add_press_room(app)
     app.router.add_route("*", "/{path:.*}", static.handle)
     return app
 

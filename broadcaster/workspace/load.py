@@ -23,6 +23,8 @@ from broadcaster.workspace.models import (
     ChannelConfig,
     Glossary,
     LocaleSpeech,
+    Press,
+    PressContact,
     Schedule,
     Topic,
     Workspace,
@@ -180,18 +182,28 @@ def _load_channels(reader: Reader, settings: Settings) -> dict[str, ChannelConfi
     return channels
 
 
-def _load_policy(reader: Reader) -> ApprovalPolicy:
-    """`workspace.yaml`'s approval policy; two-person when the file or key is absent."""
+def _load_policy(reader: Reader) -> tuple[ApprovalPolicy, Press | None]:
+    """`workspace.yaml`'s approval policy (two-person when the file or key is absent) and
+    its press block."""
     path = reader.root / "workspace.yaml"
     doc = reader.yaml(path, required=False)
-    if doc is None:
-        return ApprovalPolicy.TWO_PERSON
-    if doc.data is None:
-        return ApprovalPolicy.TWO_PERSON
+    if doc is None or doc.data is None:
+        return ApprovalPolicy.TWO_PERSON, None
     parsed: schema.WorkspaceFile | None = validate(
         schema.WorkspaceFile, doc, reader.rel(path), reader.diag
     )
-    return parsed.approval if parsed is not None else ApprovalPolicy.TWO_PERSON
+    if parsed is None:
+        return ApprovalPolicy.TWO_PERSON, None
+    press = None
+    if parsed.press is not None:
+        contact = parsed.press.contact
+        press = Press(
+            place=dict(parsed.press.place),
+            contact=PressContact(dict(contact.name), contact.phone, contact.email)
+            if contact is not None
+            else None,
+        )
+    return parsed.approval, press
 
 
 def load_workspace(
@@ -222,7 +234,7 @@ def read_workspace(
     glossary = _load_glossary(reader)
     campaigns = load_campaigns(reader, topics, tz)
     channels = _load_channels(reader, settings)
-    approval = _load_policy(reader)
+    approval, press = _load_policy(reader)
     schedules: tuple[Schedule, ...] = ()
     if schedules_doc is not None:
         schedules = check_schedules(reader, schedules_doc, campaigns, channels, tz, now)
@@ -235,5 +247,6 @@ def read_workspace(
         schedules=schedules,
         glossary=glossary,
         approval=approval,
+        press=press,
     )
     return workspace, diag

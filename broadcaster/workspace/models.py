@@ -131,6 +131,24 @@ class Glossary:
 
 
 @dataclass(frozen=True)
+class PressContact:
+    """The press office's contact, shown on every release in the press room."""
+
+    name: Mapping[str, str]
+    phone: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Press:
+    """`workspace.yaml` `press:`: the issuer's place, written in each release's date line
+    ("Khánh Hòa, ngày 9 tháng 7 năm 2021"), and the press contact."""
+
+    place: Mapping[str, str]
+    contact: PressContact | None = None
+
+
+@dataclass(frozen=True)
 class Workspace:
     root: Path
     timezone: ZoneInfo
@@ -140,6 +158,7 @@ class Workspace:
     schedules: tuple[Schedule, ...]
     glossary: Glossary
     approval: ApprovalPolicy = ApprovalPolicy.TWO_PERSON
+    press: Press | None = None
 
     @property
     def locales(self) -> tuple[str, ...]:

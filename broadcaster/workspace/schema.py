@@ -152,10 +152,26 @@ class SchedulesFile(Strict):
     schedules: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class PressContactFile(Strict):
+    """`press.contact` in workspace.yaml: who journalists call about the releases."""
+
+    name: LocalizedText
+    phone: Text = ""
+    email: Text = ""
+
+
+class PressFile(Strict):
+    """`press:` in workspace.yaml: the issuer's place (for the date line) and the contact."""
+
+    place: LocalizedText
+    contact: PressContactFile | None = None
+
+
 class WorkspaceFile(Strict):
     """`workspace.yaml` (optional): workspace-wide policy."""
 
     approval: ApprovalPolicy = ApprovalPolicy.TWO_PERSON
+    press: PressFile | None = None
 
 
 class ChannelHeader(BaseModel):
