@@ -13,7 +13,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.settings import Settings
-from broadcaster.site.fastpath import FastPath
+from broadcaster.site.fastpath import NEVER_GENERATED, FastPath
 from broadcaster.site.static import StaticFiles
 from broadcaster.store.engine import StoreHealth, store_health
 from broadcaster.web.admin.app import make_admin
@@ -199,6 +199,8 @@ def _other_routes(app: web.Application, static: StaticFiles) -> list[str] | None
     for resource in app.router.resources():
         if all(route.handler == static.handle for route in resource):
             continue
+        if all(getattr(route.handler, NEVER_GENERATED, False) for route in resource):
+            continue  # no generated file lives there: the fast path passes them on
         info = resource.get_info()
         raw = info.get("path") or info.get("formatter") or info.get("prefix")
         if not isinstance(raw, str) or not raw.startswith("/"):

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from broadcaster.bulletins.bundle import public_pem, signing_key
 from broadcaster.bulletins.library import FEED, LIBRARY, BulletinLibrary
+from broadcaster.site.fastpath import NEVER_GENERATED
 from broadcaster.web.keys import SETTINGS
 
 _TYPES = {
@@ -55,6 +56,8 @@ async def signing_key_pem(request: web.Request) -> web.Response:
 
 def add_bulletins(app: web.Application) -> None:
     """Serve the bulletin routes (before any catch-all route)."""
+    for handler in (radio_feed, signing_key_pem, bulletin_file):
+        setattr(handler, NEVER_GENERATED, True)
     app.router.add_get("/feeds/{locale}/radio.rss", radio_feed)
     app.router.add_get("/bulletins/key.pem", signing_key_pem)
     app.router.add_get("/bulletins/{locale}/{name}", bulletin_file)

@@ -14,6 +14,7 @@ from broadcaster.bulletins.names import LOCALE, bulletin_links
 from broadcaster.channels.email_desk import DeskEmailChannel
 from broadcaster.outbox.content import ContentStore
 from broadcaster.outbox.snapshot import from_snapshot
+from broadcaster.site.fastpath import NEVER_GENERATED
 from broadcaster.site.headers import NOT_FRAMEABLE
 from broadcaster.text.dateline import date_line
 from broadcaster.text.radio_script import read_aloud
@@ -156,6 +157,8 @@ async def release_script(request: web.Request) -> web.Response:
 
 def add_press_room(app: web.Application) -> None:
     """Serve the press room (before any catch-all route)."""
+    for handler in (press_room, release_eml, release_script):
+        setattr(handler, NEVER_GENERATED, True)
     app.router.add_get("/{locale}/press/", press_room)
     app.router.add_get(r"/{locale}/press/{id:\d+}.eml", release_eml)
     app.router.add_get(r"/{locale}/press/{id:\d+}/radio.txt", release_script)

@@ -112,3 +112,17 @@ async def test_an_http_speech_engine_gets_the_text_and_its_audio_is_used(
     assert language == "vi"
     assert authorization == "Bearer t0k"
     assert "0:00:0" in receipt  # the engine's few seconds of audio, not a whole script
+
+
+def test_the_static_fast_path_stays_in_front_of_feeds_and_pages(workspace: Path) -> None:
+    """The radio feed, bulletins and the press room are never generated files: the fast path
+    keeps answering every generated page and feed, and passes these on to the app."""
+    from broadcaster.service import make_app
+    from broadcaster.web.app import _other_routes
+    from broadcaster.web.keys import STATIC
+    from tests.web.conftest import settings_for
+
+    app = make_app(settings_for(workspace))
+    reserved = _other_routes(app, app[STATIC])
+    assert reserved is not None
+    assert not any(prefix in ("/", "/feeds/", "/bulletins/") for prefix in reserved), reserved
