@@ -19,6 +19,7 @@ from broadcaster.channels.email_desk import DeskEmailChannel
 from broadcaster.channels.email_subscribers import SubscriberEmailChannel
 from broadcaster.channels.facebook import FacebookChannel
 from broadcaster.channels.feed import FeedChannel
+from broadcaster.channels.radio import RadioChannel
 from broadcaster.channels.webhook import WebhookChannel
 from broadcaster.channels.website import WebsiteChannel
 from broadcaster.channels.zalo import ZaloChannel
@@ -41,6 +42,7 @@ CHANNEL_TYPES: dict[str, ChannelType] = {
     WebhookChannel.type: WebhookChannel,
     FacebookChannel.type: FacebookChannel,
     ZaloChannel.type: ZaloChannel,
+    RadioChannel.type: RadioChannel,
 }
 
 

@@ -13,6 +13,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses
 from typing import Any, ClassVar, Self
 
+from broadcaster.bulletins.names import bulletin_links
 from broadcaster.channels.base import (
     ChannelOptions,
     Rendition,
@@ -85,7 +86,7 @@ class DeskEmailChannel(EmailDelivery):
         radio = None
         if script is not None:
             radio = {"name": self._radio_name(publication, script), "duration": script.duration}
-        desk = {"files": files, "radio": radio}
+        desk = {"files": files, "radio": radio, "audio": bulletin_links(publication, locale)}
         subject, plain, html = bodies(
             self.templates,
             publication,

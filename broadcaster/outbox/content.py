@@ -130,6 +130,24 @@ class ContentStore:
             result: str | None = (await conn.execute(query)).scalar_one_or_none()
         return result
 
+    async def releases(self, channels: Sequence[str], limit: int = 200) -> list[tuple[int, str]]:
+        """(id, snapshot) of the newest `limit` publications with a delivery on `channels`
+        that was not cancelled (the press desk's releases), newest first."""
+        d, p = deliveries.c, publications.c
+        went_out = exists().where(
+            d.publication_id == p.id,
+            d.channel.in_(list(channels)),
+            d.status != DeliveryStatus.CANCELLED,
+        )
+        query = (
+            select(p.id, p.snapshot)
+            .where(p.kind == PublicationKind.PUBLICATION, p.snapshot.is_not(None), went_out)
+            .order_by(p.id.desc())
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            return [(int(row[0]), row[1]) for row in await conn.execute(query)]
+
     async def delivered_state(self, channels: Sequence[str]) -> tuple[int, int | None]:
         """How many channel-wide deliveries (recipient '': the website's and feeds') on
         `channels` went out, and the newest of them: changes when one more goes out, also one

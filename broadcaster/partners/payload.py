@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from broadcaster.bulletins.names import bulletin_links
 from broadcaster.partners.tables import EventType
 from broadcaster.text.radio_script import RadioScript
 from broadcaster.text.render import Publication
@@ -62,6 +63,7 @@ def event_data(publication: Publication, locale: str, script: RadioScript) -> di
             "locale": script.locale,
             "reading_seconds": script.seconds,
             "reading_time": script.duration,
+            "audio": bulletin_links(publication, locale),
         },
         "url": publication.url(locale),
         "alternates": dict(publication.alternates()),

@@ -34,6 +34,12 @@ HEAD_TIMEOUT = 10.0  # seconds a request head may take to arrive, from its first
 _REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n"
 
 
+# Set to True on an aiohttp handler whose paths the site never generates (the radio feed,
+# bulletins, the press room): the fast path answers only generated files, so it can stay
+# in front of such a route without reserving its prefix (`/feeds/` keeps its fast feeds).
+NEVER_GENERATED = "never_generated"
+
+
 class _Clock:
     """The `Date:` header line, formatted at most once a second."""
 

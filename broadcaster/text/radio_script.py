@@ -29,6 +29,13 @@ class RadioScript:
     seconds: int
     duration: str  # the reading time in words, in the script's language
 
+    @property
+    def spoken(self) -> str:
+        """What is read on air: the script without its heading lines (the first paragraph:
+        title of the script, reading time, document number), which are for the presenter."""
+        heading, _, rest = self.text.partition("\n\n")
+        return rest.strip() or heading.strip()
+
 
 def radio_script(publication: Publication, locale: str, templates: Templates) -> str:
     """Plain text for a presenter: abbreviations expanded, numbers and links speakable."""

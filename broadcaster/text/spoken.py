@@ -1,4 +1,5 @@
-"""What a radio presenter reads aloud: spoken abbreviations, phone numbers and addresses."""
+"""What a radio presenter reads aloud: spoken abbreviations, phone numbers and addresses,
+dates and document numbers in words."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from broadcaster.text.markup import nfc
+from broadcaster.text.numbers import EN_MONTH_NAMES, date_words, english_month, reference_words
 from broadcaster.workspace.models import LocaleSpeech
 
 
@@ -20,6 +22,11 @@ class _Words:
     symbols: Mapping[str, str]
     # (singular, plural) for hours, minutes and seconds.
     units: tuple[tuple[str, str], ...]
+    # The word said before a document number, and the words that may already stand there.
+    number: str
+    number_words: tuple[str, ...]
+    # "<name> at <address>": said when an address comes without its name before it.
+    located: str
     country_codes: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -28,8 +35,11 @@ _WORDS: dict[str, _Words] = {
         digits=("không", "một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám", "chín"),
         plus="cộng",
         at="a còng",
-        symbols={".": "chấm", "-": "gạch ngang", "_": "gạch dưới", "+": "cộng"},
+        symbols={".": "chấm", "-": "gạch ngang", "_": "gạch dưới", "+": "cộng", "/": "gạch chéo"},
         units=(("giờ", "giờ"), ("phút", "phút"), ("giây", "giây")),
+        number="số",
+        number_words=("số", "số hiệu"),
+        located="tại địa chỉ",
         # Presenters say Vietnam's code as the number "tám tư", not digit by digit.
         country_codes={"84": "tám tư"},
     ),
@@ -37,8 +47,11 @@ _WORDS: dict[str, _Words] = {
         digits=("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
         plus="plus",
         at="at",
-        symbols={".": "dot", "-": "dash", "_": "underscore", "+": "plus"},
+        symbols={".": "dot", "-": "dash", "_": "underscore", "+": "plus", "/": "slash"},
         units=(("hour", "hours"), ("minute", "minutes"), ("second", "seconds")),
+        number="number",
+        number_words=("number", "no.", "no", "số"),
+        located="at",
     ),
 }
 
@@ -61,6 +74,16 @@ _PHONE = re.compile(
 # Document numbers such as 6176/UBND-KSTT or 01/2021/NĐ-CP are read exactly as written.
 _REFERENCE = re.compile(r"(?<![\w/])\d+(?:/[\w.-]*\w)+")
 _DATE = re.compile(r"\d{1,2}([ .-])\d{1,2}\1\d{4}")
+# Dates as they are written, read in words: 09/07/2021, ngày 9 tháng 7 năm 2021, 9 July 2021.
+_WRITTEN_DATES = re.compile(
+    rf"""(?<![\w/.-])(?P<prefix>(?i:ngày)\s+)?
+    (?: (?P<d1>\d{{1,2}})(?P<sep>[/.-])(?P<m1>\d{{1,2}})(?P=sep)(?P<y1>\d{{4}})
+      | (?P<d2>\d{{1,2}})\s+(?i:tháng)\s+(?P<m2>\d{{1,2}})\s+(?i:năm)\s+(?P<y2>\d{{4}})
+      | (?P<d3>\d{{1,2}})\s+(?P<mn3>{EN_MONTH_NAMES})\s+(?P<y3>\d{{4}})
+      | (?P<mn4>{EN_MONTH_NAMES})\s+(?P<d4>\d{{1,2}}),?\s+(?P<y4>\d{{4}}) )
+    (?![\w/])""",
+    re.VERBOSE,
+)
 _YEAR_RANGE = re.compile(r"1[89]\d\d-(?:1[89]|20)\d\d")
 
 
@@ -70,10 +93,14 @@ def speakable(text: str, speech: LocaleSpeech, locale: str) -> str:
     domains = {key.lower().removeprefix("www."): name for key, name in speech.domains.items()}
     abbreviations = {nfc(key): value for key, value in speech.abbreviations.items() if key.strip()}
     pieces: list[_Piece] = [(nfc(text), False)]
+    addresses = {key.lower().removeprefix("www."): said for key, said in speech.addresses.items()}
     pieces = _replace(
-        pieces, _address_pattern(tuple(sorted(domains))), lambda m: _address(m, domains, words)
+        pieces,
+        _address_pattern(tuple(sorted(domains | addresses))),
+        lambda m: _address(m, domains, addresses, words),
     )
-    pieces = _replace(pieces, _REFERENCE, lambda m: m.group())
+    pieces = _replace(pieces, _WRITTEN_DATES, lambda m: _date(m, locale))
+    pieces = _replace(pieces, _REFERENCE, lambda m: _reference(m, locale, words))
     pieces = _replace(pieces, _PHONE, lambda m: _phone(m, words))
     if abbreviations:
         pattern = _abbreviation_pattern(tuple(sorted(abbreviations)))
@@ -147,11 +174,52 @@ def _address_pattern(domains: tuple[str, ...]) -> re.Pattern[str]:
     )
 
 
-def _address(match: re.Match[str], domains: Mapping[str, str], words: _Words) -> str:
+def _address(
+    match: re.Match[str], domains: Mapping[str, str], addresses: Mapping[str, str], words: _Words
+) -> str:
+    """An address as a listener can type it; its name first when the text has not just said it."""
     if match["local"]:
         return f"{_spell(match['local'], words)} {words.at} {_spell(match['mailhost'], words)}"
     host = (match["host"] or match["bare"]).lower().removeprefix("www.")
-    return domains.get(host) or _spell(host, words)
+    said = addresses.get(host) or _spell(host, words)
+    name = domains.get(host)
+    if not name or _just_said(name, match.string[: match.start()]):
+        return said
+    return f"{name} {words.located} {said}"
+
+
+def _just_said(name: str, before: str) -> bool:
+    """Whether `name` (less a leading "the") is in the sentence or line before an address."""
+    recent = re.split(r"[.!?]\s|\n\s*\n", before)[-1]
+    wanted = " ".join(re.sub(r"^(?i:the)\s+", "", name).split()).casefold()
+    return wanted in " ".join(recent.split()).casefold()
+
+
+def _date(match: re.Match[str], locale: str) -> str | None:
+    for n in "1234":
+        if match[f"y{n}"]:
+            day, year = int(match[f"d{n}"]), int(match[f"y{n}"])
+            month_name = match.groupdict().get(f"mn{n}")
+            month = english_month(month_name) if month_name else int(match[f"m{n}"])
+            break
+    spoken = date_words(day, month or 0, year, locale)
+    if spoken is None:
+        return None
+    prefix = match["prefix"]
+    if prefix and spoken.startswith("ngày"):
+        return prefix.strip() + spoken.removeprefix("ngày")
+    return (prefix or "") + spoken
+
+
+def _reference(match: re.Match[str], locale: str, words: _Words) -> str | None:
+    """A document number in words, after "số" ("number") unless the text says it already."""
+    if not re.search(r"[^\W\d_]", match.group()):
+        return None  # digits and slashes only: a fraction or a date that is no date
+    spoken = reference_words(match.group(), locale, dict(words.symbols))
+    before = match.string[: match.start()].rstrip().casefold()
+    if any(re.search(rf"(?<!\w){re.escape(word)}$", before) for word in words.number_words):
+        return spoken
+    return f"{words.number} {spoken}"
 
 
 def _spell(address: str, words: _Words) -> str:

@@ -14,11 +14,12 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.settings import Settings
-from broadcaster.site.fastpath import FastPath
+from broadcaster.site.fastpath import NEVER_GENERATED, FastPath
 from broadcaster.site.static import StaticFiles
 from broadcaster.store.engine import StoreHealth, store_health
 from broadcaster.web.admin.app import make_admin
 from broadcaster.web.alerts import add_alerts
+from broadcaster.web.bulletins import add_bulletins
 from broadcaster.web.forwarded import STATIC_SAFE, forwarded_for
 from broadcaster.web.keys import (
     ENGINE,
@@ -29,6 +30,7 @@ from broadcaster.web.keys import (
     Reload,
 )
 from broadcaster.web.metrics_route import metrics, metrics_app
+from broadcaster.web.press import add_press_room
 from broadcaster.web.subscription_routes import add_subscriptions
 from broadcaster.web.subscriptions import Limits
 
@@ -164,6 +166,8 @@ def make_app(
     if not settings.metrics_listen:  # else only there (metrics_app)
         app.router.add_get("/metrics", metrics)
     add_alerts(app)
+    add_bulletins(app)
+    add_press_room(app)
     app.router.add_route("*", "/{path:.*}", static.handle)
     return app
 
@@ -188,6 +192,8 @@ def _other_routes(app: web.Application, static: StaticFiles) -> list[str] | None
     for resource in app.router.resources():
         if all(route.handler == static.handle for route in resource):
             continue
+        if all(getattr(route.handler, NEVER_GENERATED, False) for route in resource):
+            continue  # no generated file lives there: the fast path passes them on
         info = resource.get_info()
         raw = info.get("path") or info.get("formatter") or info.get("prefix")
         if not isinstance(raw, str) or not raw.startswith("/"):

@@ -24,6 +24,8 @@ from broadcaster.workspace.models import (
     ChannelConfig,
     Glossary,
     LocaleSpeech,
+    Press,
+    PressContact,
     Schedule,
     Topic,
     Workspace,
@@ -87,10 +89,11 @@ def _load_glossary(reader: Reader) -> Glossary:
             dict[schema.Locale, schema.LocaleSpeechFile], doc, reader.rel(path), reader.diag
         )
         for locale, speech in (parsed or {}).items():
-            entry = merged.setdefault(locale, {"abbreviations": {}, "domains": {}})
+            entry = merged.setdefault(locale, {"abbreviations": {}, "domains": {}, "addresses": {}})
             entry["words_per_minute"] = speech.words_per_minute
             entry["abbreviations"].update(speech.abbreviations)
             entry["domains"].update(speech.domains)
+            entry["addresses"].update(speech.addresses)
     locales = {loc: LocaleSpeech(**entry) for loc, entry in merged.items()}
     locales.setdefault(DEFAULT_LOCALE, LocaleSpeech(150, {}, {}))
     return Glossary(locales)
@@ -180,21 +183,29 @@ def _load_channels(reader: Reader, settings: Settings) -> dict[str, ChannelConfi
     return channels
 
 
-def _load_policy(reader: Reader) -> tuple[ApprovalPolicy, AlertArea | None]:
-    """`workspace.yaml`'s approval policy (two-person when the file or key is absent) and
-    its public alert area (None when absent)."""
+def _load_office(reader: Reader) -> schema.WorkspaceFile | None:
+    """`workspace.yaml`, validated (None when absent, empty or invalid)."""
     path = reader.root / "workspace.yaml"
     doc = reader.yaml(path, required=False)
-    if doc is None:
-        return ApprovalPolicy.TWO_PERSON, None
-    if doc.data is None:
-        return ApprovalPolicy.TWO_PERSON, None
+    if doc is None or doc.data is None:
+        return None
     parsed: schema.WorkspaceFile | None = validate(
         schema.WorkspaceFile, doc, reader.rel(path), reader.diag
     )
-    if parsed is None:
-        return ApprovalPolicy.TWO_PERSON, None
-    return parsed.approval, AlertArea.of(parsed.alerts) if parsed.alerts else None
+    return parsed
+
+
+def _press(office: schema.WorkspaceFile | None) -> Press | None:
+    """The press room's place and contact (None when `press:` is absent)."""
+    if office is None or office.press is None:
+        return None
+    contact = office.press.contact
+    return Press(
+        place=dict(office.press.place),
+        contact=PressContact(dict(contact.name), contact.phone, contact.email)
+        if contact is not None
+        else None,
+    )
 
 
 def load_workspace(
@@ -225,7 +236,9 @@ def read_workspace(
     glossary = _load_glossary(reader)
     campaigns = load_campaigns(reader, topics, tz)
     channels = _load_channels(reader, settings)
-    approval, alerts = _load_policy(reader)
+    office = _load_office(reader)
+    approval = office.approval if office is not None else ApprovalPolicy.TWO_PERSON
+    alerts = AlertArea.of(office.alerts) if office is not None and office.alerts else None
     schedules: tuple[Schedule, ...] = ()
     if schedules_doc is not None:
         schedules = check_schedules(reader, schedules_doc, campaigns, channels, tz, now)
@@ -248,5 +261,6 @@ def read_workspace(
         glossary=glossary,
         approval=approval,
         alerts=alerts,
+        press=_press(office),
     )
     return workspace, diag

@@ -120,7 +120,10 @@ class LocaleSpeech:
 
     words_per_minute: int
     abbreviations: Mapping[str, str]
+    # Host -> the name of the site, said before its address when the text has not said it.
     domains: Mapping[str, str] = field(default_factory=dict)
+    # Host -> how its address is said, when spelling it out is not what listeners type.
+    addresses: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,24 @@ class Glossary:
 
     def for_locale(self, locale: str) -> LocaleSpeech:
         return self.locales.get(locale) or self.locales[DEFAULT_LOCALE]
+
+
+@dataclass(frozen=True)
+class PressContact:
+    """The press office's contact, shown on every release in the press room."""
+
+    name: Mapping[str, str]
+    phone: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Press:
+    """`workspace.yaml` `press:`: the issuer's place, written in each release's date line
+    ("Khánh Hòa, ngày 9 tháng 7 năm 2021"), and the press contact."""
+
+    place: Mapping[str, str]
+    contact: PressContact | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +163,7 @@ class Workspace:
     glossary: Glossary
     approval: ApprovalPolicy = ApprovalPolicy.TWO_PERSON
     alerts: AlertArea | None = None  # workspace.yaml `alerts:`
+    press: Press | None = None
 
     @property
     def locales(self) -> tuple[str, ...]:

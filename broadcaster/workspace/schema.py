@@ -113,6 +113,7 @@ class LocaleSpeechFile(Strict):
     words_per_minute: Annotated[int, Field(ge=60, le=400)] = 150
     abbreviations: dict[Text, Text] = Field(default_factory=dict)
     domains: dict[Text, Text] = Field(default_factory=dict)
+    addresses: dict[Text, Text] = Field(default_factory=dict)
 
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*w)?\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*$")
@@ -160,11 +161,27 @@ class SchedulesFile(Strict):
     schedules: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class PressContactFile(Strict):
+    """`press.contact` in workspace.yaml: who journalists call about the releases."""
+
+    name: LocalizedText
+    phone: Text = ""
+    email: Text = ""
+
+
+class PressFile(Strict):
+    """`press:` in workspace.yaml: the issuer's place (for the date line) and the contact."""
+
+    place: LocalizedText
+    contact: PressContactFile | None = None
+
+
 class WorkspaceFile(Strict):
     """`workspace.yaml` (optional): workspace-wide policy."""
 
     approval: ApprovalPolicy = ApprovalPolicy.TWO_PERSON
     alerts: AlertsFile | None = None
+    press: PressFile | None = None
 
 
 class ChannelHeader(BaseModel):

@@ -46,7 +46,15 @@ def root(tmp_path: Path) -> Path:
 
 
 def test_every_type_is_registered_under_its_own_name() -> None:
-    assert sorted(CHANNEL_TYPES) == ["email", "facebook", "feed", "webhook", "website", "zalo"]
+    assert sorted(CHANNEL_TYPES) == [
+        "email",
+        "facebook",
+        "feed",
+        "radio",
+        "webhook",
+        "website",
+        "zalo",
+    ]
     for name, kind in CHANNEL_TYPES.items():
         assert kind.type == name
         assert get_args(kind.Options.model_fields["type"].annotation) == (name,)

@@ -82,11 +82,7 @@ def test_english_phone_numbers(text: str, expected: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "Thực hiện từ ngày 09/7/2021.",
-        "Hiệu lực từ 09.07.2021 đến 31-12-2021.",
-        "Công văn 6176/UBND-KSTT",
-        "Nghị định 01/2021/NĐ-CP",
-        "Quyết định 0123 4567/QĐ-UBND",
+        "Ngày 32/13/2021",
         "Năm 2021 và 2022",
         "Làm việc 07.30-11.30, chiều 13:30",
         "Giai đoạn 1900-1950",
@@ -102,6 +98,68 @@ def test_dates_document_numbers_years_and_amounts_are_not_phone_numbers(text: st
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
+        (
+            "Thực hiện từ ngày 09/7/2021.",
+            "Thực hiện từ ngày chín tháng bảy năm hai nghìn không trăm hai mươi mốt.",
+        ),
+        (
+            "Hiệu lực từ 09.07.2021 đến 31-12-2021.",
+            "Hiệu lực từ ngày chín tháng bảy năm hai nghìn không trăm hai mươi mốt"
+            " đến ngày ba mươi mốt tháng mười hai năm hai nghìn không trăm hai mươi mốt.",
+        ),
+        (
+            "Ngày 14 tháng 4 năm 2005",
+            "Ngày mười bốn tháng tư năm hai nghìn không trăm lẻ năm",
+        ),
+        (
+            "Công văn 6176/UBND-KSTT",
+            "Công văn số sáu nghìn một trăm bảy mươi sáu, gạch chéo, U-B-N-D, gạch ngang, K-S-T-T",
+        ),
+        (
+            "Văn bản số 6176/UBND-KSTT",
+            "Văn bản số sáu nghìn một trăm bảy mươi sáu, gạch chéo, U-B-N-D, gạch ngang, K-S-T-T",
+        ),
+        (
+            "Nghị định 01/2021/NĐ-CP",
+            "Nghị định số không một, gạch chéo, hai nghìn không trăm hai mươi mốt, gạch chéo,"
+            " N-Đ, gạch ngang, C-P",
+        ),
+        (
+            "Quyết định 0123 4567/QĐ-UBND",
+            "Quyết định 0123 số bốn nghìn năm trăm sáu mươi bảy, gạch chéo, Q-Đ, gạch ngang,"
+            " U-B-N-D",
+        ),
+    ],
+)
+def test_dates_and_document_numbers_are_read_in_words(text: str, expected: str) -> None:
+    assert speakable(text, VI, "vi") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("of 9 July 2021 from", "of the ninth of July twenty twenty-one from"),
+        ("on July 21, 2021.", "on the twenty-first of July twenty twenty-one."),
+        ("from 09/07/2021", "from the ninth of July twenty twenty-one"),
+        (
+            "Document No. 6176/UBND-KSTT",
+            "Document number six thousand one hundred and seventy-six, slash, U-B-N-D, dash,"
+            " K-S-T-T",
+        ),
+        (
+            "Decree 01/2021/NĐ-CP",
+            "Decree number zero one, slash, two thousand and twenty-one, slash, N-Đ, dash, C-P",
+        ),
+    ],
+)
+def test_english_dates_and_document_numbers(text: str, expected: str) -> None:
+    speech = LocaleSpeech(150, {"No.": "number"}, {})
+    assert speakable(text, speech, "en") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
         ("UBND tỉnh", "Ủy ban nhân dân tỉnh"),
         ("Mang CCCD.", "Mang căn cước công dân."),
         ("UBND TP. Nha Trang", "Ủy ban nhân dân thành phố Nha Trang"),
@@ -112,7 +170,11 @@ def test_dates_document_numbers_years_and_amounts_are_not_phone_numbers(text: st
         # Whole words only, with Vietnamese letters counting as letters; case-sensitive.
         ("UBNDx, xUBND, ĐTĐ, ubnd, TPHCM", "UBNDx, xUBND, ĐTĐ, ubnd, TPHCM"),
         ("ĐTư", "ĐTư"),
-        ("Công văn 6176/UBND-KSTT của UBND", "Công văn 6176/UBND-KSTT của Ủy ban nhân dân"),
+        (
+            "Công văn 6176/UBND-KSTT của UBND",
+            "Công văn số sáu nghìn một trăm bảy mươi sáu, gạch chéo, U-B-N-D, gạch ngang,"
+            " K-S-T-T của Ủy ban nhân dân",
+        ),
     ],
 )
 def test_abbreviations_are_expanded_as_whole_words(text: str, expected: str) -> None:
@@ -131,11 +193,25 @@ def test_english_abbreviations() -> None:
     [
         (
             "Nộp tại https://dichvucong.gov.vn/p/home/dvc-trang-chu.html.",
-            "Nộp tại Cổng Dịch vụ công quốc gia.",
+            "Nộp tại Cổng Dịch vụ công quốc gia tại địa chỉ dichvucong chấm gov chấm vn.",
         ),
-        ("Xem www.khanhhoa.gov.vn.", "Xem Cổng thông tin tỉnh Khánh Hòa."),
-        ("(https://www.khanhhoa.gov.vn/)", "(Cổng thông tin tỉnh Khánh Hòa)"),
-        ("Theo baokhanhhoa.vn, hôm nay", "Theo Báo Khánh Hòa, hôm nay"),
+        (
+            "Xem www.khanhhoa.gov.vn.",
+            "Xem Cổng thông tin tỉnh Khánh Hòa tại địa chỉ khanhhoa chấm gov chấm vn.",
+        ),
+        (
+            "(https://www.khanhhoa.gov.vn/)",
+            "(Cổng thông tin tỉnh Khánh Hòa tại địa chỉ khanhhoa chấm gov chấm vn)",
+        ),
+        (
+            "Theo baokhanhhoa.vn, hôm nay",
+            "Theo Báo Khánh Hòa tại địa chỉ baokhanhhoa chấm vn, hôm nay",
+        ),
+        # A name the text has just said is not said again: only the address follows it.
+        (
+            "- Cổng Dịch vụ công quốc gia: https://dichvucong.gov.vn.",
+            "- Cổng Dịch vụ công quốc gia: dichvucong chấm gov chấm vn.",
+        ),
         ("Tra cứu congan.khanhhoa.gov.vn/tra-cuu", "Tra cứu congan chấm khanhhoa chấm gov chấm vn"),
         ("Mở https://www.example.com:8080/a?b=c", "Mở example chấm com"),
         ("Trang www.so-tu-phap.vn", "Trang so gạch ngang tu gạch ngang phap chấm vn"),
@@ -151,7 +227,7 @@ def test_english_abbreviations() -> None:
         ("Tệp hoso.pdf", "Tệp hoso.pdf"),
     ],
 )
-def test_addresses_are_spoken_as_short_names(text: str, expected: str) -> None:
+def test_addresses_are_spoken_as_listeners_type_them(text: str, expected: str) -> None:
     assert speakable(text, VI, "vi") == expected
 
 
@@ -161,7 +237,7 @@ def test_addresses_are_spoken_as_short_names(text: str, expected: str) -> None:
         ("thủ tục hành chính (TTHC)", "thủ tục hành chính"),
         (
             "Nộp qua Cổng Dịch vụ công quốc gia\n   (https://dichvucong.gov.vn) để",
-            "Nộp qua Cổng Dịch vụ công quốc gia để",
+            "Nộp qua Cổng Dịch vụ công quốc gia\n   (dichvucong chấm gov chấm vn) để",
         ),
         ("căn cước\ncông dân (CCCD)", "căn cước\ncông dân"),
         ("cổng (CCCD)", "cổng (căn cước công dân)"),
@@ -177,7 +253,15 @@ def test_a_name_followed_by_its_own_abbreviation_or_address_is_read_once(
 def test_english_addresses() -> None:
     text = "See https://dichvucong.gov.vn or write to help@example.gov.vn."
     assert speakable(text, EN, "en") == (
-        "See the National Public Service Portal or write to help at example dot gov dot vn."
+        "See the National Public Service Portal at dichvucong dot gov dot vn or write to help"
+        " at example dot gov dot vn."
+    )
+
+
+def test_the_glossary_can_say_an_address_its_own_way() -> None:
+    speech = LocaleSpeech(150, {}, {}, {"www.khanhhoa.gov.vn": "khánh hòa chấm gov chấm vn"})
+    assert speakable("Xem https://khanhhoa.gov.vn/tin", speech, "vi") == (
+        "Xem khánh hòa chấm gov chấm vn"
     )
 
 

@@ -126,7 +126,7 @@ def test_unknown_channel_type_lists_the_known_ones(workspace: Path) -> None:
     code, _, err = run_check(workspace)
     assert code == 1
     assert (
-        "channels/fax.yaml:2: unknown channel type 'fax'; use one of email, facebook, feed, webhook, website, zalo"
+        "channels/fax.yaml:2: unknown channel type 'fax'; use one of email, facebook, feed, radio, webhook, website, zalo"
         in err
     )
 
