@@ -131,13 +131,14 @@ class Service:
 
     async def reload(self, *, announce: bool = True) -> bool:
         """Reload the workspace; an invalid edit keeps the last good one running.
-        `announce`: tell the other nodes, which then reload too (not when this reload is
-        itself one of those)."""
-        async with self.reloading:  # one at a time: the newest files are applied last
-            reloaded = await self._reload()
-        if reloaded and announce:
+
+        `announce`: first tell the other nodes, which reload the same shared files at the
+        same time (and refuse them as this one does); not when this reload is itself one
+        of those."""
+        if announce:
             await self.notifications.send(WORKSPACE)
-        return reloaded
+        async with self.reloading:  # one at a time: the newest files are applied last
+            return await self._reload()
 
     async def _reload(self) -> bool:
         # The environment the service started with (serve: os.environ), not whatever
