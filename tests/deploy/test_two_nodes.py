@@ -40,6 +40,7 @@ from sqlalchemy.pool import NullPool
 from broadcaster.outbox.tables import deliveries
 from broadcaster.store import create_engine, upgrade_engine
 from broadcaster.store.testing import TEST_DATABASE_ENV, postgres_fresh_database, postgres_url
+from broadcaster.subscribers.tables import consents
 from tests.test_serve_processes import (
     SHUTDOWN_TIMEOUT,
     Serve,
@@ -55,6 +56,7 @@ from tests.test_serve_processes import (
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 SUBSCRIBERS = 1000
+VISITOR = "khach@example.gov.vn"  # subscribes through nginx (daily: no fan-out mail)
 # Each node sends at most this many messages a second, so that the fan-out takes a few
 # seconds and its batches (half a lease's worth: 200) settle well within their lease.
 RATE = 100
@@ -164,7 +166,7 @@ class Proxy:
             ),
             encoding="utf-8",
         )
-        (conf / "admin-access.conf").write_text("allow 127.0.0.0/8;\ndeny all;\n")
+        (conf / "admin-access.conf").write_text("allow 127.0.0.1;\ndeny all;\n")
         temp = self.folder / "temp"
         user = "user root;\n" if os.geteuid() == 0 else ""
         main = (
@@ -340,6 +342,25 @@ async def test_two_nodes_behind_nginx_share_edits_fire_once_and_survive_a_kill(
     assert lost == []
 
 
+async def a_visitor_elsewhere(proxy: Proxy, engine: AsyncEngine) -> None:
+    """A visitor at 127.0.0.2 (nginx at 127.0.0.1 is the one trusted proxy): /admin/ is
+    closed to it, and its subscription is recorded with its own address, not nginx's."""
+    visitor = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(ssl=proxy.client_tls(), local_addr=("127.0.0.2", 0)),
+        timeout=aiohttp.ClientTimeout(total=10),
+    )
+    async with visitor:
+        assert (await page(visitor, f"{proxy.url}/admin/api/me"))[0] == 403
+        form = {"email": VISITOR, "locale": "vi", "topics": ["online-services"]}
+        form["frequency"] = "daily"
+        async with visitor.post(f"{proxy.url}/subscribe", json=form) as response:
+            assert response.status == 202, await response.text()
+    async with engine.connect() as conn:
+        addresses = set((await conn.execute(select(consents.c.ip))).scalars())
+    assert "127.0.0.2" in addresses
+    assert "127.0.0.1" not in addresses
+
+
 async def scenario(
     session: aiohttp.ClientSession,
     public: aiohttp.ClientSession,
@@ -364,6 +385,7 @@ async def scenario(
         assert r.headers["Location"].startswith("https://")
     assert (await page(public, f"{proxy.url}/metrics"))[0] == 404  # scraped on the nodes
     assert (await page(public, f"{proxy.url}/admin/api/me"))[0] == 401  # reached, signed out
+    await a_visitor_elsewhere(proxy, engine)
 
     # Publish through node A; the page is there through nginx.
     campaign = await admin_a.campaign("online-submission")
@@ -452,4 +474,4 @@ async def scenario(
 
     await eventually(all_sent, 90, "every subscriber's mail after the kill", interval=0.2)
     with smtp.lock:
-        assert len(set(smtp.recipients)) == SUBSCRIBERS
+        assert len(set(smtp.recipients) - {VISITOR}) == SUBSCRIBERS
