@@ -93,7 +93,7 @@ class Notifications:
         while True:
             try:
                 conn = await asyncpg.connect(self._dsn(), timeout=10)
-            except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            except Exception as exc:  # refused, unreachable, bad credentials: try again
                 log.warning("cannot listen for other nodes' changes (%s); polling meanwhile", exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
@@ -109,7 +109,7 @@ class Notifications:
                 connected_before = True
                 await _keep_alive(conn)
                 log.warning("the listening connection closed; reconnecting")
-            except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            except Exception as exc:  # asyncpg's InterfaceError too (connection gone)
                 log.warning("the listening connection failed (%s); reconnecting", exc)
             finally:
                 self._listening.clear()
