@@ -29,6 +29,7 @@ from broadcaster.publishing.approval import Approvals
 from broadcaster.publishing.digests.fire import Digests
 from broadcaster.publishing.digests.store import StoreAudience
 from broadcaster.publishing.live import Live, load_or_raise
+from broadcaster.publishing.nodes import follow_workspace
 from broadcaster.publishing.publisher import Publisher
 from broadcaster.publishing.scheduler import Scheduler
 from broadcaster.publishing.upkeep import PublicUpkeep
@@ -40,6 +41,7 @@ from broadcaster.staff.audit import AuditLog
 from broadcaster.staff.reviews import ReviewStore
 from broadcaster.store import create_engine, upgrade_engine
 from broadcaster.store.engine import dispose_engine
+from broadcaster.store.notify import WORKSPACE, Notifications
 from broadcaster.subscribers.confirmations import ConfirmationMailer, Confirmations
 from broadcaster.subscribers.store import SqlSubscriberStore
 from broadcaster.subscribers.tokens import SignedTokens
@@ -108,6 +110,8 @@ class Service:
     scheduler: Scheduler | None
     # Whether to call settle_heap() after each reload (`serve` does).
     settle: bool
+    # Word to and from the other nodes on the same PostgreSQL store (none on SQLite).
+    notifications: Notifications
     reloading: asyncio.Lock = field(default_factory=asyncio.Lock, compare=False)
 
     @property
@@ -128,8 +132,14 @@ class Service:
         """Deliveries on `names` were just queued here (see PublicUpkeep.queued)."""
         await self.upkeep.queued(names)
 
-    async def reload(self) -> bool:
-        """Reload the workspace; an invalid edit keeps the last good one running."""
+    async def reload(self, *, announce: bool = True) -> bool:
+        """Reload the workspace; an invalid edit keeps the last good one running.
+
+        `announce`: first tell the other nodes, which reload the same shared files at the
+        same time (and refuse them as this one does); not when this reload is itself one
+        of those."""
+        if announce:
+            await self.notifications.send(WORKSPACE)
         async with self.reloading:  # one at a time: the newest files are applied last
             return await self._reload()
 
@@ -243,7 +253,11 @@ async def _deliver(stack: contextlib.AsyncExitStack, service: Service) -> None:
     jobs = {
         "follow-public": service.public.follow(),
         "keep-public-current": upkeep.keep_public_current(),
-        "follow-store": upkeep.follow_store(),
+        "follow-store": upkeep.follow_store(service.notifications),
+        "listen": service.notifications.run(),
+        "follow-workspace": follow_workspace(
+            service.notifications, lambda: service.reload(announce=False)
+        ),
         "confirmations": service.confirmations.run(),
     }
     tasks = [asyncio.create_task(job, name=name) for name, job in jobs.items()]
@@ -313,7 +327,7 @@ async def open_service(
         service = Service(
             settings, engine, live, outbox, content, public, upkeep, publisher, workers, metrics,
             subscribers, tokens, partners, accounts, approvals, confirmations, scheduler,
-            settle,
+            settle, Notifications(engine),
         )  # fmt: skip
         if deliver:
             await _deliver(stack, service)

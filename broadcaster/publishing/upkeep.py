@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -14,11 +15,14 @@ from broadcaster.channels.base import PublicChannel
 from broadcaster.outbox.content import ContentStore
 from broadcaster.site.public import PublicSite
 from broadcaster.staff.reviews import ReviewStore
+from broadcaster.store.notify import PUBLIC, Notifications
 
 log = logging.getLogger(__name__)
 
 # The site is checked at least this often for campaigns starting or expiring.
 REFRESH_CEILING = timedelta(hours=1)
+# While word of other hosts' deliveries arrives (NOTIFY), the store is still read this often.
+QUIET_SECONDS = 60.0
 
 
 class PublicUpkeep:
@@ -68,16 +72,26 @@ class PublicUpkeep:
         ]
         return min((m for m in moments if m is not None), default=None)
 
-    async def follow_store(self, interval: float = 2.0) -> None:
-        """Rebuild when another host delivered a newer website or feeds publication."""
+    async def follow_store(
+        self, notifications: Notifications | None = None, interval: float = 2.0
+    ) -> None:
+        """Rebuild when another host delivered a newer website or feeds publication: at
+        once on its word (PostgreSQL NOTIFY), else by looking every `interval` seconds."""
         names = [
             channel.name
             for channel in self.channels().values()
             if isinstance(channel, PublicChannel)
         ]
         seen = await self._public_state(names)
+        looked = time.monotonic()
         while True:
-            await asyncio.sleep(interval)
+            if notifications is not None and notifications.listening:
+                heard = await notifications.wait(PUBLIC, interval)
+                if not heard and time.monotonic() - looked < QUIET_SECONDS:
+                    continue  # no word, and listening: nothing new to read
+            else:
+                await asyncio.sleep(interval)
+            looked = time.monotonic()
             try:
                 latest = await self._public_state(names)
                 if latest != seen:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -304,3 +304,19 @@ def next_change(
         if moment is not None and moment > now
     ]
     return min(moments, default=None)
+
+
+def built_as_of(
+    publications: Sequence[Publication], withdrawn: Mapping[str, datetime], now: datetime
+) -> datetime | None:
+    """When what a build is made of last changed, from the store alone (so every node says
+    the same): the newest publication or withdrawal, or start or expiry passed by `now`."""
+    moments = [p.published_at for p in publications]
+    moments += [
+        moment
+        for p in publications
+        for moment in (p.campaign.valid_from, p.campaign.expires)
+        if moment is not None and moment <= now
+    ]
+    moments += withdrawn.values()
+    return max(moments, default=None)

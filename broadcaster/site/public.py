@@ -15,7 +15,7 @@ from pathlib import Path
 from broadcaster.outbox.content import ContentStore
 from broadcaster.outbox.snapshot import from_snapshot
 from broadcaster.site import build_site, next_change, write_site, write_subtree
-from broadcaster.site.build import SiteCache
+from broadcaster.site.build import SiteCache, built_as_of
 from broadcaster.site.feeds import FeedCache, build_feeds
 from broadcaster.site.options import FeedSettings, SiteTitles
 from broadcaster.site.sources import StateReader, StoreState
@@ -191,7 +191,8 @@ class PublicSite:
                     files[f"files/{publication.campaign.id}/{file.name}"] = file.data
             current = {id(p) for p in publications}
             self._attachments = {k: v for k, v in self._attachments.items() if k in current}
-            self.static.replace_part(files, prefix=f"{FEEDS}/", inside=False)
+            as_of = built_as_of(publications, withdrawn, now)
+            self.static.replace_part(files, prefix=f"{FEEDS}/", inside=False, last_modified=as_of)
             receipt = f"site: {len(files)} files, {len(publications)} campaigns"
             until = next_change(publications, withdrawn, now)
             built = self._built[key] = _Built(inputs, _link(self.public), until, receipt)
@@ -249,7 +250,8 @@ class PublicSite:
                 locales=sorted(locales, key=lambda loc: (loc != DEFAULT_LOCALE, loc)),
                 cache=self._feeds.setdefault(channel, FeedCache()),
             )
-            self.static.replace_part(files, prefix=f"{FEEDS}/")
+            as_of = built_as_of(publications, withdrawn, now)
+            self.static.replace_part(files, prefix=f"{FEEDS}/", last_modified=as_of)
             receipt = f"feeds: {len(files)} files, {len(publications)} campaigns"
             # Withdrawn entries stay in the feeds until they expire: that changes them too.
             until = next_change(publications, (), now)

@@ -268,12 +268,18 @@ class StaticFiles:
         prefix: str,
         inside: bool = True,
         built_at: datetime | None = None,
+        last_modified: datetime | None = None,
     ) -> None:
         """Serve `files` in place of every file under `prefix` (`inside=False`: of every file
         not under it); the others stay as served. As `replace` with the others passed back
         and each file's time as served now, but only `files` cost any work: bytes served now
-        keep their file, new or changed bytes are stamped `built_at` (or later)."""
+        keep their file, new or changed bytes are stamped `built_at` (or later).
+
+        `last_modified` (when what the files are built from last changed, read from the
+        store, so that every node says the same) stamps each of `files` instead, unless
+        their bytes changed without it moving on (then as above)."""
         built_at = _whole_seconds(built_at or datetime.now(UTC))
+        stamp = None if last_modified is None else min(_whole_seconds(last_modified), built_at)
         current = self._set
         new_files = {p: f for p, f in current.files.items() if p.startswith(prefix) is not inside}
         routes = {r: f for r, f in current.routes.items() if r[1:].startswith(prefix) is not inside}
@@ -281,12 +287,17 @@ class StaticFiles:
             if raw_path.lstrip("/").startswith(prefix) is not inside:
                 raise ValueError(f"{raw_path!r} is outside the part being replaced")
             old = current.files.get(raw_path)
-            if old is not None and old.body is body and old.last_modified <= built_at:
+            if (
+                old is not None
+                and old.body is body
+                and old.last_modified <= built_at
+                and stamp in (None, old.last_modified)
+            ):
                 _add(new_files, routes, raw_path, old)
                 continue
             path = _checked_path(raw_path)
             old = current.files.get(path)
-            when = old.last_modified if old is not None else built_at
+            when = stamp or (old.last_modified if old is not None else built_at)
             _add(new_files, routes, path, self._stamp(path, body, old, when, built_at))
         self._set = _FileSet(files=new_files, routes=routes)
 

@@ -188,3 +188,27 @@ async def test_withdrawals_are_read_with_the_publications() -> None:
     reader.withdrawals = withdrawals
     state = await reader.read("website")
     assert set(state.withdrawals) == {"c"}
+
+
+async def test_every_process_answers_with_the_same_etag_and_last_modified(workspace: Path) -> None:
+    settings = settings_for(workspace)
+    async with (
+        open_service(settings, schedule=False, deliver=False) as here,
+        open_service(settings, schedule=False, deliver=False) as there,
+    ):
+        await here.publisher.publish(
+            "online-submission", ["website", "feeds"], source=PublicationSource.CLI
+        )
+        await here.workers.run_until_idle("here")
+        built_here = datetime.now(UTC)
+        await asyncio.sleep(1.1)  # the other process builds a second or more later
+        await there.refresh_public()
+        for path in (PAGE, FEED):
+            mine, theirs = here.public.static.get(path), there.public.static.get(path)
+            assert mine is not None
+            assert theirs is not None
+            assert mine.body == theirs.body
+            assert mine.headers["ETag"] == theirs.headers["ETag"]
+            assert mine.headers["Last-Modified"] == theirs.headers["Last-Modified"], path
+            # The publication's time, as the store has it: not when the other built it.
+            assert mine.last_modified <= built_here

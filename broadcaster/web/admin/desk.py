@@ -18,6 +18,7 @@ from broadcaster.publishing.publisher import PublishError
 from broadcaster.staff.accounts import Accounts, Session
 from broadcaster.staff.reviews import Review
 from broadcaster.staff.tables import ReviewAction, Role
+from broadcaster.store.locks import workspace_lock
 from broadcaster.text.notice import Correction
 from broadcaster.web.admin import editor, scheduling
 from broadcaster.web.admin.parts import Desk
@@ -154,7 +155,9 @@ async def save(
     need(session, Role.AUTHOR, "editing a campaign")
     _, approvals = parts(desk)
     try:
-        revision = await editor.save_files(desk.settings.root, campaign_id, base, files)
+        # Other nodes may write the same shared folder: one save at a time across them.
+        async with workspace_lock(desk.engine):
+            revision = await editor.save_files(desk.settings.root, campaign_id, base, files)
     except editor.EditConflict as exc:
         raise DeskError(409, str(exc)) from None
     except editor.EditRefused as exc:
@@ -333,15 +336,9 @@ async def schedule(
     if unknown:
         raise DeskError(422, f"no channel {', '.join(unknown)} in channels/")
     try:
-        schedule_id = await asyncio.to_thread(
-            scheduling.add_one_time,
-            desk.settings.root,
-            desk.settings,
-            found.id,
-            when,
-            names,
-            datetime.now(tz),
-        )
+        async with workspace_lock(desk.engine):
+            args = (desk.settings.root, desk.settings, found.id, when, names, datetime.now(tz))
+            schedule_id = await asyncio.to_thread(scheduling.add_one_time, *args)
     except scheduling.ScheduleRefused as exc:
         raise DeskError(422, str(exc)) from None
     await approvals.audit.record(
