@@ -58,8 +58,7 @@ def need(session: Session, role: Role, what: str) -> None:
 
 def campaign(desk: Desk, campaign_id: str) -> Campaign:
     """A campaign of the running workspace, or 404."""
-    found = desk.workspace.campaigns.get(campaign_id)
-    if found is None:
+    if (found := desk.workspace.campaigns.get(campaign_id)) is None:
         raise DeskError(404, f"no campaign '{campaign_id}' (or its files have errors: see check)")
     return found
 
@@ -148,12 +147,14 @@ async def save(
     base: str | None,
     files: dict[str, str],
     ip: str | None,
+    attachments: tuple[dict[str, bytes], Sequence[str]] = ({}, ()),  # (added, removed)
 ) -> str:
-    """Write the campaign's files (author+); returns the new revision."""
+    """Write the campaign's files and attachments (author+); returns the new revision."""
+    uploads, removals = attachments
     need(session, Role.AUTHOR, "editing a campaign")
-    _, approvals = parts(desk)
+    root, approvals = desk.settings.root, desk.approvals
     try:
-        revision = await editor.save_files(desk.settings.root, campaign_id, base, files)
+        revision = await editor.save_files(root, campaign_id, base, files, uploads, removals)
     except editor.EditConflict as exc:
         raise DeskError(409, str(exc)) from None
     except editor.EditRefused as exc:
@@ -306,9 +307,8 @@ async def release_held(desk: Desk, session: Session, held_id: int, ip: str | Non
 async def withdraw(
     desk: Desk, session: Session, campaign_id: str, reason: str, ip: str | None
 ) -> None:
-    """Take a published campaign off every channel (approver+): the site moves it to the
-    archive with a note, the feeds mark the entry withdrawn, partners that had it get
-    `publication.withdrawn`."""
+    """Take a published campaign off every channel (approver+): the site archives it with a
+    note, the feeds mark the entry withdrawn, partners that had it get `publication.withdrawn`."""
     need(session, Role.APPROVER, "withdrawing a campaign")
     _, approvals = parts(desk)
     found = campaign(desk, campaign_id)
