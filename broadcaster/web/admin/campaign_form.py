@@ -242,7 +242,7 @@ def _when(value: str, tz: ZoneInfo) -> datetime | str:
 
 def _data_item(name: str, row: dict[str, str]) -> CommentedMap:
     fields, translated = TABLES[name]
-    item = CommentedMap((f, row[f]) for f in fields if row.get(f))
+    item = CommentedMap((f, row.get(f, "")) for f in fields)  # a body may name every field
     en = CommentedMap((f, row[f"en-{f}"]) for f in translated if row.get(f"en-{f}"))
     if en:
         item["en"] = en

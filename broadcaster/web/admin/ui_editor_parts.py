@@ -24,12 +24,14 @@ PHONE = '[{{ %s.phone }}](tel:{{ %s.phone | replace(" ", "") }})'
 
 def _table(name: str, locale: str) -> str:
     var = name[0]  # c, p
-    t = "t" if locale != "vi" else var
+    # English wording where a row has it, the Vietnamese otherwise.
+    word = "{{ V.F }}" if locale == "vi" else "{{ t.F | default(V.F) }}"
+    word = word.replace("V", var)
     cells = {
-        "name": f"{{{{ {t}.name }}}}",
-        "unit": f"{{{{ {t}.unit }}}}",
-        "address": f"{{{{ {t}.address }}}}",
-        "hours": f"{{{{ {t}.hours }}}}",
+        "name": word.replace("F", "name"),
+        "unit": word.replace("F", "unit"),
+        "address": word.replace("F", "address"),
+        "hours": word.replace("F", "hours"),
         "phone": PHONE % (var, var),
         "email": f"<{{{{ {var}.email }}}}>",
     }
