@@ -14,13 +14,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.staff.tables import editor_drafts
 from broadcaster.store.engine import write_transaction
 
 UNCLAIMED_FOR = timedelta(days=1)
+MAX_UNCLAIMED = 500  # drafts kept without a session at once: anyone can post one
+MAX_CHARS = 1_000_000  # a draft's fields, in characters
+
+
+class DraftRefused(ValueError):
+    """A draft too large, or too many kept without a session."""
+
+
 Pairs = list[tuple[str, str]]
 
 
@@ -58,14 +66,20 @@ class Drafts:
         """Keep a draft (replacing this person's last one for the campaign); its token."""
         token = secrets.token_urlsafe(32)
         now = self.clock()
+        fields = json.dumps(list(pairs), ensure_ascii=False)
+        if len(fields) > MAX_CHARS:
+            raise DraftRefused(f"a draft is at most {MAX_CHARS} characters")
         async with write_transaction(self.engine) as conn:
             if user_id is None:
+                unclaimed = editor_drafts.c.user_id.is_(None)
                 await conn.execute(
                     delete(editor_drafts).where(
-                        editor_drafts.c.user_id.is_(None),
-                        editor_drafts.c.saved_at < now - UNCLAIMED_FOR,
+                        unclaimed, editor_drafts.c.saved_at < now - UNCLAIMED_FOR
                     )
                 )
+                count = select(func.count()).select_from(editor_drafts).where(unclaimed)
+                if (await conn.execute(count)).scalar_one() >= MAX_UNCLAIMED:
+                    raise DraftRefused("too many drafts are waiting for their authors to sign in")
             else:
                 await conn.execute(delete(editor_drafts).where(self._of(user_id, campaign_id)))
             await conn.execute(
@@ -74,7 +88,7 @@ class Drafts:
                     user_id=user_id,
                     campaign_id=campaign_id,
                     base_revision=base or None,
-                    fields=json.dumps(list(pairs), ensure_ascii=False),
+                    fields=fields,
                     saved_at=now,
                 )
             )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.staff.accounts import Accounts
-from broadcaster.staff.drafts import Drafts
+from broadcaster.staff.drafts import DraftRefused, Drafts
 from broadcaster.staff.tables import Role
 from broadcaster.store.testing import ManualClock
 
@@ -46,3 +47,16 @@ async def test_a_draft_kept_without_a_session_is_claimed_once_within_a_day(
     late = await drafts.keep(None, "storm", "rev1", FIELDS)
     clock.advance(timedelta(days=1, minutes=1))
     assert await drafts.claim(late, user.id) is None  # forgotten after a day
+
+
+async def test_drafts_kept_without_a_session_are_limited(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("broadcaster.staff.drafts.MAX_UNCLAIMED", 2)
+    drafts = Drafts(engine)
+    await drafts.keep(None, "storm", None, FIELDS)
+    await drafts.keep(None, "storm", None, FIELDS)
+    with pytest.raises(DraftRefused, match="too many"):
+        await drafts.keep(None, "storm", None, FIELDS)
+    with pytest.raises(DraftRefused, match="at most"):
+        await drafts.keep(None, "storm", None, [("vi.body", "x" * 1_000_001)])

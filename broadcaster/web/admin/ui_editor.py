@@ -9,6 +9,7 @@ save over a colleague's newer revision shows both versions instead of overwritin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,7 @@ from urllib.parse import quote
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
-from broadcaster.staff.drafts import Drafts
+from broadcaster.staff.drafts import DraftRefused, Drafts
 from broadcaster.staff.tables import Role
 from broadcaster.web.admin import campaign_form as cf
 from broadcaster.web.admin import desk, editor, messages, uploads
@@ -30,6 +31,8 @@ from broadcaster.web.admin.ui_editor_parts import snippets
 from broadcaster.workspace.models import Priority
 
 FORM = "form"
+DRAFT_COOKIE = "broadcaster_draft"
+KEPT_TOKEN = web.RequestKey("kept_draft_token", str)
 KEPT = ("csrf_token", "upload")  # fields never kept in a draft
 
 
@@ -137,7 +140,9 @@ async def campaign_page(request: web.Request) -> web.Response:
     mode = "advanced" if request.query.get("view") == "advanced" else FORM
     drafts = Drafts(staff_desk.engine)
     token = request.query.get("draft")
-    draft = await drafts.claim(token, session.user.id) if token else None
+    # Only the browser that kept it may claim it: a link alone does not put text in an editor.
+    ours = token is not None and request.cookies.get(DRAFT_COOKIE) == token
+    draft = await drafts.claim(token, session.user.id) if token and ours else None
     if draft is None and request.query.get("restore"):
         draft = await drafts.mine(session.user.id, campaign_id)
     if draft is not None and draft.campaign_id == campaign_id:
@@ -155,13 +160,36 @@ async def campaign_page(request: web.Request) -> web.Response:
     return await _page(request, campaign_id, revision, mode=mode, waiting=waiting)
 
 
+async def _keep_unclaimed(request: web.Request, campaign_id: str, post: Any) -> str | None:
+    """Keep the text of a post without a session; the sign-in address that gives it back
+    (to this browser only: the token is also in a cookie), or None when it cannot be kept."""
+    if not editor.CAMPAIGN_ID.fullmatch(campaign_id):
+        return None
+    try:
+        token = await Drafts(Desk.of(request).engine).keep(
+            None, campaign_id, str(post.get("revision", "")), _pairs(post)
+        )
+    except DraftRefused:
+        return None
+    request[KEPT_TOKEN] = token
+    target = quote(f"/admin/campaigns/{campaign_id}?draft={token}", safe="")
+    return f"/admin/login?next={target}&expired=1"
+
+
+def _with_draft_cookie(request: web.Request, response: web.StreamResponse) -> None:
+    token = request.get(KEPT_TOKEN)
+    if isinstance(token, str):
+        response.set_cookie(
+            DRAFT_COOKIE, token, path="/admin", httponly=True, samesite="Lax", max_age=86400
+        )
+
+
 async def _rescue(request: web.Request, campaign_id: str, post: MultiDictProxy[Any]) -> None:
     """A save without a session: keep the text and send them to sign in, then back to it."""
-    token = await Drafts(Desk.of(request).engine).keep(
-        None, campaign_id, str(post.get("revision", "")), _pairs(post)
-    )
-    target = f"/admin/campaigns/{campaign_id}?draft={token}"
-    raise web.HTTPSeeOther(f"/admin/login?next={quote(target, safe='')}&expired=1")
+    signin = await _keep_unclaimed(request, campaign_id, post)
+    response = web.HTTPSeeOther(signin or "/admin/login?expired=1")
+    _with_draft_cookie(request, response)
+    raise response
 
 
 def _uploads(post: MultiDictProxy[Any]) -> tuple[dict[str, bytes], list[str]]:
@@ -189,7 +217,8 @@ async def save_campaign(request: web.Request) -> web.StreamResponse:
     base = str(post.get("overwrite") or post.get("revision", ""))
     drafts = Drafts(staff_desk.engine)
     if mode == FORM and (post.get("row_op") or post.get("insert")):
-        await drafts.keep(session.user.id, campaign_id, base, _pairs(post))
+        with contextlib.suppress(DraftRefused):  # too large to keep: the form still has it
+            await drafts.keep(session.user.id, campaign_id, base, _pairs(post))
         return await _page(request, campaign_id, base, post=_rearranged(post))
     files_found, upload_errors = _uploads(post) if mode == FORM else ({}, [])
     try:
@@ -197,7 +226,8 @@ async def save_campaign(request: web.Request) -> web.StreamResponse:
     except cf.FormUnusable as exc:
         raise desk.DeskError(422, str(exc)) from None
     if upload_errors:
-        await drafts.keep(session.user.id, campaign_id, base, _pairs(post))
+        with contextlib.suppress(DraftRefused):  # too large to keep: the form still has it
+            await drafts.keep(session.user.id, campaign_id, base, _pairs(post))
         return await _page(
             request,
             campaign_id,
@@ -219,7 +249,8 @@ async def save_campaign(request: web.Request) -> web.StreamResponse:
             (files_found, removals),
         )
     except desk.DeskError as exc:
-        await drafts.keep(session.user.id, campaign_id, base, _pairs(post))
+        with contextlib.suppress(DraftRefused):  # too large to keep: the form still has it
+            await drafts.keep(session.user.id, campaign_id, base, _pairs(post))
         extra: dict[str, Any] = {"message": messages.translate(language(request), exc.message)}
         now = _revision(staff_desk, campaign_id)
         if exc.status == 409 and now is not None and now != base:
@@ -292,13 +323,20 @@ async def keep_draft(request: web.Request) -> web.StreamResponse:
     campaign_id = request.match_info["campaign"]
     post = await request.post()
     session = current(request)
-    drafts = Drafts(Desk.of(request).engine)
     if session is None:
-        token = await drafts.keep(None, campaign_id, str(post.get("revision", "")), _pairs(post))
-        target = quote(f"/admin/campaigns/{campaign_id}?draft={token}", safe="")
-        return web.json_response({"signin": f"/admin/login?next={target}&expired=1"}, status=401)
+        signin = await _keep_unclaimed(request, campaign_id, post)
+        response = web.json_response({"signin": signin or "/admin/login?expired=1"}, status=401)
+        _with_draft_cookie(request, response)
+        return response
     desk.need(session, Role.AUTHOR, "editing a campaign")
-    await drafts.keep(session.user.id, campaign_id, str(post.get("revision", "")), _pairs(post))
+    if not editor.CAMPAIGN_ID.fullmatch(campaign_id):
+        raise desk.DeskError(404, f"no campaign '{campaign_id}'")
+    try:
+        await Drafts(Desk.of(request).engine).keep(
+            session.user.id, campaign_id, str(post.get("revision", "")), _pairs(post)
+        )
+    except DraftRefused as exc:
+        raise desk.DeskError(413, str(exc)) from None
     return web.json_response({"kept": True})
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import lxml.html
@@ -334,3 +335,18 @@ async def test_vietnamese_pages_show_no_untranslated_strings(staff: Staff) -> No
     assert leaks == set()
     first = _visible_vietnamese_text(_doc(pages[0]))
     assert "tiêu đề không được để trống" in first  # the problems were there to be read
+
+
+async def test_a_kept_draft_comes_back_only_in_the_browser_that_kept_it(staff: Staff) -> None:
+    doc = await _editor(staff, "ana")
+    pairs = _set(form_fields(doc), {"vi.summary": "Văn bản do người khác gài vào."})
+    staff.client.session.cookie_jar.clear()
+    answer = await staff.client.post(
+        f"/admin/campaigns/{CAMPAIGN}", data=pairs, headers=ORIGIN, allow_redirects=False
+    )
+    link = parse_qs(urlsplit(answer.headers["Location"]).query)["next"][0]
+    assert link.startswith(f"/admin/campaigns/{CAMPAIGN}?draft=")
+    staff.client.session.cookie_jar.clear()  # another browser, given only the link
+    assert (await staff.login("ana")).status == 303
+    page = _doc(await (await staff.client.get(link)).text())
+    assert "gài vào" not in _text(page, "//textarea[@id='vi-summary']")
