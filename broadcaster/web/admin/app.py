@@ -13,6 +13,7 @@ from broadcaster.web.admin.messages import translate
 from broadcaster.web.admin.pages import language, render
 from broadcaster.web.admin.routes import add_api_routes
 from broadcaster.web.admin.throttle import THROTTLE, Throttle, flush_on_shutdown
+from broadcaster.web.admin.ui_editor import keeps_text
 from broadcaster.web.admin.ui_routes import add_ui_routes
 from broadcaster.web.keys import ACCOUNTS, SETTINGS
 
@@ -85,7 +86,11 @@ async def readable_forms(request: web.Request, handler: Handler) -> web.StreamRe
 def make_admin(throttle: Throttle | None = None) -> web.Application:
     """The admin sub-application, mounted at /admin by the main app."""
     app = web.Application(
-        middlewares=[errors, readable_forms, make_middleware(_accounts, _base_url, refuse)],
+        middlewares=[
+            errors,
+            readable_forms,
+            make_middleware(_accounts, _base_url, refuse, keeps_text),
+        ],
         client_max_size=MAX_BODY_MB * 1024 * 1024,
     )
     app[THROTTLE] = throttle or Throttle()

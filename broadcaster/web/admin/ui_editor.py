@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import difflib
+import re
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
@@ -23,7 +24,7 @@ from broadcaster.staff.tables import Role
 from broadcaster.web.admin import campaign_form as cf
 from broadcaster.web.admin import desk, editor, messages, uploads
 from broadcaster.web.admin import drafts as drafts_preview
-from broadcaster.web.admin.auth import client_ip, current
+from broadcaster.web.admin.auth import COOKIE, client_ip, current
 from broadcaster.web.admin.pages import language, render
 from broadcaster.web.admin.parts import Desk
 from broadcaster.web.admin.ui import back, signed_in
@@ -34,6 +35,15 @@ FORM = "form"
 DRAFT_COOKIE = "broadcaster_draft"
 KEPT_TOKEN = web.RequestKey("kept_draft_token", str)
 KEPT = ("csrf_token", "upload")  # fields never kept in a draft
+
+
+SAVES = re.compile(r"^/admin/campaigns/[a-z0-9][a-z0-9-]{0,79}(/draft)?$")
+
+
+def keeps_text(request: web.Request) -> bool:
+    """Whether a request is an editor's save or autosave, whose text is kept rather than
+    refused when its session ended (auth.py's middleware asks)."""
+    return request.method == "POST" and SAVES.fullmatch(request.path) is not None
 
 
 def _pairs(post: MultiDictProxy[Any]) -> list[tuple[str, str]]:
@@ -184,10 +194,20 @@ def _with_draft_cookie(request: web.Request, response: web.StreamResponse) -> No
         )
 
 
-async def _rescue(request: web.Request, campaign_id: str, post: MultiDictProxy[Any]) -> None:
-    """A save without a session: keep the text and send them to sign in, then back to it."""
+async def _way_back(request: web.Request, campaign_id: str, post: Any) -> str:
+    """Keep the text of a post without a session; where to go to get it back: sign in, or
+    the editor when this browser has signed in again meanwhile (in another tab)."""
     signin = await _keep_unclaimed(request, campaign_id, post)
-    response = web.HTTPSeeOther(signin or "/admin/login?expired=1")
+    cookie = request.cookies.get(COOKIE)
+    if signin and cookie and await Desk.of(request).accounts.session(cookie) is not None:
+        return unquote(parse_qs(urlsplit(signin).query)["next"][0])
+    return signin or "/admin/login?expired=1"
+
+
+async def _rescue(request: web.Request, campaign_id: str, post: MultiDictProxy[Any]) -> None:
+    """A save without a session: keep the text and send them to sign in, then back to it
+    (straight back when the browser has signed in again meanwhile, in another tab)."""
+    response = web.HTTPSeeOther(await _way_back(request, campaign_id, post))
     _with_draft_cookie(request, response)
     raise response
 
@@ -324,8 +344,8 @@ async def keep_draft(request: web.Request) -> web.StreamResponse:
     post = await request.post()
     session = current(request)
     if session is None:
-        signin = await _keep_unclaimed(request, campaign_id, post)
-        response = web.json_response({"signin": signin or "/admin/login?expired=1"}, status=401)
+        way_back = await _way_back(request, campaign_id, post)
+        response = web.json_response({"signin": way_back}, status=401)
         _with_draft_cookie(request, response)
         return response
     desk.need(session, Role.AUTHOR, "editing a campaign")

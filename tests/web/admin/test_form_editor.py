@@ -350,3 +350,26 @@ async def test_a_kept_draft_comes_back_only_in_the_browser_that_kept_it(staff: S
     assert (await staff.login("ana")).status == 303
     page = _doc(await (await staff.client.get(link)).text())
     assert "gài vào" not in _text(page, "//textarea[@id='vi-summary']")
+
+
+async def test_a_save_from_a_page_of_an_ended_session_keeps_the_text(staff: Staff) -> None:
+    """The page was open while its session ended and she signed in again elsewhere: its
+    security token is stale, yet the text is kept, not refused."""
+    doc = await _editor(staff, "ana")
+    pairs = _set(form_fields(doc), {"vi.summary": "Gõ trong trang cũ."})
+    staff.client.session.cookie_jar.clear()
+    assert (await staff.login("ana")).status == 303  # a new session (a new CSRF token)
+    answer = await staff.client.post(
+        f"/admin/campaigns/{CAMPAIGN}", data=pairs, headers=ORIGIN, allow_redirects=False
+    )
+    assert answer.status == 303  # straight back to the editor: she is signed in already
+    assert answer.headers["Location"].startswith(f"/admin/campaigns/{CAMPAIGN}?draft=")
+    page = _doc(await (await staff.client.get(answer.headers["Location"])).text())
+    assert _text(page, "//textarea[@id='vi-summary']") == "Gõ trong trang cũ."
+    # Anything else with a stale token is still refused.
+    refused = await staff.client.post(
+        f"/admin/campaigns/{CAMPAIGN}/review",
+        data={"action": "request", "csrf_token": "stale"},
+        headers=ORIGIN,
+    )
+    assert refused.status == 403
