@@ -109,9 +109,9 @@ async def _page(
     form = None
     if mode == FORM:
         try:
-            form = cf.from_post(post) if post is not None else cf.from_files(on_disk, tz)
-            if post is None:
-                cf.load_meta(on_disk["campaign.yaml"])
+            saved = cf.from_files(on_disk, tz)
+            form = cf.from_post(post) if post is not None else saved
+            form.locked = saved.locked
         except cf.FormUnusable as exc:
             mode, extra["unusable"] = "advanced", str(exc)
     files = (
