@@ -173,6 +173,12 @@ def test_an_author_writes_with_the_form_and_nothing_is_lost(
     expect(page).to_have_url(re.compile(rf"/admin/campaigns/{CAMPAIGN}\?done=saved"))
     assert LATER.strip() in (root / "campaigns" / CAMPAIGN / "vi.md").read_text("utf-8")
 
+    # On a phone the editor fits the screen (the tables scroll inside their own box).
+    page.set_viewport_size({"width": 390, "height": 844})
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the editor is {width} px wide on a 390 px screen"
+    _shot(page, "admin-form-editor-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.get_by_label("Nhận xét").fill("Nhờ anh Minh duyệt giúp.")
     page.get_by_role("button", name="Đề nghị duyệt").click()
     expect(page.locator("h1 .status")).to_have_text("đang chờ duyệt")
