@@ -161,3 +161,18 @@ audit_log = Table(
     Column("ip", String(45)),
     Index("ix_audit_log_at", "at"),
 )
+
+# Editor drafts: what someone typed and has not saved to the files yet (kept on every
+# autosave and on a save the server could not take, e.g. after the session expired).
+# `token` names a draft saved without a session, until its author signs in again.
+editor_drafts = Table(
+    "editor_drafts",
+    metadata,
+    Column("token", String(64), primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE")),
+    Column("campaign_id", String(200), nullable=False),
+    Column("base_revision", String(128)),
+    Column("fields", Text(), nullable=False),
+    Column("saved_at", UTCDateTime(), nullable=False),
+    Index("ix_editor_drafts_user_campaign", "user_id", "campaign_id"),
+)

@@ -34,6 +34,7 @@ TABLES = {
     "partners",
     "webhook_events",
     "users",
+    "editor_drafts",
     "staff_sessions",
     "api_tokens",
     "campaign_edits",

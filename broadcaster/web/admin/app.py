@@ -9,10 +9,11 @@ from aiohttp import web
 from broadcaster.staff.accounts import Accounts
 from broadcaster.web.admin.auth import Handler, make_middleware
 from broadcaster.web.admin.desk import DeskError
-from broadcaster.web.admin.i18n import translations
+from broadcaster.web.admin.messages import translate
 from broadcaster.web.admin.pages import language, render
 from broadcaster.web.admin.routes import add_api_routes
 from broadcaster.web.admin.throttle import THROTTLE, Throttle, flush_on_shutdown
+from broadcaster.web.admin.ui_editor import keeps_text
 from broadcaster.web.admin.ui_routes import add_ui_routes
 from broadcaster.web.keys import ACCOUNTS, SETTINGS
 
@@ -22,6 +23,13 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 UNREADABLE_FORM = (
     "the form could not be read (it is not valid UTF-8 form data); "
     "reload the page and send it again"
+)
+
+NOT_FOUND = "this page does not exist; go back to the campaigns"
+MAX_BODY_MB = 11  # an attachment is at most 10 MB (uploads.py), plus the form around it
+TOO_LARGE = (
+    f"the form is larger than {MAX_BODY_MB} MB and was not read; "
+    "an attachment is at most 10 MB: choose a smaller file"
 )
 
 
@@ -41,8 +49,8 @@ def refuse(request: web.Request, status: int, message: str) -> web.StreamRespons
     """An error as JSON for the API, as a page for people."""
     if _is_api(request):
         return web.json_response({"error": message}, status=status)
-    message = translations(language(request)).gettext(message)
-    return render(request, "error.html", status=status, message=message)
+    message = translate(language(request), message)
+    return render(request, "error.html", status=status, message=message, code=status)
 
 
 @web.middleware
@@ -57,7 +65,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPNotFound as exc:
         if _is_api(request):
             return web.json_response({"error": exc.text or "not found"}, status=404)
-        raise
+        text = exc.text if exc.text and not exc.text.startswith("404") else NOT_FOUND
+        return refuse(request, 404, text)
 
 
 @web.middleware
@@ -67,6 +76,8 @@ async def readable_forms(request: web.Request, handler: Handler) -> web.StreamRe
     if request.body_exists and request.content_type in FORM_TYPES:
         try:
             await request.post()
+        except web.HTTPRequestEntityTooLarge:
+            raise DeskError(413, TOO_LARGE) from None
         except (UnicodeDecodeError, ValueError):
             raise DeskError(400, UNREADABLE_FORM) from None
     return await handler(request)
@@ -75,8 +86,12 @@ async def readable_forms(request: web.Request, handler: Handler) -> web.StreamRe
 def make_admin(throttle: Throttle | None = None) -> web.Application:
     """The admin sub-application, mounted at /admin by the main app."""
     app = web.Application(
-        middlewares=[errors, readable_forms, make_middleware(_accounts, _base_url, refuse)],
-        client_max_size=2 * 1024 * 1024,
+        middlewares=[
+            errors,
+            readable_forms,
+            make_middleware(_accounts, _base_url, refuse, keeps_text),
+        ],
+        client_max_size=MAX_BODY_MB * 1024 * 1024,
     )
     app[THROTTLE] = throttle or Throttle()
     app.on_shutdown.append(flush_on_shutdown)

@@ -72,8 +72,13 @@ def make_middleware(
     accounts: Callable[[web.Request], Accounts | None],
     base_url: Callable[[web.Request], str],
     refuse: Callable[[web.Request, int, str], web.StreamResponse],
+    keeps_text: Callable[[web.Request], bool] = lambda request: False,
 ) -> Any:
-    """Resolve the session; refuse cross-site and token-less state changes (a middleware)."""
+    """Resolve the session; refuse cross-site and token-less state changes (a middleware).
+
+    A same-site request that `keeps_text` (an editor's save) with a stale CSRF token (the
+    page was open while its session ended and another began) runs without a session
+    instead of being refused: it then only keeps the text as a draft until sign-in."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -104,7 +109,10 @@ def make_middleware(
                     "multipart/form-data",
                 ):
                     sent = str((await request.post()).get("csrf_token", ""))
-                if not sent or not hmac.compare_digest(sent, session.csrf_token):
+                stale = not sent or not hmac.compare_digest(sent, session.csrf_token)
+                if stale and keeps_text(request):
+                    request[CURRENT] = None  # its text is kept until they sign in again
+                elif stale:
                     return refuse(
                         request,
                         403,

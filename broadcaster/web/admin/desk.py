@@ -60,8 +60,7 @@ def need(session: Session, role: Role, what: str) -> None:
 
 def campaign(desk: Desk, campaign_id: str) -> Campaign:
     """A campaign of the running workspace, or 404."""
-    found = desk.workspace.campaigns.get(campaign_id)
-    if found is None:
+    if (found := desk.workspace.campaigns.get(campaign_id)) is None:
         raise DeskError(404, f"no campaign '{campaign_id}' (or its files have errors: see check)")
     return found
 
@@ -150,14 +149,16 @@ async def save(
     base: str | None,
     files: dict[str, str],
     ip: str | None,
+    attachments: tuple[dict[str, bytes], Sequence[str]] = ({}, ()),  # (added, removed)
 ) -> str:
-    """Write the campaign's files (author+); returns the new revision."""
+    """Write the campaign's files and attachments (author+); returns the new revision."""
+    uploads, removals = attachments
     need(session, Role.AUTHOR, "editing a campaign")
-    _, approvals = parts(desk)
+    root, approvals = desk.settings.root, desk.approvals
     try:
         # Other nodes may write the same shared folder: one save at a time across them.
         async with workspace_lock(desk.engine):
-            revision = await editor.save_files(desk.settings.root, campaign_id, base, files)
+            revision = await editor.save_files(root, campaign_id, base, files, uploads, removals)
     except editor.EditConflict as exc:
         raise DeskError(409, str(exc)) from None
     except editor.EditRefused as exc:

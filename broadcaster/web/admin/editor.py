@@ -12,7 +12,7 @@ import contextlib
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from broadcaster.settings import Settings
@@ -77,11 +77,12 @@ def current_revision(root: Path, campaign_id: str) -> str | None:
     return revision_of(folder) if folder.is_dir() else None
 
 
-def write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str | bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    data = text.encode("utf-8") if isinstance(text, str) else text
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -91,7 +92,14 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def _save(root: Path, campaign_id: str, base: str | None, files: Mapping[str, str]) -> str:
+def _save(
+    root: Path,
+    campaign_id: str,
+    base: str | None,
+    files: Mapping[str, str],
+    uploads: Mapping[str, bytes] | None = None,
+    removals: Sequence[str] = (),
+) -> str:
     folder = folder_of(root, campaign_id)
     unknown = sorted(set(files) - set(EDITABLE))
     if unknown:
@@ -119,16 +127,42 @@ def _save(root: Path, campaign_id: str, base: str | None, files: Mapping[str, st
                 path.unlink()  # no English version
             continue
         write_atomically(path, text if text.endswith("\n") else text + "\n")
+    attachments = folder / "files"
+    for name in removals:
+        path = attachments / name
+        if Path(name).name == name and not name.startswith(".") and path.is_file():
+            path.unlink()
+    for name, data in (uploads or {}).items():
+        attachments.mkdir(exist_ok=True)
+        write_atomically(attachments / name, data)
     return revision_of(folder)
 
 
 async def save_files(
-    root: Path, campaign_id: str, base: str | None, files: Mapping[str, str]
+    root: Path,
+    campaign_id: str,
+    base: str | None,
+    files: Mapping[str, str],
+    uploads: Mapping[str, bytes] | None = None,
+    removals: Sequence[str] = (),
 ) -> str:
-    """Write the files if they are still at `base` (None: a new campaign); the new revision."""
+    """Write the files (and add, replace or remove attachments in files/) if they are still
+    at `base` (None: a new campaign); the new revision."""
     lock = _locks.setdefault(campaign_id, asyncio.Lock())
     async with lock:
-        return await asyncio.to_thread(_save, root, campaign_id, base, files)
+        return await asyncio.to_thread(_save, root, campaign_id, base, files, uploads, removals)
+
+
+def attachments_of(root: Path, campaign_id: str) -> list[tuple[str, int]]:
+    """The campaign's attachments in files/: (name, size in bytes), by name."""
+    folder = folder_of(root, campaign_id) / "files"
+    if not folder.is_dir():
+        return []
+    return sorted(
+        (p.name, p.stat().st_size)
+        for p in folder.iterdir()
+        if p.is_file() and not p.is_symlink() and not p.name.startswith(".")
+    )
 
 
 def problems_for(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
@@ -61,70 +60,6 @@ async def create_campaign(request: web.Request) -> web.StreamResponse:
         rows = await desk.campaign_rows(Desk.of(request))
         return render(request, "campaigns.html", status=exc.status, rows=rows, message=exc.message)
     raise back(f"/admin/campaigns/{campaign_id}", "created")
-
-
-async def _editor_context(staff_desk: Desk, campaign_id: str) -> dict[str, Any]:
-    _, approvals = desk.parts(staff_desk)
-    _, problems = await asyncio.to_thread(
-        editor.problems_for, staff_desk.settings.root, staff_desk.settings, campaign_id
-    )
-    row = None
-    if campaign_id in staff_desk.workspace.campaigns:
-        row = await desk.row(staff_desk, campaign_id)
-    return {
-        "campaign_id": campaign_id,
-        "problems": problems,
-        "row": row,
-        "reviews": list(reversed(await approvals.reviews.of(campaign_id))),
-        "channels": list(staff_desk.channels),
-    }
-
-
-async def campaign_page(request: web.Request) -> web.Response:
-    signed_in(request)
-    staff_desk = Desk.of(request)
-    campaign_id = request.match_info["campaign"]
-    try:
-        revision = editor.current_revision(staff_desk.settings.root, campaign_id)
-    except editor.EditRefused:
-        revision = None
-    if revision is None:
-        raise web.HTTPNotFound(text=f"no campaign '{campaign_id}'")
-    files = editor.read_files(staff_desk.settings.root, campaign_id)
-    context = await _editor_context(staff_desk, campaign_id)
-    return render(
-        request,
-        "campaign.html",
-        files=files,
-        revision=revision,
-        done=request.query.get("done"),
-        **context,
-    )
-
-
-async def save_campaign(request: web.Request) -> web.StreamResponse:
-    session = signed_in(request)
-    staff_desk = Desk.of(request)
-    campaign_id = request.match_info["campaign"]
-    form = await form_of(request)
-    files = {name: form.get(name, "") for name in editor.EDITABLE}
-    base = form.get("revision", "")
-    try:
-        await desk.save(staff_desk, session, campaign_id, base, files, client_ip(request))
-    except desk.DeskError as exc:
-        # Re-render with what they typed: an edit is never lost.
-        context = await _editor_context(staff_desk, campaign_id)
-        return render(
-            request,
-            "campaign.html",
-            status=exc.status,
-            files=files,
-            revision=base,
-            message=exc.message,
-            **context,
-        )
-    target = "preview" if form.get("then") == "preview" else ""
-    raise back(f"/admin/campaigns/{campaign_id}/{target}".rstrip("/"), "saved")
 
 
 async def review(request: web.Request) -> web.StreamResponse:
@@ -209,35 +144,6 @@ async def preview_page(request: web.Request) -> web.Response:
         draft=False,
         done=request.query.get("done"),
     )
-
-
-async def draft_preview(request: web.Request) -> web.Response:
-    """The editor's unsaved text, rendered; `?fragment=1` answers only the renditions (for
-    the editor's live preview)."""
-    signed_in(request)
-    staff_desk = Desk.of(request)
-    campaign_id = request.match_info["campaign"]
-    form = await form_of(request)
-    try:
-        result = await drafts.preview_draft(
-            staff_desk.settings.root,
-            staff_desk.settings,
-            campaign_id,
-            {name: form.get(name, "") for name in editor.EDITABLE},
-        )
-    except editor.EditRefused as exc:
-        raise desk.DeskError(422, str(exc)) from None
-    context: dict[str, Any] = {
-        "campaign_id": campaign_id,
-        "title": result.title,
-        "revision": result.revision,
-        "items": result.items,
-        "problems": result.problems,
-        "draft": True,
-    }
-    if request.query.get("fragment"):
-        return render(request, "preview_items.html", **context)
-    return render(request, "preview.html", **context)
 
 
 async def publications(request: web.Request) -> web.Response:

@@ -20,7 +20,12 @@ async def home(request: web.Request) -> web.StreamResponse:
 
 
 async def login_page(request: web.Request) -> web.Response:
-    return render(request, "login.html", next=request.query.get("next", ""))
+    return render(
+        request,
+        "login.html",
+        next=request.query.get("next", ""),
+        expired=bool(request.query.get("expired")),
+    )
 
 
 async def login(request: web.Request) -> web.StreamResponse:
@@ -34,7 +39,13 @@ async def login(request: web.Request) -> web.StreamResponse:
     if wait:
         await throttle.write(approvals.audit)
         response = render(
-            request, "login.html", status=429, error="throttled", wait=wait, name=name
+            request,
+            "login.html",
+            status=429,
+            error="throttled",
+            wait=wait,
+            name=name,
+            next=form.get("next", ""),
         )
         response.headers["Retry-After"] = str(wait)
         return response
@@ -42,7 +53,9 @@ async def login(request: web.Request) -> web.StreamResponse:
     if user is None:
         throttle.failed(name, ip)
         await throttle.write(approvals.audit)
-        return render(request, "login.html", status=401, error="bad", name=name)
+        return render(
+            request, "login.html", status=401, error="bad", name=name, next=form.get("next", "")
+        )
     throttle.succeeded(name, ip)
     await throttle.write(approvals.audit)
     token, _ = await accounts.open_session(user, ip)

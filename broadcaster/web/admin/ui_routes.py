@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from broadcaster.web.admin import ui, ui_account, ui_partners
+from broadcaster.web.admin import ui, ui_account, ui_editor, ui_partners
 
 STATIC = Path(__file__).with_name("static")
 
@@ -25,14 +25,16 @@ def add_ui_routes(app: web.Application) -> None:
     r.add_post("/account", ui_account.change_password)
     r.add_get("/campaigns", ui.campaigns)
     r.add_post("/campaigns", ui.create_campaign)
-    r.add_get("/campaigns/{campaign}", ui.campaign_page)
-    r.add_post("/campaigns/{campaign}", ui.save_campaign)
+    r.add_get("/campaigns/{campaign}", ui_editor.campaign_page)
+    r.add_post("/campaigns/{campaign}", ui_editor.save_campaign)
+    r.add_post("/campaigns/{campaign}/draft", ui_editor.keep_draft)
+    r.add_post("/campaigns/{campaign}/draft/discard", ui_editor.discard_draft)
     r.add_post("/campaigns/{campaign}/review", ui.review)
     r.add_post("/campaigns/{campaign}/publish", ui.publish)
     r.add_post("/campaigns/{campaign}/withdraw", ui.withdraw)
     r.add_post("/campaigns/{campaign}/schedule", ui.schedule)
     r.add_get("/campaigns/{campaign}/preview", ui.preview_page)
-    r.add_post("/campaigns/{campaign}/preview", ui.draft_preview)
+    r.add_post("/campaigns/{campaign}/preview", ui_editor.draft_preview)
     r.add_static("/static", STATIC, append_version=False)
     r.add_get("/publications", ui.publications)
     r.add_get("/publications/{publication:\\d+}", ui.publication)

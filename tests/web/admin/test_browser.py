@@ -122,6 +122,8 @@ def test_author_writes_approver_approves_and_it_is_delivered(
     page.get_by_label("Mã").fill(CAMPAIGN)
     page.get_by_role("button", name="Tạo").click()
     expect(page).to_have_url(re.compile(rf"/admin/campaigns/{CAMPAIGN}"))
+    # People who write the files themselves use the Advanced view (the form is the default).
+    page.get_by_role("link", name="Nâng cao (tệp)").click()
     page.get_by_label("Tiếng Việt").fill(VI)
     page.get_by_label("Tiếng Anh").fill(EN)
     page.get_by_label("Thông tin chung").fill(META)

@@ -25,7 +25,8 @@ async def _signed_in(staff: Staff, name: str) -> tuple[HtmlElement, str]:
     """Sign in as `name`; the campaign's editor page and its CSRF token."""
     staff.client.session.cookie_jar.clear()
     assert (await staff.login(name)).status == 303
-    doc = _doc(await (await staff.client.get(f"/admin/campaigns/{CAMPAIGN}")).text())
+    advanced = f"/admin/campaigns/{CAMPAIGN}?view=advanced"
+    doc = _doc(await (await staff.client.get(advanced)).text())
     return doc, _text(doc, "//input[@name='csrf_token']/@value")
 
 
@@ -47,7 +48,7 @@ async def test_a_save_over_a_newer_revision_is_refused_and_the_text_kept(staff: 
     )
     assert answer.status == 409
     page = _doc(await answer.text())
-    assert "changed by someone else" in _text(page, "//*[@role='alert']")
+    assert "đã được người khác thay đổi" in _text(page, "//*[@role='alert']")
     assert "Đoạn văn mới của Ana." in str(page.xpath("string(//textarea[@name='vi.md'])"))
     assert "Edited in git." in path.read_text("utf-8")  # theirs is not overwritten either
 
@@ -67,7 +68,7 @@ async def test_check_problems_are_shown_in_the_editor_and_the_draft_preview(staf
     assert draft.status == 200
     problems = _text(_doc(await draft.text()), "//*[@role='alert']")
     assert f"campaigns/{CAMPAIGN}/campaign.yaml:" in problems
-    assert "did you mean 'priority'" in problems
+    assert "có phải ý bạn là 'priority'" in problems  # in the UI's language
     saved = await staff.client.post(
         f"/admin/campaigns/{CAMPAIGN}",
         data={**fields, "revision": _text(doc, "//form//input[@name='revision']/@value")},
@@ -76,7 +77,7 @@ async def test_check_problems_are_shown_in_the_editor_and_the_draft_preview(staf
     )
     assert saved.status == 303  # the files are the source of truth: saved as written
     editor = _doc(await (await staff.client.get(f"/admin/campaigns/{CAMPAIGN}")).text())
-    assert "did you mean 'priority'" in _text(editor, "//*[@role='alert']")
+    assert "có phải ý bạn là 'priority'" in _text(editor, "//*[@role='alert']")
 
 
 async def test_a_draft_preview_renders_unsaved_text_for_every_channel(staff: Staff) -> None:
@@ -112,7 +113,8 @@ async def test_an_author_sees_no_approval_and_is_refused_one(staff: Staff) -> No
         headers=ORIGIN,
     )
     assert answer.status == 403
-    assert "needs the approver role" in _text(_doc(await answer.text()), "//*[@role='alert']")
+    refusal = _text(_doc(await answer.text()), "//*[@role='alert']")
+    assert "cần vai trò người duyệt; bạn đang có vai trò người soạn" in refusal
 
 
 async def test_pages_are_vietnamese_by_default_and_english_on_request(staff: Staff) -> None:
@@ -187,7 +189,7 @@ async def test_an_emergency_publish_from_the_page_needs_a_reason_and_is_marked(
         headers=ORIGIN,
     )
     assert refused.status == 422
-    assert "needs a reason" in _text(_doc(await refused.text()), "//*[@role='alert']")
+    assert "phải có lý do" in _text(_doc(await refused.text()), "//*[@role='alert']")
     done = await staff.client.post(
         f"/admin/campaigns/{CAMPAIGN}/publish",
         data={**fields, "emergency_reason": "Bão số 9 (ví dụ)"},

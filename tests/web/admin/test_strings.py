@@ -41,3 +41,24 @@ def test_every_template_string_is_translated(path: Path) -> None:
 def test_the_status_vocabulary_is_translated() -> None:
     vi = translations("vi")
     assert [w for w in VOCABULARY if vi.gettext(w) == w] == []
+
+
+def test_the_vietnamese_catalog_has_no_empty_or_broken_entry() -> None:
+    """Every entry is translated, and keeps the holes (`%(name)s`) its English has."""
+    import re
+
+    from babel.messages.pofile import read_po
+
+    with (TEMPLATES.parents[1] / "web" / "admin" / "locale" / "vi.po").open("rb") as handle:
+        catalog = read_po(handle, locale="vi")
+    holes = re.compile(r"%\(\w+\)s")
+    empty = [m.id for m in catalog if m.id and not m.string]
+    broken = [
+        m.id
+        for m in catalog
+        if m.id
+        and m.string
+        and sorted(holes.findall(str(m.id))) != sorted(holes.findall(str(m.string)))
+    ]
+    assert empty == []
+    assert broken == []
