@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from broadcaster.cli.common import fail_on_errors as _fail_on_errors
+from broadcaster.cli.common import leave_out_expired as _leave_out_expired
 from broadcaster.cli.common import load as _load
 from broadcaster.cli.common import load_leaving_out as _load_leaving_out
 from broadcaster.cli.common import root_option as _root_option
@@ -140,15 +141,32 @@ def serve(listen: str | None, watch: bool, root: Path) -> None:
 @click.option("--all", "everything", is_flag=True, help="Every campaign in the workspace.")
 @click.option("--channels", help="Comma-separated channel names (default: every channel).")
 @click.option("--wait", is_flag=True, help="Deliver now and wait until every delivery is done.")
+@click.option(
+    "--include-expired",
+    is_flag=True,
+    help="With --all, also publish campaigns whose `expires` has passed.",
+)
 @_root_option
 def publish(
-    campaigns: tuple[str, ...], everything: bool, channels: str | None, wait: bool, root: Path
+    campaigns: tuple[str, ...],
+    everything: bool,
+    channels: str | None,
+    wait: bool,
+    include_expired: bool,
+    root: Path,
 ) -> None:
-    """Publish CAMPAIGN(s) now, through the same path as a schedule firing."""
+    """Publish CAMPAIGN(s) now, through the same path as a schedule firing.
+
+    --all leaves out expired campaigns (saying which) unless --include-expired; a campaign
+    named on the command line is published even when it expired."""
     from broadcaster.cli.operations import publish_now
 
     workspace, settings, held = _load_leaving_out(root)
-    chosen = list(workspace.campaigns) if everything else list(campaigns)
+    chosen = list(campaigns)
+    if everything:
+        chosen = _leave_out_expired(workspace, campaigns, include_expired)
+    if not chosen and everything:
+        raise click.ClickException("every campaign has expired: nothing was published")
     if not chosen:
         raise click.UsageError("name at least one campaign, or use --all")
     for campaign in chosen:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import pwd
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from broadcaster.outbox.outbox import Outbox
-from broadcaster.outbox.tables import PublicationSource
+from broadcaster.outbox.tables import DeliveryStatus, PublicationSource
 from broadcaster.outbox.views import OutboxViews
 from broadcaster.partners.store import PartnerStore, partner_id_of
 from broadcaster.publishing.approval import NotApproved
@@ -18,6 +19,7 @@ from broadcaster.settings import Settings
 from broadcaster.staff.reviews import ReviewStore
 from broadcaster.store import create_engine, upgrade, upgrade_engine
 from broadcaster.store.engine import dispose_engine
+from broadcaster.web.admin.dashboard import BUCKETS, overall
 from broadcaster.workspace.quarantine import read_record
 
 
@@ -52,7 +54,9 @@ async def publish_now(
         results = [
             (
                 campaign,
-                await service.publisher.publish(campaign, names, source=PublicationSource.CLI),
+                await service.publisher.publish(
+                    campaign, names, source=PublicationSource.CLI, actor=command_line_user()
+                ),
             )
             for campaign in campaigns
         ]
@@ -70,6 +74,14 @@ async def publish_now(
     return reports
 
 
+def command_line_user() -> str:
+    """The system account running the command: who published, in the audit log."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (KeyError, OSError):
+        return "cli"
+
+
 async def status_report(settings: Settings, limit: int) -> list[dict[str, Any]]:
     """The newest publications with per-channel delivery counts by status."""
     engine = create_engine(settings.database_url)
@@ -77,7 +89,7 @@ async def status_report(settings: Settings, limit: int) -> list[dict[str, Any]]:
         await upgrade_engine(engine)
         outbox = Outbox(engine)
         reviews = ReviewStore(engine)
-        emergencies = {(e.campaign_id, e.revision) for e in await reviews.emergencies(1000)}
+        emergencies = await _unreviewed_emergencies(reviews)
         report = quarantine_report(settings)
         partners = PartnerStore(engine, lambda: settings.secret_key)
         for held in await reviews.held(pending_only=True, limit=limit):
@@ -111,7 +123,7 @@ async def status_report(settings: Settings, limit: int) -> list[dict[str, Any]]:
                     if publication.fire_time
                     else None,
                     "created_at": publication.created_at.isoformat(),
-                    "status": str(publication.status),
+                    "status": _state(str(publication.status), progress),
                     "emergency": (publication.campaign_id, publication.revision) in emergencies,
                     "channels": {
                         ch: {str(k): v for k, v in counts.items()}
@@ -123,6 +135,26 @@ async def status_report(settings: Settings, limit: int) -> list[dict[str, Any]]:
         return report
     finally:
         await dispose_engine(engine)
+
+
+async def _unreviewed_emergencies(reviews: ReviewStore) -> set[tuple[str, str]]:
+    """(campaign, revision) of emergency publishes no other approver reviewed afterwards."""
+    return {
+        (e.campaign_id, e.revision)
+        for e in await reviews.emergencies(1000)
+        if await reviews.reviewer_of(e) is None
+    }
+
+
+def _state(status: str, progress: Mapping[str, Mapping[DeliveryStatus, int]]) -> str:
+    """queuing, sending, retrying, failed or delivered: the outbox's "enqueued" only says
+    every delivery was added, not that they went out."""
+    buckets: dict[str, dict[str, int]] = {}
+    for channel, counts in progress.items():
+        for delivery_status, n in counts.items():
+            key = BUCKETS[DeliveryStatus(delivery_status)]
+            buckets.setdefault(channel, {})[key] = buckets.get(channel, {}).get(key, 0) + n
+    return overall(status, buckets)
 
 
 def quarantine_report(settings: Settings) -> list[dict[str, Any]]:

@@ -34,6 +34,7 @@ async def publication_list(
     """Newest publications (held ones first) with per-channel progress buckets."""
     items: list[dict[str, Any]] = []
     emergencies = {(e.campaign_id, e.revision) for e in await approvals.reviews.emergencies()}
+    publishers = await approvals.audit.publishers()
     for held in await approvals.reviews.held(pending_only=True, limit=limit):
         items.append(
             {
@@ -47,6 +48,7 @@ async def publication_list(
                 "schedule": held.schedule_id,
                 "created_at": held.created_at.isoformat(),
                 "emergency": False,
+                "published_by": None,
                 "channels": {name: {} for name in held.channels},
             }
         )
@@ -64,6 +66,7 @@ async def publication_list(
                 "schedule": publication.schedule_id,
                 "created_at": publication.created_at.isoformat(),
                 "emergency": (publication.campaign_id, publication.revision) in emergencies,
+                "published_by": publishers.get(publication.id, str(publication.source)),
                 "channels": channels,
             }
         )
@@ -81,6 +84,8 @@ def overall(status: str, channels: dict[str, dict[str, int]]) -> str:
         return "retrying"
     if total["failed"]:
         return "failed"
+    if total["cancelled"] and not total["delivered"]:
+        return "cancelled"
     return "delivered"
 
 

@@ -8,8 +8,10 @@ from typing import Any
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from broadcaster.web.admin.audit_words import MACHINE_ACTORS
 from broadcaster.web.admin.auth import current
 from broadcaster.web.admin.i18n import DEFAULT, LOCALES, translations
+from broadcaster.web.admin.localtime import LocalTime
 from broadcaster.web.keys import LIVE
 
 TEMPLATES = Path(__file__).parents[2] / "templates" / "admin"
@@ -43,7 +45,12 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     env.install_gettext_translations(gettext, newstyle=True)  # type: ignore[attr-defined]
     session = current(request)
     live = request.config_dict[LIVE]
+    clock = LocalTime(live.workspace.timezone, lang)
+    env.filters["when"] = clock.html
     body = env.get_template(template).render(
+        zone=clock.label(),
+        who=lambda name: gettext.gettext(MACHINE_ACTORS[name]) if name in MACHINE_ACTORS else name,
+        clock=clock,
         lang=lang,
         session=session,
         csrf=session.csrf_token if session else "",
