@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,6 @@ from broadcaster.workspace.diagnostics import Diagnostics
 from broadcaster.workspace.envsubst import is_reference, substitute
 from broadcaster.workspace.models import (
     DEFAULT_LOCALE,
-    ApprovalPolicy,
     ChannelConfig,
     Glossary,
     LocaleSpeech,
@@ -179,18 +178,29 @@ def _load_channels(reader: Reader, settings: Settings) -> dict[str, ChannelConfi
     return channels
 
 
-def _load_policy(reader: Reader) -> ApprovalPolicy:
-    """`workspace.yaml`'s approval policy; two-person when the file or key is absent."""
+def _load_policy(reader: Reader, topics: Mapping[str, Topic]) -> schema.WorkspaceFile:
+    """`workspace.yaml`: the approval policy (two-person when the file or key is absent) and
+    the new-campaign defaults, whose topics must be in campaigns/topics.yaml."""
     path = reader.root / "workspace.yaml"
     doc = reader.yaml(path, required=False)
-    if doc is None:
-        return ApprovalPolicy.TWO_PERSON
-    if doc.data is None:
-        return ApprovalPolicy.TWO_PERSON
+    if doc is None or doc.data is None:
+        return schema.WorkspaceFile()
     parsed: schema.WorkspaceFile | None = validate(
         schema.WorkspaceFile, doc, reader.rel(path), reader.diag
     )
-    return parsed.approval if parsed is not None else ApprovalPolicy.TWO_PERSON
+    if parsed is None:
+        return schema.WorkspaceFile()
+    known = ", ".join(topics) or "none"
+    for i, topic in enumerate(parsed.default_topics):
+        if topic not in topics:
+            reader.diag.error(
+                reader.rel(path),
+                doc.line_of(("default_topics", i)),
+                f"unknown topic '{topic}' in default_topics (campaigns/topics.yaml has: {known})",
+            )
+    if parsed.issuer is not None and DEFAULT_LOCALE not in parsed.issuer:
+        reader.diag.error(reader.rel(path), doc.line_of(("issuer",)), "issuer needs a 'vi' name")
+    return parsed
 
 
 def load_workspace(
@@ -221,7 +231,7 @@ def read_workspace(
     glossary = _load_glossary(reader)
     campaigns = load_campaigns(reader, topics, tz)
     channels = _load_channels(reader, settings)
-    approval = _load_policy(reader)
+    policy = _load_policy(reader, topics)
     schedules: tuple[Schedule, ...] = ()
     if schedules_doc is not None:
         schedules = check_schedules(reader, schedules_doc, campaigns, channels, tz, now)
@@ -233,6 +243,8 @@ def read_workspace(
         channels=channels,
         schedules=schedules,
         glossary=glossary,
-        approval=approval,
+        approval=policy.approval,
+        issuer=dict(policy.issuer or {}),
+        default_topics=tuple(t for t in policy.default_topics if t in topics),
     )
     return workspace, diag

@@ -137,6 +137,9 @@ class Workspace:
     schedules: tuple[Schedule, ...]
     glossary: Glossary
     approval: ApprovalPolicy = ApprovalPolicy.TWO_PERSON
+    # workspace.yaml `issuer:` and `default_topics:`, what a new campaign starts with.
+    issuer: Mapping[str, str] = field(default_factory=dict)
+    default_topics: tuple[str, ...] = ()
 
     @property
     def locales(self) -> tuple[str, ...]:

@@ -152,9 +152,11 @@ class SchedulesFile(Strict):
 
 
 class WorkspaceFile(Strict):
-    """`workspace.yaml` (optional): workspace-wide policy."""
+    """`workspace.yaml` (optional): workspace-wide policy and what a new campaign starts with."""
 
     approval: ApprovalPolicy = ApprovalPolicy.TWO_PERSON
+    issuer: LocalizedText | None = None
+    default_topics: list[Identifier] = Field(default_factory=list)
 
 
 class ChannelHeader(BaseModel):

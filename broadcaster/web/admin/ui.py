@@ -54,7 +54,7 @@ async def create_campaign(request: web.Request) -> web.StreamResponse:
             session,
             campaign_id,
             None,
-            dict(editor.NEW_CAMPAIGN),
+            editor.new_campaign(Desk.of(request).workspace),
             client_ip(request),
         )
     except desk.DeskError as exc:
@@ -77,7 +77,21 @@ async def _editor_context(staff_desk: Desk, campaign_id: str) -> dict[str, Any]:
         "row": row,
         "reviews": list(reversed(await approvals.reviews.of(campaign_id))),
         "channels": list(staff_desk.channels),
+        "expired_at": _expired_at(staff_desk, campaign_id),
     }
+
+
+EXPIRED_UNCONFIRMED = (
+    "this campaign has expired: tick the box that confirms you want to publish it anyway"
+)
+
+
+def _expired_at(staff_desk: Desk, campaign_id: str) -> datetime | None:
+    """When the campaign expired, if it has (publishing it again needs a confirmation)."""
+    found = staff_desk.workspace.campaigns.get(campaign_id)
+    if found is None or found.expires is None or found.expires > datetime.now(UTC):
+        return None
+    return found.expires
 
 
 async def campaign_page(request: web.Request) -> web.Response:
@@ -154,6 +168,8 @@ async def publish(request: web.Request) -> web.StreamResponse:
     session = signed_in(request, Role.APPROVER)
     form = await form_of(request)
     campaign_id = request.match_info["campaign"]
+    if _expired_at(Desk.of(request), campaign_id) and not form.get("publish_expired"):
+        raise desk.DeskError(409, EXPIRED_UNCONFIRMED)
     # The emergency form sends `emergency`; its reason is then required (even if empty).
     emergency = form.get("emergency_reason", "") if form.get("emergency") else None
     result = await desk.publish(

@@ -114,3 +114,30 @@ async def test_the_dashboard_names_who_published(staff: Staff) -> None:
     assert "admin" not in row
     detail = _doc(await (await staff.client.get("/admin/publications/1")).text())
     assert "Người xuất bản: binh" in _text(detail, "//main")
+
+
+async def test_publishing_an_expired_campaign_asks_first(staff: Staff) -> None:
+    expired = "one-stop-covid-measures"  # expired at the end of 2021
+    revision = (await staff.api("GET", f"/campaigns/{expired}", "ana"))["revision"]
+    await staff.api(
+        "POST", f"/campaigns/{expired}/approvals", "chi", {"revision": revision}, status=201
+    )
+    await _as(staff, "binh")
+    page = _doc(await (await staff.client.get(f"/admin/campaigns/{expired}")).text())
+    publish = page.xpath(f"//form[@action='/admin/campaigns/{expired}/publish']")[0]
+    box = publish.xpath(".//input[@name='publish_expired']")[0]
+    assert box.get("required") is not None
+    assert "đã hết hạn vào ngày 31 tháng 12 năm 2021, 23:59" in _text(publish, ".")
+    csrf = _text(page, "//input[@name='csrf_token']/@value")
+    form = {"csrf_token": csrf, "revision": revision}
+    origin = {"Origin": "http://broadcaster.test"}
+    url = f"/admin/campaigns/{expired}/publish"
+    refused = await staff.client.post(url, data=form, headers=origin, allow_redirects=False)
+    assert refused.status == 409
+    assert "hãy đánh dấu ô xác nhận" in _text(_doc(await refused.text()), "//main")
+    assert await status_report(staff.service.settings, 10) == []
+    form["publish_expired"] = "1"
+    done = await staff.client.post(url, data=form, headers=origin, allow_redirects=False)
+    assert done.status == 303
+    (published,) = await status_report(staff.service.settings, 10)
+    assert published["campaign"] == expired
