@@ -5,16 +5,20 @@ Subscriber figures are aggregates only: no address ever reaches the dashboard.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from broadcaster.outbox.history import delivered_per_hour
 from broadcaster.outbox.outbox import Outbox
 from broadcaster.outbox.tables import DeliveryStatus
 from broadcaster.outbox.workers import Workers
 from broadcaster.publishing.approval import Approvals
-from broadcaster.subscribers.counts import confirmed_counts
+from broadcaster.subscribers.counts import changes_per_hour, confirmed_counts
+from broadcaster.web.admin.charts import Buckets, Chart, deliveries_chart, subscribers_chart
+from broadcaster.web.admin.localtime import LocalTime
 
 # The four columns staff watch; each delivery status falls in one.
 BUCKETS = {
@@ -145,3 +149,18 @@ async def retry_failed(outbox: Outbox, workers: Workers, publication_id: int) ->
 async def subscriber_counts(engine: AsyncEngine) -> dict[str, dict[str, int]]:
     """Confirmed subscribers by topic, language and frequency (counts only)."""
     return await confirmed_counts(engine)
+
+
+async def charts(
+    engine: AsyncEngine, clock: LocalTime, span: str, gettext: Callable[[str], str]
+) -> list[Chart]:
+    """The delivery and subscriber charts over the last 14 days (or 24 hours, `span` hour)."""
+    buckets = Buckets.of(span, clock, datetime.now(UTC))
+    since = buckets.starts[0]
+    delivered = await delivered_per_hour(engine, since)
+    changes = await changes_per_hour(engine, since)
+    names = (gettext("confirmed"), gettext("unsubscribed"))
+    return [
+        deliveries_chart(gettext("Deliveries delivered per channel"), delivered, buckets),
+        subscribers_chart(gettext("New subscribers and unsubscribes"), changes, buckets, names),
+    ]

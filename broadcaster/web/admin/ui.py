@@ -16,7 +16,9 @@ from broadcaster.staff.accounts import Session
 from broadcaster.staff.tables import ReviewAction, Role
 from broadcaster.web.admin import dashboard, desk, drafts, editor, media
 from broadcaster.web.admin.auth import client_ip, current
-from broadcaster.web.admin.pages import render
+from broadcaster.web.admin.i18n import translations
+from broadcaster.web.admin.localtime import LocalTime
+from broadcaster.web.admin.pages import language, render
 from broadcaster.web.admin.parts import Desk, PartnerDesk
 from broadcaster.web.keys import APPROVALS, OUTBOX, WORKERS
 
@@ -258,9 +260,14 @@ async def draft_preview(request: web.Request) -> web.Response:
 async def publications(request: web.Request) -> web.Response:
     signed_in(request)
     staff_desk, outbox = Desk.of(request), request.config_dict[OUTBOX]
+    span = "hour" if request.query.get("by") == "hour" else "day"
+    lang = language(request)
+    clock = LocalTime(staff_desk.workspace.timezone, lang)
     return render(
         request,
         "publications.html",
+        span=span,
+        charts=await dashboard.charts(staff_desk.engine, clock, span, translations(lang).gettext),
         items=await dashboard.publication_list(staff_desk.approvals, outbox),
         counts=await dashboard.subscriber_counts(staff_desk.engine),
         emergencies=await desk.emergencies(staff_desk),
