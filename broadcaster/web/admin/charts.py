@@ -148,7 +148,7 @@ def subscribers_chart(
         if down[i]:
             title_down = f"{buckets.label(start)}: {names[1]} {down[i]}"
             bars.append(Bar(x, middle, slot - 4, down[i] * scale, COLOURS[5], title_down))
-    y_labels = [(middle - top * scale, str(top)), (middle, "0"), (middle + top * scale, f"-{top}")]
+    y_labels = [(middle - top * scale, str(top)), (middle, "0"), (middle + top * scale, str(top))]
     return Chart(
         title,
         bars,
