@@ -181,4 +181,6 @@ def _x_labels(buckets: Buckets, slot: float) -> list[tuple[float, str]]:
 
 
 def _y_labels(top: int, scale: float, base: float) -> list[tuple[float, str]]:
-    return [(base - top * scale * k / 2, str(top * k // 2)) for k in range(3)]
+    """0, the top and, when it is a whole number, the middle."""
+    marks = [0, top // 2, top] if top % 2 == 0 else [0, top]
+    return [(base - value * scale, str(value)) for value in marks]
