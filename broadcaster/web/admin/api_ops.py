@@ -11,7 +11,6 @@ from broadcaster.web.admin import dashboard, desk, people, ui_audit
 from broadcaster.web.admin.api import json_body, optional_field, session_of, text_field
 from broadcaster.web.admin.auth import client_ip
 from broadcaster.web.admin.parts import Desk
-from broadcaster.web.admin.throttle import THROTTLE
 from broadcaster.web.keys import ACCOUNTS, APPROVALS, ENGINE, LIVE, OUTBOX, WORKERS
 
 
@@ -76,9 +75,6 @@ async def subscriber_counts(request: web.Request) -> web.Response:
 
 async def audit_entries(request: web.Request) -> web.Response:
     session_of(request, Role.ADMIN)
-    approvals = request.config_dict[APPROVALS]
-    await request.config_dict[THROTTLE].write(approvals.audit)
-    entries = await approvals.audit.entries(limit=500)
     return web.json_response(
         {
             "entries": [
@@ -91,8 +87,10 @@ async def audit_entries(request: web.Request) -> web.Response:
                     "revision": e.revision,
                     "detail": e.detail,
                     "ip": e.ip,
+                    "local_time": local_time,
+                    "description": description,
                 }
-                for e in entries
+                for e, description, local_time in await ui_audit.described(request, 500)
             ]
         }
     )

@@ -96,6 +96,13 @@ def _words(request: web.Request) -> tuple[AuditWords, LocalTime]:
     return AuditWords(translations(lang), clock.text), clock
 
 
+async def described(request: web.Request, limit: int) -> list[tuple[AuditEntry, str, str]]:
+    """The filtered entries, each with its sentence and local time (for the JSON API)."""
+    entries, _ = await _entries(request, limit)
+    words, clock = _words(request)
+    return [(e, words.sentence(e), clock.text(e.at)) for e in entries]
+
+
 async def page(request: web.Request) -> web.Response:
     """The audit page (the caller checked the role)."""
     entries, chosen = await _entries(request, PAGE_LIMIT)

@@ -141,3 +141,11 @@ async def test_publishing_an_expired_campaign_asks_first(staff: Staff) -> None:
     assert done.status == 303
     (published,) = await status_report(staff.service.settings, 10)
     assert published["campaign"] == expired
+
+
+async def test_the_api_describes_each_entry_and_filters_like_the_page(staff: Staff) -> None:
+    await _emergency_then_reviewed(staff)
+    body = await staff.api("GET", "/audit?who=chi&lang=en", "dung", status=200)
+    assert [e["description"] for e in body["entries"]] == ["chi approved support-contacts."]
+    assert body["entries"][0]["action"] == "review.approved"
+    assert " 20" in body["entries"][0]["local_time"]
