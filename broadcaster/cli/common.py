@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -105,3 +106,24 @@ def store_failed(settings: Settings, exc: BaseException) -> NoReturn:
     click.echo(f"cannot use the database {settings.database_url}: {reason}", err=True)
     click.echo("check BROADCASTER_DATABASE_URL and that the server is running.", err=True)
     sys.exit(1)
+
+
+def leave_out_expired(
+    workspace: Workspace, named: tuple[str, ...], include_expired: bool
+) -> list[str]:
+    """Every campaign for --all, less the expired ones not named (saying so on stderr)."""
+    now, chosen = datetime.now(UTC), []
+    for campaign_id in dict.fromkeys([*named, *workspace.campaigns]):
+        expires = (
+            workspace.campaigns[campaign_id].expires if campaign_id in workspace.campaigns else None
+        )
+        if campaign_id in named or include_expired or expires is None or expires > now:
+            chosen.append(campaign_id)
+            continue
+        local = expires.astimezone(workspace.timezone).isoformat(timespec="minutes")
+        click.echo(
+            f"skipped {campaign_id}: it expired on {local} "
+            "(name it, or add --include-expired, to publish it anyway)",
+            err=True,
+        )
+    return chosen

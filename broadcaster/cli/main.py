@@ -13,6 +13,7 @@ import click
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from broadcaster.cli.common import fail_on_errors as _fail_on_errors
+from broadcaster.cli.common import leave_out_expired as _leave_out_expired
 from broadcaster.cli.common import load as _load
 from broadcaster.cli.common import load_leaving_out as _load_leaving_out
 from broadcaster.cli.common import root_option as _root_option
@@ -173,6 +174,11 @@ def serve(listen: str | None, watch: bool, verbose: bool, root: Path) -> None:
     "the earlier version (marked Updated); minor updates the site, feeds, partners and "
     "alerts only.",
 )
+@click.option(
+    "--include-expired",
+    is_flag=True,
+    help="With --all, also publish campaigns whose `expires` has passed.",
+)
 @_root_option
 def publish(
     campaigns: tuple[str, ...],
@@ -180,14 +186,22 @@ def publish(
     channels: str | None,
     wait: bool,
     correction: str,
+    include_expired: bool,
     root: Path,
 ) -> None:
-    """Publish CAMPAIGN(s) now, through the same path as a schedule firing."""
+    """Publish CAMPAIGN(s) now, through the same path as a schedule firing.
+
+    --all leaves out expired campaigns (saying which) unless --include-expired; a campaign
+    named on the command line is published even when it expired."""
     from broadcaster.cli.operations import channel_totals, publish_now
     from broadcaster.cli.progress import Meter
 
     workspace, settings, held = _load_leaving_out(root)
-    chosen = list(workspace.campaigns) if everything else list(campaigns)
+    chosen = list(campaigns)
+    if everything:
+        chosen = _leave_out_expired(workspace, campaigns, include_expired)
+    if not chosen and everything:
+        raise click.ClickException("every campaign has expired: nothing was published")
     if not chosen:
         raise click.UsageError("name at least one campaign, or use --all")
     for campaign in chosen:

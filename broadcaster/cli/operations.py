@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pwd
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from broadcaster.staff.reviews import ReviewStore
 from broadcaster.store import create_engine, upgrade_engine
 from broadcaster.store.engine import dispose_engine
 from broadcaster.text.notice import Correction
+from broadcaster.web.admin.dashboard import BUCKETS, overall
 from broadcaster.workspace.quarantine import read_record
 
 
@@ -107,7 +109,11 @@ async def publish_now(
             (
                 campaign,
                 await service.publisher.publish(
-                    campaign, names, source=PublicationSource.CLI, correction=correction
+                    campaign,
+                    names,
+                    source=PublicationSource.CLI,
+                    correction=correction,
+                    actor=command_line_user(),
                 ),
             )
             for campaign in campaigns
@@ -130,6 +136,14 @@ async def publish_now(
     return reports
 
 
+def command_line_user() -> str:
+    """The system account running the command: who published, in the audit log."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (KeyError, OSError):
+        return "cli"
+
+
 async def status_report(settings: Settings, limit: int) -> list[dict[str, Any]]:
     """The newest publications with per-channel delivery counts by status."""
     engine = create_engine(settings.database_url)
@@ -137,7 +151,7 @@ async def status_report(settings: Settings, limit: int) -> list[dict[str, Any]]:
         await upgrade_engine(engine)
         outbox = Outbox(engine)
         reviews = ReviewStore(engine)
-        emergencies = {(e.campaign_id, e.revision) for e in await reviews.emergencies(1000)}
+        emergencies = await _unreviewed_emergencies(reviews)
         report = await alert_report(FanpageStore(engine)) + quarantine_report(settings)
         partners = PartnerStore(engine, lambda: settings.secret_key)
         for held in await reviews.held(pending_only=True, limit=limit):
@@ -171,7 +185,7 @@ async def status_report(settings: Settings, limit: int) -> list[dict[str, Any]]:
                     if publication.fire_time
                     else None,
                     "created_at": publication.created_at.isoformat(),
-                    "status": str(publication.status),
+                    "status": _state(str(publication.status), progress),
                     "emergency": (publication.campaign_id, publication.revision) in emergencies,
                     "channels": {
                         ch: {str(k): v for k, v in counts.items()}
@@ -208,6 +222,26 @@ async def alert_report(fanpages: FanpageStore) -> list[dict[str, Any]]:
         }
         for alert in await fanpages.alerts()
     ]
+
+
+async def _unreviewed_emergencies(reviews: ReviewStore) -> set[tuple[str, str]]:
+    """(campaign, revision) of emergency publishes no other approver reviewed afterwards."""
+    return {
+        (e.campaign_id, e.revision)
+        for e in await reviews.emergencies(1000)
+        if await reviews.reviewer_of(e) is None
+    }
+
+
+def _state(status: str, progress: Mapping[str, Mapping[DeliveryStatus, int]]) -> str:
+    """queuing, sending, retrying, failed or delivered: the outbox's "enqueued" only says
+    every delivery was added, not that they went out."""
+    buckets: dict[str, dict[str, int]] = {}
+    for channel, counts in progress.items():
+        for delivery_status, n in counts.items():
+            key = BUCKETS[DeliveryStatus(delivery_status)]
+            buckets.setdefault(channel, {})[key] = buckets.get(channel, {}).get(key, 0) + n
+    return overall(status, buckets)
 
 
 def quarantine_report(settings: Settings) -> list[dict[str, Any]]:

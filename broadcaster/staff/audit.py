@@ -66,15 +66,28 @@ class AuditLog:
             await own.execute(insert(audit_log).values(**values))
 
     async def entries(
-        self, *, limit: int = 200, campaign_id: str | None = None, action: str | None = None
+        self,
+        *,
+        limit: int = 200,
+        campaign_id: str | None = None,
+        action: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[AuditEntry]:
-        """The newest entries first."""
+        """The newest entries first; `since` and `until` bound `at` (until excluded)."""
         a = audit_log.c
         query = select(audit_log).order_by(a.id.desc()).limit(limit)
         if campaign_id:
             query = query.where(a.campaign_id == campaign_id)
         if action:
             query = query.where(a.action == action)
+        if actor:
+            query = query.where(a.actor == actor)
+        if since is not None:
+            query = query.where(a.at >= since)
+        if until is not None:
+            query = query.where(a.at < until)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [
@@ -91,6 +104,31 @@ class AuditLog:
             for r in rows
         ]
 
+    async def choices(self) -> tuple[list[str], list[str]]:
+        """Every actor and every campaign named in the log, sorted (for filters)."""
+        a = audit_log.c
+        async with self.engine.connect() as conn:
+            actors = (await conn.execute(select(a.actor).distinct())).scalars().all()
+            campaigns = (
+                (
+                    await conn.execute(
+                        select(a.campaign_id).distinct().where(a.campaign_id.is_not(None))
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        return sorted(actors), sorted(c for c in campaigns if c)
+
+    async def publishers(self, limit: int = 1000) -> dict[int, str]:
+        """Who created each of the newest publications: publication id -> actor."""
+        found: dict[int, str] = {}
+        for entry in await self.entries(limit=limit, action="publication.created"):
+            number = entry.detail.get("publication")
+            if isinstance(number, int):
+                found.setdefault(number, entry.actor)
+        return found
+
     async def csv(self, limit: int = 100_000) -> str:
         """Every entry (oldest first) as CSV: id,at,actor,action,campaign,revision,ip,detail."""
         out = io.StringIO()
@@ -101,17 +139,17 @@ class AuditLog:
                 [
                     e.id,
                     e.at.isoformat(),
-                    _cell(e.actor),
+                    safe_cell(e.actor),
                     e.action,
-                    _cell(e.campaign_id or ""),
+                    safe_cell(e.campaign_id or ""),
                     e.revision or "",
                     e.ip or "",
-                    _cell(json.dumps(e.detail, ensure_ascii=False, sort_keys=True)),
+                    safe_cell(json.dumps(e.detail, ensure_ascii=False, sort_keys=True)),
                 ]
             )
         return out.getvalue()
 
 
-def _cell(value: str) -> str:
+def safe_cell(value: str) -> str:
     """Keep spreadsheet programs from running a cell as a formula (CSV injection)."""
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

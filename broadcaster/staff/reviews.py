@@ -171,6 +171,18 @@ class ReviewStore:
             for row in rows
         ]
 
+    async def reviewer_of(self, emergency: Review) -> str | None:
+        """Who approved an emergency publish's revision afterwards (another approver), if
+        anyone did yet."""
+        later = [
+            r.user_name or ""
+            for r in await self.of(emergency.campaign_id, emergency.revision)
+            if r.action == ReviewAction.APPROVED
+            and r.id > emergency.id
+            and r.user_id != emergency.user_id
+        ]
+        return later[0] if later else None
+
     # --- held publications ----------------------------------------------------------------
 
     async def hold(

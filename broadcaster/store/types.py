@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import ColumnElement, DateTime, func
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -59,3 +59,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def utc_hour(column: ColumnElement[datetime], dialect: str) -> ColumnElement[str]:
+    """A UTCDateTime column's hour as text, "YYYY-MM-DD HH" in UTC, on every dialect (to
+    group rows by hour in the database rather than fetch them all)."""
+    if dialect == "sqlite":  # naive UTC text: its first 13 characters
+        return func.substr(column, 1, 13)
+    return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24")
+
+
+def parse_utc_hour(text: str) -> datetime:
+    """The start of an hour written by `utc_hour`."""
+    return datetime.strptime(text[:13], "%Y-%m-%d %H").replace(tzinfo=UTC)

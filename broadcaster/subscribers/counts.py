@@ -4,10 +4,12 @@ address ever leaves the subscriber store this way."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from broadcaster.store.types import parse_utc_hour, utc_hour
 from broadcaster.subscribers.api import SubscriberStatus
 from broadcaster.subscribers.tables import subscribers
 
@@ -33,3 +35,23 @@ async def confirmed_counts(engine: AsyncEngine) -> dict[str, dict[str, int]]:
         "language": dict(sorted(locales.items())),
         "frequency": dict(sorted(frequencies.items())),
     }
+
+
+async def changes_per_hour(
+    engine: AsyncEngine, since: datetime
+) -> dict[str, list[tuple[datetime, int]]]:
+    """Confirmations ("confirmed") and unsubscribes ("unsubscribed") per UTC hour since
+    `since`: counts only."""
+    s = subscribers.c
+    found: dict[str, list[tuple[datetime, int]]] = {}
+    async with engine.connect() as conn:
+        for name, column in (("confirmed", s.confirmed_at), ("unsubscribed", s.unsubscribed_at)):
+            hour = utc_hour(column, engine.dialect.name).label("hour")
+            query = (
+                select(hour, func.count().label("n"))
+                .where(column.is_not(None), column >= since)
+                .group_by(hour)
+            )
+            rows = (await conn.execute(query)).all()
+            found[name] = [(parse_utc_hour(r.hour), int(r.n)) for r in rows]
+    return found

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,6 @@ from broadcaster.workspace.diagnostics import Diagnostics
 from broadcaster.workspace.envsubst import is_reference, substitute
 from broadcaster.workspace.models import (
     DEFAULT_LOCALE,
-    ApprovalPolicy,
     ChannelConfig,
     Glossary,
     LocaleSpeech,
@@ -183,21 +182,35 @@ def _load_channels(reader: Reader, settings: Settings) -> dict[str, ChannelConfi
     return channels
 
 
-def _load_office(reader: Reader) -> schema.WorkspaceFile | None:
-    """`workspace.yaml`, validated (None when absent, empty or invalid)."""
+def _load_office(reader: Reader, topics: Mapping[str, Topic]) -> schema.WorkspaceFile:
+    """`workspace.yaml`: the approval policy (two-person when the file or key is absent),
+    the public alert area, the press room and the new-campaign defaults, whose topics must
+    be in campaigns/topics.yaml."""
     path = reader.root / "workspace.yaml"
     doc = reader.yaml(path, required=False)
     if doc is None or doc.data is None:
-        return None
+        return schema.WorkspaceFile()
     parsed: schema.WorkspaceFile | None = validate(
         schema.WorkspaceFile, doc, reader.rel(path), reader.diag
     )
+    if parsed is None:
+        return schema.WorkspaceFile()
+    known = ", ".join(topics) or "none"
+    for i, topic in enumerate(parsed.default_topics):
+        if topic not in topics:
+            reader.diag.error(
+                reader.rel(path),
+                doc.line_of(("default_topics", i)),
+                f"unknown topic '{topic}' in default_topics (campaigns/topics.yaml has: {known})",
+            )
+    if parsed.issuer is not None and DEFAULT_LOCALE not in parsed.issuer:
+        reader.diag.error(reader.rel(path), doc.line_of(("issuer",)), "issuer needs a 'vi' name")
     return parsed
 
 
-def _press(office: schema.WorkspaceFile | None) -> Press | None:
+def _press(office: schema.WorkspaceFile) -> Press | None:
     """The press room's place and contact (None when `press:` is absent)."""
-    if office is None or office.press is None:
+    if office.press is None:
         return None
     contact = office.press.contact
     return Press(
@@ -236,9 +249,8 @@ def read_workspace(
     glossary = _load_glossary(reader)
     campaigns = load_campaigns(reader, topics, tz)
     channels = _load_channels(reader, settings)
-    office = _load_office(reader)
-    approval = office.approval if office is not None else ApprovalPolicy.TWO_PERSON
-    alerts = AlertArea.of(office.alerts) if office is not None and office.alerts else None
+    office = _load_office(reader, topics)
+    alerts = AlertArea.of(office.alerts) if office.alerts else None
     schedules: tuple[Schedule, ...] = ()
     if schedules_doc is not None:
         schedules = check_schedules(reader, schedules_doc, campaigns, channels, tz, now)
@@ -259,8 +271,10 @@ def read_workspace(
         channels=channels,
         schedules=schedules,
         glossary=glossary,
-        approval=approval,
+        approval=office.approval,
         alerts=alerts,
         press=_press(office),
+        issuer=dict(office.issuer or {}),
+        default_topics=tuple(t for t in office.default_topics if t in topics),
     )
     return workspace, diag

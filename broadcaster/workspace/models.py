@@ -164,6 +164,9 @@ class Workspace:
     approval: ApprovalPolicy = ApprovalPolicy.TWO_PERSON
     alerts: AlertArea | None = None  # workspace.yaml `alerts:`
     press: Press | None = None
+    # workspace.yaml `issuer:` and `default_topics:`, what a new campaign starts with.
+    issuer: Mapping[str, str] = field(default_factory=dict)
+    default_topics: tuple[str, ...] = ()
 
     @property
     def locales(self) -> tuple[str, ...]:

@@ -177,11 +177,13 @@ class PressFile(Strict):
 
 
 class WorkspaceFile(Strict):
-    """`workspace.yaml` (optional): workspace-wide policy."""
+    """`workspace.yaml` (optional): workspace-wide policy and what a new campaign starts with."""
 
     approval: ApprovalPolicy = ApprovalPolicy.TWO_PERSON
     alerts: AlertsFile | None = None
     press: PressFile | None = None
+    issuer: LocalizedText | None = None
+    default_topics: list[Identifier] = Field(default_factory=list)
 
 
 class ChannelHeader(BaseModel):

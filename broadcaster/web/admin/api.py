@@ -99,7 +99,7 @@ async def create_campaign(request: web.Request) -> web.Response:
     session = session_of(request, Role.AUTHOR)
     data = await json_body(request)
     campaign_id = text_field(data, "id")
-    files = data.get("files") or dict(editor.NEW_CAMPAIGN)
+    files = data.get("files") or editor.new_campaign(Desk.of(request).workspace)
     revision = await desk.save(
         Desk.of(request), session, campaign_id, None, _files(files), client_ip(request)
     )

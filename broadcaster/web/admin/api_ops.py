@@ -7,11 +7,10 @@ from aiohttp import web
 from broadcaster.partners.commands import webhook_channels
 from broadcaster.staff.accounts import AccountError
 from broadcaster.staff.tables import Role
-from broadcaster.web.admin import dashboard, desk, people
+from broadcaster.web.admin import dashboard, desk, people, ui_audit
 from broadcaster.web.admin.api import json_body, optional_field, session_of, text_field
 from broadcaster.web.admin.auth import client_ip
 from broadcaster.web.admin.parts import Desk
-from broadcaster.web.admin.throttle import THROTTLE
 from broadcaster.web.keys import ACCOUNTS, APPROVALS, ENGINE, LIVE, OUTBOX, WORKERS
 
 
@@ -77,9 +76,6 @@ async def subscriber_counts(request: web.Request) -> web.Response:
 
 async def audit_entries(request: web.Request) -> web.Response:
     session_of(request, Role.ADMIN)
-    approvals = request.config_dict[APPROVALS]
-    await request.config_dict[THROTTLE].write(approvals.audit)
-    entries = await approvals.audit.entries(limit=500)
     return web.json_response(
         {
             "entries": [
@@ -92,8 +88,10 @@ async def audit_entries(request: web.Request) -> web.Response:
                     "revision": e.revision,
                     "detail": e.detail,
                     "ip": e.ip,
+                    "local_time": local_time,
+                    "description": description,
                 }
-                for e in entries
+                for e, description, local_time in await ui_audit.described(request, 500)
             ]
         }
     )
@@ -101,14 +99,7 @@ async def audit_entries(request: web.Request) -> web.Response:
 
 async def audit_csv(request: web.Request) -> web.Response:
     session_of(request, Role.ADMIN)
-    approvals = request.config_dict[APPROVALS]
-    await request.config_dict[THROTTLE].write(approvals.audit)
-    return web.Response(
-        text=await approvals.audit.csv(),
-        content_type="text/csv",
-        charset="utf-8",
-        headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'},
-    )
+    return await ui_audit.csv_file(request)
 
 
 async def list_users(request: web.Request) -> web.Response:

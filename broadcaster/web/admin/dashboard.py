@@ -5,17 +5,21 @@ Subscriber figures are aggregates only: no address ever reaches the dashboard.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.fanpages.store import FanpageStore
+from broadcaster.outbox.history import delivered_per_hour
 from broadcaster.outbox.outbox import Outbox
 from broadcaster.outbox.tables import DeliveryStatus
 from broadcaster.outbox.workers import Workers
 from broadcaster.publishing.approval import Approvals
-from broadcaster.subscribers.counts import confirmed_counts
+from broadcaster.subscribers.counts import changes_per_hour, confirmed_counts
+from broadcaster.web.admin.charts import Buckets, Chart, deliveries_chart, subscribers_chart
+from broadcaster.web.admin.localtime import LocalTime
 
 # The four columns staff watch; each delivery status falls in one.
 BUCKETS = {
@@ -35,6 +39,7 @@ async def publication_list(
     """Newest publications (held ones first) with per-channel progress buckets."""
     items: list[dict[str, Any]] = []
     emergencies = {(e.campaign_id, e.revision) for e in await approvals.reviews.emergencies()}
+    publishers = await approvals.audit.publishers()
     for held in await approvals.reviews.held(pending_only=True, limit=limit):
         items.append(
             {
@@ -48,6 +53,7 @@ async def publication_list(
                 "schedule": held.schedule_id,
                 "created_at": held.created_at.isoformat(),
                 "emergency": False,
+                "published_by": None,
                 "channels": {name: {} for name in held.channels},
             }
         )
@@ -65,6 +71,7 @@ async def publication_list(
                 "schedule": publication.schedule_id,
                 "created_at": publication.created_at.isoformat(),
                 "emergency": (publication.campaign_id, publication.revision) in emergencies,
+                "published_by": publishers.get(publication.id, str(publication.source)),
                 "channels": channels,
             }
         )
@@ -82,6 +89,8 @@ def overall(status: str, channels: dict[str, dict[str, int]]) -> str:
         return "retrying"
     if total["failed"]:
         return "failed"
+    if total["cancelled"] and not total["delivered"]:
+        return "cancelled"
     return "delivered"
 
 
@@ -154,3 +163,18 @@ async def channel_alerts(engine: AsyncEngine) -> list[dict[str, Any]]:
 async def subscriber_counts(engine: AsyncEngine) -> dict[str, dict[str, int]]:
     """Confirmed subscribers by topic, language and frequency (counts only)."""
     return await confirmed_counts(engine)
+
+
+async def charts(
+    engine: AsyncEngine, clock: LocalTime, span: str, gettext: Callable[[str], str]
+) -> list[Chart]:
+    """The delivery and subscriber charts over the last 14 days (or 24 hours, `span` hour)."""
+    buckets = Buckets.of(span, clock, datetime.now(UTC))
+    since = buckets.starts[0]
+    delivered = await delivered_per_hour(engine, since)
+    changes = await changes_per_hour(engine, since)
+    names = (gettext("confirmed"), gettext("unsubscribed"))
+    return [
+        deliveries_chart(gettext("Deliveries delivered per channel"), delivered, buckets),
+        subscribers_chart(gettext("New subscribers and unsubscribes"), changes, buckets, names),
+    ]

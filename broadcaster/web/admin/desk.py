@@ -358,14 +358,7 @@ async def emergencies(desk: Desk, limit: int = 20) -> list[tuple[Review, str | N
     """Emergency publishes, newest first, each with who approved the revision afterwards
     (the review after the fact; None while nobody has)."""
     _, approvals = parts(desk)
-    found = []
-    for emergency in await approvals.reviews.emergencies(limit):
-        later = [
-            r.user_name
-            for r in await approvals.reviews.of(emergency.campaign_id, emergency.revision)
-            if r.action == ReviewAction.APPROVED
-            and r.id > emergency.id
-            and r.user_id != emergency.user_id
-        ]
-        found.append((emergency, later[0] if later else None))
-    return found
+    return [
+        (emergency, await approvals.reviews.reviewer_of(emergency))
+        for emergency in await approvals.reviews.emergencies(limit)
+    ]

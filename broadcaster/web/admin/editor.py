@@ -12,8 +12,12 @@ import contextlib
 import os
 import re
 import tempfile
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+
+import yaml
 
 from broadcaster.settings import Settings
 from broadcaster.workspace.diagnostics import Problem
@@ -26,16 +30,42 @@ from broadcaster.workspace.revision import revision_of
 EDITABLE = ("campaign.yaml", "vi.md", "en.md")
 CAMPAIGN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 
-NEW_CAMPAIGN = {
-    "campaign.yaml": (
-        "topics: [online-services]\n"
-        "priority: normal\n"
-        "valid_from: 2021-07-09T00:00:00+07:00\n"
-        "issuer: {vi: UBND tỉnh Khánh Hòa, en: Khanh Hoa Provincial People's Committee}\n"
-    ),
+NEW_TEXT = {
     "vi.md": "---\ntitle: Tiêu đề\nsummary: Tóm tắt một câu.\n---\n\nNội dung.\n",
     "en.md": "---\ntitle: Title\nsummary: One-sentence summary.\n---\n\nBody.\n",
 }
+# When workspace.yaml names no issuer and no campaign has one yet.
+UNNAMED_ISSUER = {"vi": "Tên cơ quan ban hành", "en": "Issuing office"}
+
+
+def new_campaign(workspace: Workspace, now: datetime | None = None) -> dict[str, str]:
+    """The files of a new campaign: workspace.yaml's issuer and default topics (else the
+    issuer most campaigns use and the first topic), valid from today in the workspace's zone."""
+    issuer = dict(workspace.issuer) or _usual_issuer(workspace) or UNNAMED_ISSUER
+    topics = list(workspace.default_topics) or list(workspace.topics)[:1]
+    today = (now or datetime.now(UTC)).astimezone(workspace.timezone)
+    midnight = today.replace(hour=0, minute=0, second=0, microsecond=0)
+    meta = (
+        f"topics: {_flow(topics)}\n"
+        "priority: normal\n"
+        f"valid_from: {midnight.isoformat()}\n"
+        f"issuer: {_flow(issuer)}\n"
+    )
+    return {"campaign.yaml": meta, **NEW_TEXT}
+
+
+def _flow(value: object) -> str:
+    """A list or mapping as one YAML line."""
+    text: str = yaml.safe_dump(
+        value, default_flow_style=True, allow_unicode=True, sort_keys=False, width=10_000
+    )
+    return text.strip()
+
+
+def _usual_issuer(workspace: Workspace) -> dict[str, str] | None:
+    found = Counter(tuple(c.issuer.items()) for c in workspace.campaigns.values())
+    return dict(found.most_common(1)[0][0]) if found else None
+
 
 _locks: dict[str, asyncio.Lock] = {}
 

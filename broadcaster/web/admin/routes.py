@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from broadcaster.staff.tables import ReviewAction, Role
+from broadcaster.web.admin import api_docs
 from broadcaster.web.admin.api import (
     add_schedule,
     create_campaign,
@@ -48,6 +49,10 @@ async def openapi_document(request: web.Request) -> web.Response:
     return web.json_response(document(ROUTES))
 
 
+async def openapi_page(request: web.Request) -> web.Response:
+    return api_docs.page(request, document(ROUTES))
+
+
 _REVIEW_BODY = {
     "type": "object",
     "required": ["revision"],
@@ -60,6 +65,7 @@ _NAMES = {"type": "array", "items": {"type": "string"}}
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/openapi.json", openapi_document, "This document", role=None),
+    Route("GET", "/docs", openapi_page, "This document as a page for people (HTML)", role=None),
     Route("GET", "/me", me, "Who the caller is, and the workspace's approval policy"),
     Route("GET", "/campaigns", list_campaigns, "Campaigns with status and review state"),
     Route(

@@ -15,7 +15,9 @@ from broadcaster.staff.accounts import Session
 from broadcaster.staff.tables import ReviewAction, Role
 from broadcaster.web.admin import corrections, dashboard, desk, drafts, editor, media
 from broadcaster.web.admin.auth import client_ip, current
-from broadcaster.web.admin.pages import render
+from broadcaster.web.admin.i18n import translations
+from broadcaster.web.admin.localtime import LocalTime
+from broadcaster.web.admin.pages import language, render
 from broadcaster.web.admin.parts import Desk, PartnerDesk
 from broadcaster.web.keys import APPROVALS, OUTBOX, WORKERS
 
@@ -53,13 +55,26 @@ async def create_campaign(request: web.Request) -> web.StreamResponse:
             session,
             campaign_id,
             None,
-            dict(editor.NEW_CAMPAIGN),
+            editor.new_campaign(Desk.of(request).workspace),
             client_ip(request),
         )
     except desk.DeskError as exc:
         rows = await desk.campaign_rows(Desk.of(request))
         return render(request, "campaigns.html", status=exc.status, rows=rows, message=exc.message)
     raise back(f"/admin/campaigns/{campaign_id}", "created")
+
+
+EXPIRED_UNCONFIRMED = (
+    "this campaign has expired: tick the box that confirms you want to publish it anyway"
+)
+
+
+def expired_at(staff_desk: Desk, campaign_id: str) -> datetime | None:
+    """When the campaign expired, if it has (publishing it again needs a confirmation)."""
+    found = staff_desk.workspace.campaigns.get(campaign_id)
+    if found is None or found.expires is None or found.expires > datetime.now(UTC):
+        return None
+    return found.expires
 
 
 async def review(request: web.Request) -> web.StreamResponse:
@@ -89,6 +104,8 @@ async def publish(request: web.Request) -> web.StreamResponse:
     session = signed_in(request, Role.APPROVER)
     form = await form_of(request)
     campaign_id = request.match_info["campaign"]
+    if expired_at(Desk.of(request), campaign_id) and not form.get("publish_expired"):
+        raise desk.DeskError(409, EXPIRED_UNCONFIRMED)
     # The emergency form sends `emergency`; its reason is then required (even if empty).
     emergency = form.get("emergency_reason", "") if form.get("emergency") else None
     result = await desk.publish(
@@ -149,9 +166,14 @@ async def preview_page(request: web.Request) -> web.Response:
 async def publications(request: web.Request) -> web.Response:
     signed_in(request)
     staff_desk, outbox = Desk.of(request), request.config_dict[OUTBOX]
+    span = "hour" if request.query.get("by") == "hour" else "day"
+    lang = language(request)
+    clock = LocalTime(staff_desk.workspace.timezone, lang)
     return render(
         request,
         "publications.html",
+        span=span,
+        charts=await dashboard.charts(staff_desk.engine, clock, span, translations(lang).gettext),
         items=await dashboard.publication_list(staff_desk.approvals, outbox),
         counts=await dashboard.subscriber_counts(staff_desk.engine),
         emergencies=await desk.emergencies(staff_desk),

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from broadcaster.staff.accounts import AccountError
 from broadcaster.staff.tables import Role
-from broadcaster.web.admin import desk, people
+from broadcaster.web.admin import desk, people, ui_audit
 from broadcaster.web.admin.auth import COOKIE, client_ip, current, set_cookie
 from broadcaster.web.admin.pages import render
 from broadcaster.web.admin.parts import Desk
@@ -115,23 +115,12 @@ async def change_password(request: web.Request) -> web.StreamResponse:
 
 async def audit(request: web.Request) -> web.Response:
     signed_in(request, Role.ADMIN)
-    audit_log = request.config_dict[APPROVALS].audit
-    await request.config_dict[THROTTLE].write(audit_log)
-    entries = await audit_log.entries(limit=300)
-    return render(request, "audit.html", entries=entries)
+    return await ui_audit.page(request)
 
 
 async def audit_csv(request: web.Request) -> web.Response:
     signed_in(request, Role.ADMIN)
-    audit_log = request.config_dict[APPROVALS].audit
-    await request.config_dict[THROTTLE].write(audit_log)
-    text = await audit_log.csv()
-    return web.Response(
-        text=text,
-        content_type="text/csv",
-        charset="utf-8",
-        headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'},
-    )
+    return await ui_audit.csv_file(request)
 
 
 async def users(request: web.Request) -> web.Response:

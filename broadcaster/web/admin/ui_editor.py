@@ -27,7 +27,7 @@ from broadcaster.web.admin import drafts as drafts_preview
 from broadcaster.web.admin.auth import COOKIE, client_ip, current
 from broadcaster.web.admin.pages import language, render
 from broadcaster.web.admin.parts import Desk
-from broadcaster.web.admin.ui import back, signed_in
+from broadcaster.web.admin.ui import back, expired_at, signed_in
 from broadcaster.web.admin.ui_editor_parts import snippets
 from broadcaster.workspace.models import Priority
 
@@ -89,6 +89,7 @@ async def _context(request: web.Request, campaign_id: str, files: dict[str, str]
         "allowed": uploads.ALLOWED,
         "columns": {name: cf.columns(name) for name in (*cf.TABLES, cf.LINKS)},
         "counts": cf.counts,
+        "expired_at": expired_at(staff_desk, campaign_id),
     }
 
 
