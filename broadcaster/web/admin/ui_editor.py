@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import difflib
 import re
-from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
@@ -69,8 +68,6 @@ async def _context(request: web.Request, campaign_id: str, files: dict[str, str]
     row = None
     if campaign_id in staff_desk.workspace.campaigns:
         row = await desk.row(staff_desk, campaign_id)
-    tz = staff_desk.workspace.timezone
-    offset = datetime.now(tz).strftime("%z")
     by_field, general = messages.place(problems, campaign_id, files, cf.TABLES)
     return {
         "campaign_id": campaign_id,
@@ -83,7 +80,6 @@ async def _context(request: web.Request, campaign_id: str, files: dict[str, str]
         "channels": list(staff_desk.channels),
         "topics": [(t.id, t.name(lang)) for t in staff_desk.workspace.topics.values()],
         "priorities": [p.value for p in Priority],
-        "zone": f"{tz.key}, UTC{offset[:3]}:{offset[3:]}",
         "attachments": editor.attachments_of(staff_desk.settings.root, campaign_id),
         "max_mb": uploads.MAX_BYTES // 1048576,
         "allowed": uploads.ALLOWED,

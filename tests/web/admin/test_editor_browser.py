@@ -155,7 +155,7 @@ def test_an_author_writes_with_the_form_and_nothing_is_lost(
     _save(page)
     expect(page.locator(".field-error")).to_have_count(0)
     expect(page.locator("#attachments")).to_contain_text("cong-van-mau.pdf")
-    expect(page.get_by_text("(Asia/Ho_Chi_Minh, UTC+07:00)").first).to_be_visible()
+    expect(page.get_by_text("(Giờ Việt Nam, GMT+07:00)").first).to_be_visible()
 
     # Her session ends while she types: the autosave says so, and Save keeps the text.
     _end_sessions(root, "lan")
