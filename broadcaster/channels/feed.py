@@ -17,13 +17,14 @@ from broadcaster.channels.base import (
     Resources,
     masked,
 )
-from broadcaster.site.entries import add_entry, json_item
+from broadcaster.site.entries import add_entry, json_item, repair_atom_links
 from broadcaster.text.render import Publication
 from broadcaster.text.strings import localized
 from broadcaster.workspace.models import DEFAULT_LOCALE
 from broadcaster.workspace.schema import LocalizedText
 
 if TYPE_CHECKING:
+    from feedgen.entry import FeedEntry
     from feedgen.feed import FeedGenerator
 
 # feedgen and lxml are imported where a feed entry is built: a process that only sends
@@ -68,7 +69,7 @@ class FeedChannel:
         """Rebuild the feeds: they list every campaign delivered so far."""
         return await self.rebuild()
 
-    def _generator(self, publication: Publication, locale: str) -> FeedGenerator:
+    def _generator(self, publication: Publication, locale: str) -> tuple[FeedGenerator, FeedEntry]:
         from feedgen.feed import FeedGenerator
 
         fg = FeedGenerator()
@@ -82,8 +83,7 @@ class FeedChannel:
         fg.language(locale)
         fg.updated(publication.published_at)
         fg.lastBuildDate(publication.published_at)
-        add_entry(fg, publication, locale)
-        return fg
+        return fg, add_entry(fg, publication, locale)
 
     async def recipients(self, publication: Publication) -> AsyncIterator[list[tuple[str, str]]]:
         """One delivery: rebuilding the feeds covers every locale and topic."""
@@ -93,9 +93,10 @@ class FeedChannel:
         """The RSS item, Atom entry and JSON Feed item for the campaign in `locale`."""
         from lxml import etree
 
-        fg = self._generator(publication, locale)
+        fg, entry = self._generator(publication, locale)
         rss_item = etree.fromstring(fg.rss_str()).find("channel/item")
-        atom_entry = etree.fromstring(fg.atom_str()).find(f"{{{ATOM}}}entry")
+        atom = repair_atom_links(fg.atom_str().decode(), entry)
+        atom_entry = etree.fromstring(atom.encode()).find(f"{{{ATOM}}}entry")
         assert rss_item is not None
         assert atom_entry is not None
         preview = etree.Element("feed-entry", nsmap={"atom": ATOM})
