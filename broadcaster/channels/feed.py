@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from pydantic import Field
@@ -13,10 +14,13 @@ from broadcaster.channels.base import (
     ChannelOptions,
     DeliveryJob,
     DeliveryRejected,
+    Outcome,
     Rendition,
     Resources,
+    RetryLater,
     masked,
 )
+from broadcaster.channels.websub import FeedHub, WebSubOptions
 from broadcaster.site.entries import add_entry, json_item, repair_atom_links
 from broadcaster.text.render import Publication
 from broadcaster.text.strings import localized
@@ -38,10 +42,16 @@ class FeedOptions(ChannelOptions):
     title: LocalizedText
     description: LocalizedText = Field(default_factory=dict)
     max_entries: int = Field(default=50, ge=1, le=1000)
+    websub: WebSubOptions = Field(default_factory=WebSubOptions)
+
+
+MAX_BATCH = 1000
 
 
 class FeedChannel:
-    """Renders feed entries; whole feeds per locale and topic are built by `serve`."""
+    """Renders feed entries; whole feeds per locale and topic are built by `serve`, which
+    is also their WebSub hub (channels/websub.py): a publication here is also one delivery
+    per subscriber to a feed it is in, and all of them are delivered in batches."""
 
     Options: ClassVar[type[ChannelOptions]] = FeedOptions
     type: ClassVar[str] = "feed"
@@ -51,13 +61,17 @@ class FeedChannel:
         self.name = name
         self.options = options
         self.public = resources.public
+        store = resources.partners.hub if resources.partners is not None else None
+        self.hub = FeedHub(options.websub, store, resources.public, resources.settings.base_url)
 
     @classmethod
     def from_config(cls, name: str, options: Any, resources: Resources) -> Self:
         return cls(name, options, resources)
 
     async def start(self, stack: AsyncExitStack) -> None:
-        """Nothing to open: the public site belongs to the service."""
+        """Open the hub's HTTP session (the public site belongs to the service)."""
+        if self.options.websub.enabled:
+            await self.hub.start(stack)
 
     async def rebuild(self) -> str:
         """Rebuild every feed from the store and swap them in atomically."""
@@ -66,8 +80,33 @@ class FeedChannel:
         return await self.public.rebuild_feeds(self.name, self.options)
 
     async def deliver(self, job: DeliveryJob) -> str:
-        """Rebuild the feeds: they list every campaign delivered so far."""
+        """Rebuild the feeds (they list every campaign delivered so far), or distribute
+        them to one WebSub subscriber."""
+        if job.delivery.recipient:
+            (outcome,) = await self.deliver_many([job])
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
         return await self.rebuild()
+
+    async def deliver_many(self, jobs: Sequence[DeliveryJob]) -> list[Outcome]:
+        """The rebuild (recipient '') and the distributions to subscribers, in that order."""
+        outcomes: dict[int, Outcome] = {}
+        for job in jobs:
+            if not job.delivery.recipient:
+                try:
+                    outcomes[job.delivery.id] = await self.rebuild()
+                except (DeliveryRejected, RetryLater) as exc:
+                    outcomes[job.delivery.id] = exc
+        pushes = [job for job in jobs if job.delivery.recipient]
+        if pushes:
+            done = await self.hub.distribute(pushes, self.rebuild)
+            outcomes.update(zip((job.delivery.id for job in pushes), done, strict=True))
+        return [outcomes[job.delivery.id] for job in jobs]
+
+    def batch_limit(self, lease: timedelta) -> int:
+        """Distributions of one batch go out side by side, each within the hub's timeout."""
+        return MAX_BATCH
 
     def _generator(self, publication: Publication, locale: str) -> tuple[FeedGenerator, FeedEntry]:
         from feedgen.feed import FeedGenerator
@@ -86,8 +125,11 @@ class FeedChannel:
         return fg, add_entry(fg, publication, locale)
 
     async def recipients(self, publication: Publication) -> AsyncIterator[list[tuple[str, str]]]:
-        """One delivery: rebuilding the feeds covers every locale and topic."""
+        """One delivery that rebuilds the feeds (every locale and topic), then one per
+        WebSub subscriber to a feed the campaign is in."""
         yield [("", DEFAULT_LOCALE)]
+        async for batch in self.hub.recipients(publication):
+            yield batch
 
     def render(self, publication: Publication, locale: str) -> Rendition:
         """The RSS item, Atom entry and JSON Feed item for the campaign in `locale`."""

@@ -79,7 +79,7 @@ class PublicSite:
         self.public = public
         self.content = content
         self.base_url = base_url
-        self.static = static or StaticFiles()
+        self.static = static or StaticFiles(base_url=base_url)
         self.clock = clock
         self.workspace: Workspace | None = None
         # One build of the site and one of the feeds at a time, side by side (each awaits
