@@ -46,6 +46,7 @@ class FeedOptions(ChannelOptions):
 
 
 MAX_BATCH = 1000
+LEASE_MARGIN = timedelta(seconds=5)  # kept between the last request's timeout and the lease
 
 
 class FeedChannel:
@@ -105,8 +106,11 @@ class FeedChannel:
         return [outcomes[job.delivery.id] for job in jobs]
 
     def batch_limit(self, lease: timedelta) -> int:
-        """Distributions of one batch go out side by side, each within the hub's timeout."""
-        return MAX_BATCH
+        """As many distributions as the hub's connections get through, each within its
+        timeout, well inside the lease (up to 1,000): a batch never outlives its lease."""
+        hub = self.options.websub
+        rounds = int((lease - LEASE_MARGIN).total_seconds() // hub.timeout)
+        return max(1, min(MAX_BATCH, rounds * hub.connections))
 
     def _generator(self, publication: Publication, locale: str) -> tuple[FeedGenerator, FeedEntry]:
         from feedgen.feed import FeedGenerator

@@ -33,6 +33,7 @@ TABLES = {
     "counted_bounces",
     "partners",
     "webhook_events",
+    "websub_subscriptions",
     "users",
     "staff_sessions",
     "api_tokens",
@@ -57,7 +58,7 @@ async def test_migrations_create_every_table_on_an_empty_database(
         await upgrade(database.url, **database.options)
         async with engine.connect() as conn:
             assert await conn.run_sync(_table_names) == TABLES | {"alembic_version"}
-        assert await current_revision(engine) == head_revision() == "0008"
+        assert await current_revision(engine) == head_revision() == "0014"
     finally:
         await engine.dispose()
 
