@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from pydantic import Field
@@ -104,6 +105,19 @@ class FeedChannel:
             done = await self.hub.distribute(pushes, self.rebuild)
             outcomes.update(zip((job.delivery.id for job in pushes), done, strict=True))
         return [outcomes[job.delivery.id] for job in jobs]
+
+    async def withdrawal_recipients(
+        self, campaign_id: str, before: int | None = None
+    ) -> list[tuple[str, str]]:
+        """The WebSub subscribers to a feed the campaign is in: a withdrawal changes those
+        feeds (its entry is marked withdrawn), so they get them again."""
+        return await self.hub.withdrawal_recipients(campaign_id)
+
+    def render_withdrawal(self, publication: Publication, locale: str, at: datetime) -> Rendition:
+        """The entry, for the record: subscribers get the whole feed as rebuilt then."""
+        rendition = self.render(publication, locale)
+        summary = f"withdrawal of {publication.campaign.id}: feeds pushed to WebSub subscribers"
+        return replace(rendition, summary=summary)
 
     def batch_limit(self, lease: timedelta) -> int:
         """As many distributions as the hub's connections get through, each within its

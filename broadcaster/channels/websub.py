@@ -39,7 +39,7 @@ from broadcaster.partners.websub import (
 )
 from broadcaster.site.static import FEED_TYPES, HUB_PATH
 from broadcaster.text.render import Publication
-from broadcaster.workspace.models import DEFAULT_LOCALE
+from broadcaster.workspace.models import DEFAULT_LOCALE, Campaign
 
 if TYPE_CHECKING:
     from broadcaster.site.public import PublicSite
@@ -96,8 +96,11 @@ class HubAnswer:
 def topic_urls(publication: Publication) -> set[str]:
     """Every feed URL the campaign is listed in: its languages × (`all` and its topics) ×
     every format."""
-    base = publication.base_url
-    campaign = publication.campaign
+    return campaign_topic_urls(publication.campaign, publication.base_url)
+
+
+def campaign_topic_urls(campaign: Campaign, base: str) -> set[str]:
+    """`topic_urls` of a campaign as the workspace has it."""
     return {
         f"{base}/feeds/{locale}/{topic}.{fmt}"
         for locale in campaign.locales
@@ -202,6 +205,20 @@ class FeedHub:
             return
         async for batch in self.store.active(topic_urls(publication)):
             yield [(recipient(subscription_id), locale) for subscription_id, locale in batch]
+
+    async def withdrawal_recipients(self, campaign_id: str) -> list[tuple[str, str]]:
+        """(recipient, locale) of every active subscription to a feed the campaign is in,
+        as the workspace has it: a withdrawal changes those feeds."""
+        workspace = self.public.workspace if self.public is not None else None
+        campaign = workspace.campaigns.get(campaign_id) if workspace is not None else None
+        if not self.options.enabled or self.store is None or campaign is None:
+            return []
+        topics = campaign_topic_urls(campaign, self.base_url)
+        return [
+            (recipient(subscription_id), locale)
+            async for batch in self.store.active(topics)
+            for subscription_id, locale in batch
+        ]
 
     async def distribute(
         self, jobs: Sequence[DeliveryJob], rebuild: Callable[[], Awaitable[str]]

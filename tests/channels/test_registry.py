@@ -71,7 +71,7 @@ def test_each_channel_has_the_capabilities_its_callers_use(root: Path) -> None:
     assert capabilities == {
         "website": {"PublicChannel"},
         # The feeds are also their WebSub hub: distributions go out in batches.
-        "feeds": {"PublicChannel", "BatchDeliveringChannel"},
+        "feeds": {"PublicChannel", "BatchDeliveringChannel", "WithdrawingChannel"},
         "citizens": {"BatchDeliveringChannel", "ListMailChannel"},
         "press-desk": {"BatchDeliveringChannel"},
         "partners": {"BatchDeliveringChannel", "RetryingChannel", "WithdrawingChannel"},

@@ -300,3 +300,36 @@ async def test_subscription_requests_are_rate_limited(tmp_path: Path) -> None:
         )
         assert response.status == 429
         assert int(response.headers["Retry-After"]) >= 1
+
+
+async def test_a_withdrawal_pushes_the_feeds_with_the_entry_marked_withdrawn(
+    tmp_path: Path,
+) -> None:
+    async with subscriber_app() as newsroom, serving(copy_workspace(tmp_path / "ws")) as client:
+        newsroom.wanted.add(("subscribe", TOPIC))
+        status, _ = await hub_request(
+            client, mode="subscribe", topic=TOPIC, callback=newsroom.callback(), secret=SECRET
+        )
+        assert status == 202
+        await hub_of(client).hub.verified()
+        await publish(client)
+
+        async def pushes(count: int) -> Callable[[], Awaitable[bool]]:
+            async def check() -> bool:
+                return len(newsroom.received) >= count
+
+            return check
+
+        await eventually(await pushes(1), 10, "the distribution of the publication")
+        service = service_of(client)
+        revision = service.workspace.campaigns[CAMPAIGN].revision
+        assert service.approvals.reviews is not None
+        await service.approvals.reviews.withdraw(CAMPAIGN, revision, None, "superseded")
+        receipt = await service.publisher.withdraw(CAMPAIGN, source=PublicationSource.ADMIN)
+        assert receipt.deliveries >= 1
+        await eventually(await pushes(2), 10, "the distribution of the withdrawal")
+        headers, body = newsroom.received[-1]
+        expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        assert headers["X-Hub-Signature"] == expected
+        titles = [entry.title for entry in feedparser.parse(body).entries]
+        assert any(title.startswith("[Đã thu hồi]") for title in titles), titles
