@@ -42,12 +42,10 @@ BASE_URL = "https://thongtin.example.gov.vn"
 FORMATS = ("rss", "atom", "json")
 TOPICS = [f"{BASE_URL}/feeds/{locale}/all.{fmt}" for locale in ("vi", "en") for fmt in FORMATS]
 TARGET_SECONDS = 2.0
-# Local callbacks; a 5 s timeout lets one batch of the default 60 s lease hold all 1,000.
 HUB = """
 websub:
   allow_networks: [127.0.0.0/8]
   connections: {connections}
-  timeout: 5
 """
 
 

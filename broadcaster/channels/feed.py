@@ -47,7 +47,6 @@ class FeedOptions(ChannelOptions):
 
 
 MAX_BATCH = 1000
-LEASE_MARGIN = timedelta(seconds=5)  # kept between the last request's timeout and the lease
 
 
 class FeedChannel:
@@ -120,11 +119,9 @@ class FeedChannel:
         return replace(rendition, summary=summary)
 
     def batch_limit(self, lease: timedelta) -> int:
-        """As many distributions as the hub's connections get through, each within its
-        timeout, well inside the lease (up to 1,000): a batch never outlives its lease."""
-        hub = self.options.websub
-        rounds = int((lease - LEASE_MARGIN).total_seconds() // hub.timeout)
-        return max(1, min(MAX_BATCH, rounds * hub.connections))
+        """Up to 1,000 per batch: the hub starts no distribution it could not finish before
+        the lease ends and hands those back untried (see FeedHub.distribute)."""
+        return MAX_BATCH
 
     def _generator(self, publication: Publication, locale: str) -> tuple[FeedGenerator, FeedEntry]:
         from feedgen.feed import FeedGenerator

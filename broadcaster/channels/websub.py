@@ -20,13 +20,13 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from broadcaster.outbox.jobs import DeliveryJob
-from broadcaster.outbox.outcomes import DeliveryRejected, Outcome, RetryLater, Withdrawn
+from broadcaster.outbox.outcomes import Deferred, DeliveryRejected, Outcome, RetryLater, Withdrawn
 from broadcaster.partners.hub import HubStore, recipient, subscription_id_of
 from broadcaster.partners.sender import Gone
 from broadcaster.partners.websub import (
@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 FORMATS = ("rss", "atom", "json")  # as site/feeds.py writes them (not imported: feedgen)
 
 DAY = 86400
+LEASE_MARGIN = timedelta(seconds=5)  # kept between the last request's timeout and the lease
 
 
 class WebSubOptions(BaseModel):
@@ -256,7 +257,19 @@ class FeedHub:
                 subscription.secret,
             )
             sends.append((index, subscription.id, item))
-        results = await asyncio.gather(*(self.sender.distribute(item) for _, _, item in sends))
+        # Requests start while there is time for them to end (their timeout) well before the
+        # lease does; later ones are handed back untried, due again at once.
+        lease_ends = min(job.delivery.lease_expires_at for job in jobs)
+        start_before = lease_ends - timedelta(seconds=self.options.timeout) - LEASE_MARGIN
+        gate = asyncio.Semaphore(self.options.connections)
+
+        async def send(item: Distribution) -> Outcome:
+            async with gate:
+                if datetime.now(UTC) > start_before:
+                    return Deferred("the batch ran out of time before this was sent")
+                return await self.sender.distribute(item)
+
+        results = await asyncio.gather(*(send(item) for _, _, item in sends))
         for (index, subscription_id, _), result in zip(sends, results, strict=True):
             outcomes[index] = result
             if isinstance(result, Gone):

@@ -41,6 +41,7 @@ class Subscriber:
     wanted: set[tuple[str, str]] = field(default_factory=set)  # (mode, topic)
     verifications: list[dict[str, str]] = field(default_factory=list)
     received: list[tuple[CIMultiDict[str], bytes]] = field(default_factory=list)
+    answers: list[int] = field(default_factory=list)  # statuses to answer first, then 204
     port: int = 0
 
     def callback(self, name: str = "inbox") -> str:
@@ -55,7 +56,8 @@ class Subscriber:
 
     async def receive(self, request: web.Request) -> web.Response:
         self.received.append((request.headers.copy(), await request.read()))
-        return web.Response(status=204)
+        status = self.answers.pop(0) if self.answers else 204
+        return web.Response(status=status, headers={"Retry-After": "120"} if status == 503 else {})
 
 
 @contextlib.asynccontextmanager
@@ -333,3 +335,35 @@ async def test_a_withdrawal_pushes_the_feeds_with_the_entry_marked_withdrawn(
         assert headers["X-Hub-Signature"] == expected
         titles = [entry.title for entry in feedparser.parse(body).entries]
         assert any(title.startswith("[Đã thu hồi]") for title in titles), titles
+
+
+async def test_a_busy_subscriber_is_retried_later_and_a_gone_one_is_dropped(
+    tmp_path: Path,
+) -> None:
+    async with subscriber_app() as newsroom, serving(copy_workspace(tmp_path / "ws")) as client:
+        busy, gone = newsroom.callback("busy"), newsroom.callback("gone")
+        newsroom.wanted.add(("subscribe", TOPIC))
+        for callback in (busy, gone):
+            status, _ = await hub_request(client, mode="subscribe", topic=TOPIC, callback=callback)
+            assert status == 202
+        await hub_of(client).hub.verified()
+        service = service_of(client)
+        assert await service.partners.hub.count_active() == 2
+        newsroom.answers = [503, 410]  # in the order they arrive: one of each
+        published = await service.publisher.publish(
+            CAMPAIGN, ["feeds"], source=PublicationSource.CLI
+        )
+
+        async def settled() -> bool:
+            progress = await service.outbox.progress(published.publication_id)
+            counts = {str(status): n for status, n in progress.get("feeds", {}).items()}
+            return sum(counts.values()) == 3 and not {"created", "sending"} & set(counts)
+
+        await eventually(settled, 10, "the first attempts")
+        progress = await service.outbox.progress(published.publication_id)
+        assert progress["feeds"] == {
+            "delivered": 1,  # the rebuild
+            "temporary-failure": 1,  # 503: tried again later, not before Retry-After
+            "permanent-failure": 1,  # 410: the subscription ends
+        }
+        assert await service.partners.hub.count_active() == 1
