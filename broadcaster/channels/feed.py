@@ -19,6 +19,7 @@ from broadcaster.channels.base import (
     Rendition,
     Resources,
     RetryLater,
+    Withdrawn,
     masked,
 )
 from broadcaster.channels.websub import FeedHub, WebSubOptions
@@ -85,7 +86,9 @@ class FeedChannel:
         them to one WebSub subscriber."""
         if job.delivery.recipient:
             (outcome,) = await self.deliver_many([job])
-            if isinstance(outcome, Exception):
+            if isinstance(outcome, Withdrawn):
+                raise DeliveryRejected(str(outcome))
+            if isinstance(outcome, RetryLater | DeliveryRejected):
                 raise outcome
             return outcome
         return await self.rebuild()
