@@ -174,6 +174,14 @@ class FeedHub:
         return HubAnswer(202, "accepted: the hub now verifies the intent at hub.callback")
 
     async def _verify_then_store(self, request: HubRequest, path: str) -> None:
+        try:
+            await self._verify_then_store_now(request, path)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the store is away: the subscriber asks again
+            log.warning("WebSub %s to %s not recorded: %s", request.mode, request.topic, exc)
+
+    async def _verify_then_store_now(self, request: HubRequest, path: str) -> None:
         assert self.store is not None
         refused = await self.sender.verify(request)
         if refused is not None:
