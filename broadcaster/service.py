@@ -69,6 +69,7 @@ from broadcaster.web.keys import (
 )
 from broadcaster.web.metrics import Metrics
 from broadcaster.web.subscriptions import Limits
+from broadcaster.web.websub import HubLimits
 from broadcaster.workspace.diagnostics import WorkspaceError
 from broadcaster.workspace.models import Workspace
 
@@ -390,10 +391,14 @@ def make_app(
     watch: bool = False,
     mailer: ConfirmationMailer | None = None,
     limits: Limits | None = None,
+    hub_limits: HubLimits | None = None,
 ) -> web.Application:
     """The `serve` application: the service opens on startup and closes on cleanup.
 
     `mailer` sends the confirmation emails (default: the subscriber email channel; tests
-    pass one that records); `limits` are the subscribe form's rate limits.
+    pass one that records); `limits` are the subscribe form's rate limits, `hub_limits`
+    the WebSub hub's.
     """
-    return build_app(settings, _serving(settings, mailer), watch=watch, limits=limits)
+    return build_app(
+        settings, _serving(settings, mailer), watch=watch, limits=limits, hub_limits=hub_limits
+    )

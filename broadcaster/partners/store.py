@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.outbox.records import AnyRow, ClaimedDelivery
 from broadcaster.partners.events import Waiting, event_types, told_about
+from broadcaster.partners.hub import HubStore
 from broadcaster.partners.secrets import SecretBox, new_secret
 from broadcaster.partners.tables import EventType, partners
 from broadcaster.store.engine import write_transaction
@@ -88,6 +89,14 @@ class PartnerStore:
         self._secret_key = secret_key
         self._box: SecretBox | None = None
         self._clock = clock
+        self._hub: HubStore | None = None
+
+    @property
+    def hub(self) -> HubStore:
+        """The WebSub subscriptions to the feeds, on the same store and key."""
+        if self._hub is None:
+            self._hub = HubStore(self._engine, self._secret_key, clock=self._clock)
+        return self._hub
 
     @property
     def box(self) -> SecretBox:

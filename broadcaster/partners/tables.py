@@ -1,4 +1,5 @@
-"""The partner registry's tables, on the store's shared metadata (migration 0003 creates them).
+"""The partner registry's tables, on the store's shared metadata (migration 0003 creates them;
+0014 the WebSub subscriptions).
 
 A partner's signing secrets are stored encrypted (see `broadcaster.partners.secrets`), so a
 database dump alone does not let anyone sign as the agency. `webhook_events` freezes, per
@@ -15,6 +16,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     ForeignKey,
+    Integer,
     String,
     Table,
     Text,
@@ -67,4 +69,23 @@ webhook_events = Table(
     ),
     Column("event_type", String(32), nullable=False),
     CheckConstraint(_one_of("event_type", EventType), name="event_type"),
+)
+
+# WebSub subscriptions to the feeds (`serve` is its own hub, broadcaster.partners.hub): one
+# per (topic, callback), verified before it is stored, active until `expires_at`; a renewal
+# replaces its lease and secret. The secret (`hub.secret`) is stored encrypted.
+websub_subscriptions = Table(
+    "websub_subscriptions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("topic", Text(), nullable=False),
+    Column("callback", Text(), nullable=False),
+    Column("locale", String(35), nullable=False),
+    Column("secret", Text()),  # encrypted; None: distributions go unsigned
+    Column("lease_seconds", Integer(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("renewed_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("topic", "callback"),
+    sqlite_autoincrement=True,
 )

@@ -9,6 +9,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from broadcaster.site.directory import DEFAULT_LISTED, ListedFeed, alternate_links, directory, opml
 from broadcaster.site.model import (
     Entry,
     Item,
@@ -24,9 +25,11 @@ from broadcaster.site.model import (
 from broadcaster.site.options import SiteTitles
 from broadcaster.text.render import Publication, Templates
 from broadcaster.text.strings import localized
-from broadcaster.workspace.models import DEFAULT_LOCALE
+from broadcaster.workspace.attachments import Attachment
+from broadcaster.workspace.models import DEFAULT_LOCALE, Topic
 
-SECTIONS = ("home", "contacts", "archive")
+SECTIONS = ("home", "contacts", "archive", "feeds")
+OPML = "feeds.opml"
 
 # Campaign pages of earlier builds: (publication id, locale, status, changed_at) ->
 # (the publication, options, templates and base URL it was rendered with, the page). See
@@ -42,6 +45,16 @@ class SitemapUrl:
     loc: str
     lastmod: str | None
     alternates: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class SiteFeeds:
+    """What the site says about its feeds and files: the workspace's topics (one feed
+    each), the feeds it lists (site/directory.py) and each publication's attachments."""
+
+    topics: Mapping[str, Topic] = field(default_factory=dict)
+    listed: tuple[ListedFeed, ...] = DEFAULT_LISTED
+    attachments: Callable[[Publication], Sequence[Attachment]] = lambda publication: ()
 
 
 @dataclass
@@ -69,8 +82,10 @@ class SiteBuilder:
         templates: Templates,
         base_url: str,
         cache: SiteCache | None = None,
+        feeds: SiteFeeds | None = None,
     ) -> None:
         self.entries = entries
+        self.feeds = feeds or SiteFeeds()
         self.current = sorted((e for e in entries if e.status == Status.CURRENT), key=current_order)
         self.archived = sorted(
             (e for e in entries if e.status != Status.CURRENT), key=archive_order
@@ -120,6 +135,7 @@ class SiteBuilder:
             "languages": [(loc, root + path) for loc, path in variants],
             "updated": self.changed_at,
             "item_line": self.item_line(root),
+            "feed_links": alternate_links(locale, self.base_url, self.feeds.listed),
         }
 
     def item_line(self, root: str) -> Callable[[Item, str], Markup]:
@@ -173,6 +189,11 @@ class SiteBuilder:
             return {"groups": topic_groups(self.current, locale)}
         if section == "contacts":
             return {"sections": contact_sections(self.current, locale)}
+        if section == "feeds":
+            listing = directory(
+                locale, self.locales, self.feeds.topics, self.base_url, self.feeds.listed
+            )
+            return {"feeds": listing, "hub_url": self.url("websub"), "opml_url": self.url(OPML)}
         return {"items": [Item(entry, locale) for entry in self.archived]}
 
     def campaign_pages(self) -> None:
@@ -188,6 +209,7 @@ class SiteBuilder:
                     publication=publication,
                     status=str(entry.status),
                     updated=entry.changed_at,
+                    attachments=self.feeds.attachments(publication),
                 )
                 self.render(f"{folder}index.html", "page.html", context)
                 self.remember(entry, locale, self.files[f"{folder}index.html"])
@@ -259,6 +281,10 @@ class SiteBuilder:
             "website/sitemap.xml", urls=self.sitemap, blocks=[blocks[u][1] for u in self.sitemap]
         )
         self.files["sitemap.xml"] = xml.encode()
+        title = localized(self.options.title, DEFAULT_LOCALE)
+        self.files[OPML] = opml(
+            self.locales, self.feeds.topics, self.base_url, title, self.feeds.listed
+        )
         if self.cache is not None:  # keep what this build used, drop the rest
             self.cache.pages = self.pages_used
             self.cache.items = self.items_used
@@ -275,8 +301,12 @@ def build_site(
     templates: Templates,
     base_url: str,
     cache: SiteCache | None = None,
+    feeds: SiteFeeds | None = None,
 ) -> dict[str, bytes]:
     """Every file of the static site by relative path; the same inputs give the same bytes.
+
+    `feeds` names the topics and feeds the feeds page, the OPML list and every page's
+    `<link rel="alternate">` show, and the attachments campaign pages link.
 
     `cache`, an object the caller keeps between builds, lets a build reuse the campaign
     pages and list lines an earlier one rendered from the same publication objects (for
@@ -289,7 +319,7 @@ def build_site(
         status = classify(publication, withdrawn, now)
         if status is not None:
             entries.append(Entry(publication, status))
-    return SiteBuilder(entries, options, templates, base_url, cache).build()
+    return SiteBuilder(entries, options, templates, base_url, cache, feeds).build()
 
 
 def next_change(

@@ -5,15 +5,19 @@ Whole feeds (site/feeds.py) and the feed channel's preview of one entry use the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import quoteattr
 
 from broadcaster.text import strings
 from broadcaster.text.render import Publication
+from broadcaster.workspace.attachments import Attachment
 
 if TYPE_CHECKING:
+    from feedgen.entry import FeedEntry
     from feedgen.feed import FeedGenerator
 
 # feedgen is imported only for its type here: a process that only sends mail (a fan-out
@@ -51,11 +55,26 @@ def entry_text(publication: Publication, locale: str, withdrawn_at: datetime | N
     )
 
 
+def _enclosure_order(attachments: Sequence[Attachment]) -> list[Attachment]:
+    """The attachments in the order they are added: RSS carries one enclosure, feedgen's
+    last, so the official document (the first PDF, else the first file) goes last."""
+    if not attachments:
+        return []
+    chosen = next((a for a in attachments if a.media_type == "application/pdf"), attachments[0])
+    return [a for a in attachments if a is not chosen] + [chosen]
+
+
 def add_entry(
-    fg: FeedGenerator, publication: Publication, locale: str, withdrawn_at: datetime | None = None
-) -> None:
-    """Add the campaign as one entry of `fg`; its id never changes across revisions (nor
-    when it is withdrawn: then it is marked so, updated at `withdrawn_at`)."""
+    fg: FeedGenerator,
+    publication: Publication,
+    locale: str,
+    withdrawn_at: datetime | None = None,
+    attachments: Sequence[Attachment] = (),
+) -> FeedEntry:
+    """Add the campaign as one entry of `fg` (returned); its id never changes across revisions (nor
+    when it is withdrawn: then it is marked so, updated at `withdrawn_at`). Its
+    `attachments` become Atom `rel="enclosure"` links and the RSS `<enclosure>` (the
+    official document); a withdrawn entry carries none."""
     content = publication.content(locale)
     said = entry_text(publication, locale, withdrawn_at)
     campaign = publication.campaign
@@ -75,10 +94,36 @@ def add_entry(
     entry.author({"name": campaign.issuer_name(locale)})
     for topic_id, name in zip(campaign.topics, publication.topic_names(locale), strict=True):
         entry.category(term=topic_id, label=name)
+    if withdrawn_at is None:
+        for file in _enclosure_order(attachments):
+            entry.enclosure(file.url(publication), len(file.data), file.media_type)
+    return entry
+
+
+_LINK_ATTRIBUTES = ("href", "rel", "type", "hreflang", "title", "length")
+
+
+def repair_atom_links(atom: str, entry: FeedEntry) -> str:
+    """`atom` (feedgen's Atom text) with `entry`'s links as they should be written.
+
+    feedgen 1.0 writes an Atom entry's links with their href only: an enclosure would read
+    as an alternate link. Each `<link href="..."/>` of the entry gets its rel, type,
+    hreflang and length back.
+    """
+    for link in entry.link():
+        broken = f"<link href={quoteattr(link['href'])}/>"
+        attributes = " ".join(
+            f"{name}={quoteattr(str(link[name]))}" for name in _LINK_ATTRIBUTES if link.get(name)
+        )
+        atom = atom.replace(broken, f"<link {attributes}/>", 1)
+    return atom
 
 
 def json_item(
-    publication: Publication, locale: str, withdrawn_at: datetime | None = None
+    publication: Publication,
+    locale: str,
+    withdrawn_at: datetime | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> dict[str, Any]:
     """The campaign as a JSON Feed 1.1 item (marked withdrawn at `withdrawn_at`, if given)."""
     content = publication.content(locale)
@@ -105,4 +150,14 @@ def json_item(
     }
     if withdrawn_at is not None:
         item["_broadcaster"]["withdrawn"] = withdrawn_at.isoformat()
+    elif attachments:
+        item["attachments"] = [
+            {
+                "url": file.url(publication),
+                "mime_type": file.media_type,
+                "title": file.name,
+                "size_in_bytes": len(file.data),
+            }
+            for file in attachments
+        ]
     return item

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from feedgen.feed import FeedGenerator
 
-from broadcaster.site.entries import add_entry, json_item
+from broadcaster.site.entries import add_entry, json_item, repair_atom_links
 from broadcaster.site.options import FeedSettings
 from broadcaster.text.render import Publication
 from broadcaster.text.strings import localized
+from broadcaster.workspace.attachments import Attachment
 from broadcaster.workspace.models import Topic
+
+AttachmentsOf = Callable[[Publication], Sequence[Attachment]]
+HUB = "websub"  # the WebSub hub's path: `serve` is the hub of its own feeds
 
 ALL_TOPICS = "all"
 FORMATS = ("rss", "atom", "json")
@@ -119,7 +123,8 @@ def _title(options: FeedSettings, topics: Mapping[str, Topic], feed: Feed) -> st
 def _skeleton(
     feed: Feed, fmt: str, title: str, description: str, publisher: str, base_url: str
 ) -> str:
-    """The feed document without entries (RSS or Atom), `rel=self` at that format's URL."""
+    """The feed document without entries (RSS or Atom), `rel=self` at that format's URL
+    and `rel=hub` at the site's WebSub hub (an atom:link in RSS)."""
     fg = FeedGenerator()
     fg.id(f"{base_url}/{feed.path('atom')}")
     fg.title(title)
@@ -131,14 +136,23 @@ def _skeleton(
     fg.updated(feed.updated)
     fg.generator(GENERATOR)
     fg.link(href=f"{base_url}/{feed.path(fmt)}", rel="self")
+    fg.link(href=f"{base_url}/{HUB}", rel="hub")
     # RSS takes its channel <link> from the last link added: the website, not the feed.
     fg.link(href=f"{base_url}/{feed.locale}/", rel="alternate")
     data: bytes = fg.rss_str(pretty=True) if fmt == "rss" else fg.atom_str(pretty=True)
-    return data.decode()
+    text = data.decode()
+    if fmt == "rss":  # feedgen writes only the self link of RSS
+        self_link = f'<atom:link href="{base_url}/{feed.path(fmt)}" rel="self"/>\n'
+        at = text.index(self_link) + len(self_link)
+        text = text[:at] + f'    <atom:link href="{base_url}/{HUB}" rel="hub"/>\n' + text[at:]
+    return text
 
 
 def _fragments(
-    publication: Publication, locale: str, withdrawn_at: datetime | None
+    publication: Publication,
+    locale: str,
+    withdrawn_at: datetime | None,
+    attachments: Sequence[Attachment] = (),
 ) -> dict[str, str]:
     """The campaign's entry in `locale` (marked withdrawn at `withdrawn_at`, when given) as
     feedgen writes it inside a pretty-printed RSS channel, an Atom feed and a JSON Feed
@@ -148,15 +162,20 @@ def _fragments(
     fg.title("entry")
     fg.description("entry")
     fg.link(href="urn:entry", rel="alternate")
-    add_entry(fg, publication, locale, withdrawn_at)
+    entry = add_entry(fg, publication, locale, withdrawn_at, attachments)
     fragments = {}
     for fmt, tag in (("rss", "item"), ("atom", "entry")):
-        text = (fg.rss_str(pretty=True) if fmt == "rss" else fg.atom_str(pretty=True)).decode()
+        if fmt == "rss":
+            text = fg.rss_str(pretty=True).decode()
+        else:
+            text = repair_atom_links(fg.atom_str(pretty=True).decode(), entry)
         start = text.index(f"<{tag}>")
         start = text.rindex("\n", 0, start) + 1  # keep the indentation
         end = text.rindex(f"</{tag}>") + len(f"</{tag}>\n")
         fragments[fmt] = text[start:end]
-    item = json.dumps(json_item(publication, locale, withdrawn_at), ensure_ascii=False, indent=2)
+    item = json.dumps(
+        json_item(publication, locale, withdrawn_at, attachments), ensure_ascii=False, indent=2
+    )
     fragments["json"] = textwrap.indent(item, "    ")  # JSON strings hold no raw newline
     return fragments
 
@@ -182,6 +201,7 @@ def _json(
         "description": description,
         "language": feed.locale,
         "authors": [{"name": publisher}],
+        "hubs": [{"type": "WebSub", "url": f"{base_url}/{HUB}"}],
         "items": [],
     }
     head = json.dumps(document, ensure_ascii=False, indent=2)
@@ -206,14 +226,20 @@ class FeedCache:
     entries: dict[EntryKey, tuple[Publication, dict[str, str]]] = field(default_factory=dict)
 
     def fragments(
-        self, publication: Publication, locale: str, withdrawn_at: datetime | None = None
+        self,
+        publication: Publication,
+        locale: str,
+        withdrawn_at: datetime | None = None,
+        attachments: AttachmentsOf | None = None,
     ) -> dict[str, str]:
-        """The entry's fragments, made once per publication object, locale and withdrawal."""
+        """The entry's fragments, made once per publication object, locale and withdrawal
+        (a publication's attachments are read once with it, so they never differ)."""
         key = (id(publication), locale, withdrawn_at)
         known = self.entries.get(key)
         if known is not None and known[0] is publication:
             return known[1]
-        made = _fragments(publication, locale, withdrawn_at)
+        files = attachments(publication) if attachments is not None else ()
+        made = _fragments(publication, locale, withdrawn_at, files)
         self.entries[key] = (publication, made)
         return made
 
@@ -250,8 +276,11 @@ def build_feeds(
     topics: Mapping[str, Topic],
     locales: Sequence[str],
     cache: FeedCache | None = None,
+    attachments: AttachmentsOf | None = None,
 ) -> dict[str, bytes]:
     """Every feed file by path, `feeds/{locale}/{topic}.{rss,atom,json}`; stable bytes.
+
+    `attachments` gives each publication's files, carried as enclosures.
 
     Each entry is serialised once per publication object and locale, and feeds are put
     together from those pieces: the bytes are what feedgen and `json.dumps` write for the
@@ -279,7 +308,9 @@ def build_feeds(
         key += (publisher, base_url, *(id(publication) for publication in feed.entries))
         key += tuple(sorted(feed.withdrawn.items()))
         known = cache.feeds.get(key)
-        pieces = [cache.fragments(p, feed.locale, feed.withdrawn_at(p)) for p in feed.entries]
+        pieces = [
+            cache.fragments(p, feed.locale, feed.withdrawn_at(p), attachments) for p in feed.entries
+        ]
         for publication, made in zip(feed.entries, pieces, strict=True):
             entry_key = (id(publication), feed.locale, feed.withdrawn_at(publication))
             used_entries[entry_key] = (publication, made)

@@ -15,7 +15,8 @@ from pathlib import Path
 from broadcaster.outbox.content import ContentStore
 from broadcaster.outbox.snapshot import from_snapshot
 from broadcaster.site import build_site, next_change, write_site, write_subtree
-from broadcaster.site.build import SiteCache, built_as_of
+from broadcaster.site.build import SiteCache, SiteFeeds, built_as_of
+from broadcaster.site.directory import DEFAULT_LISTED, ListedFeed
 from broadcaster.site.feeds import FeedCache, build_feeds
 from broadcaster.site.options import FeedSettings, SiteTitles
 from broadcaster.site.sources import StateReader, StoreState
@@ -78,7 +79,7 @@ class PublicSite:
         self.public = public
         self.content = content
         self.base_url = base_url
-        self.static = static or StaticFiles()
+        self.static = static or StaticFiles(base_url=base_url)
         self.clock = clock
         self.workspace: Workspace | None = None
         # One build of the site and one of the feeds at a time, side by side (each awaits
@@ -112,6 +113,15 @@ class PublicSite:
         # Per channel, the withdrawn campaigns of its last build (see _withdrawn).
         self._withdrawn_last: dict[str, dict[str, datetime]] = {}
         self._prebuilds: set[asyncio.Future[str]] = set()
+        # The feeds the feeds page and /feeds.opml list (site/directory.py).
+        self.listed: tuple[ListedFeed, ...] = DEFAULT_LISTED
+
+    def list_feed(self, feed: ListedFeed) -> None:
+        """List one more kind of feed on the feeds page and in the OPML, from the next
+        website build on (a part that publishes a feed of its own calls this)."""
+        if all(known.key != feed.key for known in self.listed):
+            self.listed = (*self.listed, feed)
+            self._pages.clear()  # every page links the feeds
 
     def use(self, workspace: Workspace) -> None:
         """Name topics and locales after this workspace (start and reload)."""
@@ -168,7 +178,8 @@ class PublicSite:
             publications = state.publications[channel]
             withdrawn = self._withdrawn(channel, publications, state)
             now = self.clock()
-            inputs = (options, templates, withdrawn, *publications)
+            workspace = self._workspace()
+            inputs = (options, templates, withdrawn, workspace, self.listed, *publications)
             key = ("site", channel)
             last = self._built.get(key)
             writing = self._site_writer.busy
@@ -184,6 +195,7 @@ class PublicSite:
                 templates=templates,
                 base_url=self.base_url,
                 cache=self._pages.setdefault(channel, SiteCache()),
+                feeds=SiteFeeds(workspace.topics, self.listed, self._files_of),
             )
             # The campaigns' files/ (the official documents): webhooks and mail link here.
             for publication in publications:
@@ -249,6 +261,7 @@ class PublicSite:
                 topics=workspace.topics,
                 locales=sorted(locales, key=lambda loc: (loc != DEFAULT_LOCALE, loc)),
                 cache=self._feeds.setdefault(channel, FeedCache()),
+                attachments=self._files_of,
             )
             as_of = built_as_of(publications, withdrawn, now)
             self.static.replace_part(files, prefix=f"{FEEDS}/", last_modified=as_of)

@@ -204,9 +204,13 @@ class StaticFiles:
         *,
         feed_cache_control: str = FEED_CACHE_CONTROL,
         page_cache_control: str = PAGE_CACHE_CONTROL,
+        base_url: str | None = None,
     ) -> None:
         self.feed_cache_control = feed_cache_control
         self.page_cache_control = page_cache_control
+        # With the site's public URL, every feed names its WebSub hub and itself in a
+        # `Link:` header (WebSub discovery), as it does inside the document.
+        self.base_url = base_url.rstrip("/") if base_url else None
         self._set = _FileSet(files={}, routes={})
 
     @property
@@ -323,9 +327,10 @@ class StaticFiles:
             return old if old.body is body else dataclasses.replace(old, body=body)
         if old is not None and not same_bytes and when <= old.last_modified:
             when = max(built_at, old.last_modified + timedelta(seconds=1))
-        return StaticFile.build(
-            body, content_type, when, cache_control, _headers(path, content_type)
-        )
+        headers = _headers(path, content_type)
+        if self.base_url is not None and content_type.split(";", 1)[0] in FEED_TYPES:
+            headers = {**headers, "Link": feed_links(self.base_url, path)}
+        return StaticFile.build(body, content_type, when, cache_control, headers)
 
     def load_dir(self, root: Path, *, within: Path | None = None) -> None:
         """Serve a built tree from disk (after a restart); Last-Modified is each file's mtime.
@@ -378,6 +383,15 @@ class StaticFiles:
 # --- The fast path: the hot static GETs answered below aiohttp ------------------------------
 
 # A request line the fast path answers: GET or HEAD, origin-form target, HTTP/1.1 only.
+
+
+FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/feed+json"})
+HUB_PATH = "websub"
+
+
+def feed_links(base_url: str, path: str) -> str:
+    """The `Link:` header of the feed at `path`: its WebSub hub and its own URL."""
+    return f'<{base_url}/{HUB_PATH}>; rel="hub", <{base_url}/{path}>; rel="self"'
 
 
 def _headers(path: str, content_type: str) -> Mapping[str, str]:

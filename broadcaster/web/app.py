@@ -33,6 +33,7 @@ from broadcaster.web.metrics_route import metrics, metrics_app
 from broadcaster.web.press import add_press_room
 from broadcaster.web.subscription_routes import add_subscriptions
 from broadcaster.web.subscriptions import Limits
+from broadcaster.web.websub import HubLimits, add_websub
 
 log = logging.getLogger(__name__)
 
@@ -146,21 +147,23 @@ def make_app(
     *,
     watch: bool = False,
     limits: Limits | None = None,
+    hub_limits: HubLimits | None = None,
 ) -> web.Application:
     """The application; `open_parts` opens what it serves on startup and closes it on cleanup
     (broadcaster.service.make_app passes the whole service). `limits` are the subscribe
-    form's rate limits.
+    form's rate limits, `hub_limits` the WebSub hub's.
     """
     app = web.Application()
     if settings.trusted_proxies:
         app.middlewares.append(forwarded_for(settings.trusted_proxies))
-    static = StaticFiles()
+    static = StaticFiles(base_url=settings.base_url)
     app[STATIC] = static
     app[HEALTH] = StoreHealthProbe()
     # Cleanup contexts start in this order and stop in reverse: the service outlives both.
     app.cleanup_ctx.append(open_parts(static))
     app.cleanup_ctx.append(_reloading(watch))
     add_subscriptions(app, limits)
+    add_websub(app, hub_limits)
     app.add_subapp("/admin", make_admin())
     app.router.add_get("/healthz", healthz)
     if not settings.metrics_listen:  # else only there (metrics_app)

@@ -78,7 +78,8 @@ def test_each_channel_has_the_capabilities_its_callers_use(root: Path) -> None:
     }
     assert capabilities == {
         "website": {"PublicChannel"},
-        "feeds": {"PublicChannel"},
+        # The feeds are also their WebSub hub: distributions go out in batches.
+        "feeds": {"PublicChannel", "BatchDeliveringChannel", "WithdrawingChannel"},
         # Readers and newsrooms that were emailed a campaign are told of its withdrawal.
         "citizens": {"BatchDeliveringChannel", "ListMailChannel", "WithdrawingChannel"},
         "press-desk": {"BatchDeliveringChannel", "WithdrawingChannel"},

@@ -33,6 +33,7 @@ TABLES = {
     "counted_bounces",
     "partners",
     "webhook_events",
+    "websub_subscriptions",
     "users",
     "editor_drafts",
     "staff_sessions",

@@ -225,3 +225,33 @@ def test_support_contacts_are_found_through_the_navigation(
         )
     # Every phone number on the page can be called with one tap.
     expect(page.locator("main a[href^='tel:']")).not_to_have_count(0)
+
+
+@pytest.mark.parametrize("locale", ["vi", "en"])
+def test_a_newsroom_finds_the_feeds_from_the_home_page(
+    page: Page, site: tuple[str, Path], locale: str
+) -> None:
+    """From the home page's footer to the feeds page, whose addresses answer with feeds.
+
+    With BROADCASTER_SCREENSHOTS=DIR the Vietnamese feeds page is saved there as
+    newsrooms-feeds.png (docs/newsrooms.md shows it)."""
+    url, _ = site
+    page.goto(f"{url}/{locale}/")
+    page.get_by_role("link", name=text("feeds_link", locale)).click()
+    expect(page).to_have_url(f"{url}/{locale}/feeds/")
+    expect(page.get_by_role("heading", level=1)).to_have_text(text("site_feeds", locale))
+    rss = page.get_by_label(text("feeds_copy_label", locale).format(format="RSS 2.0")).first
+    address = rss.input_value()
+    assert address == f"{url}/feeds/{locale}/all.rss"
+    expect(page.get_by_label("WebSub hub")).to_have_value(f"{url}/websub")
+    answer = page.request.get(address)
+    assert answer.status == 200
+    assert answer.headers["content-type"].startswith("application/rss+xml")
+    assert f'<{url}/websub>; rel="hub"' in answer.headers["link"]
+    opml = page.request.get(f"{url}/feeds.opml")
+    assert opml.status == 200
+    assert address.encode() in opml.body()
+    folder = os.environ.get("BROADCASTER_SCREENSHOTS")
+    if folder and locale == "vi":
+        page.set_viewport_size({"width": 900, "height": 900})
+        page.screenshot(path=str(Path(folder) / "newsrooms-feeds.png"), full_page=True)

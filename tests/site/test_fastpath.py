@@ -36,7 +36,8 @@ def make(files: StaticFiles) -> web.Application:
 
 @pytest.fixture
 def files() -> StaticFiles:
-    static = StaticFiles()
+    # With the site's URL, feeds carry their WebSub `Link:` header.
+    static = StaticFiles(base_url="https://thongtin.example.gov.vn")
     # A file where the app has a route of its own: the route must win, as without fast path.
     static.replace({**FILES, "healthz": b"shadowed"}, last_modified=TIMES, built_at=BUILT)
     return static
@@ -179,6 +180,20 @@ async def test_head_and_matching_etags(servers: Servers, files: StaticFiles) -> 
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
     assert answer.endswith(b"Connection: close\r\n\r\n")  # headers only
     assert f"Content-Length: {len(FILES['feeds/vi/all.rss'])}".encode() in answer
+
+
+@pytest.mark.asyncio
+async def test_the_fast_path_names_a_feeds_websub_hub_and_itself(servers: Servers) -> None:
+    _, fast, handed_over = servers
+    (feed,) = await exchange(fast, request("/feeds/vi/all.rss", CLOSE))
+    (page,) = await exchange(fast, request("/vi/", CLOSE))
+    assert handed_over == []
+    link = (
+        b'Link: <https://thongtin.example.gov.vn/websub>; rel="hub", '
+        b'<https://thongtin.example.gov.vn/feeds/vi/all.rss>; rel="self"\r\n'
+    )
+    assert link in feed
+    assert b"Link:" not in page
 
 
 @pytest.mark.asyncio

@@ -21,7 +21,7 @@ from lxml import etree
 
 from broadcaster.channels.feed import FeedOptions
 from broadcaster.settings import Settings
-from broadcaster.site.entries import add_entry
+from broadcaster.site.entries import add_entry, repair_atom_links
 from broadcaster.site.feeds import (
     ALL_TOPICS,
     EPOCH,
@@ -454,11 +454,23 @@ def whole_document(feed: Feed, fmt: str, options: FeedOptions, workspace: Worksp
     fg.language(feed.locale)
     fg.updated(feed.updated)
     fg.generator("Broadcaster")
-    for publication in feed.entries:
+    entries = [
         add_entry(fg, publication, feed.locale, feed.withdrawn_at(publication))
+        for publication in feed.entries
+    ]
     fg.link(href=f"{BASE_URL}/{feed.path(fmt)}", rel="self")
+    fg.link(href=f"{BASE_URL}/websub", rel="hub")
     fg.link(href=f"{BASE_URL}/{feed.locale}/", rel="alternate")
     data: bytes = fg.rss_str(pretty=True) if fmt == "rss" else fg.atom_str(pretty=True)
+    if fmt == "atom":
+        text = data.decode()
+        for entry in entries:
+            text = repair_atom_links(text, entry)
+        data = text.encode()
+    if fmt == "rss":  # feedgen writes no hub link into RSS: the feed adds it as an atom:link
+        self_link = f'<atom:link href="{BASE_URL}/{feed.path(fmt)}" rel="self"/>\n'.encode()
+        hub_link = f'    <atom:link href="{BASE_URL}/websub" rel="hub"/>\n'.encode()
+        data = data.replace(self_link, self_link + hub_link)
     return data
 
 

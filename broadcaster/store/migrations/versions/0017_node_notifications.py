@@ -4,7 +4,7 @@ NOTIFY broadcaster 'public' (store/notify.py), so the other nodes rebuild at onc
 of polling. SQLite has no NOTIFY: nodes on it keep polling, and nothing is created.
 
 Revision ID: 0017
-Revises: 0012
+Revises: 0014
 Create Date: 2026-12-03
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0017"
-down_revision: str | Sequence[str] | None = "0012"
+down_revision: str | Sequence[str] | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
