@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from broadcaster.alerts.public import PublicAlerts
 from broadcaster.bounces.receiver import bounce_receiver
 from broadcaster.channels import Channel, postboxes
-from broadcaster.fanpages.store import Alert, FanpageStore, alert_mail
+from broadcaster.fanpages.store import FanpageStore, alert_mail
 from broadcaster.mail.notices import Notices
 from broadcaster.outbox.content import ContentStore
 from broadcaster.outbox.outbox import Outbox
@@ -34,6 +34,7 @@ from broadcaster.publishing.publisher import Publisher
 from broadcaster.publishing.scheduler import Scheduler
 from broadcaster.publishing.upkeep import PublicUpkeep
 from broadcaster.settings import Settings
+from broadcaster.site.directory import CAP_INDEX
 from broadcaster.site.public import PublicSite
 from broadcaster.site.static import StaticFiles
 from broadcaster.staff.accounts import Accounts
@@ -230,15 +231,6 @@ def _staff(
     return accounts, reviews, approvals, notices
 
 
-def _mail_admins(notices: Notices) -> Callable[[Alert], Awaitable[None]]:
-    """Tell the admins by email when a channel stops (a fan-page token expired)."""
-
-    async def mail(alert: Alert) -> None:
-        await notices.notify_admins(*alert_mail(alert))
-
-    return mail
-
-
 async def _deliver(stack: contextlib.AsyncExitStack, service: Service) -> None:
     """Resume queued publications, start the workers, the bounce receiver and the jobs
     that keep the site current and send confirmations owed."""
@@ -303,6 +295,7 @@ async def open_service(
         engine = await _open_engine(stack, settings)
         outbox, content, metrics = Outbox(engine), ContentStore(engine), Metrics()
         public = PublicSite(settings.root / "public", content, settings.base_url, static=static)
+        public.list_feed(CAP_INDEX)  # the public alerts' index (web/alerts.py)
         workers = _workers(settings, outbox, content, metrics)
         subscribers = SqlSubscriberStore(engine, settings.secret_key)
         tokens = SignedTokens(settings.secret_key)
@@ -314,7 +307,10 @@ async def open_service(
             settings, workspace, (subscribers, tokens, partners), public, outbox, publisher, workers
         )
         accounts, reviews, approvals, notices = _staff(engine, live, settings, publisher, public)
-        live.fanpages = FanpageStore(engine, on_alert=_mail_admins(notices))
+        # The admins hear by email when a channel stops (a fan-page token expired).
+        live.fanpages = FanpageStore(
+            engine, on_alert=lambda a: notices.notify_admins(*alert_mail(a))
+        )
         confirmations = Confirmations(subscribers, tokens, mailer or notices, settings.base_url)
         upkeep = PublicUpkeep(lambda: live.channels, public, content, reviews)
         live.record_quarantine = record_quarantine

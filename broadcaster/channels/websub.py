@@ -37,7 +37,7 @@ from broadcaster.partners.websub import (
     WebSubSender,
     parse_request,
 )
-from broadcaster.site.static import FEED_TYPES, HUB_PATH
+from broadcaster.site.headers import FEED_TYPES, HUB_PATH
 from broadcaster.text.render import Publication
 from broadcaster.workspace.models import DEFAULT_LOCALE, Campaign
 

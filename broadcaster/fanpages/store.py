@@ -48,7 +48,7 @@ class Alert:
     raised_at: datetime
 
 
-AlertListener = Callable[[Alert], Awaitable[None]]
+AlertListener = Callable[[Alert], Awaitable[object]]
 
 
 class FanpageStore:

@@ -53,3 +53,12 @@ ERROR_HEADERS = CIMultiDictProxy(
         }
     )
 )
+
+
+FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/feed+json"})
+HUB_PATH = "websub"
+
+
+def feed_links(base_url: str, path: str) -> str:
+    """The `Link:` header of the feed at `path`: its WebSub hub and its own URL."""
+    return f'<{base_url}/{HUB_PATH}>; rel="hub", <{base_url}/{path}>; rel="self"'

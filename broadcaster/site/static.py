@@ -25,8 +25,10 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from broadcaster.site.headers import (
     BAD_REQUEST_PAGE,
     ERROR_HEADERS,
+    FEED_TYPES,
     NOT_FOUND_PAGE,
     NOT_FRAMEABLE,
+    feed_links,
     security_headers,
 )
 from broadcaster.site.media import FILES_PREFIX, content_type_for, file_headers
@@ -383,15 +385,6 @@ class StaticFiles:
 # --- The fast path: the hot static GETs answered below aiohttp ------------------------------
 
 # A request line the fast path answers: GET or HEAD, origin-form target, HTTP/1.1 only.
-
-
-FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/feed+json"})
-HUB_PATH = "websub"
-
-
-def feed_links(base_url: str, path: str) -> str:
-    """The `Link:` header of the feed at `path`: its WebSub hub and its own URL."""
-    return f'<{base_url}/{HUB_PATH}>; rel="hub", <{base_url}/{path}>; rel="self"'
 
 
 def _headers(path: str, content_type: str) -> Mapping[str, str]:
