@@ -7,10 +7,11 @@ Element order follows the OASIS CAP 1.2 schema, which readers validate against.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from lxml import etree
 
-from broadcaster.alerts.messages import AlertMessage, cap_time
+from broadcaster.alerts.messages import AlertMessage, alert_sender, cap_time
 from broadcaster.site.model import contacts_from
 from broadcaster.text.render import Publication
 from broadcaster.text.strings import text
@@ -127,3 +128,21 @@ def alert_element(message: AlertMessage, area: AlertArea | None) -> etree._Eleme
     for locale in publication.campaign.locales:
         _info(root, message, locale, area)
     return root
+
+
+def preview_alert(publication: Publication, area: AlertArea | None, base_url: str) -> bytes | None:
+    """The CAP `Alert` a first publication would make, unsigned, or None when the campaign
+    is not an alert; its identifier ends in `.preview` rather than a publication number."""
+    if publication.campaign.alert is None:
+        return None
+    host = urlsplit(base_url).hostname or "localhost"
+    message = AlertMessage(
+        f"{host}.{publication.campaign.id}.preview",
+        alert_sender(area, host),
+        "Alert",
+        publication.published_at,
+        publication,
+    )
+    element = alert_element(message, area)
+    data: bytes = etree.tostring(element, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return data

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from broadcaster.text.render import Publication
+from broadcaster.workspace.alerts import AlertArea
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,11 @@ def cap_time(moment: datetime) -> str:
     """CAP's date-time: seconds and a numeric offset (`2021-07-10T08:00:00+07:00`), no Z."""
     text = moment.replace(microsecond=0).isoformat()
     return text[:-6] + "-00:00" if text.endswith("+00:00") else text
+
+
+def alert_sender(area: AlertArea | None, host: str) -> str:
+    """workspace.yaml `alerts: sender:`, else the host of BROADCASTER_BASE_URL."""
+    return area.sender if area is not None and area.sender else host
 
 
 def identifier(host: str, campaign_id: str, publication_id: int) -> str:

@@ -16,7 +16,13 @@ from lxml import etree
 
 from broadcaster.alerts.cap import alert_element
 from broadcaster.alerts.index import atom_index
-from broadcaster.alerts.messages import AlertMessage, Published, current, messages
+from broadcaster.alerts.messages import (
+    AlertMessage,
+    Published,
+    alert_sender,
+    current,
+    messages,
+)
 from broadcaster.alerts.signing import AlertSigner, SigningError
 from broadcaster.outbox.snapshot import from_snapshot
 from broadcaster.outbox.tables import PublicationKind
@@ -77,8 +83,7 @@ class PublicAlerts:
 
     def sender(self, workspace: Workspace) -> str:
         """workspace.yaml `alerts: sender:`, else the host of BROADCASTER_BASE_URL."""
-        area = workspace.alerts
-        return area.sender if area is not None and area.sender else self.host
+        return alert_sender(workspace.alerts, self.host)
 
     async def _refresh(self) -> _Seen:
         workspace = self.workspace()

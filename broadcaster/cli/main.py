@@ -72,7 +72,7 @@ def check(root: Path) -> None:
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write the renditions here as <locale>/page.html, email.eml, ...",
+    help="Write the renditions here as <locale>/page.html, email.eml, ... (and an alert's cap.xml)",
 )
 @_root_option
 def preview_command(
@@ -98,9 +98,11 @@ def preview_command(
     subject = result.publication.campaign
     click.echo(f"campaign {subject.id} revision {subject.revision[:12]}")
     if out is not None:
-        for path in write_preview(result.renditions, out):
+        for path in write_preview(result.renditions, out, result.cap):
             click.echo(f"  wrote {path}")
         return
+    if result.cap is not None:
+        click.echo("  cap.xml: a CAP 1.2 alert (written with --out)")
     for rendition in result.renditions:
         click.echo(f"  [{rendition.locale}] {rendition.channel}: {rendition.summary}")
         for name, data in rendition.files.items():

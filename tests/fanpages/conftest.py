@@ -5,11 +5,12 @@ a service on a workspace with one `facebook` and one `zalo` channel pointing at 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import pytest_asyncio
@@ -188,26 +189,30 @@ async def serve(handler: Callable[[web.Request], Awaitable[web.Response]]) -> we
     return runner
 
 
-@pytest_asyncio.fixture
-async def graph() -> AsyncIterator[GraphStandIn]:
-    stand_in = GraphStandIn()
+S = TypeVar("S", GraphStandIn, ZaloStandIn)
+
+
+@contextlib.asynccontextmanager
+async def running(stand_in: S) -> AsyncIterator[S]:
+    """`stand_in` answering on a port of its own until the block ends."""
     runner = await serve(stand_in.handle)
     stand_in.port = runner.addresses[0][1]
     try:
         yield stand_in
     finally:
         await runner.cleanup()
+
+
+@pytest_asyncio.fixture
+async def graph() -> AsyncIterator[GraphStandIn]:
+    async with running(GraphStandIn()) as stand_in:
+        yield stand_in
 
 
 @pytest_asyncio.fixture
 async def zalo() -> AsyncIterator[ZaloStandIn]:
-    stand_in = ZaloStandIn()
-    runner = await serve(stand_in.handle)
-    stand_in.port = runner.addresses[0][1]
-    try:
+    async with running(ZaloStandIn()) as stand_in:
         yield stand_in
-    finally:
-        await runner.cleanup()
 
 
 def add_channels(root: Path, graph: GraphStandIn, zalo: ZaloStandIn) -> None:

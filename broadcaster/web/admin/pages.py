@@ -62,8 +62,8 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     clock = LocalTime(live.workspace.timezone, lang)
     env.filters["when"] = clock.html
     env.filters["words"] = marked_language
+    context.setdefault("zone", clock.label())  # the editor names the zone its own way
     body = env.get_template(template).render(
-        zone=clock.label(),
         who=lambda name: gettext.gettext(MACHINE_ACTORS[name]) if name in MACHINE_ACTORS else name,
         clock=clock,
         lang=lang,
