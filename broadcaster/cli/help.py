@@ -49,7 +49,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], bool, str]] = {
     "worker": (
         (DATABASE, SECRET, BASE_URL, TIMEZONE, *DELIVERY, "BROADCASTER_LOG_FORMAT"),
         True,
-        "broadcaster worker --root /srv/thongbao   # once per extra core",
+        "broadcaster worker --root /srv/thongbao",
     ),
     "publish": (
         (DATABASE, SECRET, BASE_URL, TIMEZONE, *DELIVERY),
