@@ -432,13 +432,18 @@ def side_by_side(args: argparse.Namespace) -> None:
             singles.append(single["rate"])
             multis.append(multi["rate"])
             ratios.append(multi["rate"] / single["rate"])
+            cpu = [
+                1000 * (r["cpu_seconds"] + r["signing_cpu_seconds"]) / r["delivered"]
+                for r in (single, multi)
+            ]
             print(
                 f"dkim={dkim} run {repeat + 1}: 1 process {single['rate']:.0f} msg/s "
                 f"({single['delivered']:.0f} in {single['seconds']:.1f} s, enqueue "
                 f"{single['enqueue_seconds']:.1f} s), {args.processes} processes "
                 f"{multi['rate']:.0f} msg/s ({multi['delivered']:.0f} in "
                 f"{multi['seconds']:.1f} s, enqueue {multi['enqueue_seconds']:.1f} s); "
-                f"ratio {ratios[-1]:.2f}",
+                f"ratio {ratios[-1]:.2f}; CPU per message {cpu[0]:.3f} / {cpu[1]:.3f} ms "
+                "(delivery processes, without the database server and smtp-sink)",
                 flush=True,
             )
         print(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import threading
 from collections import Counter
 from collections.abc import Mapping
@@ -180,3 +181,20 @@ async def test_serve_processes_2_shares_a_fan_out_on_sqlite_and_stops_its_worker
     (child,) = set(pids) - {serve.pid}
     with pytest.raises(ProcessLookupError):  # stopped (and reaped) with serve
         os.kill(child, 0)
+
+
+async def test_worker_reloads_on_sighup_and_stops_on_sigint(
+    workspace: Path, tmp_path: Path
+) -> None:
+    env = environment(shutdown_timeout=str(SHUTDOWN_TIMEOUT))
+    worker = Process(workspace, env, tmp_path / "worker.log", "worker")
+    async with serving(worker):
+        await worker.wait_delivering()
+        os.kill(worker.pid, signal.SIGHUP)
+
+        async def reloaded() -> bool:
+            return "workspace reloaded" in worker.output()
+
+        await eventually(reloaded, 30, "the reload", 0.1)
+        assert await worker.stop(signal.SIGINT) == 0, worker.output()
+    assert "Traceback" not in worker.output()
