@@ -3,6 +3,7 @@
     .venv/bin/python bench/email_fanout.py [--subscribers 100000] [--repeats 3]
         [--connections 8] [--dkim none,rsa] [--baseline 30000] [--database sqlite|URL]
         [--profile FILE]   # pyinstrument (pip install pyinstrument) of the fan-out child
+        [--processes 2]    # 1 and 2 delivery processes side by side: both rates, the ratio
     .venv/bin/python bench/email_fanout.py --rss 100000,1000000   # peak RSS per list size
 
 Each run gets a fresh throwaway workspace and database, N subscribers inserted directly,
@@ -16,6 +17,10 @@ message over the same number of connections to the same sink. Both run on uvloop
 `serve` does (--loop asyncio for the default loop). Prints every run (with the CPU per
 message of the fan-out process, of its DKIM signing processes and of smtp-sink) and the
 medians.
+With --processes N, each repeat runs the fan-out twice on fresh databases, first with one
+delivery process, then with N (the fan-out child and N-1 "drain" children claiming from the
+same outbox, as `broadcaster worker` does), and prints both rates and their ratio (no bare
+client baseline then); the N-process run is timed until the last batch any process records.
 Only loopback traffic; every run is bounded by --timeout.
 """
 
@@ -34,6 +39,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -126,14 +132,11 @@ async def seed(root: Path, env: dict[str, str], count: int) -> None:
 # -- child: fan-out ---------------------------------------------------------------------
 
 
-async def fanout(root: Path, env: dict[str, str], limit: float) -> dict[str, float]:
-    """Publish to every subscriber and wait until each delivery is settled."""
+async def _open(root: Path, env: dict[str, str]) -> tuple[Any, ...]:
+    """The settings, workspace, engine, outbox, content store and channels of a fan-out."""
     from broadcaster.channels import build_channels
     from broadcaster.outbox.content import ContentStore
     from broadcaster.outbox.outbox import Outbox
-    from broadcaster.outbox.tables import DeliveryStatus, PublicationSource
-    from broadcaster.outbox.workers import Workers, WorkerSettings
-    from broadcaster.publishing.publisher import Publisher
     from broadcaster.settings import Settings
     from broadcaster.store import create_engine
     from broadcaster.subscribers.store import SqlSubscriberStore
@@ -149,34 +152,94 @@ async def fanout(root: Path, env: dict[str, str], limit: float) -> dict[str, flo
     channels = build_channels(
         workspace, settings, subscribers=store, tokens=SignedTokens(settings.secret_key)
     )
-    last_accepted = [0.0]
+    return settings, workspace, engine, outbox, content, channels
+
+
+def _workers(outbox: Any, content: Any, channels: Any, last: list[float]) -> Any:
+    from broadcaster.outbox.workers import Workers, WorkerSettings
 
     def observe(channel: str, status: str, seconds: float) -> None:
         if status == "delivered":  # called as each batch's outcomes are recorded
-            last_accepted[0] = time.perf_counter()
+            last[0] = time.time()
+            last[1] += 1
 
-    workers = Workers(outbox, content, channels, WorkerSettings(concurrency=1), observe=observe)
-    publisher = Publisher(outbox, content, settings, on_enqueued=workers.wake)
-    publisher.use(workspace, channels)
-    workers.start()
-    started = time.perf_counter()
-    published = await publisher.publish(CAMPAIGN, ["citizens"], source=PublicationSource.CLI)
-    enqueued = time.perf_counter() - started
-    final = {DeliveryStatus.DELIVERED, DeliveryStatus.PERMANENT_FAILURE, DeliveryStatus.CANCELLED}
-    while True:
-        progress = (await outbox.progress(published.publication_id)).get("citizens", {})
-        if sum(n for status, n in progress.items() if status in final) >= published.deliveries:
-            break
-        if time.perf_counter() - started > limit:
-            raise TimeoutError(f"not finished after {limit} s: {dict(progress)}")
-        await asyncio.sleep(0.5)  # a GROUP BY over the outbox: not too often
-    elapsed = last_accepted[0] - started
+    return Workers(outbox, content, channels, WorkerSettings(concurrency=1), observe=observe)
+
+
+async def _close(workers: Any, channels: Any, engine: Any) -> None:
     await workers.stop(5)
     for channel in channels.values():
         close = getattr(channel, "close", None)
         if close is not None:
             await close()
     await engine.dispose()
+
+
+async def drain(root: Path, env: dict[str, str]) -> dict[str, float]:
+    """Another delivery process on the same outbox (as `broadcaster worker`), until SIGTERM."""
+    import signal
+
+    _, _, engine, outbox, content, channels = await _open(root, env)
+    last = [0.0, 0]
+    workers = _workers(outbox, content, channels, last)
+    workers.start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    print("ready", flush=True)
+    await stop.wait()
+    await _close(workers, channels, engine)
+    return {"last": last[0], "batches": last[1]}
+
+
+def _drainers(root: Path, env: dict[str, str], count: int, loop: str) -> list[Any]:
+    """Start `count` drain children and wait until each has its channels open."""
+    command = [sys.executable, __file__, "--child", "drain", "--root", str(root)]
+    command += ["--env", json.dumps(env), "--loop", loop]
+    children = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(count)]
+    for process in children:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+    return children
+
+
+def _stop_drainers(children: list[Any]) -> list[float]:
+    """SIGTERM them; the wall-clock time each recorded its last delivered batch."""
+    lasts = []
+    for process in children:
+        process.terminate()
+        out, _ = process.communicate(timeout=60)
+        lasts.append(json.loads(out.strip().splitlines()[-1])["last"])
+    return lasts
+
+
+async def fanout(
+    root: Path, env: dict[str, str], limit: float, processes: int = 1, loop: str = "uvloop"
+) -> dict[str, float]:
+    """Publish to every subscriber and wait until each delivery is settled; with
+    `processes` > 1, that many minus one drain children deliver from the same outbox."""
+    from broadcaster.outbox.tables import DeliveryStatus, PublicationSource
+    from broadcaster.publishing.publisher import Publisher
+
+    settings, workspace, engine, outbox, content, channels = await _open(root, env)
+    last = [0.0, 0]
+    workers = _workers(outbox, content, channels, last)
+    publisher = Publisher(outbox, content, settings, on_enqueued=workers.wake)
+    publisher.use(workspace, channels)
+    children = _drainers(root, env, processes - 1, loop)
+    workers.start()
+    started = time.time()
+    published = await publisher.publish(CAMPAIGN, ["citizens"], source=PublicationSource.CLI)
+    enqueued = time.time() - started
+    final = {DeliveryStatus.DELIVERED, DeliveryStatus.PERMANENT_FAILURE, DeliveryStatus.CANCELLED}
+    while True:
+        progress = (await outbox.progress(published.publication_id)).get("citizens", {})
+        if sum(n for status, n in progress.items() if status in final) >= published.deliveries:
+            break
+        if time.time() - started > limit:
+            raise TimeoutError(f"not finished after {limit} s: {dict(progress)}")
+        await asyncio.sleep(0.5)  # a GROUP BY over the outbox: not too often
+    elapsed = max([last[0], *_stop_drainers(children)]) - started
+    await _close(workers, channels, engine)
     delivered = progress.get(DeliveryStatus.DELIVERED, 0)
     return {
         "deliveries": published.deliveries,
@@ -260,7 +323,9 @@ def child(args: argparse.Namespace) -> None:
             result = run(fanout(root, env, args.timeout))
         Path(args.profile).write_text(profiler.output_text(unicode=True, show_all=False))
     elif args.child == "fanout":
-        result = run(fanout(root, env, args.timeout))
+        result = run(fanout(root, env, args.timeout, args.processes, args.loop))
+    elif args.child == "drain":
+        result = run(drain(root, env))
     else:
         result = run(baseline(root, env, args.baseline, args.connections))
     result["peak_rss_mb"] = peak_rss_mb()
@@ -304,7 +369,11 @@ def run_child(
 
 
 def one_run(
-    args: argparse.Namespace, subscribers: int, dkim: str, with_baseline: bool
+    args: argparse.Namespace,
+    subscribers: int,
+    dkim: str,
+    with_baseline: bool,
+    processes: int = 1,
 ) -> dict[str, float]:
     import socket
 
@@ -330,7 +399,7 @@ def one_run(
             time.sleep(0.3)
             run_child("seed", root, env, args, subscribers=subscribers)
             before = _cpu_seconds(sink.pid)
-            result = run_child("fanout", root, env, args)
+            result = run_child("fanout", root, env, args, processes=processes)
             result["sink_ms_per_message"] = (
                 1000 * (_cpu_seconds(sink.pid) - before) / result["delivered"]
             )
@@ -350,6 +419,38 @@ def one_run(
                 drop = ["dropdb", "-h", host, "-U", "postgres", "--force", name]
                 subprocess.run(drop, check=False)
     return result
+
+
+def side_by_side(args: argparse.Namespace) -> None:
+    """Each repeat: the fan-out with one delivery process, then with --processes, each on
+    a fresh database; the rates and their ratio, then the medians."""
+    for dkim in args.dkim.split(","):
+        ratios, singles, multis = [], [], []
+        for repeat in range(args.repeats):
+            single = one_run(args, args.subscribers, dkim, with_baseline=False)
+            multi = one_run(args, args.subscribers, dkim, False, processes=args.processes)
+            singles.append(single["rate"])
+            multis.append(multi["rate"])
+            ratios.append(multi["rate"] / single["rate"])
+            cpu = [
+                1000 * (r["cpu_seconds"] + r["signing_cpu_seconds"]) / r["delivered"]
+                for r in (single, multi)
+            ]
+            print(
+                f"dkim={dkim} run {repeat + 1}: 1 process {single['rate']:.0f} msg/s "
+                f"({single['delivered']:.0f} in {single['seconds']:.1f} s, enqueue "
+                f"{single['enqueue_seconds']:.1f} s), {args.processes} processes "
+                f"{multi['rate']:.0f} msg/s ({multi['delivered']:.0f} in "
+                f"{multi['seconds']:.1f} s, enqueue {multi['enqueue_seconds']:.1f} s); "
+                f"ratio {ratios[-1]:.2f}; CPU per message {cpu[0]:.3f} / {cpu[1]:.3f} ms "
+                "(delivery processes, without the database server and smtp-sink)",
+                flush=True,
+            )
+        print(
+            f"dkim={dkim} median: 1 process {statistics.median(singles):.0f} msg/s, "
+            f"{args.processes} processes {statistics.median(multis):.0f} msg/s, "
+            f"ratio {statistics.median(ratios):.2f}"
+        )
 
 
 def main() -> None:
@@ -373,7 +474,13 @@ def main() -> None:
     parser.add_argument(
         "--profile", default="", help="write a pyinstrument profile of the fan-out to this file"
     )
-    parser.add_argument("--child", choices=["seed", "fanout", "baseline"])
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="also run each fan-out with this many delivery processes and print the ratio",
+    )
+    parser.add_argument("--child", choices=["seed", "fanout", "baseline", "drain"])
     parser.add_argument("--root")
     parser.add_argument("--env")
     args = parser.parse_args()
@@ -393,6 +500,9 @@ def main() -> None:
         first = peaks[sizes[0]]
         for size in sizes[1:]:
             print(f"peak RSS {size} vs {sizes[0]}: {peaks[size] / first - 1:+.1%}")
+        return
+    if args.processes > 1:
+        side_by_side(args)
         return
     for dkim in args.dkim.split(","):
         runs = []

@@ -46,6 +46,11 @@ COMMANDS: dict[str, tuple[tuple[str, ...], bool, str]] = {
         True,
         "BROADCASTER_LISTEN=0.0.0.0:8080 broadcaster serve --root /srv/thongbao",
     ),
+    "worker": (
+        (DATABASE, SECRET, BASE_URL, TIMEZONE, *DELIVERY, "BROADCASTER_LOG_FORMAT"),
+        True,
+        "broadcaster worker --root /srv/thongbao",
+    ),
     "publish": (
         (DATABASE, SECRET, BASE_URL, TIMEZONE, *DELIVERY),
         True,

@@ -116,19 +116,28 @@ def preview_command(
 )
 @click.option("--watch", is_flag=True, help="Reload when workspace files change.")
 @click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Delivery processes on this host: serve and N-1 `broadcaster worker` children, "
+    "stopped with it.",
+)
+@click.option(
     "--verbose",
     "-v",
     is_flag=True,
     help="Also log the libraries' INFO lines: Alembic's migrations, APScheduler's jobs.",
 )
 @_root_option
-def serve(listen: str | None, watch: bool, verbose: bool, root: Path) -> None:
+def serve(listen: str | None, watch: bool, processes: int, verbose: bool, root: Path) -> None:
     """Serve the website and feeds, run the schedules and deliver the outbox.
 
     The port is taken first and the store checked next: a port in use or a store that does
     not answer stops it with one line and exit status 1, before any schedule fires.
     """
     from broadcaster.cli import logs
+    from broadcaster.cli.worker import extra_workers
     from broadcaster.service import make_app
     from broadcaster.web.app import CannotListen, run
 
@@ -144,16 +153,42 @@ def serve(listen: str | None, watch: bool, verbose: bool, root: Path) -> None:
     try:
         # Like web.run_app(..., access_log=None, print=None), on uvloop and with the static
         # fast path in front of aiohttp: see broadcaster.web.app.run.
-        run(
-            make_app(settings, watch=watch),
-            host=host,
-            port=port,
-            shutdown_timeout=settings.shutdown_timeout,
-            metrics_at=metrics_at,
-        )
+        with extra_workers(root, processes - 1, settings.shutdown_timeout + 5):
+            run(
+                make_app(settings, watch=watch),
+                host=host,
+                port=port,
+                shutdown_timeout=settings.shutdown_timeout,
+                metrics_at=metrics_at,
+            )
     except CannotListen as exc:
         click.echo(f"cannot listen on {exc}", err=True)
         sys.exit(1)
+    except WorkspaceError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        _fail_on_errors(len(exc.problems))
+    except (OperationalError, DBAPIError, OSError) as exc:
+        _store_failed(settings, exc)
+
+
+@main.command()
+@click.option("--verbose", "-v", is_flag=True, help="Also log the libraries' INFO lines.")
+@_root_option
+def worker(verbose: bool, root: Path) -> None:
+    """Deliver the outbox alone: no website, no schedules. Run it N times to use N cores.
+
+    Same settings and channels as `serve`, sharing its outbox through the store. SIGHUP
+    reloads the workspace; SIGTERM or SIGINT lets deliveries in flight finish within
+    BROADCASTER_SHUTDOWN_TIMEOUT and stops.
+    """
+    from broadcaster.cli import logs
+    from broadcaster.cli.worker import run_worker
+
+    _, settings, _ = _load_leaving_out(root)
+    logs.configure(settings.log_format, verbose=verbose)
+    try:
+        run_worker(settings)
     except WorkspaceError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
