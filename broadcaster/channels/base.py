@@ -18,6 +18,7 @@ from broadcaster.outbox.jobs import Deliverer
 from broadcaster.outbox.jobs import DeliveryJob as DeliveryJob
 from broadcaster.outbox.jobs import Progress as Progress
 from broadcaster.outbox.jobs import Rendition as Rendition
+from broadcaster.outbox.jobs import deliver_one as deliver_one
 from broadcaster.outbox.outcomes import Deferred as Deferred
 from broadcaster.outbox.outcomes import DeliveryRejected as DeliveryRejected
 from broadcaster.outbox.outcomes import Outcome as Outcome

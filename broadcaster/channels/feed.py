@@ -13,7 +13,6 @@ from pydantic import Field
 
 from broadcaster.channels.base import (
     ChannelOptions,
-    Collected,
     DeliveryJob,
     DeliveryRejected,
     Outcome,
@@ -21,7 +20,7 @@ from broadcaster.channels.base import (
     Rendition,
     Resources,
     RetryLater,
-    Withdrawn,
+    deliver_one,
     masked,
 )
 from broadcaster.channels.websub import FeedHub, WebSubOptions
@@ -87,14 +86,7 @@ class FeedChannel:
         """Rebuild the feeds (they list every campaign delivered so far), or distribute
         them to one WebSub subscriber."""
         if job.delivery.recipient:
-            collected = Collected(1)
-            await self.deliver_many([job], collected)
-            outcome = collected.outcome()
-            if isinstance(outcome, Withdrawn):
-                raise DeliveryRejected(str(outcome))
-            if isinstance(outcome, RetryLater | DeliveryRejected):
-                raise outcome
-            return outcome
+            return await deliver_one(self, job)
         return await self.rebuild()
 
     async def deliver_many(self, jobs: Sequence[DeliveryJob], progress: Progress) -> None:

@@ -21,15 +21,14 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from broadcaster.channels.base import (
     ChannelOptions,
-    Collected,
     Deferred,
     DeliveryJob,
-    DeliveryRejected,
     Progress,
     Rendition,
     Resources,
     RetryLater,
     Withdrawn,
+    deliver_one,
     masked,
 )
 from broadcaster.outbox.retry import RetryPolicy
@@ -282,14 +281,7 @@ class WebhookChannel:
 
     async def deliver(self, job: DeliveryJob) -> str:
         """Send one delivery; a receipt, or RetryLater / Deferred / DeliveryRejected."""
-        collected = Collected(1)
-        await self.deliver_many([job], collected)
-        outcome = collected.outcome()
-        if isinstance(outcome, Withdrawn):
-            raise DeliveryRejected(str(outcome))
-        if isinstance(outcome, RetryLater | DeliveryRejected):
-            raise outcome
-        return outcome
+        return await deliver_one(self, job)
 
     def describe(self) -> Mapping[str, object]:
         return masked(self.options)

@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict
 from broadcaster.mail.dkim import DkimKey, DkimKeyError, DkimSigner
 from broadcaster.mail.sender import MailSender, Transport
 from broadcaster.mail.smtp import Outgoing, SmtpOptions, SmtpPool
-from broadcaster.outbox.jobs import Collected
-from broadcaster.outbox.outcomes import DeliveryRejected, RetryLater, Withdrawn
+from broadcaster.outbox.jobs import deliver_one
+from broadcaster.outbox.outcomes import RetryLater
 
 if TYPE_CHECKING:
     from broadcaster.outbox.jobs import DeliveryJob, Progress
@@ -163,14 +163,7 @@ class Outbound:
 
     async def deliver(self, job: DeliveryJob) -> str:
         """Send one delivery; a receipt, or RetryLater / DeliveryRejected."""
-        collected = Collected(1)
-        await self.deliver_many([job], collected)
-        outcome = collected.outcome()
-        if isinstance(outcome, Withdrawn):
-            raise DeliveryRejected(str(outcome))
-        if isinstance(outcome, RetryLater | DeliveryRejected):
-            raise outcome
-        return outcome
+        return await deliver_one(self, job)
 
     async def send_one(self, to: str, msg: EmailMessage) -> None:
         """Sign (when configured) and send one message outside the outbox."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
-from broadcaster.outbox.outcomes import DeliveryRejected, Outcome, RetryLater
+from broadcaster.outbox.outcomes import DeliveryRejected, Outcome, RetryLater, Withdrawn
 from broadcaster.outbox.records import ClaimedDelivery
 
 
@@ -115,3 +115,24 @@ class BatchDeliveringChannel(Protocol):
     def batch_limit(self, lease: timedelta) -> int:
         """The most deliveries one batch should hold so it finishes well within `lease`."""
         ...
+
+
+class BatchSender(Protocol):
+    """Anything that sends deliveries in batches (a channel, or the mail engine behind one)."""
+
+    async def deliver_many(self, jobs: Sequence[DeliveryJob], progress: Progress) -> None:
+        """As `BatchDeliveringChannel.deliver_many`."""
+        ...
+
+
+async def deliver_one(sender: BatchSender, job: DeliveryJob) -> str:
+    """One delivery through a batch sender: the receipt, or the outcome raised (a withdrawn
+    one as DeliveryRejected)."""
+    collected = Collected(1)
+    await sender.deliver_many([job], collected)
+    outcome = collected.outcome()
+    if isinstance(outcome, Withdrawn):
+        raise DeliveryRejected(str(outcome))
+    if isinstance(outcome, RetryLater | DeliveryRejected):
+        raise outcome
+    return outcome
