@@ -170,16 +170,28 @@ class WebhookSender:
                     return DeliveryRejected(
                         f"{reason}: redirect to {location} not followed; register the final URL"
                     )
-                if status == 410:
-                    return Gone(f"{reason}: the endpoint is gone; partner disabled")
-                if status in TEMPORARY or status >= 500:
-                    return RetryLater(reason, retry_after(response.headers.get("Retry-After"), now))
-                return DeliveryRejected(reason)
-        except aiohttp.ClientConnectorError as exc:
-            if isinstance(exc.os_error, RefusedAddress):
-                return DeliveryRejected(f"refused by the SSRF guard: {exc.os_error}")
-            return RetryLater(f"cannot connect to {url}: {exc.os_error}")
-        except TimeoutError:
-            return RetryLater(f"no answer from {url} within {self.timeout:g} s")
-        except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
-            return RetryLater(f"{url}: {type(exc).__name__}: {exc}")
+                return answered(response, reason, now, "the endpoint is gone; partner disabled")
+        except (aiohttp.ClientError, OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+            return unanswered(exc, url, self.timeout)
+
+
+def answered(response: aiohttp.ClientResponse, reason: str, now: datetime, gone: str) -> Outcome:
+    """What a non-2xx answer to a push means: 410 Gone (`gone` says what follows), a retry
+    (429, 5xx, honouring Retry-After), or a refusal."""
+    status = response.status
+    if status == 410:
+        return Gone(f"{reason}: {gone}")
+    if status in TEMPORARY or status >= 500:
+        return RetryLater(reason, retry_after(response.headers.get("Retry-After"), now))
+    return DeliveryRejected(reason)
+
+
+def unanswered(exc: BaseException, url: str, timeout: float) -> Outcome:
+    """What a push that got no answer means: refused by the SSRF guard, or a retry."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc.os_error, RefusedAddress):
+            return DeliveryRejected(f"refused by the SSRF guard: {exc.os_error}")
+        return RetryLater(f"cannot connect to {url}: {exc.os_error}")
+    if isinstance(exc, TimeoutError):
+        return RetryLater(f"no answer from {url} within {timeout:g} s")
+    return RetryLater(f"{url}: {type(exc).__name__}: {exc}")

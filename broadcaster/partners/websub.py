@@ -29,8 +29,8 @@ from datetime import UTC, datetime
 import aiohttp
 
 from broadcaster.outbox.outcomes import DeliveryRejected, Outcome, RetryLater
-from broadcaster.partners.guard import EndpointRefused, Network, RefusedAddress, parse_endpoint
-from broadcaster.partners.sender import TEMPORARY, Gone, WebhookSender, read_answer, retry_after
+from broadcaster.partners.guard import EndpointRefused, Network, parse_endpoint
+from broadcaster.partners.sender import WebhookSender, answered, read_answer, unanswered
 
 USER_AGENT = "Broadcaster-WebSub/1 (+https://www.w3.org/TR/websub/)"
 MAX_SECRET_BYTES = 199  # "MUST be less than 200 bytes"
@@ -183,16 +183,6 @@ class WebSubSender(WebhookSender):
                 if 200 <= status < 300:
                     return f"HTTP {status}"
                 reason = f"HTTP {status} {response.reason or ''}".rstrip()
-                if status == 410:
-                    return Gone(f"{reason}: the subscriber is gone; subscription ended")
-                if status in TEMPORARY or status >= 500:
-                    return RetryLater(reason, retry_after(response.headers.get("Retry-After"), now))
-                return DeliveryRejected(reason)
-        except aiohttp.ClientConnectorError as exc:
-            if isinstance(exc.os_error, RefusedAddress):
-                return DeliveryRejected(f"refused by the SSRF guard: {exc.os_error}")
-            return RetryLater(f"cannot connect to {item.callback}: {exc.os_error}")
-        except TimeoutError:
-            return RetryLater(f"no answer from {item.callback} within {self.timeout:g} s")
-        except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
-            return RetryLater(f"{item.callback}: {type(exc).__name__}: {exc}")
+                return answered(response, reason, now, "the subscriber is gone; subscription ended")
+        except (aiohttp.ClientError, OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+            return unanswered(exc, item.callback, self.timeout)
