@@ -42,7 +42,7 @@ from broadcaster.staff.audit import AuditLog
 from broadcaster.staff.reviews import ReviewStore
 from broadcaster.store import create_engine, upgrade_engine
 from broadcaster.store.engine import dispose_engine
-from broadcaster.store.notify import WORKSPACE, Notifications
+from broadcaster.store.notify import WORKSPACE, Notifications, listening
 from broadcaster.subscribers.confirmations import ConfirmationMailer, Confirmations
 from broadcaster.subscribers.store import SqlSubscriberStore
 from broadcaster.subscribers.tokens import SignedTokens
@@ -247,7 +247,6 @@ async def _deliver(stack: contextlib.AsyncExitStack, service: Service) -> None:
         "follow-public": service.public.follow(),
         "keep-public-current": upkeep.keep_public_current(),
         "follow-store": upkeep.follow_store(service.notifications),
-        "listen": service.notifications.run(),
         "follow-workspace": follow_workspace(
             service.notifications, lambda: service.reload(announce=False)
         ),
@@ -282,6 +281,7 @@ async def open_service(
     settle: bool = False,
     mailer: ConfirmationMailer | None = None,
     record_quarantine: bool = False,
+    listen: bool = False,
 ) -> AsyncIterator[Service]:
     """Open the store, public site, publisher, workers and (optionally) the scheduler.
 
@@ -289,10 +289,13 @@ async def open_service(
     long-running `serve`, not for short-lived embedding such as tests. `mailer` sends the
     confirmation emails (default: the workspace's subscriber email channel).
     `record_quarantine`: write the campaigns quarantined to var/ for `status` (`serve`).
+    `listen`: hear the other nodes even without `deliver` (`worker`).
     """
-    workspace, held = await asyncio.to_thread(load_or_raise, settings.root, settings)
     async with contextlib.AsyncExitStack() as stack:
         engine = await _open_engine(stack, settings)
+        notifications = await stack.enter_async_context(listening(engine, listen or deliver))
+        notifications.reading()
+        workspace, held = await asyncio.to_thread(load_or_raise, settings.root, settings)
         outbox, content, metrics = Outbox(engine), ContentStore(engine), Metrics()
         public = PublicSite(settings.root / "public", content, settings.base_url, static=static)
         public.list_feed(CAP_INDEX)  # the public alerts' index (web/alerts.py)
@@ -324,7 +327,7 @@ async def open_service(
         service = Service(
             settings, engine, live, outbox, content, public, upkeep, publisher, workers, metrics,
             subscribers, tokens, partners, accounts, approvals, confirmations, scheduler,
-            settle, Notifications(engine),
+            settle, notifications,
         )  # fmt: skip
         if deliver:
             await _deliver(stack, service)

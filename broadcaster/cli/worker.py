@@ -45,7 +45,9 @@ async def work(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     reloads: set[asyncio.Task[bool]] = set()
-    async with open_service(settings, schedule=False, deliver=False, settle=True) as service:
+    async with open_service(
+        settings, schedule=False, deliver=False, settle=True, listen=True
+    ) as service:
 
         def on_hangup() -> None:
             if stopping.is_set():
@@ -60,7 +62,6 @@ async def work(settings: Settings) -> None:
         loop.add_signal_handler(signal.SIGHUP, on_hangup)
         service.workers.start()
         jobs = [
-            asyncio.create_task(service.notifications.run(), name="listen"),
             asyncio.create_task(
                 follow_workspace(service.notifications, lambda: service.reload(announce=False)),
                 name="follow-workspace",

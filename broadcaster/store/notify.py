@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
 
 import asyncpg
 from sqlalchemy import text
@@ -28,6 +29,9 @@ PUBLIC = "public"
 WORKSPACE = "workspace"
 # How often a quiet listening connection is checked, and how long reconnecting may back off.
 KEEPALIVE_SECONDS = 15.0
+# How long a starting node waits to listen before reading the workspace (it reads anyway
+# after that, and looks again once listening).
+LISTEN_WITHIN = 5.0
 MAX_BACKOFF_SECONDS = 30.0
 
 
@@ -40,11 +44,29 @@ class Notifications:
         self.enabled = engine.dialect.name == "postgresql"
         self._events: dict[str, asyncio.Event] = {}
         self._listening = asyncio.Event()
+        # Something shared was read while not listening: word about it may have been missed.
+        self._unheard = False
 
     @property
     def listening(self) -> bool:
         """True while notifications arrive; followers poll while it is false."""
         return self._listening.is_set()
+
+    async def started(self, within: float) -> bool:
+        """Wait at most `within` seconds for the listening connection (run() must be
+        running); True once it listens. Read the workspace after this, not before."""
+        if not self.enabled:
+            return False
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                await self._listening.wait()
+        return self.listening
+
+    def reading(self) -> None:
+        """This node is about to read what the others announce (the workspace files):
+        when that happens while not listening, the first connection looks again."""
+        if self.enabled and not self.listening:
+            self._unheard = True
 
     async def send(self, topic: str) -> None:
         """Tell every other node that `topic` changed (nothing on SQLite; a failure is
@@ -89,7 +111,7 @@ class Notifications:
         """Listen until cancelled, reconnecting with backoff (nothing to do on SQLite)."""
         if not self.enabled:
             return
-        backoff, connected_before = 1.0, False
+        backoff = 1.0
         while True:
             try:
                 conn = await asyncpg.connect(self._dsn(), timeout=10)
@@ -102,18 +124,37 @@ class Notifications:
                 await conn.add_listener(CHANNEL, self._on_notify)
                 self._listening.set()
                 backoff = 1.0
-                if connected_before:
-                    log.info("listening for other nodes' changes again")
+                if self._unheard:  # read, or were away, while not listening: look again
+                    log.info("listening for other nodes' changes")
+                    self._unheard = False
                     for topic in (PUBLIC, WORKSPACE):
-                        self._heard(topic)  # missed while away: look again
-                connected_before = True
+                        self._heard(topic)
                 await _keep_alive(conn)
                 log.warning("the listening connection closed; reconnecting")
             except Exception as exc:  # asyncpg's InterfaceError too (connection gone)
                 log.warning("the listening connection failed (%s); reconnecting", exc)
             finally:
                 self._listening.clear()
+                self._unheard = True  # whatever is said until the next connection is lost
                 conn.terminate()
+
+
+@contextlib.asynccontextmanager
+async def listening(engine: AsyncEngine, listen: bool = True) -> AsyncIterator[Notifications]:
+    """This node's Notifications, listening (when `listen`, on PostgreSQL) from before the
+    caller reads anything the others announce; it stops listening on exit."""
+    notifications = Notifications(engine)
+    if not (listen and notifications.enabled):
+        yield notifications
+        return
+    task = asyncio.create_task(notifications.run(), name="listen")
+    try:
+        await notifications.started(LISTEN_WITHIN)
+        yield notifications
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _keep_alive(conn: asyncpg.Connection) -> None:

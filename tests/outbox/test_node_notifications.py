@@ -21,6 +21,7 @@ from broadcaster.store import upgrade_engine
 from broadcaster.store.engine import dispose_engine
 from broadcaster.store.locks import workspace_lock
 from broadcaster.store.notify import PUBLIC, WORKSPACE, Notifications
+from broadcaster.store.notify import listening as store_listening
 from broadcaster.store.testing import (
     TEST_DATABASE_ENV,
     ScratchDatabase,
@@ -159,3 +160,22 @@ async def test_the_workspace_lock_lets_one_node_write_at_a_time(
 async def _hold(engine: AsyncEngine, order: list[str]) -> None:
     async with workspace_lock(engine):
         order.append("b holds")
+
+
+@pytest.mark.postgres
+async def test_a_node_that_read_the_workspace_before_it_listened_looks_again(
+    pg_engine: AsyncEngine,
+) -> None:
+    """A node that started while its listening connection was not up yet (it read the
+    workspace first) may have missed another node's reload: once listening, it looks again.
+    A node that listened before it read looks only when told."""
+    engine = pg_engine
+    async with store_listening(engine) as early:
+        assert early.listening
+        early.reading()  # read after listening: nothing could be missed
+        assert not await early.wait(WORKSPACE, 0.3)
+    late = Notifications(engine)
+    late.reading()  # read before listening (the store was slow to answer)
+    async with listening(late):
+        assert await late.wait(WORKSPACE, 5)
+        assert await late.wait(PUBLIC, 1)
