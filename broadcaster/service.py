@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from broadcaster.partners.store import PartnerStore
 from broadcaster.publishing.approval import Approvals
 from broadcaster.publishing.digests.fire import Digests
 from broadcaster.publishing.digests.store import StoreAudience
-from broadcaster.publishing.live import Live, load_or_raise
+from broadcaster.publishing.live import Live, load_or_raise, settle_heap
 from broadcaster.publishing.nodes import follow_workspace
 from broadcaster.publishing.publisher import Publisher
 from broadcaster.publishing.scheduler import Scheduler
@@ -73,19 +72,9 @@ from broadcaster.web.subscriptions import Limits
 from broadcaster.web.websub import HubLimits
 from broadcaster.workspace.diagnostics import WorkspaceError
 from broadcaster.workspace.models import Workspace
+from broadcaster.workspace.quarantine import Quarantined
 
 log = logging.getLogger(__name__)
-
-
-def settle_heap() -> None:
-    """Move everything alive now (the workspace, parsed publications, built pages) out of
-    the garbage collector's way: a full collection would otherwise walk all of it, and with
-    a few hundred campaigns that stalls the loop for a few hundred milliseconds, in the
-    middle of whatever publication is going out. Called by `serve` after start and after
-    each reload (unfreezing first, so a replaced workspace can be freed)."""
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
 
 
 @dataclass(frozen=True)
@@ -176,12 +165,18 @@ class Service:
         return await self.outbox.count_by_channel_and_status()
 
 
-async def _open_engine(stack: contextlib.AsyncExitStack, settings: Settings) -> AsyncEngine:
-    """The engine, migrated to the newest schema; disposed last."""
+async def _open_store(
+    stack: contextlib.AsyncExitStack, settings: Settings, listen: bool
+) -> tuple[AsyncEngine, Notifications, Workspace, tuple[Quarantined, ...]]:
+    """The engine, migrated and disposed last; this node hearing the others from before it
+    reads the workspace (store/notify.py); the workspace and the campaigns quarantined."""
     engine = create_engine(settings.database_url)
     stack.push_async_callback(dispose_engine, engine)
     await upgrade_engine(engine)
-    return engine
+    notifications = await stack.enter_async_context(listening(engine, listen))
+    notifications.reading()
+    workspace, held = await asyncio.to_thread(load_or_raise, settings.root, settings)
+    return engine, notifications, workspace, held
 
 
 def _workers(
@@ -222,12 +217,15 @@ def _staff(
     engine: AsyncEngine, live: Live, settings: Settings, publisher: Publisher, public: PublicSite
 ) -> tuple[Accounts, ReviewStore, Approvals, Notices]:
     """Staff accounts and the approval rule, enforced by the publisher and shown on the site;
-    the notices (confirmations, approver mail) go out through the email channels of the moment."""
+    the notices (confirmations, approver and admin mail) go out through the email channels of
+    the moment."""
     accounts, reviews = Accounts(engine), ReviewStore(engine)
     notices = Notices(lambda: postboxes(live.channels), accounts, settings.base_url)
     approvals = Approvals(reviews, AuditLog(engine), notify=notices.notify_approvers)
     publisher.approvals = approvals
     public.state.withdrawals = reviews.withdrawals
+    # The admins hear by email when a channel stops (a fan-page token expired).
+    live.fanpages = FanpageStore(engine, on_alert=lambda a: notices.notify_admins(*alert_mail(a)))
     return accounts, reviews, approvals, notices
 
 
@@ -292,10 +290,9 @@ async def open_service(
     `listen`: hear the other nodes even without `deliver` (`worker`).
     """
     async with contextlib.AsyncExitStack() as stack:
-        engine = await _open_engine(stack, settings)
-        notifications = await stack.enter_async_context(listening(engine, listen or deliver))
-        notifications.reading()
-        workspace, held = await asyncio.to_thread(load_or_raise, settings.root, settings)
+        engine, notifications, workspace, held = await _open_store(
+            stack, settings, listen or deliver
+        )
         outbox, content, metrics = Outbox(engine), ContentStore(engine), Metrics()
         public = PublicSite(settings.root / "public", content, settings.base_url, static=static)
         public.list_feed(CAP_INDEX)  # the public alerts' index (web/alerts.py)
@@ -310,10 +307,6 @@ async def open_service(
             settings, workspace, (subscribers, tokens, partners), public, outbox, publisher, workers
         )
         accounts, reviews, approvals, notices = _staff(engine, live, settings, publisher, public)
-        # The admins hear by email when a channel stops (a fan-page token expired).
-        live.fanpages = FanpageStore(
-            engine, on_alert=lambda a: notices.notify_admins(*alert_mail(a))
-        )
         confirmations = Confirmations(subscribers, tokens, mailer or notices, settings.base_url)
         upkeep = PublicUpkeep(lambda: live.channels, public, content, reviews)
         live.record_quarantine = record_quarantine

@@ -47,6 +47,7 @@ async def test_healthz_answers_while_a_reload_renders_a_runaway_body(
     line = append_body(root, BODY, NESTED) + 1
 
     with caplog.at_level(logging.ERROR):
+        began = time.monotonic()
         reload = asyncio.create_task(service.reload())
         waits: list[float] = []
         while not reload.done():
@@ -56,8 +57,11 @@ async def test_healthz_answers_while_a_reload_renders_a_runaway_body(
             assert health.status == 200
             await asyncio.sleep(0.05)
         assert await reload is True  # the other campaigns reload; this one is quarantined
+        took = time.monotonic() - began
 
-    assert len(waits) >= 10, waits  # the reload took its time, and /healthz answered meanwhile
+    # The reload took its time (the body's 2 s), and /healthz answered all along.
+    assert took >= 1.9, took
+    assert len(waits) >= 5, (took, waits)
     # On the loop, the body would hold every answer for its whole 2 s; the bound leaves room
     # for a busy shared machine.
     assert max(waits) < 1.0, waits

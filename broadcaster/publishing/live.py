@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +25,17 @@ from broadcaster.workspace.models import Workspace
 from broadcaster.workspace.quarantine import Quarantined, load_quarantining, write_record
 
 log = logging.getLogger(__name__)
+
+
+def settle_heap() -> None:
+    """Move everything alive now (the workspace, parsed publications, built pages) out of
+    the garbage collector's way: a full collection would otherwise walk all of it, and with
+    a few hundred campaigns that stalls the loop for a few hundred milliseconds, in the
+    middle of whatever publication is going out. Called by `serve` after start and after
+    each reload (unfreezing first, so a replaced workspace can be freed)."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def load_or_raise(
