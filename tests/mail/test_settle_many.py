@@ -122,3 +122,41 @@ async def test_settle_many_gives_up_after_the_last_attempt(outbox: Outbox) -> No
     assert delivery is not None
     assert delivery.status == DeliveryStatus.PERMANENT_FAILURE
     assert delivery.last_error == "SMTP 421 (gave up after 2 attempts)"
+
+
+async def test_a_fan_out_write_reads_back_like_any_other(outbox: Outbox) -> None:
+    """Delivered at a known attempt (what a fan-out records every few dozen messages; on
+    SQLite in one step on the connection's thread): the same rows as `complete` writes,
+    times included, and nothing for a delivery whose lease went to another worker."""
+    await queue(outbox, 4)
+    claimed = await outbox.claim("w", 3, LEASE)
+    by_hand = claimed[0]
+    assert await outbox.complete(by_hand.id, "w", "smtp 250 by hand")
+    fan_out = [
+        Settlement(c.id, AttemptOutcome.DELIVERED, f"smtp 250 {c.id}", attempt=c.attempt)
+        for c in claimed[1:]
+    ]
+    assert await outbox.settle_many("w", fan_out) == 2
+    expected = await outbox.delivery(by_hand.id)
+    assert expected is not None
+    for c in claimed[1:]:
+        found = await outbox.delivery(c.id)
+        assert found is not None
+        assert (found.status, found.receipt, found.lease_owner, found.next_attempt_at) == (
+            DeliveryStatus.DELIVERED,
+            f"smtp 250 {c.id}",
+            None,
+            None,
+        )
+        assert found.updated_at == expected.updated_at  # the same clock, read back alike
+        attempts = await outbox.attempts(c.id)
+        assert [(a.attempt, a.outcome, a.error) for a in attempts] == [(1, "delivered", None)]
+        assert attempts[0].finished_at == expected.updated_at
+    # The fourth delivery, leased to someone else: not written.
+    other = await outbox.claim("other", 1, LEASE)
+    stray = Settlement(other[0].id, AttemptOutcome.DELIVERED, "ok", attempt=other[0].attempt)
+    assert await outbox.settle_many("w", [stray]) == 0
+    still = await outbox.delivery(other[0].id)
+    assert still is not None
+    assert (still.status, still.lease_owner) == (DeliveryStatus.SENDING, "other")
+    assert (await outbox.attempts(other[0].id))[0].finished_at is None
