@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from broadcaster.outbox.outbox import Outbox, Settlement
@@ -89,7 +88,7 @@ class BatchRecorder:
         *,
         stopping: asyncio.Event,
         recorded: Callable[[Sequence[Settlement]], None],
-        settle: Callable[[int, Outcome], Settlement],
+        settle: Callable[[int, Outcome, int], Settlement],
     ) -> None:
         self.outbox = outbox
         self.worker_id = worker_id
@@ -153,7 +152,7 @@ class BatchRecorder:
         if not self._pending:
             self._first_at = asyncio.get_running_loop().time()
         delivery = self.batch[index]
-        settled = replace(self._settle(delivery.id, outcome), attempt=delivery.attempt)
+        settled = self._settle(delivery.id, outcome, delivery.attempt)
         self._pending.append((index, settled))
         self._pending_held += index in self._holding
         if self._ready():

@@ -46,10 +46,11 @@ class WorkerSettings:
     unrecorded: int = 48
 
 
-def settlement(delivery_id: int, outcome: Outcome) -> Settlement:
-    """What the outbox records for one outcome of `deliver_many`."""
+def settlement(delivery_id: int, outcome: Outcome, attempt: int | None = None) -> Settlement:
+    """What the outbox records for one outcome of `deliver_many` (of that `attempt`, when
+    known: a delivered one is then written without a read first)."""
     if isinstance(outcome, str):
-        return Settlement(delivery_id, AttemptOutcome.DELIVERED, outcome)
+        return Settlement(delivery_id, AttemptOutcome.DELIVERED, outcome, attempt=attempt)
     if isinstance(outcome, Deferred):
         return Settlement(
             delivery_id, AttemptOutcome.TEMPORARY_FAILURE, str(outcome), outcome.after, True
