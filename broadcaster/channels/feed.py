@@ -102,9 +102,7 @@ class FeedChannel:
                 progress.report(index, outcome)
         pushes = [(index, job) for index, job in enumerate(jobs) if job.delivery.recipient]
         if pushes:
-            done = await self.hub.distribute([job for _, job in pushes], self.rebuild)
-            for (index, _), outcome in zip(pushes, done, strict=True):
-                progress.report(index, outcome)
+            await self.hub.distribute(pushes, self.rebuild, progress)
 
     async def withdrawal_recipients(
         self, campaign_id: str, before: int | None = None

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from broadcaster.outbox.jobs import DeliveryJob
-from broadcaster.outbox.outcomes import Deferred, DeliveryRejected, Outcome, RetryLater, Withdrawn
+from broadcaster.outbox.jobs import DeliveryJob, Progress
+from broadcaster.outbox.outcomes import Deferred, DeliveryRejected, RetryLater, Withdrawn
 from broadcaster.partners.hub import HubStore, recipient, subscription_id_of
 from broadcaster.partners.sender import Gone
 from broadcaster.partners.websub import (
@@ -230,32 +230,41 @@ class FeedHub:
         ]
 
     async def distribute(
-        self, jobs: Sequence[DeliveryJob], rebuild: Callable[[], Awaitable[str]]
-    ) -> list[Outcome]:
-        """Post each subscriber its feed as it is once rebuilt; one outcome per job."""
+        self,
+        pushes: Sequence[tuple[int, DeliveryJob]],
+        rebuild: Callable[[], Awaitable[str]],
+        progress: Progress,
+    ) -> None:
+        """Post each subscriber its feed as it is once rebuilt, each once it has a turn;
+        reports the outcome of `jobs[index]` for each (index, job) of `pushes`."""
         if self.store is None or self.public is None:
-            return [DeliveryRejected("the WebSub hub runs only in `serve`") for _ in jobs]
+            for index, _ in pushes:
+                progress.report(index, DeliveryRejected("the WebSub hub runs only in `serve`"))
+            return
         try:
             await rebuild()  # the feeds first: cheap when they are current already
         except (RetryLater, DeliveryRejected) as exc:
-            return [RetryLater(f"the feeds could not be rebuilt: {exc}") for _ in jobs]
-        ids = [subscription_id_of(job.delivery.recipient) for job in jobs]
-        found = await self.store.find([i for i in ids if i is not None])
+            for index, _ in pushes:
+                progress.report(index, RetryLater(f"the feeds could not be rebuilt: {exc}"))
+            return
+        store = self.store
+        ids = [subscription_id_of(job.delivery.recipient) for _, job in pushes]
+        found = await store.find([i for i in ids if i is not None])
         now = datetime.now(UTC)
-        outcomes: list[Outcome | None] = [None] * len(jobs)
         sends: list[tuple[int, int, Distribution]] = []
-        for index, subscription_id in enumerate(ids):
+        for (index, _), subscription_id in zip(pushes, ids, strict=True):
             subscription = found.get(subscription_id) if subscription_id is not None else None
             if subscription is None:
-                outcomes[index] = Withdrawn("unsubscribed from the hub")
+                progress.report(index, Withdrawn("unsubscribed from the hub"))
                 continue
             if subscription.expires_at <= now:
-                outcomes[index] = Withdrawn("its WebSub lease expired")
+                progress.report(index, Withdrawn("its WebSub lease expired"))
                 continue
             path = self._feed_path(subscription.topic)
             served = self.public.static.get(path) if path is not None else None
             if served is None:
-                outcomes[index] = DeliveryRejected(f"{subscription.topic} is no longer served")
+                gone = DeliveryRejected(f"{subscription.topic} is no longer served")
+                progress.report(index, gone)
                 continue
             item = Distribution(
                 subscription.callback,
@@ -266,20 +275,21 @@ class FeedHub:
             )
             sends.append((index, subscription.id, item))
         # Requests start while there is time for them to end (their timeout) well before the
-        # lease does; later ones are handed back untried, due again at once.
-        lease_ends = min(job.delivery.lease_expires_at for job in jobs)
+        # lease does, and once they have a turn (outbox/recording.py); later ones are handed
+        # back untried, due again at once.
+        lease_ends = min(job.delivery.lease_expires_at for _, job in pushes)
         start_before = lease_ends - timedelta(seconds=self.options.timeout) - LEASE_MARGIN
         gate = asyncio.Semaphore(self.options.connections)
 
-        async def send(item: Distribution) -> Outcome:
+        async def send(index: int, subscription_id: int, item: Distribution) -> None:
             async with gate:
-                if datetime.now(UTC) > start_before:
-                    return Deferred("the batch ran out of time before this was sent")
-                return await self.sender.distribute(item)
-
-        results = await asyncio.gather(*(send(item) for _, _, item in sends))
-        for (index, subscription_id, _), result in zip(sends, results, strict=True):
-            outcomes[index] = result
+                if datetime.now(UTC) > start_before or not await progress.admit(index):
+                    late = Deferred("the batch ran out of time before this was sent")
+                    progress.report(index, late)
+                    return
+                result = await self.sender.distribute(item)
+            progress.report(index, result)
             if isinstance(result, Gone):
-                await self.store.remove(subscription_id)
-        return [outcome if outcome is not None else Withdrawn("not sent") for outcome in outcomes]
+                await store.remove(subscription_id)
+
+        await asyncio.gather(*(send(*each) for each in sends))

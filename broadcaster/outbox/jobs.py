@@ -71,10 +71,10 @@ class Progress(Protocol):
     messages are still unrecorded.
     """
 
-    async def admit(self, count: int = 1) -> bool:
-        """Wait until `count` more sends may start. False: start no more (the batch's lease
-        is running out, or the workers are stopping); what was not reported is handed back
-        untried, due again at once."""
+    async def admit(self, *indices: int) -> bool:
+        """Wait until the sends of `jobs[i]`, for each of `indices`, may start. False: start
+        no more (the batch's lease is running out, or the workers are stopping); what was
+        not reported is handed back untried, due again at once."""
         ...
 
     def report(self, index: int, outcome: Outcome) -> None:
@@ -88,7 +88,7 @@ class Collected:
     def __init__(self, count: int) -> None:
         self.outcomes: list[Outcome | None] = [None] * count
 
-    async def admit(self, count: int = 1) -> bool:
+    async def admit(self, *indices: int) -> bool:
         return True
 
     def report(self, index: int, outcome: Outcome) -> None:
