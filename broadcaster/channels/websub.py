@@ -229,6 +229,43 @@ class FeedHub:
             for subscription_id, locale in batch
         ]
 
+    async def _distributions(
+        self,
+        hub: tuple[HubStore, PublicSite],
+        pushes: Sequence[tuple[int, DeliveryJob]],
+        progress: Progress,
+    ) -> list[tuple[int, int, Distribution]]:
+        """What to post to whom (index, subscription id, feed); reports the pushes with no
+        live subscription or no feed served any more."""
+        store, public = hub
+        ids = [subscription_id_of(job.delivery.recipient) for _, job in pushes]
+        found = await store.find([i for i in ids if i is not None])
+        now = datetime.now(UTC)
+        sends: list[tuple[int, int, Distribution]] = []
+        for (index, _), subscription_id in zip(pushes, ids, strict=True):
+            subscription = found.get(subscription_id) if subscription_id is not None else None
+            if subscription is None:
+                progress.report(index, Withdrawn("unsubscribed from the hub"))
+                continue
+            if subscription.expires_at <= now:
+                progress.report(index, Withdrawn("its WebSub lease expired"))
+                continue
+            path = self._feed_path(subscription.topic)
+            served = public.static.get(path) if path is not None else None
+            if served is None:
+                gone = DeliveryRejected(f"{subscription.topic} is no longer served")
+                progress.report(index, gone)
+                continue
+            item = Distribution(
+                subscription.callback,
+                subscription.topic,
+                served.body,
+                served.content_type,
+                subscription.secret,
+            )
+            sends.append((index, subscription.id, item))
+        return sends
+
     async def distribute(
         self,
         pushes: Sequence[tuple[int, DeliveryJob]],
@@ -248,32 +285,7 @@ class FeedHub:
                 progress.report(index, RetryLater(f"the feeds could not be rebuilt: {exc}"))
             return
         store = self.store
-        ids = [subscription_id_of(job.delivery.recipient) for _, job in pushes]
-        found = await store.find([i for i in ids if i is not None])
-        now = datetime.now(UTC)
-        sends: list[tuple[int, int, Distribution]] = []
-        for (index, _), subscription_id in zip(pushes, ids, strict=True):
-            subscription = found.get(subscription_id) if subscription_id is not None else None
-            if subscription is None:
-                progress.report(index, Withdrawn("unsubscribed from the hub"))
-                continue
-            if subscription.expires_at <= now:
-                progress.report(index, Withdrawn("its WebSub lease expired"))
-                continue
-            path = self._feed_path(subscription.topic)
-            served = self.public.static.get(path) if path is not None else None
-            if served is None:
-                gone = DeliveryRejected(f"{subscription.topic} is no longer served")
-                progress.report(index, gone)
-                continue
-            item = Distribution(
-                subscription.callback,
-                subscription.topic,
-                served.body,
-                served.content_type,
-                subscription.secret,
-            )
-            sends.append((index, subscription.id, item))
+        sends = await self._distributions((store, self.public), pushes, progress)
         # Requests start while there is time for them to end (their timeout) well before the
         # lease does, and once they have a turn (outbox/recording.py); later ones are handed
         # back untried, due again at once.
