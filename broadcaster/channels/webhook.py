@@ -7,7 +7,6 @@ defaults for all of them: timeout, retry schedule, connections, and `allow_netwo
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import logging
 import re
@@ -17,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from broadcaster.channels.base import (
     ChannelOptions,
@@ -33,6 +32,7 @@ from broadcaster.channels.base import (
 )
 from broadcaster.outbox.retry import RetryPolicy
 from broadcaster.partners.events import Waiting
+from broadcaster.partners.guard import AllowNetworks
 from broadcaster.partners.payload import encode, event, event_data, with_type, withdrawal
 from broadcaster.partners.sender import Gone, WebhookSender
 from broadcaster.partners.store import PartnerStore, partner_id_of, recipient
@@ -90,19 +90,7 @@ class WebhookOptions(ChannelOptions):
     timeout: float = Field(default=15, gt=0, le=120)
     retry: RetryOptions = Field(default_factory=RetryOptions)
     connections: int = Field(default=100, ge=1, le=1000)
-    allow_networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = Field(
-        default_factory=list
-    )
-
-    @field_validator("allow_networks", mode="before")
-    @classmethod
-    def _networks_are_written_as_cidrs(cls, value: object) -> object:
-        """`10.0.0.0/8`, not a number or `true` (which ipaddress would take as an address)."""
-        if isinstance(value, list):
-            for item in value:
-                if not isinstance(item, str):
-                    raise ValueError(f"{item!r} is not a network; write CIDRs like 10.20.0.0/16")
-        return value
+    allow_networks: AllowNetworks = Field(default_factory=list)
 
 
 class WebhookChannel:

@@ -15,7 +15,6 @@ as it is then.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
@@ -23,10 +22,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from broadcaster.outbox.jobs import DeliveryJob, Progress
 from broadcaster.outbox.outcomes import Deferred, DeliveryRejected, RetryLater, Withdrawn
+from broadcaster.partners.guard import AllowNetworks
 from broadcaster.partners.hub import HubStore, recipient, subscription_id_of
 from broadcaster.partners.sender import Gone
 from broadcaster.partners.websub import (
@@ -63,19 +63,7 @@ class WebSubOptions(BaseModel):
     max_lease_seconds: int = Field(default=30 * DAY, ge=60)
     timeout: float = Field(default=10, gt=0, le=120)
     connections: int = Field(default=100, ge=1, le=1000)
-    allow_networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = Field(
-        default_factory=list
-    )
-
-    @field_validator("allow_networks", mode="before")
-    @classmethod
-    def _networks_are_written_as_cidrs(cls, value: object) -> object:
-        """`10.0.0.0/8`, not a number or `true` (which ipaddress would take as an address)."""
-        if isinstance(value, list):
-            for item in value:
-                if not isinstance(item, str):
-                    raise ValueError(f"{item!r} is not a network; write CIDRs like 10.20.0.0/16")
-        return value
+    allow_networks: AllowNetworks = Field(default_factory=list)
 
     def limits(self) -> LeaseLimits:
         low = min(self.min_lease_seconds, self.max_lease_seconds)

@@ -22,13 +22,28 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Sequence
+from typing import Annotated
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
+from pydantic import BeforeValidator
 from yarl import URL
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _written_as_cidrs(value: object) -> object:
+    """`10.0.0.0/8`, not a number or `true` (which ipaddress would take as an address)."""
+    if isinstance(value, list):
+        for item in value:
+            if not isinstance(item, str):
+                raise ValueError(f"{item!r} is not a network; write CIDRs like 10.20.0.0/16")
+    return value
+
+
+# A channel's `allow_networks:` (webhooks, the WebSub hub): CIDRs this guard lets through.
+AllowNetworks = Annotated[list[Network], BeforeValidator(_written_as_cidrs)]
 
 FIX = (
     "if this partner really is internal, add its network to allow_networks: "

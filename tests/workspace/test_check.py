@@ -410,3 +410,15 @@ def test_a_missing_smtp_ca_file_is_an_error_at_its_line(workspace: Path) -> None
     )
     code, _, err = run_check(workspace, env={"MAIL_TRANSPORT": "maildir"})
     assert code == 0, err
+
+
+def test_allowed_networks_must_be_written_as_cidrs(workspace: Path) -> None:
+    """`allow_networks: [true]` or a bare number would pass ipaddress as an address; the
+    webhook and WebSub options both say what to write instead, at the line."""
+    edit(workspace, "channels/partners.yaml", "allow_networks: []", "allow_networks: [true]")
+    code, _, err = run_check(workspace)
+    assert code == 1
+    line = line_of(workspace, "channels/partners.yaml", "allow_networks: [true]")
+    assert f"channels/partners.yaml:{line}:" in err
+    assert "True is not a network; write CIDRs like 10.20.0.0/16" in err
+    assert "Traceback" not in err
