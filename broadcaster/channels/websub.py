@@ -219,13 +219,13 @@ class FeedHub:
 
     async def _distributions(
         self,
-        hub: tuple[HubStore, PublicSite],
+        store: HubStore,
+        public: PublicSite,
         pushes: Sequence[tuple[int, DeliveryJob]],
         progress: Progress,
     ) -> list[tuple[int, int, Distribution]]:
         """What to post to whom (index, subscription id, feed); reports the pushes with no
         live subscription or no feed served any more."""
-        store, public = hub
         ids = [subscription_id_of(job.delivery.recipient) for _, job in pushes]
         found = await store.find([i for i in ids if i is not None])
         now = datetime.now(UTC)
@@ -273,7 +273,7 @@ class FeedHub:
                 progress.report(index, RetryLater(f"the feeds could not be rebuilt: {exc}"))
             return
         store = self.store
-        sends = await self._distributions((store, self.public), pushes, progress)
+        sends = await self._distributions(store, self.public, pushes, progress)
         # Requests start while there is time for them to end (their timeout) well before the
         # lease does, and once they have a turn (outbox/recording.py); later ones are handed
         # back untried, due again at once.

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Text, bindparam, func, select, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from broadcaster.outbox.retry import RetryPolicy
@@ -175,6 +176,11 @@ _SQLITE_ATTEMPT_DELIVERED = (
 )
 
 
+# A time as SQLAlchemy binds it on SQLite (naive UTC, which sqlite3 writes as text), made
+# once: the fan-out writes often.
+_SQLITE_TIME: Callable[[datetime], object] = UTCDateTime().bind_processor(sqlite.dialect())
+
+
 async def settle_delivered_in_one_step(
     engine: AsyncEngine, worker_id: str, now: datetime, settlements: Sequence[Settlement]
 ) -> int:
@@ -183,8 +189,7 @@ async def settle_delivered_in_one_step(
     messages. Every one of `settlements` must be `known_delivered`."""
     if not all(known_delivered(s) for s in settlements):
         raise ValueError("only outcomes delivered at a known attempt are written this way")
-    process = UTCDateTime().bind_processor(engine.dialect)
-    stored_now = process(now) if process is not None else now
+    stored_now = _SQLITE_TIME(now)
     delivered = [(s.detail, stored_now, s.delivery_id, worker_id) for s in settlements]
     ended = [(stored_now, s.delivery_id, s.attempt, worker_id) for s in settlements]
 
