@@ -7,7 +7,7 @@ channel: channels/base.py builds its `Channel` protocol on top of `Deliverer`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol, runtime_checkable
@@ -115,6 +115,11 @@ class BatchDeliveringChannel(Protocol):
     def batch_limit(self, lease: timedelta) -> int:
         """The most deliveries one batch should hold so it finishes well within `lease`."""
         ...
+
+
+def batched(channels: Iterable[object]) -> frozenset[str]:
+    """The names of those of `channels` that take batches (what `Outbox.enqueue` marks)."""
+    return frozenset(c.name for c in channels if isinstance(c, BatchDeliveringChannel))
 
 
 class BatchSender(Protocol):

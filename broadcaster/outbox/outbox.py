@@ -38,9 +38,10 @@ from broadcaster.outbox.tables import (
     FiringOutcome,
     PublicationKind,
     PublicationSource,
+    deliveries,
 )
 from broadcaster.outbox.views import OutboxViews
-from broadcaster.store.engine import write_transaction
+from broadcaster.store.engine import ANALYZE_AFTER, refresh_statistics, write_transaction
 
 __all__ = ["ClaimedDelivery", "Clock", "Outbox", "RetryPolicy", "Settlement", "utc_now"]
 
@@ -145,11 +146,18 @@ class Outbox(OutboxViews):
         async with self._engine.connect() as conn:
             return await publishing.latest_firing(conn, schedule_id)
 
-    async def enqueue(self, publication_id: int, items: Iterable[tuple[str, str, str]]) -> int:
+    async def enqueue(
+        self,
+        publication_id: int,
+        items: Iterable[tuple[str, str, str]],
+        batched: Collection[str] = (),
+    ) -> int:
         """Queue (channel, recipient, locale) deliveries, skipping existing ones; returns new.
 
-        Recipient is '' for website and feed. Each batch commits on its own so a long list
-        does not hold SQLite's write lock; after a crash, enqueueing again completes it.
+        Recipient is '' for website and feed. `batched` names the channels that take
+        batches (`jobs.batched`): the batch loops claim their deliveries. Each batch
+        commits on its own so a long list does not hold SQLite's write lock; after a
+        crash, enqueueing again completes it.
         """
         pending = iter(items)
 
@@ -157,10 +165,13 @@ class Outbox(OutboxViews):
             while batch := list(islice(pending, self._batch_size)):
                 yield batch
 
-        return await self.enqueue_stream(publication_id, batches())
+        return await self.enqueue_stream(publication_id, batches(), batched)
 
     async def enqueue_stream(
-        self, publication_id: int, batches: AsyncIterable[Sequence[tuple[str, str, str]]]
+        self,
+        publication_id: int,
+        batches: AsyncIterable[Sequence[tuple[str, str, str]]],
+        batched: Collection[str] = (),
     ) -> int:
         """`enqueue` for recipients streamed from the store in batches (memory stays flat).
 
@@ -176,11 +187,13 @@ class Outbox(OutboxViews):
                 chunk = list(batch[start : start + self._batch_size])
                 now = self._now()
                 async with write_transaction(self._engine) as conn:
-                    created += await publishing.insert_deliveries(conn, publication_id, chunk, now)
+                    created += await publishing.insert_deliveries(
+                        conn, publication_id, chunk, now, batched
+                    )
         async with write_transaction(self._engine) as conn:
             await publishing.mark_enqueued(conn, publication_id)
-        if created >= publishing.ANALYZE_AFTER:
-            await publishing.refresh_statistics(self._engine)
+        if created >= ANALYZE_AFTER:
+            await refresh_statistics(self._engine, deliveries)
         return created
 
     async def claim(
@@ -191,10 +204,12 @@ class Outbox(OutboxViews):
         channels: Collection[str] | None = None,
         *,
         exclude: Collection[str] | None = None,
+        batch: bool | None = None,
     ) -> list[ClaimedDelivery]:
         """Lease up to `limit` due deliveries to `worker_id`, longest-waiting first.
 
-        `channels` limits the claim to those channels; `exclude` leaves those out.
+        `channels` limits the claim to those channels; `exclude` leaves those out; `batch`
+        takes only those queued for batch channels (True) or only the others (False).
 
         Due: queued and past `next_attempt_at`, or `sending` under an expired lease (its
         worker died). Two claimers never get the same delivery: PostgreSQL skips rows
@@ -205,11 +220,12 @@ class Outbox(OutboxViews):
         if limit <= 0 or (channels is not None and not channels):
             return []
         now = self._now()
+        wanted = leases.Wanted(channels, exclude, batch)
         if self._engine.dialect.name == "sqlite":
             # Look first: most claims (idle polls, loops woken for other channels) find
             # nothing, and SQLite's one write lock would keep every other writer waiting.
             async with self._engine.connect() as conn:
-                if not await leases.any_due(conn, now, channels, exclude):
+                if not await leases.any_due(conn, now, wanted):
                     return []
         async with write_transaction(self._engine) as conn:
             return await leases.claim_due(
@@ -218,8 +234,7 @@ class Outbox(OutboxViews):
                 limit=limit,
                 now=now,
                 lease_expires=now + lease,
-                channels=channels,
-                exclude=exclude,
+                wanted=wanted,
                 max_attempts=self._max_attempts,
             )
 
@@ -296,32 +311,13 @@ class Outbox(OutboxViews):
                 if holding is None:
                     self._log_lost(reported.delivery_id, worker_id, reported.outcome)
                 elif reported.deferred:
-                    after = reported.after or timedelta(seconds=1)
-                    deferred.append(
-                        {
-                            "b_id": reported.delivery_id,
-                            "b_attempt": holding.attempts,
-                            "b_next": now + after,
-                            "b_error": reported.detail,
-                        }
-                    )
+                    deferred.append(settlement.deferred_row(reported, holding, now))
                 else:
-                    policy = self.policy(holding.channel)
-                    rows.append(
-                        settlement.settled_row(
-                            reported,
-                            holding,
-                            now,
-                            policy.max_attempts,
-                            self._backoff(policy),
-                        )
-                    )
+                    policy, jitter = self.policy(holding.channel), self._jitter
+                    rows.append(settlement.settled_row(reported, holding, now, policy, jitter))
             await settlement.settle_many(conn, worker_id, now, rows)
             await requeue.defer_many(conn, worker_id, now, deferred)
         return recorded + len(rows) + len(deferred)
-
-    def _backoff(self, policy: RetryPolicy) -> Callable[[int, timedelta | None], timedelta]:
-        return lambda attempts, after: policy.delay(attempts, self._jitter(), after)
 
     async def replay(self, delivery_id: int) -> bool:
         """Queue a finished delivery again, now, with a full retry schedule; False if it is

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from broadcaster.outbox.tables import (
     DeliveryStatus,
@@ -20,10 +20,6 @@ from broadcaster.outbox.tables import (
     schedule_firings,
 )
 from broadcaster.store.engine import insert_or_ignore
-
-# After this many new deliveries PostgreSQL's row estimates are refreshed at once: until
-# autovacuum gets to it, the planner would sort the whole table for every claim.
-ANALYZE_AFTER = 10_000
 
 
 def dedup_key(publication_id: int, channel: str, recipient: str) -> str:
@@ -128,8 +124,10 @@ async def insert_deliveries(
     publication_id: int,
     items: Sequence[tuple[str, str, str]],
     now: datetime,
+    batched: Collection[str] = (),
 ) -> int:
-    """Insert (channel, recipient, locale) deliveries, skipping existing ones; returns new."""
+    """Insert (channel, recipient, locale) deliveries, skipping existing ones; returns new.
+    Those on `batched` channels (which take batches) are marked so."""
     d = deliveries
     statement = insert_or_ignore(
         conn.dialect, d, "publication_id", "channel", "recipient"
@@ -146,15 +144,8 @@ async def insert_deliveries(
             "dedup_key": dedup_key(publication_id, channel, recipient),
             "created_at": now,
             "updated_at": now,
+            "batch": channel in batched,
         }
         for channel, recipient, locale in items
     ]
     return len((await conn.execute(statement, rows)).all())
-
-
-async def refresh_statistics(engine: AsyncEngine) -> None:
-    """Update the planner's statistics for the deliveries table (PostgreSQL only)."""
-    if engine.dialect.name == "postgresql":
-        async with engine.connect() as conn:
-            await conn.execute(text("ANALYZE deliveries"))
-            await conn.commit()

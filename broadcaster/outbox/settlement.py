@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Text, bindparam, func, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -217,12 +217,24 @@ def delivered_row(s: Settlement, now: datetime) -> dict[str, Any]:
     }
 
 
+def deferred_row(s: Settlement, held_row: HeldDelivery, now: datetime) -> dict[str, Any]:
+    """The `requeue.defer_many` parameters for a deferred settlement: due again after
+    `s.after` (a second when not said)."""
+    after = s.after or timedelta(seconds=1)
+    return {
+        "b_id": s.delivery_id,
+        "b_attempt": held_row.attempts,
+        "b_next": now + after,
+        "b_error": s.detail,
+    }
+
+
 def settled_row(
     s: Settlement,
     held_row: HeldDelivery,
     now: datetime,
-    max_attempts: int,
-    backoff: Callable[[int, timedelta | None], timedelta],
+    policy: RetryPolicy,
+    jitter: Callable[[], float],
 ) -> dict[str, Any]:
     """The `settle_many` parameters for one settlement (as the one-at-a-time methods do)."""
     outcome, detail = s.outcome, s.detail
@@ -240,12 +252,12 @@ def settled_row(
         row.update(b_status=DeliveryStatus.DELIVERED.value, b_receipt=detail)
         row.update(b_error=None, b_attempt_error=None)
     elif outcome is AttemptOutcome.TEMPORARY_FAILURE:
-        if counted >= max_attempts:
+        if counted >= policy.max_attempts:
             row["b_status"] = DeliveryStatus.PERMANENT_FAILURE.value
             row["b_error"] = f"{detail} (gave up after {counted} attempts)"
         else:
             row["b_status"] = DeliveryStatus.TEMPORARY_FAILURE.value
-            row["b_next"] = now + backoff(counted, s.after)
+            row["b_next"] = now + policy.delay(counted, jitter(), s.after)
     elif outcome is AttemptOutcome.LEASE_EXPIRED:
         raise ValueError("lease-expired is recorded by claims, not reported by workers")
     else:  # permanent-failure, technical-failure, cancelled
@@ -276,11 +288,61 @@ async def held_attempts_many(
     return held_rows
 
 
+# `settle_many` on PostgreSQL: the same two updates as one statement over arrays (one
+# parameter per column, not one execution per row).
+_PG_SETTLE_MANY = text(
+    """
+WITH v AS (
+    SELECT * FROM unnest(
+        CAST(:ids AS BIGINT[]), CAST(:attempts AS INTEGER[]), CAST(:statuses AS TEXT[]),
+        CAST(:nexts AS TIMESTAMPTZ[]), CAST(:receipts AS TEXT[]), CAST(:errors AS TEXT[]),
+        CAST(:outcomes AS TEXT[]), CAST(:attempt_errors AS TEXT[])
+    ) AS v (id, attempt, status, next_at, receipt, error, outcome, attempt_error)
+), settled AS (
+    UPDATE deliveries AS d
+    SET status = v.status, next_attempt_at = v.next_at,
+        receipt = coalesce(v.receipt, d.receipt), last_error = coalesce(v.error, d.last_error),
+        lease_owner = NULL, lease_expires_at = NULL, updated_at = CAST(:now AS TIMESTAMPTZ)
+    FROM v
+    WHERE d.id = v.id AND d.status = 'sending' AND d.lease_owner = :owner
+    RETURNING d.id
+), ended AS (
+    UPDATE delivery_attempts AS a
+    SET finished_at = CAST(:now AS TIMESTAMPTZ), outcome = v.outcome, error = v.attempt_error
+    FROM v
+    WHERE a.delivery_id = v.id AND a.attempt = v.attempt AND a.worker = :owner
+        AND a.finished_at IS NULL
+    RETURNING a.delivery_id
+)
+SELECT count(*) FROM settled
+"""
+)
+
+
+async def _settle_many_postgresql(
+    conn: AsyncConnection, worker_id: str, now: datetime, rows: Sequence[Mapping[str, Any]]
+) -> int:
+    columns = {
+        "ids": "b_id",
+        "attempts": "b_attempt",
+        "statuses": "b_status",
+        "nexts": "b_next",
+        "receipts": "b_receipt",
+        "errors": "b_error",
+        "outcomes": "b_outcome",
+        "attempt_errors": "b_attempt_error",
+    }
+    params: dict[str, Any] = {name: [row[key] for row in rows] for name, key in columns.items()}
+    result = await conn.execute(_PG_SETTLE_MANY, {**params, "now": now, "owner": worker_id})
+    return int(result.scalar_one())
+
+
 async def settle_many(
     conn: AsyncConnection, worker_id: str, now: datetime, rows: Sequence[Mapping[str, Any]]
 ) -> int:
-    """`settle` for many held deliveries in two statements (executemany); returns how many
-    deliveries were still held (-1 when the driver cannot tell).
+    """`settle` for many held deliveries in two statements (executemany; one on
+    PostgreSQL); returns how many deliveries were still held (-1 when the driver cannot
+    tell).
 
     Each row: b_id, b_attempt, b_status, b_next, b_receipt (None keeps the old one),
     b_error (None keeps the old last_error), b_outcome, b_attempt_error. An attempt that
@@ -288,6 +350,8 @@ async def settle_many(
     """
     if not rows:
         return 0
+    if conn.dialect.name == "postgresql":
+        return await _settle_many_postgresql(conn, worker_id, now, rows)
     params = [{**row, "b_owner": worker_id, "b_now": now} for row in rows]
     result = await conn.execute(
         update(d)

@@ -11,6 +11,7 @@ import enum
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 
@@ -119,6 +121,8 @@ schedule_firings = Table(
 # The condition of ix_deliveries_channel_wide, as a literal: a query must say it in these
 # very words (not as a bound parameter) for SQLite and PostgreSQL to use that index.
 CHANNEL_WIDE = text("recipient = ''")
+# The condition of ix_deliveries_claim_one, likewise: deliveries that go one by one.
+ONE_BY_ONE = text("NOT batch")
 
 deliveries = Table(
     "deliveries",
@@ -147,9 +151,22 @@ deliveries = Table(
     Column("last_error", Text()),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # Queued for a channel that takes batches (an email list, webhooks, feeds): claimed by
+    # the batch loops; the others (website, radio, fan pages) go one by one.
+    Column("batch", Boolean(), nullable=False, server_default=false()),
     UniqueConstraint("publication_id", "channel", "recipient"),
     CheckConstraint(_one_of("status", DeliveryStatus), name="status"),
     Index("ix_deliveries_claim", "next_attempt_at", "id"),
+    # The one-by-one deliveries' due times on their own: the loops that claim them look
+    # every poll interval, and must not walk past a queued fan-out each time. Partial, so
+    # a fan-out's deliveries never enter it.
+    Index(
+        "ix_deliveries_claim_one",
+        "next_attempt_at",
+        "id",
+        sqlite_where=ONE_BY_ONE,
+        postgresql_where=ONE_BY_ONE,
+    ),
     Index("ix_deliveries_lease_owner", "lease_owner"),
     Index("ix_deliveries_recipient", "recipient"),
     # The channel-wide deliveries (the website's and feeds', one per publication, recipient

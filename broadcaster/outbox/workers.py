@@ -8,7 +8,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -86,7 +86,11 @@ class Workers:
         self.settings = settings or WorkerSettings()
         self.observe = observe
         self.trouble = trouble or TroubleLog()
+        # One event for the loops that claim batches, one for those that go one by one: a
+        # fan-out's batches wake only the former (the others' claims skip its rows).
         self._wake = asyncio.Event()
+        self._wake_each = asyncio.Event()
+        self._poller: str | None = None  # the idle one-by-one loop that polls
         self._stopping = asyncio.Event()
         self._gate = Gate(self.settings.unrecorded)
         self._tasks: list[asyncio.Task[None]] = []
@@ -107,15 +111,26 @@ class Workers:
             if isinstance(channel, BatchDeliveringChannel)
         }
 
-    def wake(self) -> None:
-        """New work was queued in this process: look now instead of at the next poll.
+    def wake(self, channels: Collection[str] | None = None) -> None:
+        """New work was queued in this process (on `channels`, when known): look now
+        instead of at the next poll.
 
         Each loop takes the current event *before* it claims and waits on that one, and a
         wake sets it and starts a new one: a wake that comes while a loop is claiming (the
         feeds delivery queued just after the website's) is never lost to a later clear().
+        Work on batch channels only (a fan-out, a thousand at a time) wakes only the loops
+        that claim it: for the others, each look would walk past the whole queued fan-out.
         """
-        self._wake.set()
-        self._wake = asyncio.Event()
+        bulk = self._bulk if self.settings.bulk_loops else {}
+        if channels is None or any(name in bulk for name in channels):
+            self._wake.set()
+            self._wake = asyncio.Event()
+        if channels is None or any(name not in bulk for name in channels):
+            self._wake_one_by_one()
+
+    def _wake_one_by_one(self) -> None:
+        self._wake_each.set()
+        self._wake_each = asyncio.Event()
 
     def start(self) -> None:
         """Start the delivery loops."""
@@ -198,19 +213,19 @@ class Workers:
                 break
 
     async def _bulk_loop(self, worker_id: str) -> None:
+        """Claim the deliveries queued for batch channels, a batch at a time (those of a
+        channel a reload removed or changed go one by one, and fail if it is gone)."""
         while not self._stopping.is_set():
             woken = self._wake
-            bulk = self._bulk_channels()
             batch: list[ClaimedDelivery] = []
-            if bulk:
-                limit = self._bulk_limit(bulk)
-                try:
-                    batch = await self.outbox.claim(worker_id, limit, self.settings.lease, bulk)
-                except Exception:
-                    log.exception("worker %s could not claim deliveries", worker_id)
+            limit = self._bulk_limit(self._bulk_channels())
+            try:
+                batch = await self.outbox.claim(worker_id, limit, self.settings.lease, batch=True)
+            except Exception:
+                log.exception("worker %s could not claim deliveries", worker_id)
             self.trouble.flush()
             if batch:
-                await self._deliver_many(worker_id, batch)
+                await self._process(worker_id, batch)
             else:
                 with contextlib.suppress(
                     TimeoutError
@@ -266,25 +281,36 @@ class Workers:
                 recorder.fail_unreported(lambda _: failure)
 
     async def _loop(self, worker_id: str) -> None:
+        """Claim and deliver one by one. Of the idle loops only one, the poller, looks
+        again every poll interval (each look walks the queue, a queued fan-out included);
+        the others wait to be woken. A poller that finds work hands the role on and wakes
+        them, as does any loop that finds a full batch (there may be more)."""
         while not self._stopping.is_set():
-            woken = self._wake
+            woken = self._wake_each
             try:
                 batch = await self.outbox.claim(
                     worker_id,
                     self.settings.batch,
                     self.settings.lease,
-                    exclude=self._bulk_channels() if self.settings.bulk_loops else None,
+                    batch=False if self.settings.bulk_loops else None,
                 )
             except Exception:
                 log.exception("worker %s could not claim deliveries", worker_id)
                 batch = []
+            if batch and (self._poller == worker_id or len(batch) >= self.settings.batch):
+                if self._poller == worker_id:
+                    self._poller = None
+                self._wake_one_by_one()
             await self._process(worker_id, batch)
             self.trouble.flush()
             if not batch:
+                if self._poller is None:
+                    self._poller = worker_id
+                polls = self._poller == worker_id
                 with contextlib.suppress(
                     TimeoutError
                 ):  # timeout, not wait_for (3.11 drops cancels)
-                    async with asyncio.timeout(self.settings.poll_interval):
+                    async with asyncio.timeout(self.settings.poll_interval if polls else None):
                         await woken.wait()
 
     async def _deliver(self, worker_id: str, delivery: ClaimedDelivery) -> None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from broadcaster.channels.base import Channel, Rendition
 from broadcaster.outbox.content import ContentStore
+from broadcaster.outbox.jobs import batched
 from broadcaster.outbox.outbox import Outbox
 from broadcaster.outbox.snapshot import from_snapshot
 from broadcaster.outbox.tables import PublicationKind, PublicationSource
@@ -53,7 +54,7 @@ class Publisher:
         settings: Settings,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        on_enqueued: Callable[[], None] = lambda: None,
+        on_enqueued: Callable[[Sequence[str] | None], None] = lambda channels: None,
         digests: Digests | None = None,
         on_published: Callable[[str], None] = lambda source: None,
         on_created: Callable[[int, str], None] = lambda publication_id, snapshot: None,
@@ -229,7 +230,8 @@ class Publisher:
                 await self._queued(pending)
 
         # Each batch woke the workers once it was queued.
-        return await self.outbox.enqueue_stream(publication_id, batches())
+        named = [self.channels[name] for name in channel_names]
+        return await self.outbox.enqueue_stream(publication_id, batches(), batched(named))
 
     async def withdraw(
         self, campaign_id: str, *, source: PublicationSource, reason: str = ""
@@ -246,7 +248,7 @@ class Publisher:
             self._workspace(),
             self.settings.base_url,
             self.clock,
-            lambda: self.on_enqueued(),
+            lambda: self.on_enqueued(None),
         )
 
     async def resume(self) -> int:
@@ -360,8 +362,9 @@ class Publisher:
         return latest
 
     async def _queued(self, batch: Sequence[tuple[str, str, str]]) -> None:
-        await self.on_queued(sorted({channel for channel, _, _ in batch}))
-        self.on_enqueued()
+        channels = sorted({channel for channel, _, _ in batch})
+        await self.on_queued(channels)
+        self.on_enqueued(channels)
 
     def _check_channels(self, channel_names: Sequence[str]) -> None:
         unknown = [name for name in channel_names if name not in self.channels]

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from broadcaster.channels.base import Channel, WithdrawingChannel
 from broadcaster.outbox.content import ContentStore
+from broadcaster.outbox.jobs import batched
 from broadcaster.outbox.outbox import Outbox
 from broadcaster.outbox.snapshot import from_snapshot, with_notice
 from broadcaster.outbox.tables import PublicationKind, PublicationSource
@@ -104,6 +105,6 @@ class Withdrawals:
                 told = await channel.withdrawal_recipients(campaign_id, before=publication_id)
                 yield [(channel.name, recipient, locale) for recipient, locale in told]
 
-        count = await self.outbox.enqueue_stream(publication_id, batches())
+        count = await self.outbox.enqueue_stream(publication_id, batches(), batched(channels))
         self.on_enqueued()
         return count

@@ -200,6 +200,25 @@ async def sqlite_write_in_one_step(
         return result
 
 
+# After this many new rows in a table, PostgreSQL's row estimates for it are refreshed at
+# once (`refresh_statistics`) instead of when autovacuum gets to it.
+ANALYZE_AFTER = 10_000
+
+
+async def refresh_statistics(engine: AsyncEngine, table: Table) -> None:
+    """Update the planner's statistics for `table` now (PostgreSQL; nothing on SQLite).
+
+    After a bulk write, until autovacuum analyzes the table, the planner still plans for
+    the old row counts: it sorted the whole outbox for every claim, and scanned every
+    subscriber to find a thousand by id, after a first import.
+    """
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as conn:
+            name = conn.dialect.identifier_preparer.format_table(table)
+            await conn.execute(text(f"ANALYZE {name}"))
+            await conn.commit()
+
+
 def insert_or_ignore(dialect: Dialect, table: Table, *conflict_columns: str) -> Insert:
     """INSERT .. ON CONFLICT (conflict_columns) DO NOTHING for this dialect."""
     if dialect.name == "postgresql":

@@ -16,7 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from broadcaster.outbox.outbox import Clock, utc_now
-from broadcaster.store.engine import insert_or_ignore, write_transaction
+from broadcaster.store.engine import (
+    ANALYZE_AFTER,
+    insert_or_ignore,
+    refresh_statistics,
+    write_transaction,
+)
 from broadcaster.subscribers.addresses import AddressHasher
 from broadcaster.subscribers.api import SubscriberStatus
 from broadcaster.subscribers.csvio import CsvSubscriber
@@ -77,6 +82,8 @@ async def import_subscribers(
             chunk = rows[start : start + BATCH]
             await _import_batch(conn, chunk, hasher, confirmed, note, now, result)
             advance(len(chunk))
+    if result.added >= ANALYZE_AFTER:
+        await refresh_statistics(engine, s)
     return result
 
 

@@ -90,6 +90,27 @@ async def test_claim_only_takes_the_channels_asked_for(outbox: Outbox) -> None:
     assert len(await outbox.claim("w1", 10, LEASE, channels={"citizens", "website"})) == 2
 
 
+async def test_batch_loops_and_one_by_one_loops_claim_apart(outbox: Outbox) -> None:
+    """A fan-out is queued for the batch loops; the website's delivery, queued after it,
+    is the one-by-one loops' first (and only) find, through their own small index."""
+    fan_out, _ = await outbox.create_publication(
+        "online-submission", "rev1", ["citizens", "website"], source=PublicationSource.CLI
+    )
+    emails = [("citizens", f"person{i}@example.vn", "vi") for i in range(30)]
+    await outbox.enqueue(fan_out, [*emails, ("website", "", "vi")], batched={"citizens"})
+    # queued before the batch mark existed: goes one by one, not lost
+    old = await publish(outbox, 1, channel="partners")
+    one_by_one = await outbox.claim("w1", 50, LEASE, batch=False)
+    assert [(d.channel, d.publication_id) for d in one_by_one] == [
+        ("website", fan_out),
+        ("partners", old),
+    ]
+    batched = await outbox.claim("bulk", 100, LEASE, batch=True)
+    assert len(batched) == 30
+    assert {d.channel for d in batched} == {"citizens"}
+    assert await outbox.claim("w1", 50, LEASE) == []
+
+
 async def test_an_expired_lease_is_reclaimed_and_the_late_outcome_refused(
     outbox: Outbox, clock: ManualClock
 ) -> None:

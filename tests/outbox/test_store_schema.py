@@ -61,7 +61,7 @@ async def test_migrations_create_every_table_on_an_empty_database(
         await upgrade(database.url, **database.options)
         async with engine.connect() as conn:
             assert await conn.run_sync(_table_names) == TABLES | {"alembic_version"}
-        assert await current_revision(engine) == head_revision() == "0017"
+        assert await current_revision(engine) == head_revision() == "0018"
     finally:
         await engine.dispose()
 

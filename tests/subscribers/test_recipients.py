@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from broadcaster.subscribers import bulk
 from broadcaster.subscribers.api import Recipient
 from broadcaster.subscribers.bulk import import_subscribers
 from broadcaster.subscribers.csvio import CsvSubscriber
@@ -104,3 +107,25 @@ async def test_sendable_takes_many_ids(store: SqlSubscriberStore, engine: AsyncE
     assert len(ids) == 60
     assert set(await store.sendable(ids * 300)) == set(ids)  # 18,000 ids, repeated
     assert await store.sendable([]) == {}
+
+
+async def test_a_large_import_refreshes_the_planner_statistics(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Right after a first big import a fan-out looks subscribers up a thousand ids at a
+    time: with the estimates of an empty table, PostgreSQL read every subscriber for each
+    thousand. The import refreshes them (ANALYZE) once it has added enough."""
+    monkeypatch.setattr(bulk, "ANALYZE_AFTER", 50)
+    await add_confirmed(engine, 49)
+    if engine.dialect.name != "postgresql":
+        return  # SQLite plans without them: nothing to refresh
+    assert await analyzed(engine) is None  # a small import leaves it to autovacuum
+    await add_confirmed(engine, 60, start=49)
+    assert await analyzed(engine) is not None
+
+
+async def analyzed(engine: AsyncEngine) -> object:
+    """When the subscribers table was last analyzed by hand (PostgreSQL)."""
+    async with engine.connect() as conn:
+        query = "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'subscribers'"
+        return (await conn.execute(text(query))).scalar_one()

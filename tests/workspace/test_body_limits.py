@@ -81,7 +81,9 @@ def test_a_slow_body_stops_at_its_time_limit(monkeypatch: pytest.MonkeyPatch) ->
     elapsed = time.monotonic() - started
     assert raised.value.line == 3
     assert raised.value.message.startswith("the body takes too long to render (over 2 s)")
-    assert elapsed < limits.MAX_SECONDS + 1.5, elapsed
+    # stopped soon after the limit (a margin for a CI machine running two test processes,
+    # a database and browsers on two cores: 4.1 s was seen there once)
+    assert elapsed < limits.MAX_SECONDS + 3, elapsed
 
 
 @pytest.mark.parametrize(

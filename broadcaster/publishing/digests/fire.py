@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from broadcaster.channels.base import Rendition
 from broadcaster.channels.email_subscribers import SubscriberEmailChannel
 from broadcaster.outbox.content import ContentStore
+from broadcaster.outbox.jobs import batched
 from broadcaster.outbox.outbox import Outbox
 from broadcaster.outbox.tables import PublicationSource
 from broadcaster.publishing.digests.compose import (
@@ -198,7 +199,7 @@ class Digests:
                 await self.audience.advance([int(i[1]) for i in items], snapshot.fire_time)
                 self.on_enqueued()
 
-        count = await self.outbox.enqueue_stream(publication_id, batches())
+        count = await self.outbox.enqueue_stream(publication_id, batches(), batched([channel]))
         self.on_enqueued()
         return count
 
