@@ -454,6 +454,13 @@ def one_run(
     return result
 
 
+def busy(result: dict[str, float], delivery_ms: float) -> float:
+    """Cores kept busy by a run: its rate times the CPU per message of the delivery
+    processes, the database server and smtp-sink (what bounds the ratio on one host)."""
+    per_message = delivery_ms + result["server_ms_per_message"] + result["sink_ms_per_message"]
+    return result["rate"] * per_message / 1000
+
+
 def side_by_side(args: argparse.Namespace) -> None:
     """Each repeat: the fan-out with one delivery process, then with --processes, each on
     a fresh database; the rates and their ratio, then the medians."""
@@ -479,7 +486,8 @@ def side_by_side(args: argparse.Namespace) -> None:
                 f"in the delivery processes, {single['server_ms_per_message']:.3f} / "
                 f"{multi['server_ms_per_message']:.3f} ms in the database server, "
                 f"{single['sink_ms_per_message']:.3f} / {multi['sink_ms_per_message']:.3f} ms "
-                "in smtp-sink",
+                f"in smtp-sink; cores busy {busy(single, cpu[0]):.2f} / "
+                f"{busy(multi, cpu[1]):.2f} of {os.cpu_count()}",
                 flush=True,
             )
         print(
