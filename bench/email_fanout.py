@@ -476,6 +476,12 @@ def side_by_side(args: argparse.Namespace) -> None:
                 1000 * (r["cpu_seconds"] + r["signing_cpu_seconds"]) / r["delivered"]
                 for r in (single, multi)
             ]
+            server = (  # SQLite works inside the delivery processes
+                f"{single['server_ms_per_message']:.3f} / "
+                f"{multi['server_ms_per_message']:.3f} ms in the database server, "
+                if args.database.startswith("postgresql")
+                else ""
+            )
             print(
                 f"dkim={dkim} run {repeat + 1}: 1 process {single['rate']:.0f} msg/s "
                 f"({single['delivered']:.0f} in {single['seconds']:.1f} s, enqueue "
@@ -483,8 +489,7 @@ def side_by_side(args: argparse.Namespace) -> None:
                 f"{multi['rate']:.0f} msg/s ({multi['delivered']:.0f} in "
                 f"{multi['seconds']:.1f} s, enqueue {multi['enqueue_seconds']:.1f} s); "
                 f"ratio {ratios[-1]:.2f}; CPU per message {cpu[0]:.3f} / {cpu[1]:.3f} ms "
-                f"in the delivery processes, {single['server_ms_per_message']:.3f} / "
-                f"{multi['server_ms_per_message']:.3f} ms in the database server, "
+                f"in the delivery processes, {server}"
                 f"{single['sink_ms_per_message']:.3f} / {multi['sink_ms_per_message']:.3f} ms "
                 f"in smtp-sink; cores busy {busy(single, cpu[0]):.2f} / "
                 f"{busy(multi, cpu[1]):.2f} of {os.cpu_count()}",

@@ -39,6 +39,7 @@ from broadcaster.outbox.tables import (
     PublicationKind,
     PublicationSource,
     deliveries,
+    delivery_attempts,
 )
 from broadcaster.outbox.views import OutboxViews
 from broadcaster.store.engine import ANALYZE_AFTER, refresh_statistics, write_transaction
@@ -193,7 +194,9 @@ class Outbox(OutboxViews):
         async with write_transaction(self._engine) as conn:
             await publishing.mark_enqueued(conn, publication_id)
         if created >= ANALYZE_AFTER:
-            await refresh_statistics(self._engine, deliveries)
+            # The attempts too: on a new database the first fan-out's claims fill them as
+            # it is queued, from nothing (a plan made before would read them all).
+            await refresh_statistics(self._engine, deliveries, delivery_attempts)
         return created
 
     async def claim(

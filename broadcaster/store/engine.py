@@ -51,21 +51,10 @@ def create_engine(url: str | URL, **options: Any) -> AsyncEngine:
     SQLite connections get WAL, a busy timeout and foreign keys, and SQLAlchemy (not the
     sqlite3 module) emits BEGIN so that `write_transaction` can ask for BEGIN IMMEDIATE.
 
-    PostgreSQL plans each statement with its parameters (plan_cache_mode): the driver
-    prepares every statement, and a plan kept from when a table was nearly empty (the
-    first fan-out on a new database: no attempts yet) would read the whole table at each
-    write a hundred thousand rows later. Planning costs well under a millisecond.
     """
     parsed = database_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    if parsed.get_backend_name() == "postgresql":
-        connect_args = dict(options.pop("connect_args", {}))
-        settings = {
-            "plan_cache_mode": "force_custom_plan",
-            **connect_args.get("server_settings", {}),
-        }
-        options["connect_args"] = {**connect_args, "server_settings": settings}
     engine = create_async_engine(parsed, **options)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
@@ -217,17 +206,19 @@ async def sqlite_write_in_one_step(
 ANALYZE_AFTER = 10_000
 
 
-async def refresh_statistics(engine: AsyncEngine, table: Table) -> None:
-    """Update the planner's statistics for `table` now (PostgreSQL; nothing on SQLite).
+async def refresh_statistics(engine: AsyncEngine, *tables: Table) -> None:
+    """Update the planner's statistics for `tables` now (PostgreSQL; nothing on SQLite).
 
-    After a bulk write, until autovacuum analyzes the table, the planner still plans for
-    the old row counts: it sorted the whole outbox for every claim, and scanned every
-    subscriber to find a thousand by id, after a first import.
+    After a bulk write, until autovacuum analyzes a table, the planner still plans for
+    the old row counts: it sorted the whole outbox for every claim, scanned every
+    subscriber to find a thousand by id after a first import, and kept (in each
+    connection's prepared statements) plans that read all of a table that was nearly
+    empty when they were made. An ANALYZE also makes those statements plan again.
     """
     if engine.dialect.name == "postgresql":
         async with engine.connect() as conn:
-            name = conn.dialect.identifier_preparer.format_table(table)
-            await conn.execute(text(f"ANALYZE {name}"))
+            names = ", ".join(conn.dialect.identifier_preparer.format_table(t) for t in tables)
+            await conn.execute(text(f"ANALYZE {names}"))
             await conn.commit()
 
 

@@ -7,9 +7,10 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from broadcaster.outbox import outbox as outbox_module
 from broadcaster.outbox.content import ContentStore
 from broadcaster.outbox.outbox import Outbox
 from broadcaster.outbox.publications import insert_deliveries
@@ -120,6 +121,30 @@ async def test_enqueue_skips_deliveries_already_queued(outbox: Outbox) -> None:
     (publication,) = await outbox.publications(status=PublicationStatus.ENQUEUED)
     assert publication.id == publication_id
     assert await outbox.publications(status=PublicationStatus.CREATED) == []
+
+
+async def test_a_big_enqueue_refreshes_the_outbox_statistics(
+    outbox: Outbox, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a fan-out is queued, PostgreSQL's estimates for the deliveries and their
+    attempts are refreshed (the first fan-out on a new database fills both from nothing)."""
+    monkeypatch.setattr(outbox_module, "ANALYZE_AFTER", 20)
+    publication_id, _ = await outbox.create_publication(
+        "c", "r", ["citizens"], source=PublicationSource.CLI
+    )
+    items = [("citizens", f"p{i}@example.vn", "vi") for i in range(25)]
+    assert await outbox.enqueue(publication_id, items, batched={"citizens"}) == 25
+    if engine.dialect.name != "postgresql":
+        return  # SQLite plans without them
+    async with engine.connect() as conn:
+        analyzed = await conn.execute(
+            text(
+                "SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL"
+                " AND relname IN ('deliveries', 'delivery_attempts')"
+                " AND schemaname = current_schema() ORDER BY relname"
+            )
+        )
+        assert list(analyzed.scalars()) == ["deliveries", "delivery_attempts"]
 
 
 async def test_enqueue_needs_an_existing_publication(outbox: Outbox) -> None:

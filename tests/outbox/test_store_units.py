@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.outbox.outbox import RetryPolicy
 from broadcaster.outbox.publications import dedup_key
@@ -25,18 +24,6 @@ def test_database_urls_get_an_async_driver() -> None:
         database_url("mysql://u:secret@h/db")
     with pytest.raises(ValueError, match="unsupported"):
         database_url("postgresql+psycopg2://u@h/db")
-
-
-async def test_postgresql_plans_each_statement_with_its_parameters(engine: AsyncEngine) -> None:
-    """A plan kept from when a table was nearly empty would read all of it at every
-    write of a big fan-out; a connection's own settings (the test schema) still apply."""
-    if engine.dialect.name != "postgresql":
-        return
-    async with engine.connect() as conn:
-        assert (await conn.execute(text("SHOW plan_cache_mode"))).scalar_one() == (
-            "force_custom_plan"
-        )
-        assert (await conn.execute(text("SHOW search_path"))).scalar_one().startswith("test_")
 
 
 def test_backoff_ceiling_doubles_up_to_the_cap() -> None:

@@ -127,5 +127,8 @@ async def test_a_large_import_refreshes_the_planner_statistics(
 async def analyzed(engine: AsyncEngine) -> object:
     """When the subscribers table was last analyzed by hand (PostgreSQL)."""
     async with engine.connect() as conn:
-        query = "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'subscribers'"
+        query = (
+            "SELECT last_analyze FROM pg_stat_user_tables"
+            " WHERE relname = 'subscribers' AND schemaname = current_schema()"
+        )
         return (await conn.execute(text(query))).scalar_one()
