@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from broadcaster.outbox.records import AnyRow, ClaimedDelivery
 from broadcaster.outbox.tables import (
@@ -57,18 +58,15 @@ def due(now: datetime) -> ColumnElement[bool]:
 
 @dataclass(frozen=True)
 class Wanted:
-    """Which due deliveries a claim takes: on `channels` only, not on `exclude`, and with
-    `batch` set, those queued for batch channels (True) or to go one by one (False)."""
+    """Which due deliveries a claim takes: on `channels` only, and with `batch` set, those
+    queued for batch channels (True) or to go one by one (False)."""
 
     channels: Collection[str] | None = None
-    exclude: Collection[str] | None = None
     batch: bool | None = None
 
     def narrow(self, query: Select[Any]) -> Select[Any]:
         if self.channels is not None:
             query = query.where(d.c.channel.in_(sorted(self.channels)))
-        if self.exclude:
-            query = query.where(d.c.channel.not_in(sorted(self.exclude)))
         if self.batch is True:
             query = query.where(d.c.batch.is_(True))
         elif self.batch is False:
@@ -142,7 +140,7 @@ def _lease(
     now: datetime,
     lease_expires: datetime,
     postgresql: bool,
-) -> Any:
+) -> ReturningUpdate[Any]:
     """The UPDATE that leases the candidates still due to `worker_id`, returning the ids
     it got and their attempt numbers."""
     # An array on PostgreSQL: one parameter, not a thousand to plan.

@@ -206,13 +206,12 @@ class Outbox(OutboxViews):
         lease: timedelta,
         channels: Collection[str] | None = None,
         *,
-        exclude: Collection[str] | None = None,
         batch: bool | None = None,
     ) -> list[ClaimedDelivery]:
         """Lease up to `limit` due deliveries to `worker_id`, longest-waiting first.
 
-        `channels` limits the claim to those channels; `exclude` leaves those out; `batch`
-        takes only those queued for batch channels (True) or only the others (False).
+        `channels` limits the claim to those channels; `batch` takes only those queued for
+        batch channels (True) or only the others (False).
 
         Due: queued and past `next_attempt_at`, or `sending` under an expired lease (its
         worker died). Two claimers never get the same delivery: PostgreSQL skips rows
@@ -223,7 +222,7 @@ class Outbox(OutboxViews):
         if limit <= 0 or (channels is not None and not channels):
             return []
         now = self._now()
-        wanted = leases.Wanted(channels, exclude, batch)
+        wanted = leases.Wanted(channels, batch)
         if self._engine.dialect.name == "sqlite":
             # Look first: most claims (idle polls, loops woken for other channels) find
             # nothing, and SQLite's one write lock would keep every other writer waiting.

@@ -297,15 +297,15 @@ class Workers:
             except Exception:
                 log.exception("worker %s could not claim deliveries", worker_id)
                 batch = []
-            if batch and (self._poller == worker_id or len(batch) >= self.settings.batch):
-                if self._poller == worker_id:
-                    self._poller = None
+            polled = self._poller == worker_id
+            if batch and polled:
+                self._poller = None  # busy now: another idle loop polls
+            if batch and (polled or len(batch) >= self.settings.batch):
                 self._wake_one_by_one()
             await self._process(worker_id, batch)
             self.trouble.flush()
             if not batch:
-                if self._poller is None:
-                    self._poller = worker_id
+                self._poller = self._poller or worker_id
                 polls = self._poller == worker_id
                 with contextlib.suppress(
                     TimeoutError

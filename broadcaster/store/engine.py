@@ -50,7 +50,6 @@ def create_engine(url: str | URL, **options: Any) -> AsyncEngine:
 
     SQLite connections get WAL, a busy timeout and foreign keys, and SQLAlchemy (not the
     sqlite3 module) emits BEGIN so that `write_transaction` can ask for BEGIN IMMEDIATE.
-
     """
     parsed = database_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
