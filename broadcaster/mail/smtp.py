@@ -214,13 +214,15 @@ class SmtpPool:
         return await self.submit(item)
 
     def submit(self, item: Outgoing) -> asyncio.Future[SmtpOutcome]:
-        """Queue one message; the future resolves to its outcome."""
+        """Queue one message; the future resolves to its outcome (RetryLater once the pool
+        is closed: a batch still running on a channel a reload replaced tries again)."""
+        future: asyncio.Future[SmtpOutcome] = asyncio.get_running_loop().create_future()
         if self._closing:
-            raise RuntimeError("the SMTP pool is closed")
+            future.set_result(RetryLater("the SMTP pool was closed"))
+            return future
         if len(self._tasks) < self.size:
             index = len(self._tasks)
             self._tasks.append(asyncio.create_task(self._run(), name=f"smtp-{self.where}-{index}"))
-        future: asyncio.Future[SmtpOutcome] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((item, future))
         return future
 

@@ -8,7 +8,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -82,6 +82,11 @@ class Workers:
         self.outbox = outbox
         self.content = content
         self._bulk: dict[str, BatchDeliveringChannel] = {}
+        # Which channels each batch in hand began with (see `let_go`): batches by the
+        # number of the channel set, counted up at each replacement.
+        self._generation = 0
+        self._holding: dict[int, int] = {}
+        self._released = asyncio.Event()
         self.channels = channels
         self.settings = settings or WorkerSettings()
         self.observe = observe
@@ -110,6 +115,33 @@ class Workers:
             for name, channel in channels.items()
             if isinstance(channel, BatchDeliveringChannel)
         }
+        self._generation += 1
+
+    @contextlib.contextmanager
+    def _hold(self) -> Iterator[None]:
+        """A batch in hand, counted against the channels in use when it began."""
+        generation = self._generation
+        self._holding[generation] = self._holding.get(generation, 0) + 1
+        try:
+            yield
+        finally:
+            self._holding[generation] -= 1
+            if not self._holding[generation]:
+                del self._holding[generation]
+                self._released.set()
+                self._released = asyncio.Event()
+
+    async def let_go(self, within: float) -> bool:
+        """Wait until no batch begun before the channels were last replaced is in hand,
+        for at most `within` seconds; whether none is. A reload closes the replaced
+        channels' connections only then: a fan-out's batch on the wire finishes on the
+        connections it started on instead of failing for now, a thousand at a time."""
+        current = self._generation
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                while any(generation < current for generation in self._holding):
+                    await self._released.wait()
+        return not any(generation < current for generation in self._holding)
 
     def wake(self, channels: Collection[str] | None = None) -> None:
         """New work was queued in this process (on `channels`, when known): look now
@@ -177,7 +209,8 @@ class Workers:
                 limit = self._bulk_limit(bulk)
                 batch = await self.outbox.claim(worker_id, limit, self.settings.lease, bulk)
                 if batch:
-                    await self._deliver_many(worker_id, batch)
+                    with self._hold():
+                        await self._deliver_many(worker_id, batch)
                     done += len(batch)
                     continue
             batch = await self.outbox.claim(worker_id, self.settings.batch, self.settings.lease)
@@ -189,6 +222,10 @@ class Workers:
     async def _process(self, worker_id: str, batch: Sequence[ClaimedDelivery]) -> None:
         """Deliver a mixed batch: batch-capable channels at once, the others one by one per
         channel, channels side by side (the website rebuild need not wait for the feeds')."""
+        with self._hold():
+            await self._process_held(worker_id, batch)
+
+    async def _process_held(self, worker_id: str, batch: Sequence[ClaimedDelivery]) -> None:
         bulk = self._bulk_channels()
         grouped = [d for d in batch if d.channel in bulk]
         if grouped:

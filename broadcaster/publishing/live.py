@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
@@ -106,6 +107,7 @@ class Live:
         self.channels: Mapping[str, Channel] = {}
         # Long-lived channel resources (SMTP pools); replaced, and the old closed, on reload.
         self.channel_resources: contextlib.AsyncExitStack | None = None
+        self._retiring: set[asyncio.Task[None]] = set()  # replaced ones, closing
 
     def use(self, workspace: Workspace, quarantine: tuple[Quarantined, ...] = ()) -> None:
         """Switch every part to `workspace` (start and reload), with `quarantine` recorded
@@ -140,10 +142,30 @@ class Live:
             await channel.start(stack)
         previous, self.channel_resources = self.channel_resources, stack
         if previous is not None:
-            await previous.aclose()
+            task = asyncio.create_task(self._retire(previous), name="retire-channels")
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+
+    async def _retire(self, resources: contextlib.AsyncExitStack) -> None:
+        """Close replaced channels' resources once the workers let go of them: the batches
+        begun on them finish there. Batches are sized to half a lease; one still running
+        after that is cut short while its leases hold, and what it had not sent is retried."""
+        within = self.settings.lease_seconds / 2
+        if not await self.workers.let_go(within):
+            log.warning(
+                "deliveries begun before the reload still ran after %g s; their connections "
+                "are closed now and what they had not sent is retried",
+                within,
+            )
+        try:
+            await resources.aclose()
+        except Exception:  # a channel that will not close must not stop the next reload
+            log.exception("closing the channels a reload replaced failed")
 
     async def close_channels(self) -> None:
-        """Close the current channels' resources (once the workers have stopped)."""
+        """Close the current channels' resources and those still closing after a reload
+        (once the workers have stopped)."""
+        await asyncio.gather(*self._retiring)
         if self.channel_resources is not None:
             await self.channel_resources.aclose()
 

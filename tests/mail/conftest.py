@@ -62,6 +62,7 @@ class Handler:
     data_replies: dict[str, list[str]] = field(default_factory=dict)
     drop_after_data: set[str] = field(default_factory=set)
     stall_data: bool = False  # never answer a message's content (in time)
+    delay: float = 0.0  # seconds before answering each message's content: a slow relay
 
     async def handle_EHLO(
         self,
@@ -94,6 +95,7 @@ class Handler:
     async def handle_DATA(self, server: SmtpServer, session: Session, envelope: Envelope) -> str:
         if self.stall_data:
             await asyncio.sleep(30)  # in the server's thread; the test is over long before
+        await asyncio.sleep(self.delay)
         rcpt = envelope.rcpt_tos[0]
         content = envelope.original_content or b""
         sender = str(envelope.mail_from)

@@ -308,7 +308,11 @@ async def test_closing_the_pool_settles_messages_in_flight(
     futures = [pool.submit(Outgoing("a@example.gov.vn", "b@example.vn", message)) for _ in range(5)]
     await asyncio.sleep(0.5)  # the first messages are on the wire, waiting for their replies
     await pool.close()
+    # A batch still running on a channel a reload replaced: its later messages come back
+    # to be tried again, not as an error that fails them for good.
+    futures.append(pool.submit(Outgoing("a@example.gov.vn", "c@example.vn", message)))
     outcomes = [await f for f in futures]
+    assert [str(o) for o in outcomes] == ["the SMTP pool was closed"] * 6
     assert all(isinstance(o, RetryLater) for o in outcomes)
 
 
