@@ -204,16 +204,12 @@ class Workers:
         """Deliver everything due now in this task (for `publish --wait`); returns how many."""
         done = 0
         while True:
-            bulk = self._bulk_channels()
-            if bulk:
-                limit = self._bulk_limit(bulk)
-                batch = await self.outbox.claim(worker_id, limit, self.settings.lease, bulk)
-                if batch:
-                    with self._hold():
-                        await self._deliver_many(worker_id, batch)
-                    done += len(batch)
-                    continue
-            batch = await self.outbox.claim(worker_id, self.settings.batch, self.settings.lease)
+            # The batch deliveries first, as the bulk loops claim them, then the rest.
+            limit = self._bulk_limit(self._bulk_channels())
+            lease = self.settings.lease
+            batch = await self.outbox.claim(worker_id, limit, lease, batch=True)
+            if not batch:
+                batch = await self.outbox.claim(worker_id, self.settings.batch, lease)
             if not batch:
                 return done
             await self._process(worker_id, batch)

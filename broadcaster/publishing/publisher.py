@@ -248,7 +248,7 @@ class Publisher:
             self._workspace(),
             self.settings.base_url,
             self.clock,
-            lambda: self.on_enqueued(None),
+            self.on_enqueued,
         )
 
     async def resume(self) -> int:

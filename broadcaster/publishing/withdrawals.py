@@ -44,7 +44,7 @@ class Withdrawals:
     workspace: Workspace
     base_url: str
     clock: Callable[[], datetime]
-    on_enqueued: Callable[[], None]
+    on_enqueued: Callable[[Sequence[str] | None], None]
 
     async def withdraw(
         self, campaign_id: str, *, source: PublicationSource, reason: str = ""
@@ -106,5 +106,5 @@ class Withdrawals:
                 yield [(channel.name, recipient, locale) for recipient, locale in told]
 
         count = await self.outbox.enqueue_stream(publication_id, batches(), batched(channels))
-        self.on_enqueued()
+        self.on_enqueued([channel.name for channel in channels])
         return count

@@ -18,7 +18,7 @@ finally fails is a bounce, and the bounce handling decides about that address.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -75,7 +75,7 @@ class Digests:
         settings: Settings,
         *,
         batch: int = 5000,
-        on_enqueued: Callable[[], None] = lambda: None,
+        on_enqueued: Callable[[Sequence[str] | None], None] = lambda channels: None,
     ) -> None:
         self.outbox = outbox
         self.content = content
@@ -197,10 +197,10 @@ class Digests:
                 yield items
                 # Resumed only after the outbox committed the batch.
                 await self.audience.advance([int(i[1]) for i in items], snapshot.fire_time)
-                self.on_enqueued()
+                self.on_enqueued([channel.name])
 
         count = await self.outbox.enqueue_stream(publication_id, batches(), batched([channel]))
-        self.on_enqueued()
+        self.on_enqueued([channel.name])
         return count
 
 
