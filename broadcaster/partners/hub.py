@@ -63,18 +63,11 @@ class HubStore:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._engine = engine
-        self._secret_key = secret_key
-        self._box: SecretBox | None = None
+        self.box = SecretBox(secret_key)
         self._clock = clock
         # Secrets opened before, by their sealed text: a distribution to 1,000 subscribers
         # would otherwise decrypt 1,000 secrets every time.
         self._opened: dict[str, str] = {}
-
-    @property
-    def box(self) -> SecretBox:
-        if self._box is None:
-            self._box = SecretBox(self._secret_key())
-        return self._box
 
     async def subscribe(
         self, topic: str, callback: str, locale: str, lease_seconds: int, secret: str | None

@@ -9,8 +9,9 @@ not let anyone sign as the agency; the key and the database are kept apart.
 from __future__ import annotations
 
 import base64
+import functools
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -32,16 +33,21 @@ def new_secret() -> str:
 
 
 class SecretBox:
-    """Encrypts and decrypts partner secrets with a key derived from the service's key."""
+    """Encrypts and decrypts partner secrets with a key derived from the service's key,
+    read on first use (a service that never touches a secret never needs the key)."""
 
-    def __init__(self, secret_key: bytes) -> None:
+    def __init__(self, secret_key: Callable[[], bytes]) -> None:
+        self._secret_key = secret_key
+
+    @functools.cached_property
+    def _fernet(self) -> Fernet:
         derived = HKDF(
             algorithm=hashes.SHA256(),
             length=32,
             salt=None,
             info=b"broadcaster partner signing secrets v1",
-        ).derive(secret_key)
-        self._fernet = Fernet(base64.urlsafe_b64encode(derived))
+        ).derive(self._secret_key())
+        return Fernet(base64.urlsafe_b64encode(derived))
 
     def seal(self, secret: str) -> str:
         """The secret encrypted, as ASCII text for the store."""

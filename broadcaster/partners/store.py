@@ -87,7 +87,7 @@ class PartnerStore:
     ) -> None:
         self._engine = engine
         self._secret_key = secret_key
-        self._box: SecretBox | None = None
+        self.box = SecretBox(secret_key)
         self._clock = clock
         self._hub: HubStore | None = None
 
@@ -97,12 +97,6 @@ class PartnerStore:
         if self._hub is None:
             self._hub = HubStore(self._engine, self._secret_key, clock=self._clock)
         return self._hub
-
-    @property
-    def box(self) -> SecretBox:
-        if self._box is None:
-            self._box = SecretBox(self._secret_key())
-        return self._box
 
     async def add(
         self, name: str, url: str, topics: Sequence[str] = (), locales: Sequence[str] = ()
