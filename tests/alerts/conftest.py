@@ -17,7 +17,6 @@ import pytest
 import pytest_asyncio
 import trustme
 from aiohttp.test_utils import TestClient, TestServer
-from aiosmtpd.controller import Controller
 from lxml import etree
 from signxml.verifier import VerifyResult, XMLVerifier
 
@@ -26,7 +25,7 @@ from broadcaster.settings import Settings
 from broadcaster.store.testing import TEST_DATABASE_ENV, postgres_fresh_database, postgres_url
 from broadcaster.workspace.load import load_workspace
 from broadcaster.workspace.models import Frequency, Workspace
-from tests.mail.conftest import Handler, free_port
+from tests.mail.conftest import Handler, relay
 from tests.web.admin.conftest import BASE_URL, PASSWORD, PEOPLE, Staff, two_person_workspace
 
 CAMPAIGN = "online-submission"  # urgent in the example: an alert without `alert:`
@@ -91,13 +90,8 @@ class Rig:
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[Handler, int]]:
-    handler, port = Handler(), free_port()
-    relay = Controller(handler, hostname="127.0.0.1", port=port)
-    relay.start()
-    try:
-        yield handler, port
-    finally:
-        relay.stop()
+    with relay(Handler()) as running:
+        yield running
 
 
 @contextlib.asynccontextmanager

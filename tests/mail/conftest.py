@@ -8,6 +8,7 @@ what `serve` runs, minus the web and the scheduler.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import textwrap
 from collections.abc import AsyncIterator, Iterator
@@ -120,6 +121,18 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+@contextlib.contextmanager
+def relay(handler: Handler) -> Iterator[tuple[Handler, int]]:
+    """`handler` behind aiosmtpd on a free loopback port, in its own thread: (it, the port)."""
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
 
 
 @pytest.fixture

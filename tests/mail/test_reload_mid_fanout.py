@@ -9,17 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from tests.alerts.conftest import (
-    CAMPAIGN,
     DIALECTS,
     by_recipient,
     database_for,
+    publish,
     running_rig,
     subscribe,
 )
-from tests.mail.conftest import Handler, free_port
+from tests.mail.conftest import Handler, relay
 from tests.web.admin.conftest import wait_delivered, wait_for
 
 READERS = 24
@@ -28,13 +27,8 @@ READERS = 24
 @pytest.fixture
 def slow_relay() -> Iterator[tuple[Handler, int]]:
     """A relay that takes 0.1 s over each message: 24 take about 0.3 s on 8 connections."""
-    handler, port = Handler(delay=0.1), free_port()
-    relay = Controller(handler, hostname="127.0.0.1", port=port)
-    relay.start()
-    try:
-        yield handler, port
-    finally:
-        relay.stop()
+    with relay(Handler(delay=0.1)) as running:
+        yield running
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
@@ -46,15 +40,7 @@ async def test_reloads_during_a_fanout_neither_delay_nor_repeat_a_message(
         readers = {f"reader{n:02}@example.vn" for n in range(READERS)}
         for reader in sorted(readers):
             await subscribe(rig, reader, "vi")
-        body = await rig.staff.api("GET", f"/campaigns/{CAMPAIGN}", "ana", status=200)
-        published = await rig.staff.api(
-            "POST",
-            f"/campaigns/{CAMPAIGN}/publications",
-            "binh",
-            {"revision": body["revision"], "channels": ["citizens"]},
-            status=201,
-        )
-        publication = published["publication"]
+        publication = await publish(rig, channels=["citizens"])
 
         # Staff save twice while the first messages are on the wire.
         await wait_for(lambda: bool(handler.received))
@@ -72,13 +58,8 @@ async def test_reloads_during_a_fanout_neither_delay_nor_repeat_a_message(
 @pytest.fixture
 def stalled_relay() -> Iterator[tuple[Handler, int]]:
     """A relay that takes each message's content and never answers it in time."""
-    handler, port = Handler(stall_data=True), free_port()
-    relay = Controller(handler, hostname="127.0.0.1", port=port)
-    relay.start()
-    try:
-        yield handler, port
-    finally:
-        relay.stop()
+    with relay(Handler(stall_data=True)) as running:
+        yield running
 
 
 async def test_a_batch_hung_past_the_lease_lets_go_of_the_replaced_connections(
@@ -89,14 +70,7 @@ async def test_a_batch_hung_past_the_lease_lets_go_of_the_replaced_connections(
 
     async with running_rig(tmp_path, stalled_relay, None, short_lease) as rig:
         await subscribe(rig, "lan@example.vn", "vi")
-        body = await rig.staff.api("GET", f"/campaigns/{CAMPAIGN}", "ana", status=200)
-        published = await rig.staff.api(
-            "POST",
-            f"/campaigns/{CAMPAIGN}/publications",
-            "binh",
-            {"revision": body["revision"], "channels": ["citizens"]},
-            status=201,
-        )
+        publication = await publish(rig, channels=["citizens"])
         await wait_for(lambda: bool(stalled_relay[0].sessions))
         assert await rig.staff.service.reload()
 
@@ -104,7 +78,7 @@ async def test_a_batch_hung_past_the_lease_lets_go_of_the_replaced_connections(
         # a temporary failure with its reason, never a technical one.
         first: dict[str, Any] = {}
         for _ in range(100):
-            detail = await rig.staff.api("GET", f"/publications/{published['publication']}", "ana")
+            detail = await rig.staff.api("GET", f"/publications/{publication}", "ana")
             first = next(row for row in detail["attempts"] if row["attempt"] == 1)
             if first["outcome"] is not None:
                 break
