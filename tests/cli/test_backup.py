@@ -47,8 +47,8 @@ pytestmark = pytest.mark.skipif(
     not BROADCASTER.exists(), reason=f"{BROADCASTER} missing: pip install -e . in the venv"
 )
 
-PEOPLE = 600
-RATE = 30  # messages a second: the fan-out takes about twenty seconds
+PEOPLE = 240
+RATE = 40  # messages a second: the fan-out takes about six seconds
 
 
 @pytest_asyncio.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -126,7 +126,7 @@ async def test_a_backup_taken_mid_fan_out_restores_with_nothing_lost(
     env = environment(
         database_url=store_url,
         lease_seconds="4",
-        workers="1",  # one batch at a time: 60 settled every two seconds
+        workers="1",  # one batch at a time: 80 settled every two seconds
         shutdown_timeout="5",
         secret_key="k" * 32,
     )
