@@ -180,6 +180,13 @@ class OutboxViews:
             latest: datetime | None = (await conn.execute(query)).scalar_one()
         return latest
 
+    async def fired_publication(self, schedule_id: str, fire_time: datetime) -> int | None:
+        """The publication that firing of the schedule created, if one did."""
+        query = select(p.id).where(p.schedule_id == schedule_id, p.fire_time == fire_time)
+        async with self._engine.connect() as conn:
+            found: int | None = (await conn.execute(query)).scalar_one_or_none()
+        return found
+
     async def deliveries_to(self, recipient_prefix: str, limit: int | None) -> list[AnyRow]:
         """Deliveries whose recipient starts with `recipient_prefix` (a partner's), newest
         first: rows of id, publication_id, campaign_id, locale, status, attempts,

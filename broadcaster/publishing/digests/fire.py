@@ -101,6 +101,10 @@ class Digests:
             entries=entries_from(rows, email.name, fire_time, self.settings.base_url),
         )
         if not await self._anyone_has_news(snapshot, workspace):
+            # Or another node fired it a moment ago and its readers have had their news.
+            created = await self.outbox.fired_publication(schedule.id, fire_time)
+            if created is not None:
+                return DigestFired(created, False, 0)
             log.info("digest %s at %s: nothing new for anyone; no digest", schedule.id, fire_time)
             await self.outbox.record_missed(schedule.id, fire_time)
             return None

@@ -53,6 +53,22 @@ async def test_two_processes_firing_the_same_digest_create_one_publication(
     await other.engine.dispose()
 
 
+async def test_a_node_firing_a_digest_another_already_sent_finds_it_not_nothing_new(
+    world: World, database: ScratchDatabase
+) -> None:
+    await two_daily_readers(world)
+    other = World.open(world.workspace, world.settings, database.engine(), world.clock)
+    sent = await world.fire("citizens-daily-digest", EVENING)
+
+    # Its readers have had their news by now: the late node names that publication and
+    # does not record the firing as missed.
+    late = await other.fire("citizens-daily-digest", EVENING)
+
+    assert (late.publication_id, late.created) == (sent.publication_id, False)
+    assert await world.publication_ids("citizens-daily-digest") == [sent.publication_id]
+    await other.engine.dispose()
+
+
 async def test_the_scheduler_fires_digest_schedules(world: World) -> None:
     reader, _ = await two_daily_readers(world)
     scheduler = Scheduler(world.publisher, grace=timedelta(hours=6))
