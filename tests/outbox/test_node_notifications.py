@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadcaster.outbox.outbox import Outbox
 from broadcaster.outbox.tables import PublicationSource
-from broadcaster.store import upgrade_engine
+from broadcaster.store import create_engine, upgrade_engine
 from broadcaster.store.engine import dispose_engine
 from broadcaster.store.locks import workspace_lock
 from broadcaster.store.notify import PUBLIC, WORKSPACE, Notifications
@@ -25,7 +25,7 @@ from broadcaster.store.notify import listening as store_listening
 from broadcaster.store.testing import (
     TEST_DATABASE_ENV,
     ScratchDatabase,
-    postgres_database,
+    postgres_fresh_database,
     postgres_url,
     sqlite_database,
 )
@@ -35,12 +35,13 @@ pytestmark = pytest.mark.asyncio
 
 @pytest_asyncio.fixture
 async def pg_engine() -> AsyncIterator[AsyncEngine]:
-    """A migrated PostgreSQL database (NOTIFY is PostgreSQL's)."""
+    """A migrated PostgreSQL database of its own (NOTIFY is PostgreSQL's, and reaches every
+    listener of a database: other tests' nodes must not hear these)."""
     url = postgres_url()
     if url is None:
         pytest.skip(f"{TEST_DATABASE_ENV} is not set, e.g. postgresql+asyncpg://postgres@/test")
-    async with postgres_database(url) as database:
-        engine = database.engine()
+    async with postgres_fresh_database(url) as fresh:
+        engine = create_engine(fresh)
         await upgrade_engine(engine)
         yield engine
         await dispose_engine(engine)
@@ -128,7 +129,8 @@ async def test_a_dropped_listening_connection_reconnects_and_says_to_look_again(
             await conn.execute(
                 text(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE query LIKE 'LISTEN %' AND pid <> pg_backend_pid()"
+                    "WHERE query LIKE 'LISTEN %' AND pid <> pg_backend_pid() "
+                    "AND datname = current_database()"  # this test's nodes only
                 )
             )
         # Back within seconds, it tells its followers to look (they may have missed word).
