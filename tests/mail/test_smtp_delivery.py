@@ -10,6 +10,7 @@ import time
 import unicodedata
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -208,6 +209,47 @@ async def test_rate_limit_spaces_messages(
         await rig.close()
     assert len(handler.delivered()) == 11
     assert elapsed >= 10 / 20 * 0.9  # 11 messages at 20/s: at least ~0.5 s
+
+
+async def test_a_rate_limited_list_is_claimed_in_batches_its_lease_covers(
+    tmp_path: Path, smtp_server: Controller, handler: Handler
+) -> None:
+    """At 20 messages a second and a 2-second lease, a batch of more than 20 could not be
+    sent before its lease ran out (and would be claimed again by another worker)."""
+    from datetime import timedelta
+
+    from tests.conftest import copy_workspace
+
+    root = copy_workspace(tmp_path / "ws")
+    path = root / "channels" / "citizens.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("rate_per_second: 0", "rate_per_second: 20"),
+        encoding="utf-8",
+    )
+    env = {"MAIL_TRANSPORT": "smtp", "SMTP_PORT": str(smtp_server.port)}
+    lease = timedelta(seconds=2)
+    rig = await make_rig(root, env | {"BROADCASTER_SECRET_KEY": "k" * 40}, lease=lease)
+    claimed: list[int] = []
+    claim = rig.outbox.claim
+
+    async def noted(*args: Any, **kwargs: Any) -> Any:
+        batch = await claim(*args, **kwargs)
+        claimed.append(len(batch))
+        return batch
+
+    rig.outbox.claim = noted  # type: ignore[method-assign]
+    try:
+        for number in range(45):
+            await rig.subscribe(f"r{number}@example.vn")
+        publication_id = await rig.publish()
+        await rig.workers.run_until_idle()
+        assert await statuses(rig, publication_id) == {DeliveryStatus.DELIVERED: 45}
+    finally:
+        await rig.close()
+    assert sorted(r.recipients[0] for r in handler.delivered()) == sorted(
+        f"r{number}@example.vn" for number in range(45)
+    )
+    assert [size for size in claimed if size] == [20, 20, 5]
 
 
 async def test_unsubscribed_after_queueing_is_not_sent(smtp_rig: Rig, handler: Handler) -> None:
