@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from argon2 import PasswordHasher
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from broadcaster.staff import accounts as accounts_module
 from broadcaster.store import upgrade_engine
 from broadcaster.store.engine import dispose_engine
 from broadcaster.store.testing import (
@@ -38,6 +40,22 @@ def copy_workspace(target: Path) -> Path:
         else:
             shutil.copy2(source, target / part)
     return target
+
+
+# The service's own password hasher (argon2id, the library's RFC 9106 profile), kept for
+# the tests that check what it stores.
+SERVICE_HASHER = accounts_module._hasher
+
+
+@pytest.fixture(autouse=True)
+def quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id at its lowest cost in this process: the staff fixtures set four passwords
+    per test and sign in with them, and the service's cost (0.2 s a hash here) would add
+    minutes to the suite. Still argon2id, verified the same way; `serve` subprocesses and
+    test_passwords.py keep the service's cost."""
+    monkeypatch.setattr(
+        accounts_module, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    )
 
 
 @pytest.fixture
