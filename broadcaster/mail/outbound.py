@@ -139,10 +139,11 @@ class Outbound:
             log.error("channel %s: %s", self.name, exc)
 
     async def close(self) -> None:
-        """Close the SMTP connections and the signing processes."""
+        """Close the SMTP connections and the signing processes. The closed sender stays:
+        a delivery still running on this channel after a reload replaced it is tried again
+        later, instead of opening connections and processes nobody would close."""
         if self._sender is not None:
-            sender, self._sender = self._sender, None
-            await sender.close()
+            await self._sender.close()
 
     def batch_limit(self, lease: timedelta) -> int:
         """Deliveries per batch: what the send rate gets through in half a lease."""

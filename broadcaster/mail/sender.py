@@ -89,12 +89,12 @@ class MailSender:
         self._pool: SigningPool | None = None
 
     async def close(self) -> None:
-        """Close the SMTP pool and the signing processes."""
+        """Close the SMTP pool and the signing processes (for good: a batch still running
+        gets RetryLater from the pool and signs in this process, opening nothing new)."""
         if self.transport.pool is not None:
             await self.transport.pool.close()
         if self._pool is not None:
             await self._pool.close()
-            self._pool = None
 
     async def deliver_many(self, jobs: Sequence[DeliveryJob], progress: Progress) -> None:
         """Send each job's message, reporting each outcome to `progress` as it comes."""

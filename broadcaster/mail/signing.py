@@ -158,9 +158,13 @@ class SigningPool:
         self._children: list[_Child] = []
         self._starting: asyncio.Lock | None = None
         self._prepared: OrderedDict[bytes, PreparedSignature] = OrderedDict()
+        self._closed = False
 
     async def sign(self, templates: Sequence[bytes], items: Sequence[Item]) -> list[bytes]:
-        """DKIM-Signature fields for `items`, in order (here, when no process can)."""
+        """DKIM-Signature fields for `items`, in order (here, when no process can, and once
+        the pool is closed: a batch still running on a replaced channel starts none)."""
+        if self._closed:
+            return sign_batch(self.signer, self._prepared, templates, items)
         try:
             child = await self._child()
             return await child.sign(templates, items)
@@ -181,6 +185,7 @@ class SigningPool:
 
     async def close(self) -> None:
         """Stop every signing process (each finishes the batch it is signing)."""
+        self._closed = True
         children, self._children = self._children, []
         await asyncio.gather(*(child.stop() for child in children))
 

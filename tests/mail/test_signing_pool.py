@@ -98,3 +98,19 @@ async def test_a_signing_process_that_dies_loses_no_signature(tmp_path: Path) ->
     for number, header in enumerate(first + second + third):
         message = header + template.fill(values(number))
         assert dkim.verify(message, dnsfunc=dns_for(key.public_record)), message[:400]
+
+
+async def test_a_closed_pool_signs_here_and_starts_no_process(tmp_path: Path) -> None:
+    """A batch still running on a channel a reload replaced (and closed) is signed in the
+    service, as when no process can; it never starts processes nobody would stop."""
+    key = DkimKey.from_file(write_key(tmp_path, "rsa"))
+    pool = SigningPool(DkimSigner("example.gov.vn", "bc2021", key), processes=1)
+    raw = sample_template()
+    await pool.sign([raw], [(0, values(0))])
+    await pool.close()
+
+    (header,) = await pool.sign([raw], [(0, values(1))])
+
+    assert pool._children == []
+    message = header + MessageTemplate.parse(raw).fill(values(1))
+    assert dkim.verify(message, dnsfunc=dns_for(key.public_record))
