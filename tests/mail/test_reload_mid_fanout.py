@@ -1,5 +1,6 @@
 """A reload while a fan-out is on the wire: the batch in hand finishes on the connections it
-started on, so no message waits out a retry backoff and none goes twice."""
+started on, so no message waits out a retry backoff and none goes twice; what still runs
+on the replaced channel once it is closed is tried again later, and reopens nothing."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from broadcaster.outbox.tables import DeliveryStatus
 from tests.alerts.conftest import (
     DIALECTS,
     by_recipient,
@@ -18,7 +20,7 @@ from tests.alerts.conftest import (
     running_rig,
     subscribe,
 )
-from tests.mail.conftest import Handler, relay
+from tests.mail.conftest import Handler, Rig, relay
 from tests.web.admin.conftest import wait_delivered, wait_for
 
 READERS = 24
@@ -89,3 +91,25 @@ async def test_a_batch_hung_past_the_lease_lets_go_of_the_replaced_connections(
         )
         assert detail["channels"]["citizens"]["failed"] == 0
         assert "still ran after 1 s" in caplog.text
+
+
+async def test_a_closed_channel_tries_again_later_and_opens_nothing(
+    smtp_rig: Rig, handler: Handler
+) -> None:
+    """What a batch still running on a channel a reload replaced (and closed) gets: its
+    messages are tried again later, on the new channel; nothing reopens the old one."""
+    await smtp_rig.subscribe("lan@example.vn")
+    publication_id = await smtp_rig.publish()
+    outbound = smtp_rig.channels["citizens"].outbound  # type: ignore[attr-defined]
+    sender = outbound.sender()
+    await smtp_rig.channels["citizens"].close()  # type: ignore[attr-defined]
+    claimed = await smtp_rig.outbox.claim("w1", 10, smtp_rig.workers.settings.lease)
+    await smtp_rig.workers._deliver_many("w1", claimed)
+
+    assert handler.delivered() == []
+    assert outbound.sender() is sender
+    assert sender.transport.pool.opened == 0
+    progress = await smtp_rig.outbox.progress(publication_id)
+    assert dict(progress["citizens"]) == {DeliveryStatus.TEMPORARY_FAILURE: 1}
+    (failed,) = await smtp_rig.outbox.attempt_log(publication_id)
+    assert failed.error == "the SMTP pool was closed"

@@ -337,28 +337,6 @@ async def test_running_workers_fan_out_in_batches(smtp_rig: Rig, handler: Handle
     assert all(":bulk" in worker for worker in workers)
 
 
-async def test_a_closed_channel_tries_again_later_and_opens_nothing(
-    smtp_rig: Rig, handler: Handler
-) -> None:
-    """What a batch still running on a channel a reload replaced (and closed) gets: its
-    messages are tried again later, on the new channel; nothing reopens the old one."""
-    await smtp_rig.subscribe("lan@example.vn")
-    publication_id = await smtp_rig.publish()
-    outbound = smtp_rig.channels["citizens"].outbound  # type: ignore[attr-defined]
-    sender = outbound.sender()
-    await smtp_rig.channels["citizens"].close()  # type: ignore[attr-defined]
-    claimed = await smtp_rig.outbox.claim("w1", 10, smtp_rig.workers.settings.lease)
-    await smtp_rig.workers._deliver_many("w1", claimed)
-
-    assert handler.delivered() == []
-    assert outbound.sender() is sender
-    assert sender.transport.pool.opened == 0
-    counts = await statuses(smtp_rig, publication_id)
-    assert counts == {DeliveryStatus.TEMPORARY_FAILURE: 1}
-    (failed,) = await smtp_rig.outbox.attempt_log(publication_id)
-    assert failed.error == "the SMTP pool was closed"
-
-
 async def test_closing_the_pool_settles_messages_in_flight(
     smtp_server: Controller, handler: Handler
 ) -> None:
