@@ -137,11 +137,13 @@ class Workers:
         channels' connections only then: a fan-out's batch on the wire finishes on the
         connections it started on instead of failing for now, a thousand at a time."""
         current = self._generation
-        with contextlib.suppress(TimeoutError):
+        try:
             async with asyncio.timeout(within):
                 while any(generation < current for generation in self._holding):
                     await self._released.wait()
-        return not any(generation < current for generation in self._holding)
+        except TimeoutError:
+            return False
+        return True
 
     def wake(self, channels: Collection[str] | None = None) -> None:
         """New work was queued in this process (on `channels`, when known): look now
@@ -173,13 +175,11 @@ class Workers:
             worker_id = f"{self._prefix}:bulk{index}"
             self._tasks.append(asyncio.create_task(self._bulk_loop(worker_id), name=worker_id))
 
-    def _bulk_channels(self) -> dict[str, BatchDeliveringChannel]:
-        """Channels that take batches (`deliver_many`), by name."""
-        return self._bulk
-
-    def _bulk_limit(self, bulk: Mapping[str, BatchDeliveringChannel]) -> int:
+    def _bulk_limit(self) -> int:
+        """Deliveries per batch claim: what every batch channel gets through in its share
+        of a lease, at most `bulk_batch`."""
         limits = [self.settings.bulk_batch]
-        limits += [channel.batch_limit(self.settings.lease) for channel in bulk.values()]
+        limits += [channel.batch_limit(self.settings.lease) for channel in self._bulk.values()]
         return max(1, min(limits))
 
     async def stop(self, grace: float) -> None:
@@ -205,8 +205,7 @@ class Workers:
         done = 0
         while True:
             # The batch deliveries first, as the bulk loops claim them, then the rest.
-            limit = self._bulk_limit(self._bulk_channels())
-            lease = self.settings.lease
+            limit, lease = self._bulk_limit(), self.settings.lease
             batch = await self.outbox.claim(worker_id, limit, lease, batch=True)
             if not batch:
                 batch = await self.outbox.claim(worker_id, self.settings.batch, lease)
@@ -222,7 +221,7 @@ class Workers:
             await self._process_held(worker_id, batch)
 
     async def _process_held(self, worker_id: str, batch: Sequence[ClaimedDelivery]) -> None:
-        bulk = self._bulk_channels()
+        bulk = self._bulk
         grouped = [d for d in batch if d.channel in bulk]
         if grouped:
             await self._deliver_many(worker_id, grouped)
@@ -251,7 +250,7 @@ class Workers:
         while not self._stopping.is_set():
             woken = self._wake
             batch: list[ClaimedDelivery] = []
-            limit = self._bulk_limit(self._bulk_channels())
+            limit = self._bulk_limit()
             try:
                 batch = await self.outbox.claim(worker_id, limit, self.settings.lease, batch=True)
             except Exception:
@@ -335,7 +334,8 @@ class Workers:
                 self._poller = None  # busy now: another idle loop polls
             if batch and (polled or len(batch) >= self.settings.batch):
                 self._wake_one_by_one()
-            await self._process(worker_id, batch)
+            if batch:
+                await self._process(worker_id, batch)
             self.trouble.flush()
             if not batch:
                 self._poller = self._poller or worker_id
