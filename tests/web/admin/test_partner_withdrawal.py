@@ -71,8 +71,11 @@ async def test_partners_get_withdrawn_after_created(
     entry = audit["entries"][0]
     assert entry["action"] == "campaign.withdrawn"
     assert entry["detail"]["partner_events"] == 1
-    # The partner's log lists it as the withdrawal, after the created event.
-    deliveries = await staff.service.publisher.outbox.progress(entry["detail"]["publication"])
+    # The partner's log lists it as the withdrawal, after the created event (recorded a
+    # moment after the partner answered).
+    withdrawal = entry["detail"]["publication"]
+    await wait_delivered(staff, withdrawal, {"partners": 1})
+    deliveries = await staff.service.publisher.outbox.progress(withdrawal)
     assert deliveries == {"partners": {"delivered": 1}}
 
 
