@@ -45,6 +45,9 @@ class Budget:
         self.work = 0
         self.output = 0
         self.over: str | None = None
+        # A limit passed in Jinja's own code (the loop machinery): raised at the template's
+        # next line, where the error can name it, and watched for until then.
+        self.deferred: str | None = None
 
     def _fail(self, what: str) -> BodyLimit:
         self.over = self.over or what + _ADVICE
@@ -115,6 +118,9 @@ def _tracer(budget: Budget) -> Callable[[FrameType, str, Any], Any]:
         if budget.over is not None:
             return None
         if event == "line":
+            if budget.deferred is not None:
+                budget.over = budget.deferred
+                raise BodyLimit(budget.over)
             budget.tick()
         return local
 
@@ -124,8 +130,10 @@ def _tracer(budget: Budget) -> Callable[[FrameType, str, Any], Any]:
         if frame.f_code.co_filename == TEMPLATE_FILE:
             budget.tick()
             return local
-        with contextlib.suppress(BodyLimit):  # raised in the template's code, at its line
+        try:
             budget.tick()
+        except BodyLimit:  # raised in the template's code, at its next line
+            budget.deferred, budget.over = budget.over, None
         return None
 
     return on_call

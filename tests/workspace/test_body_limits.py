@@ -86,6 +86,22 @@ def test_a_slow_body_stops_at_its_time_limit(monkeypatch: pytest.MonkeyPatch) ->
     assert elapsed < limits.MAX_SECONDS + 3, elapsed
 
 
+def test_a_limit_passed_in_jinjas_own_code_stops_the_body_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whichever step goes over the limit, in the template's code or in Jinja's (the loop
+    machinery), the body stops there: it does not run on unwatched until it ends."""
+    quiet = "{% set s = 'x' * 3000 %}\n{% for a in s %}{% for b in s %}{% endfor %}{% endfor %}\n"
+    for steps in range(1, 120):
+        monkeypatch.setattr(limits, "MAX_STEPS", steps)
+        started = time.monotonic()
+        with pytest.raises(BodyError) as raised:
+            render_body("intro\n" + quiet, "vi.md", {"data": {}, "campaign": {}, "locale": "vi"})
+        assert raised.value.message.startswith("the body runs too many loop steps")
+        # Nine million loop steps unwatched take seconds; stopped, a few milliseconds.
+        assert time.monotonic() - started < 1, steps
+
+
 @pytest.mark.parametrize(
     "body",
     [
